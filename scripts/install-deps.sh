@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that InferGate's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped by apt-get. Run as root on Debian 12.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  # Boost 1.81 (never the default 1.74 meta packages: they break coroutines).
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
+  libboost-url1.81-dev
+  libxxhash-dev libsimdjson-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # Benchmarks and fuzzing.
+  wrk hyperfine nginx-light haproxy clang-14 libclang-rt-14-dev
+  curl procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,67 @@
+#include "sse/sse.hpp"
+
+namespace infergate::sse {
+
+void append_event(std::string& out, std::string_view payload) {
+  out.reserve(out.size() + payload.size() + 8);
+  out += "data: ";
+  out += payload;
+  out += "\n\n";
+}
+
+SseParser::Status SseParser::feed(std::string_view bytes,
+                                  const std::function<void(const Event&)>& on_event) {
+  for (char c : bytes) {
+    if (c == '\n' && last_was_cr_) {  // second half of "\r\n"
+      last_was_cr_ = false;
+      continue;
+    }
+    last_was_cr_ = (c == '\r');
+    if (c == '\n' || c == '\r') {
+      finish_line(on_event);
+      continue;
+    }
+    line_.push_back(c);
+    if (line_.size() + data_.size() > max_event_bytes_) {
+      line_.clear();
+      data_.clear();
+      has_data_ = false;
+      return Status::kEventTooLarge;
+    }
+  }
+  return Status::kOk;
+}
+
+void SseParser::finish(const std::function<void(const Event&)>& on_event) {
+  if (!line_.empty()) finish_line(on_event);
+  finish_line(on_event);  // the blank line that never came
+  last_was_cr_ = false;
+}
+
+void SseParser::finish_line(const std::function<void(const Event&)>& on_event) {
+  if (line_.empty()) {  // blank line: dispatch
+    if (has_data_) on_event(Event{event_, data_});
+    data_.clear();
+    event_.clear();
+    has_data_ = false;
+    return;
+  }
+  std::string_view line = line_;
+  if (line.front() != ':') {
+    const std::size_t colon = line.find(':');
+    std::string_view field = line.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? std::string_view{}
+                                                              : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (field == "data") {
+      if (has_data_) data_.push_back('\n');
+      data_.append(value);
+      has_data_ = true;
+    } else if (field == "event") {
+      event_.assign(value);
+    }
+  }
+  line_.clear();
+}
+
+}  // namespace infergate::sse
