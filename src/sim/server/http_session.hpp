@@ -1,0 +1,32 @@
+// One client connection to a replica (internal to the server).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/clock.hpp"
+#include "sim/server/engine_driver.hpp"
+#include "sim/server/replica.hpp"
+
+namespace infergate::sim {
+
+struct SessionLimits {
+  std::size_t max_body_bytes = 0;
+  std::size_t max_header_bytes = 0;
+  Duration idle_timeout{};
+};
+
+struct ReplicaContext {
+  Replica& replica;
+  EngineDriver& driver;
+  const Clock& clock;
+  SessionLimits limits;
+  // Open connections, so stop() can close them all.
+  std::vector<boost::asio::ip::tcp::socket*>* open_sockets;
+};
+
+// Serves HTTP/1.1 requests on `socket` until the client closes, an error, or stop().
+boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
+                                              ReplicaContext& ctx);
+
+}  // namespace infergate::sim

@@ -1,0 +1,85 @@
+#include "support/child_process.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace infergate::testing {
+
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(program.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  stdout_fd_ = fds[0];
+
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string out;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      terminate();
+      throw std::runtime_error(program + " did not get ready; output: " + out);
+    }
+    char buf[4096];
+    const ssize_t n = read(stdout_fd_, buf, sizeof buf);
+    if (n <= 0) {
+      terminate();
+      throw std::runtime_error(program + " exited before getting ready; output: " + out);
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+    const auto pos = out.find("READY ");
+    if (pos != std::string::npos) {
+      const auto eol = out.find('\n', pos);
+      if (eol != std::string::npos) {
+        banner_ = out.substr(0, pos);
+        ready_json_ = out.substr(pos + 6, eol - pos - 6);
+        return;
+      }
+    }
+  }
+}
+
+int ChildProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  stdout_fd_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+ChildProcess::~ChildProcess() { terminate(); }
+
+std::vector<unsigned short> replica_ports(const std::string& ready_json) {
+  std::vector<unsigned short> ports;
+  const auto doc = boost::json::parse(ready_json);
+  for (const auto& r : doc.at("replicas").as_array())
+    ports.push_back(static_cast<unsigned short>(r.at("port").to_number<int>()));
+  return ports;
+}
+
+}  // namespace infergate::testing

@@ -1,0 +1,40 @@
+// Starts a real process for integration tests and reads its "READY <json>" line, so a test
+// waits for the process to be listening by reading its output, never by sleeping.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace infergate::testing {
+
+class ChildProcess {
+ public:
+  // Starts `program` with `args`; throws if it does not print "READY ..." within `timeout`.
+  ChildProcess(const std::string& program, const std::vector<std::string>& args,
+               std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // The JSON after "READY ".
+  const std::string& ready_json() const { return ready_json_; }
+  // Everything printed before READY.
+  const std::string& banner() const { return banner_; }
+  pid_t pid() const { return pid_; }
+  // Sends SIGTERM and waits; returns the exit status (or -1).
+  int terminate();
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string ready_json_;
+  std::string banner_;
+};
+
+// Ports of the replicas listed in an infergate-sim READY line, in order.
+std::vector<unsigned short> replica_ports(const std::string& ready_json);
+
+}  // namespace infergate::testing

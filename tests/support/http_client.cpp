@@ -1,0 +1,127 @@
+#include "support/http_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+
+#include "sse/sse.hpp"
+
+namespace infergate::testing {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+struct HttpClient::Impl {
+  std::string host;
+  unsigned short port;
+  net::io_context io;
+  std::unique_ptr<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  int opened = 0;
+
+  void ensure_connected() {
+    if (stream && stream->socket().is_open()) return;
+    stream = std::make_unique<beast::tcp_stream>(io);
+    buffer.clear();
+    stream->connect(tcp::endpoint(net::ip::make_address(host), port));
+    stream->socket().set_option(tcp::no_delay(true));
+    ++opened;
+  }
+
+  HttpResponse exchange(http::verb verb, const std::string& target, const std::string& body,
+                        const std::map<std::string, std::string>& headers,
+                        const std::function<bool(const std::string&)>* on_piece) {
+    ensure_connected();
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, host);
+    if (verb == http::verb::post) req.set(http::field::content_type, "application/json");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    req.prepare_payload();
+    const auto start = std::chrono::steady_clock::now();
+    stream->expires_after(std::chrono::seconds(60));
+    http::write(*stream, req);
+
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1ULL << 30);
+    HttpResponse out;
+    beast::error_code ec;
+    std::size_t seen = 0;
+    http::read_header(*stream, buffer, parser, ec);
+    if (ec) throw beast::system_error(ec);
+    while (!parser.is_done()) {
+      http::read_some(*stream, buffer, parser, ec);
+      const std::string& b = parser.get().body();
+      if (b.size() > seen) {
+        std::string piece = b.substr(seen);
+        seen = b.size();
+        out.pieces.emplace_back(std::chrono::steady_clock::now() - start, piece);
+        if (on_piece && *on_piece && !(*on_piece)(piece)) {
+          close();
+          out.complete = false;
+          break;
+        }
+      }
+      if (ec) {
+        out.complete = false;
+        close();
+        break;
+      }
+    }
+    auto& res = parser.get();
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+      out.headers[name] = std::string(f.value());
+    }
+    out.body = res.body();
+    if (out.complete && !res.keep_alive()) close();
+    return out;
+  }
+
+  void close() {
+    if (!stream) return;
+    beast::error_code ec;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream->socket().close(ec);
+    stream.reset();
+  }
+};
+
+HttpClient::HttpClient(std::string host, unsigned short port) : impl_(std::make_unique<Impl>()) {
+  impl_->host = std::move(host);
+  impl_->port = port;
+}
+HttpClient::~HttpClient() = default;
+
+HttpResponse HttpClient::get(const std::string& target) {
+  return impl_->exchange(http::verb::get, target, "", {}, nullptr);
+}
+HttpResponse HttpClient::post(const std::string& target, const std::string& body,
+                              const std::map<std::string, std::string>& headers) {
+  return impl_->exchange(http::verb::post, target, body, headers, nullptr);
+}
+HttpResponse HttpClient::post_streaming(const std::string& target, const std::string& body,
+                                        const std::function<bool(const std::string&)>& on_piece,
+                                        const std::map<std::string, std::string>& headers) {
+  return impl_->exchange(http::verb::post, target, body, headers, &on_piece);
+}
+void HttpClient::close() { impl_->close(); }
+int HttpClient::connections_opened() const { return impl_->opened; }
+
+std::vector<std::string> sse_payloads(const std::string& body) {
+  std::vector<std::string> out;
+  sse::SseParser parser;
+  const auto collect = [&](const sse::Event& e) { out.emplace_back(e.data); };
+  parser.feed(body, collect);
+  parser.finish(collect);
+  return out;
+}
+
+}  // namespace infergate::testing
