@@ -1,0 +1,59 @@
+#include "load_report.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+namespace infergate::bench {
+
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  const auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  p.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  p.p50 = at(0.5);
+  p.p90 = at(0.9);
+  p.p99 = at(0.99);
+  return p;
+}
+
+namespace {
+boost::json::object to_object(const Percentiles& p) {
+  return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}};
+}
+}  // namespace
+
+std::string LoadReport::to_json() const {
+  boost::json::object errors;
+  for (const auto& [status, n] : errors_by_status) errors[std::to_string(status)] = n;
+  return boost::json::serialize(boost::json::object{
+      {"sent", sent},
+      {"ok", ok},
+      {"errors", errors},
+      {"wall_s", wall_s},
+      {"throughput_rps", wall_s > 0 ? ok / wall_s : 0.0},
+      {"output_tokens_per_s", wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0.0},
+      {"ttft_s", to_object(percentiles(ttft_s))},
+      {"e2e_s", to_object(percentiles(e2e_s))}});
+}
+
+std::string LoadReport::to_text() const {
+  const auto t = percentiles(ttft_s), e = percentiles(e2e_s);
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "sent %d, ok %d, failed %d in %.1f s: %.1f req/s, %.0f output tokens/s\n"
+                "TTFT ms   mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f\n"
+                "e2e  ms   mean %.1f  p50 %.1f  p90 %.1f  p99 %.1f\n",
+                sent, ok, sent - ok, wall_s, wall_s > 0 ? ok / wall_s : 0.0,
+                wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0.0, t.mean * 1e3,
+                t.p50 * 1e3, t.p90 * 1e3, t.p99 * 1e3, e.mean * 1e3, e.p50 * 1e3, e.p90 * 1e3,
+                e.p99 * 1e3);
+  return buf;
+}
+
+}  // namespace infergate::bench
