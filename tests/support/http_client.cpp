@@ -33,9 +33,8 @@ struct HttpClient::Impl {
     ++opened;
   }
 
-  HttpResponse exchange(http::verb verb, const std::string& target, const std::string& body,
-                        const std::map<std::string, std::string>& headers,
-                        const std::function<bool(const std::string&)>* on_piece) {
+  void send(http::verb verb, const std::string& target, const std::string& body,
+            const std::map<std::string, std::string>& headers) {
     ensure_connected();
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, host);
@@ -43,9 +42,15 @@ struct HttpClient::Impl {
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
-    const auto start = std::chrono::steady_clock::now();
     stream->expires_after(std::chrono::seconds(60));
     http::write(*stream, req);
+  }
+
+  HttpResponse exchange(http::verb verb, const std::string& target, const std::string& body,
+                        const std::map<std::string, std::string>& headers,
+                        const std::function<bool(const std::string&)>* on_piece) {
+    const auto start = std::chrono::steady_clock::now();
+    send(verb, target, body, headers);
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ULL << 30);
@@ -111,6 +116,9 @@ HttpResponse HttpClient::post_streaming(const std::string& target, const std::st
                                         const std::function<bool(const std::string&)>& on_piece,
                                         const std::map<std::string, std::string>& headers) {
   return impl_->exchange(http::verb::post, target, body, headers, &on_piece);
+}
+void HttpClient::send_only(const std::string& target, const std::string& body) {
+  impl_->send(http::verb::post, target, body, {});
 }
 void HttpClient::close() { impl_->close(); }
 int HttpClient::connections_opened() const { return impl_->opened; }

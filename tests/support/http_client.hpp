@@ -38,6 +38,9 @@ class HttpClient {
   HttpResponse post_streaming(const std::string& target, const std::string& body,
                               const std::function<bool(const std::string&)>& on_piece = {},
                               const std::map<std::string, std::string>& headers = {});
+  // Sends a request without reading the answer (to test what a server does when the client
+  // goes away while it works).
+  void send_only(const std::string& target, const std::string& body);
   // Closes the connection (the next request reconnects).
   void close();
   // Number of TCP connections opened so far.

@@ -45,11 +45,9 @@ RequestId Engine::submit(EngineRequest request, TimePoint now) {
   assert(!request.prompt.empty());
   auto seq = std::make_unique<Sequence>();
   seq->id = next_id_++;
-  seq->tokens = request.prompt;
+  seq->tokens = std::move(request.prompt);  // the prompt, then the generated tokens
   seq->lora_key = adapter_key(request.lora);
   seq->request = std::move(request);
-  seq->request.prompt.clear();  // `tokens` holds it
-  seq->request.prompt.shrink_to_fit();
   const int bs = cache_.block_size();
   const std::size_t full = seq->tokens.size() / static_cast<std::size_t>(bs);
   seq->hashes.reserve(full + 1);

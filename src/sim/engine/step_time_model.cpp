@@ -28,7 +28,7 @@ std::vector<GpuProfile> make_profiles() {
   h100.name = "h100-llama3.1-8b";
   h100.description = "Llama-3.1-8B BF16 on one H100 80GB (vLLM 0.11 defaults)";
   h100.timing.c0 = microseconds(6900);
-  h100.timing.c_prefill_per_token = Duration(27000);
+  h100.timing.c_prefill_per_token = microseconds(27);
   h100.timing.c_kv_per_context_token_ns = 40;
   h100.timing.c_per_sequence = microseconds(25);
   h100.timing.knee_tokens = 128;
@@ -46,7 +46,7 @@ std::vector<GpuProfile> make_profiles() {
   a100.name = "a100-llama3.1-8b";
   a100.description = "Llama-3.1-8B BF16 on one A100 80GB";
   a100.timing.c0 = microseconds(10000);
-  a100.timing.c_prefill_per_token = Duration(66000);
+  a100.timing.c_prefill_per_token = microseconds(66);
   a100.timing.c_kv_per_context_token_ns = 60;
   a100.timing.c_per_sequence = microseconds(30);
   a100.timing.knee_tokens = 128;
@@ -64,7 +64,7 @@ std::vector<GpuProfile> make_profiles() {
   tiny.name = "tiny";
   tiny.description = "fast steps and a 4096-token cache, for functional tests";
   tiny.timing.c0 = microseconds(1000);
-  tiny.timing.c_prefill_per_token = Duration(2000);
+  tiny.timing.c_prefill_per_token = microseconds(2);
   tiny.timing.c_kv_per_context_token_ns = 5;
   tiny.timing.c_per_sequence = microseconds(10);
   tiny.timing.knee_tokens = 128;
