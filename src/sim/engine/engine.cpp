@@ -80,12 +80,8 @@ void Engine::abort(RequestId id) {
   std::erase(waiting_, seq);
   if (seq->running) {
     std::erase(running_, seq);
-    if (!seq->request.lora.empty() && --running_lora_counts_[seq->request.lora] == 0)
-      running_lora_counts_.erase(seq->request.lora);
-    seq->running = false;
+    leave_running(*seq);
   }
-  cache_.release(seq->blocks);
-  seq->blocks.clear();
   ++stats_.finished_by_reason["abort"];
   if (in_step_) {
     // The plan may still point at it; end_step() skips and frees it.
@@ -212,16 +208,20 @@ bool Engine::ensure_blocks(Sequence& seq, int total_tokens) {
 void Engine::preempt(Sequence& seq) {
   assert(seq.running && running_.back() == &seq);
   running_.pop_back();
-  seq.running = false;
-  if (!seq.request.lora.empty() && --running_lora_counts_[seq.request.lora] == 0)
-    running_lora_counts_.erase(seq.request.lora);
-  cache_.release(seq.blocks);
-  seq.blocks.clear();
+  leave_running(seq);
   seq.computed = 0;
   seq.registered = 0;
   ++seq.result.preemptions;
   ++stats_.preemptions;
   waiting_.push_front(&seq);
+}
+
+void Engine::leave_running(Sequence& seq) {
+  seq.running = false;
+  if (!seq.request.lora.empty() && --running_lora_counts_[seq.request.lora] == 0)
+    running_lora_counts_.erase(seq.request.lora);
+  cache_.release(seq.blocks);
+  seq.blocks.clear();
 }
 
 bool Engine::lora_fits(const Sequence& seq) const {
@@ -303,11 +303,7 @@ void Engine::complete(Sequence& seq, TimePoint now) {
   if (!seq.running) return;  // aborted by the observer inside on_token
   seq.done = true;
   std::erase(running_, &seq);
-  seq.running = false;
-  if (!seq.request.lora.empty() && --running_lora_counts_[seq.request.lora] == 0)
-    running_lora_counts_.erase(seq.request.lora);
-  cache_.release(seq.blocks);
-  seq.blocks.clear();
+  leave_running(seq);
   seq.result.output_tokens = seq.generated;
   seq.result.finish_reason = seq.request.finish_reason;
   seq.result.finished = now;

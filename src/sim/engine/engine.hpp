@@ -124,6 +124,8 @@ class Engine {
   bool try_start(Sequence& seq, int& budget);
   bool ensure_blocks(Sequence& seq, int total_tokens);
   void preempt(Sequence& seq);
+  // Bookkeeping of a sequence leaving the running set: adapter counts, KV blocks.
+  void leave_running(Sequence& seq);
   bool lora_fits(const Sequence& seq) const;
   int load_adapters_for_step();
   void complete(Sequence& seq, TimePoint now);

@@ -136,11 +136,15 @@ std::variant<EngineRequest, ApiError> Replica::prepare(const GenerationRequest& 
   out.lora = adapter;
   out.seed = rng_();
   const int prompt_tokens = static_cast<int>(out.prompt.size());
+  const auto too_long = [&](int requested_tokens, const char* param) {
+    return ApiError{400, "This model's maximum context length is " +
+                             std::to_string(options_.max_model_len) +
+                             " tokens. However, you requested " + std::to_string(requested_tokens) +
+                             " tokens. Please reduce the length of the input or completion.",
+                    param};
+  };
   if (request.kind == ApiKind::kEmbeddings) {
-    if (prompt_tokens > options_.max_model_len)
-      return ApiError{400, "This model's maximum context length is " +
-                               std::to_string(options_.max_model_len) + " tokens. However, you requested " +
-                               std::to_string(prompt_tokens) + " tokens in the input.", "input"};
+    if (prompt_tokens > options_.max_model_len) return too_long(prompt_tokens, "input");
     out.output_tokens = 0;
     return out;
   }
@@ -148,15 +152,7 @@ std::variant<EngineRequest, ApiError> Replica::prepare(const GenerationRequest& 
   // vLLM's defaults: 16 tokens for completions (as OpenAI's API), the rest of the context for chat.
   const int requested =
       request.max_tokens.value_or(request.kind == ApiKind::kCompletions ? std::min(16, room) : room);
-  if (room < 1 || requested > room) {
-    return ApiError{400, "This model's maximum context length is " +
-                             std::to_string(options_.max_model_len) + " tokens. However, you requested " +
-                             std::to_string(prompt_tokens + std::max(requested, 1)) +
-                             " tokens (" + std::to_string(prompt_tokens) + " in the messages, " +
-                             std::to_string(std::max(requested, 1)) +
-                             " in the completion). Please reduce the length of the messages or completion.",
-                    "max_tokens"};
-  }
+  if (room < 1 || requested > room) return too_long(prompt_tokens + std::max(requested, 1), "max_tokens");
   if (request.ignore_eos) {
     out.output_tokens = requested;
     out.finish_reason = "length";
