@@ -1,0 +1,206 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace infergate::config {
+namespace {
+
+std::string qualified(const ObjectMeta& m) { return m.ns + "/" + m.name; }
+
+bool selects(const std::map<std::string, std::string>& selector,
+             const std::map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+template <typename T>
+void check_unique_names(const std::vector<T>& items, std::string_view kind, Diagnostics& diag) {
+  std::set<std::string> seen;
+  for (const auto& item : items)
+    if (!seen.insert(qualified(item.meta)).second)
+      diag.error(item.meta.where, "metadata.name",
+                 std::string("duplicate ") + std::string(kind) + " " + qualified(item.meta));
+}
+
+void resolve_endpoints(const Resources& r, PoolConfig& pool, Diagnostics& diag) {
+  for (const auto& set : r.endpoint_sets) {
+    if (set.meta.ns != pool.ns()) continue;
+    for (const auto& e : set.endpoints) {
+      if (!selects(pool.resource.selector, e.labels)) continue;
+      const auto make = [&](std::string name, std::uint16_t port) {
+        EndpointSpec spec{std::move(name), e.host, port, e.metrics_port.value_or(port), e.engine,
+                          e.labels};
+        pool.endpoints.push_back(std::move(spec));
+      };
+      if (e.port) {
+        make(e.name, *e.port);  // an explicit port alone serves
+      } else if (pool.resource.target_ports.size() == 1) {
+        make(e.name, pool.resource.target_ports.front());
+      } else {
+        for (std::size_t i = 0; i < pool.resource.target_ports.size(); ++i)
+          make(e.name + "-rank-" + std::to_string(i), pool.resource.target_ports[i]);
+      }
+    }
+  }
+  if (pool.endpoints.empty())
+    diag.warn(pool.resource.meta.where, "spec.selector",
+              "pool " + qualified(pool.resource.meta) + " selects no endpoints: its requests get 503");
+}
+
+}  // namespace
+
+std::optional<std::size_t> Config::find_pool(const std::string& ns, const std::string& name) const {
+  for (std::size_t i = 0; i < pools.size(); ++i)
+    if (pools[i].ns() == ns && pools[i].name() == name) return i;
+  return std::nullopt;
+}
+
+BuildResult build_config(LoadResult loaded, std::vector<std::string> files) {
+  BuildResult out;
+  out.diagnostics = std::move(loaded.diagnostics);
+  Diagnostics& diag = out.diagnostics;
+  Resources& r = loaded.resources;
+  auto config = std::make_shared<Config>();
+  config->skipped = r.skipped;
+  config->files = std::move(files);
+
+  check_unique_names(r.pools, "InferencePool", diag);
+  check_unique_names(r.models, "InferenceModel", diag);
+  check_unique_names(r.objectives, "InferenceObjective", diag);
+  check_unique_names(r.routes, "HTTPRoute", diag);
+  check_unique_names(r.endpoint_sets, "StaticEndpoints", diag);
+
+  for (auto& pool : r.pools) {
+    PoolConfig pc;
+    pc.resource = pool;
+    resolve_endpoints(r, pc, diag);
+    config->pools.push_back(std::move(pc));
+  }
+  {
+    std::set<std::string> endpoint_names;
+    for (const auto& set : r.endpoint_sets)
+      for (const auto& e : set.endpoints)
+        if (!endpoint_names.insert(set.meta.ns + "/" + e.name).second)
+          diag.error(e.where, "name", "endpoint " + e.name + " is declared twice");
+  }
+
+  const auto pool_for = [&](const PoolRef& ref, const ObjectMeta& meta) -> PoolConfig* {
+    auto idx = config->find_pool(meta.ns, ref.name);
+    if (!idx) {
+      diag.error(meta.where, "spec.poolRef.name",
+                 "InferencePool " + meta.ns + "/" + ref.name + " does not exist");
+      return nullptr;
+    }
+    return &config->pools[*idx];
+  };
+  for (auto& model : r.models) {
+    PoolConfig* pool = pool_for(model.pool, model.meta);
+    if (!pool) continue;
+    auto [it, inserted] = pool->models.emplace(model.model_name, model);
+    if (!inserted)
+      diag.error(model.meta.where, "spec.modelName",
+                 "model name '" + model.model_name + "' is already declared for pool " +
+                     qualified(pool->resource.meta) + " by InferenceModel " +
+                     qualified(it->second.meta));
+  }
+  for (auto& objective : r.objectives) {
+    if (PoolConfig* pool = pool_for(objective.pool, objective.meta))
+      pool->objectives.emplace(objective.meta.name, objective);
+  }
+
+  for (const auto& route : r.routes) {
+    for (std::size_t i = 0; i < route.rules.size(); ++i) {
+      const RouteRule& rule = route.rules[i];
+      ResolvedRule rr;
+      rr.route = qualified(route.meta);
+      rr.route_order = route.meta.order;
+      rr.rule_index = i;
+      rr.matches = rule.matches.empty() ? std::vector<RouteMatch>{RouteMatch{}} : rule.matches;
+      rr.request_timeout = rule.request_timeout;
+      const std::string field = "spec.rules[" + std::to_string(i) + "]";
+      for (const auto& b : rule.backends) {
+        const std::string ns = b.ns.empty() ? route.meta.ns : b.ns;
+        auto idx = config->find_pool(ns, b.pool);
+        if (!idx) {
+          diag.error(b.where, field + ".backendRefs.name",
+                     "InferencePool " + ns + "/" + b.pool + " does not exist");
+          continue;
+        }
+        const auto& ports = config->pools[*idx].resource.target_ports;
+        if (b.port && std::find(ports.begin(), ports.end(), *b.port) == ports.end())
+          diag.error(b.where, field + ".backendRefs.port",
+                     "port " + std::to_string(*b.port) + " is not a target port of InferencePool " +
+                         ns + "/" + b.pool);
+        rr.backends.push_back({*idx, b.weight});
+      }
+      for (const auto& m : rule.mirrors) {
+        const std::string ns = m.ns.empty() ? route.meta.ns : m.ns;
+        if (auto idx = config->find_pool(ns, m.pool)) rr.mirrors.push_back({*idx, m.fraction});
+        else diag.error(route.meta.where, field + ".filters.requestMirror.backendRef.name",
+                        "InferencePool " + ns + "/" + m.pool + " does not exist");
+      }
+      config->rules.push_back(std::move(rr));
+    }
+  }
+  config->warnings = diag.warnings;
+  if (diag.ok()) out.config = std::move(config);
+  return out;
+}
+
+BuildResult load_config(const std::vector<std::string>& paths) {
+  return build_config(load_files(paths), paths);
+}
+
+std::string dump(const Config& c) {
+  std::ostringstream o;
+  for (const auto& p : c.pools) {
+    o << "pool " << p.ns() << "/" << p.name() << " (" << p.resource.api_version << ")\n";
+    o << "  selector:";
+    for (const auto& [k, v] : p.resource.selector) o << " " << k << "=" << v;
+    o << "\n  targetPorts:";
+    for (auto port : p.resource.target_ports) o << " " << port;
+    o << "\n  appProtocol: " << p.resource.app_protocol << "\n";
+    if (p.resource.endpoint_picker)
+      o << "  endpointPicker: " << *p.resource.endpoint_picker << " (ignored), failureMode "
+        << (p.resource.failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";
+    for (const auto& e : p.endpoints)
+      o << "  endpoint " << e.name << " " << e.host << ":" << e.port << " metrics:" << e.metrics_port
+        << " engine:" << e.engine << "\n";
+    std::vector<std::string> names;
+    for (const auto& [name, m] : p.models) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      const auto& m = p.models.at(name);
+      o << "  model " << name << " criticality:" << criticality_name(m.criticality);
+      for (const auto& t : m.targets) o << " target:" << t.name << "*" << t.weight;
+      o << "\n";
+    }
+    names.clear();
+    for (const auto& [name, obj] : p.objectives) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) o << "  objective " << name << " priority:" << p.objectives.at(name).priority << "\n";
+  }
+  for (const auto& r : c.rules) {
+    o << "route " << r.route << " rule " << r.rule_index << "\n";
+    for (const auto& m : r.matches) {
+      o << "  match path " << (m.path.type == PathMatch::Type::kExact ? "Exact " : "PathPrefix ")
+        << m.path.value;
+      for (const auto& h : m.headers) o << " header " << h.name << "=" << h.value;
+      o << "\n";
+    }
+    for (const auto& b : r.backends)
+      o << "  backend " << c.pools[b.pool].ns() << "/" << c.pools[b.pool].name() << " weight " << b.weight << "\n";
+    for (const auto& m : r.mirrors)
+      o << "  mirror " << c.pools[m.pool].ns() << "/" << c.pools[m.pool].name() << " fraction " << m.fraction << "\n";
+    if (r.request_timeout) o << "  timeout " << r.request_timeout->count() << "ms\n";
+  }
+  for (const auto& s : c.skipped) o << "skipped " << s.substr(s.find(": ") + 2) << "\n";
+  return o.str();
+}
+
+}  // namespace infergate::config

@@ -1,0 +1,81 @@
+// The validated, resolved configuration the data path reads: pools with their endpoints,
+// models and objectives indexed per pool, and every route rule with its backends resolved to
+// pools. Built once per load from Resources; immutable afterwards, and shared between threads
+// through std::shared_ptr<const Config> (a reload builds a new one and swaps the pointer).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/diagnostics.hpp"
+#include "config/load_resources.hpp"
+#include "config/resources.hpp"
+
+namespace infergate::config {
+
+struct EndpointSpec {
+  std::string name;  // the StaticEndpoints entry, or "<entry>-rank-<i>" with several ports
+  std::string host;
+  std::uint16_t port = 0;
+  std::uint16_t metrics_port = 0;
+  std::string engine = "vllm";
+  std::map<std::string, std::string> labels;
+  // Identity across reloads: the same name and address is the same endpoint.
+  std::string key() const { return name + "@" + host + ":" + std::to_string(port); }
+};
+
+struct PoolConfig {
+  InferencePool resource;
+  std::vector<EndpointSpec> endpoints;
+  std::unordered_map<std::string, InferenceModel> models;          // by modelName
+  std::unordered_map<std::string, InferenceObjective> objectives;  // by name
+  const std::string& name() const { return resource.meta.name; }
+  const std::string& ns() const { return resource.meta.ns; }
+};
+
+struct ResolvedBackend {
+  std::size_t pool = 0;  // index into Config::pools
+  std::int64_t weight = 1;
+};
+
+struct ResolvedMirror {
+  std::size_t pool = 0;
+  double fraction = 1.0;
+};
+
+struct ResolvedRule {
+  std::string route;  // "<namespace>/<name>" of the HTTPRoute
+  int route_order = 0;
+  std::size_t rule_index = 0;
+  std::vector<RouteMatch> matches;  // never empty: a rule without matches gets "PathPrefix /"
+  std::vector<ResolvedBackend> backends;
+  std::vector<ResolvedMirror> mirrors;
+  std::optional<std::chrono::milliseconds> request_timeout;
+};
+
+struct Config {
+  std::vector<PoolConfig> pools;
+  std::vector<ResolvedRule> rules;  // in file order; the router orders matches by precedence
+  std::vector<std::string> skipped;
+  std::vector<Diagnostic> warnings;
+  std::vector<std::string> files;
+
+  std::optional<std::size_t> find_pool(const std::string& ns, const std::string& name) const;
+};
+
+struct BuildResult {
+  std::shared_ptr<const Config> config;  // null when there are errors
+  Diagnostics diagnostics;               // errors and warnings of load and build together
+};
+
+BuildResult build_config(LoadResult loaded, std::vector<std::string> files = {});
+// Loads and builds in one step.
+BuildResult load_config(const std::vector<std::string>& paths);
+
+// A normalised, deterministic text rendering of what was loaded (golden tests, --check-config).
+std::string dump(const Config& config);
+
+}  // namespace infergate::config

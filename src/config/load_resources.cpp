@@ -1,0 +1,144 @@
+#include "config/load_resources.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/parsers.hpp"
+
+namespace infergate::config {
+namespace {
+
+// API groups of ordinary Kubernetes (and common gateway vendors') kinds: objects of these are
+// skipped with a log line, so the file a user applies to a cluster loads unchanged.
+bool is_ignorable_group(const std::string& group) {
+  static const std::set<std::string> kGroups = {
+      "", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "policy",
+      "autoscaling", "apiextensions.k8s.io", "admissionregistration.k8s.io", "storage.k8s.io",
+      "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "monitoring.coreos.com",
+      "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "networking.gke.io",
+      "cloud.google.com", "networking.istio.io", "security.istio.io", "gateway.envoyproxy.io",
+      "gateway.kgateway.dev", "agentgateway.dev", "cert-manager.io"};
+  return kGroups.contains(group);
+}
+
+std::string group_of(const std::string& api_version) {
+  const auto slash = api_version.find('/');
+  return slash == std::string::npos ? std::string() : api_version.substr(0, slash);
+}
+
+void read_metadata(MapReader& obj, ObjectMeta& meta, const std::string& file, Diagnostics& diag) {
+  if (!obj.has("metadata")) {
+    obj.error("metadata", "required field is missing");
+    return;
+  }
+  MapReader m(obj.child("metadata"), "metadata", file, diag);
+  if (auto n = m.string("name", true)) meta.name = *n;
+  if (auto ns = m.string("namespace")) meta.ns = *ns;
+  // The rest of Kubernetes' ObjectMeta is valid and meaningless here.
+  for (const char* k : {"labels", "annotations", "generateName", "uid", "resourceVersion",
+                        "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
+                        "ownerReferences", "managedFields", "deletionGracePeriodSeconds"})
+    m.child(k);
+}
+
+void load_document(const YAML::Node& doc, const std::string& file, int& order, LoadResult& out) {
+  Diagnostics& diag = out.diagnostics;
+  if (doc.IsNull()) return;  // empty document between "---" separators
+  MapReader obj(doc, "", file, diag);
+  if (!obj.valid()) return;
+  const std::string api_version = obj.string("apiVersion", true).value_or("");
+  const std::string kind = obj.string("kind", true).value_or("");
+  if (api_version.empty() || kind.empty()) return;
+  const std::string group = group_of(api_version);
+  const auto name_of = [&]() -> std::string {
+    const YAML::Node n = doc["metadata"]["name"];
+    return n.IsScalar() ? n.Scalar() : std::string("?");
+  };
+  const auto skip = [&](const std::string& why) {
+    const SourceLocation at = obj.where();
+    out.resources.skipped.push_back(at.file + ":" + std::to_string(at.line) + ": " + kind + " " +
+                                    name_of() + ": " + why);
+    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+  };
+
+  ObjectMeta meta;
+  meta.where = obj.where();
+  meta.order = order++;
+  const bool inference_group =
+      group == "inference.networking.k8s.io" || group == "inference.networking.x-k8s.io";
+
+  // Reads metadata and spec of a kind InferGate uses into a new element of `into`.
+  const auto load = [&](auto& into, auto parse) {
+    auto& item = into.emplace_back();
+    read_metadata(obj, item.meta, file, diag);
+    item.meta.where = meta.where;
+    item.meta.order = meta.order;
+    MapReader spec(obj.child("spec"), "spec", file, diag);
+    parse(spec, item);
+  };
+  Resources& r = out.resources;
+  if (kind == "InferencePool" && (api_version == "inference.networking.k8s.io/v1" ||
+                                  api_version == "inference.networking.x-k8s.io/v1alpha2")) {
+    load(r.pools, [&](MapReader& spec, InferencePool& p) { parse_inference_pool(spec, api_version, p); });
+  } else if (kind == "InferenceModel" && api_version == "inference.networking.x-k8s.io/v1alpha2") {
+    load(r.models, parse_inference_model);
+  } else if (kind == "InferenceObjective" && api_version == "inference.networking.x-k8s.io/v1alpha2") {
+    load(r.objectives, parse_inference_objective);
+  } else if (kind == "HTTPRoute" && api_version == "gateway.networking.k8s.io/v1") {
+    load(r.routes, parse_http_route);
+  } else if (kind == "StaticEndpoints" && api_version == "infergate.dev/v1alpha1") {
+    load(r.endpoint_sets, parse_static_endpoints);
+  } else if (kind == "EndpointPickerConfig" && inference_group) {
+    skip("scheduler configuration is not used yet (the built-in round-robin picks endpoints)");
+  } else if (kind == "InferenceModelRewrite" && inference_group) {
+    diag.error(obj.where("kind"), "kind", "InferenceModelRewrite is not supported yet");
+    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+  } else if (inference_group || group == "infergate.dev" ||
+             (kind == "HTTPRoute" && group == "gateway.networking.k8s.io")) {
+    diag.error(obj.where("apiVersion"), "apiVersion",
+               "unsupported API version " + api_version + " for kind " + kind);
+    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+  } else if (is_ignorable_group(group)) {
+    skip("not used by InferGate");
+  } else {
+    diag.error(obj.where("kind"), "kind", "unknown kind " + kind + " (" + api_version + ")");
+    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+  }
+  // status is written by controllers; accepted on every kind.
+  obj.child("status");
+}
+
+}  // namespace
+
+void load_text(const std::string& text, const std::string& name, LoadResult& into) {
+  int order = static_cast<int>(into.resources.pools.size() + into.resources.models.size() +
+                               into.resources.objectives.size() + into.resources.routes.size() +
+                               into.resources.endpoint_sets.size() + into.resources.skipped.size());
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    into.diagnostics.error(SourceLocation{name, e.mark.line + 1, e.mark.column + 1}, "",
+                           "invalid YAML: " + e.msg);
+    return;
+  }
+  for (const auto& doc : docs) load_document(doc, name, order, into);
+}
+
+LoadResult load_files(const std::vector<std::string>& paths) {
+  LoadResult out;
+  for (const auto& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      out.diagnostics.error(SourceLocation{path, 0, 0}, "", "cannot read the file");
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    load_text(text.str(), path, out);
+  }
+  return out;
+}
+
+}  // namespace infergate::config

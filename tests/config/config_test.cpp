@@ -1,0 +1,347 @@
+// Configuration loading against the real upstream manifests (golden dumps) and against
+// mutated copies that must fail with the exact file, line and field.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "config/config.hpp"
+
+namespace infergate::config {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kFixtures = std::string(INFERGATE_FIXTURES) + "/manifests/";
+const std::string kData = std::string(INFERGATE_TEST_DATA) + "/";
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Compares with tests/config/golden/<name>; INFERGATE_UPDATE_GOLDEN=1 rewrites it.
+void expect_golden(const std::string& name, const std::string& actual) {
+  const std::string path = kData + "golden/" + name;
+  if (std::getenv("INFERGATE_UPDATE_GOLDEN")) {
+    std::ofstream(path) << actual;
+    return;
+  }
+  EXPECT_EQ(read(path), actual) << "golden " << path << " (INFERGATE_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+BuildResult load(std::vector<std::string> files) {
+  for (auto& f : files)
+    if (f.front() != '/') f = kFixtures + f;
+  files.push_back(kData + "data/fixture-endpoints.yaml");
+  return load_config(files);
+}
+
+struct Bundle {
+  std::string golden;
+  std::vector<std::string> files;
+};
+
+class UpstreamFixtures : public ::testing::TestWithParam<Bundle> {};
+
+TEST_P(UpstreamFixtures, LoadAndMatchGolden) {
+  const auto result = load(GetParam().files);
+  ASSERT_TRUE(result.config) << result.diagnostics.error_text();
+  expect_golden(GetParam().golden, dump(*result.config));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Releases, UpstreamFixtures,
+    ::testing::Values(
+        Bundle{"gie-v0.3.0.txt",
+               {"gie-v0.3.0/config/manifests/inferencepool-resources.yaml",
+                "gie-v0.3.0/config/manifests/inferencemodel.yaml",
+                "gie-v0.3.0/config/manifests/gateway/gke/httproute.yaml"}},
+        Bundle{"gie-v0.5.1.txt",
+               {"gie-v0.5.1/config/manifests/inferencepool-resources.yaml",
+                "gie-v0.5.1/config/manifests/inferencemodel.yaml",
+                "gie-v0.5.1/config/manifests/gateway/istio/gateway.yaml",
+                "gie-v0.5.1/config/manifests/gateway/istio/httproute.yaml"}},
+        Bundle{"gie-v0.5.1-regression.txt",
+               {"gie-v0.5.1/config/manifests/inferencepool-resources.yaml",
+                "gie-v0.5.1/config/manifests/regression-testing/inferencemodel.yaml"}},
+        Bundle{"gie-v1.0.2.txt",
+               {"gie-v1.0.2/config/manifests/inferencepool-resources.yaml",
+                "gie-v1.0.2/config/manifests/inferenceobjective.yaml",
+                "gie-v1.0.2/config/manifests/gateway/gke/gateway.yaml",
+                "gie-v1.0.2/config/manifests/gateway/gke/httproute.yaml"}},
+        Bundle{"gie-v1.0.2-regression.txt",
+               {"gie-v1.0.2/config/manifests/inferencepool-resources.yaml",
+                "gie-v1.0.2/config/manifests/regression-testing/inferenceobjective.yaml",
+                "gie-v1.0.2/config/manifests/gateway/agentgateway/httproute.yaml"}},
+        Bundle{"gie-v1.5.0.txt",
+               {kData + "data/qwen3-pool.yaml",
+                "gie-v1.5.0/config/manifests/inferenceobjective.yaml"}}),
+    [](const ::testing::TestParamInfo<Bundle>& param_info) {
+      const std::string& golden = param_info.param.golden;
+      std::string n = golden.substr(0, golden.size() - 4);
+      for (auto& c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return n;
+    });
+
+// Every HTTPRoute of every release loads beside that release's pool.
+TEST(UpstreamFixtures, EveryHttpRouteLoads) {
+  int routes = 0;
+  for (const auto& release : {"gie-v0.3.0", "gie-v0.5.1", "gie-v1.0.2"}) {
+    const std::string dir = kFixtures + release + "/config/manifests/gateway/";
+    for (const auto& vendor : fs::directory_iterator(dir)) {
+      const auto route = vendor.path() / "httproute.yaml";
+      if (!fs::exists(route)) continue;
+      const auto result = load({kFixtures + release + "/config/manifests/inferencepool-resources.yaml",
+                                route.string()});
+      EXPECT_TRUE(result.config) << route << "\n" << result.diagnostics.error_text();
+      ++routes;
+    }
+  }
+  EXPECT_GE(routes, 8);
+}
+
+TEST(UpstreamFixtures, OldestV1alpha1SamplesAreRejectedAsUnsupported) {
+  const auto result = load({"gie-v0.3.0/config/samples/gateway_v1alpha1_inferencepool.yaml"});
+  ASSERT_FALSE(result.config);
+  EXPECT_NE(result.diagnostics.error_text().find("unsupported API version"), std::string::npos);
+}
+
+TEST(UpstreamFixtures, EmbeddedPickerConfigIsSkippedNotFailed) {
+  const auto result = load({"gie-v0.5.1/config/manifests/inferencepool-resources.yaml"});
+  ASSERT_TRUE(result.config);
+  bool configmap = false;
+  for (const auto& s : result.config->skipped) configmap |= s.find("ConfigMap") != std::string::npos;
+  EXPECT_TRUE(configmap);
+}
+
+// --- mutations: each must fail naming file, line and field ----------------------------------
+
+// Writes `text` to a temporary file and loads it alone (plus the fixture endpoints).
+BuildResult load_yaml(const std::string& text, std::string& path) {
+  path = (fs::temp_directory_path() / ("infergate-config-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(std::rand()) + ".yaml")).string();
+  std::ofstream(path) << text;
+  auto r = load({path});
+  fs::remove(path);
+  return r;
+}
+
+const char* kPool = R"(apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata:
+  name: vllm-llama3-8b-instruct
+spec:
+  targetPorts:
+  - number: 8000
+  selector:
+    matchLabels:
+      app: vllm-llama3-8b-instruct
+)";
+
+void expect_error(const std::string& yaml, int line, const std::string& field,
+                  const std::string& message_part) {
+  std::string path;
+  const auto r = load_yaml(yaml, path);
+  ASSERT_FALSE(r.config) << yaml;
+  const std::string text = r.diagnostics.error_text();
+  const std::string where = path + ":" + std::to_string(line) + ":";
+  EXPECT_NE(text.find(where), std::string::npos) << "want " << where << " in\n" << text;
+  EXPECT_NE(text.find(field + ": "), std::string::npos) << "want field " << field << " in\n" << text;
+  EXPECT_NE(text.find(message_part), std::string::npos) << "want '" << message_part << "' in\n" << text;
+}
+
+TEST(ConfigErrors, MisspeltField) {
+  expect_error(std::string(kPool) + R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: m
+spec:
+  modelName: m
+  critcality: Critical
+  poolRef:
+    name: vllm-llama3-8b-instruct
+)", 18, "spec.critcality", "unknown field");
+}
+
+TEST(ConfigErrors, DanglingPool) {
+  expect_error(R"(apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: m
+spec:
+  modelName: m
+  poolRef:
+    name: nowhere
+)", 1, "spec.poolRef.name", "InferencePool default/nowhere does not exist");
+}
+
+TEST(ConfigErrors, BadWeight) {
+  expect_error(std::string(kPool) + R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: m
+spec:
+  modelName: m
+  poolRef: {name: vllm-llama3-8b-instruct}
+  targetModels:
+  - name: a
+    weight: 0
+)", 21, "spec.targetModels[0].weight", "must be between 1 and 1000000");
+}
+
+TEST(ConfigErrors, WeightsOnSomeTargetsOnly) {
+  expect_error(std::string(kPool) + R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: m
+spec:
+  modelName: m
+  poolRef: {name: vllm-llama3-8b-instruct}
+  targetModels:
+  - name: a
+    weight: 10
+  - name: b
+)", 19, "spec.targetModels", "either every target model has a weight or none has");
+}
+
+TEST(ConfigErrors, DuplicateModelName) {
+  expect_error(std::string(kPool) + R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: first
+spec:
+  modelName: shared
+  poolRef: {name: vllm-llama3-8b-instruct}
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: second
+spec:
+  modelName: shared
+  poolRef: {name: vllm-llama3-8b-instruct}
+)", 20, "spec.modelName", "already declared");
+}
+
+TEST(ConfigErrors, UnsupportedApiVersionAndUnknownKind) {
+  expect_error("apiVersion: inference.networking.k8s.io/v2\nkind: InferencePool\nmetadata: {name: p}\nspec: {}\n",
+               1, "apiVersion", "unsupported API version");
+  expect_error("apiVersion: example.com/v1\nkind: Frobnicator\nmetadata: {name: p}\n", 2, "kind",
+               "unknown kind Frobnicator");
+}
+
+TEST(ConfigErrors, H2cPoolsAreRejectedUntilHttp2Upstreams) {
+  std::string pool = kPool;
+  pool += "  appProtocol: kubernetes.io/h2c\n";
+  expect_error(pool, 11, "spec.appProtocol", "not supported yet");
+}
+
+TEST(ConfigErrors, RouteToAMissingPortOrPool) {
+  const std::string route = std::string(kPool) + R"(---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: r
+spec:
+  rules:
+  - backendRefs:
+    - group: inference.networking.k8s.io
+      kind: InferencePool
+      name: vllm-llama3-8b-instruct
+      port: 9000
+)";
+  expect_error(route, 19, "spec.rules[0].backendRefs.port", "not a target port");
+  expect_error(R"(apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: r
+spec:
+  rules:
+  - backendRefs:
+    - name: some-service
+)", 8, "spec.rules[0].backendRefs[0].name", "only InferencePool backends");
+}
+
+TEST(ConfigErrors, InvalidYamlNamesTheLine) {
+  expect_error("apiVersion: v1\nkind: [unclosed\n", 3, "", "invalid YAML");
+}
+
+TEST(ConfigErrors, EveryErrorIsReportedNotJustTheFirst) {
+  std::string path;
+  const auto r = load_yaml(std::string(kPool) + R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata:
+  name: m
+spec:
+  modelName: m
+  criticality: Urgent
+  poolRef: {name: nowhere}
+  extra: 1
+)", path);
+  EXPECT_GE(r.diagnostics.errors.size(), 3u) << r.diagnostics.error_text();
+}
+
+TEST(ConfigResolution, PortsExpandToRanksAndExplicitPortsWin) {
+  std::string path;
+  const auto r = load_yaml(R"(apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: multi}
+spec:
+  targetPorts: [{number: 8000}, {number: 8001}]
+  selector: {matchLabels: {app: multi}}
+---
+apiVersion: infergate.dev/v1alpha1
+kind: StaticEndpoints
+metadata: {name: eps}
+spec:
+  endpoints:
+  - {name: a, address: 10.1.0.1, labels: {app: multi}}
+  - {name: b, address: "10.1.0.2:9100", metricsPort: 9200, labels: {app: multi}, engine: sglang}
+  - {name: c, address: 10.1.0.3, labels: {app: other}}
+)", path);
+  ASSERT_TRUE(r.config) << r.diagnostics.error_text();
+  const auto& eps = r.config->pools.at(0).endpoints;
+  ASSERT_EQ(eps.size(), 3u);
+  EXPECT_EQ(eps[0].name, "a-rank-0");
+  EXPECT_EQ(eps[0].port, 8000);
+  EXPECT_EQ(eps[1].name, "a-rank-1");
+  EXPECT_EQ(eps[1].port, 8001);
+  EXPECT_EQ(eps[2].name, "b");
+  EXPECT_EQ(eps[2].port, 9100);
+  EXPECT_EQ(eps[2].metrics_port, 9200);
+  EXPECT_EQ(eps[2].engine, "sglang");
+}
+
+TEST(ConfigResolution, IgnoredFieldsWarn) {
+  const auto r = load({"gie-v1.0.2/config/manifests/inferencepool-resources.yaml",
+                       "gie-v1.0.2/config/manifests/gateway/gke/httproute.yaml"});
+  ASSERT_TRUE(r.config);
+  std::string warnings;
+  for (const auto& w : r.diagnostics.warnings) warnings += w.to_string() + "\n";
+  EXPECT_NE(warnings.find("spec.parentRefs: ignored"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("spec.endpointPickerRef: ignored"), std::string::npos) << warnings;
+}
+
+TEST(Examples, EveryExampleConfigLoads) {
+  int n = 0;
+  for (const auto& f : fs::directory_iterator(INFERGATE_EXAMPLES)) {
+    if (f.path().extension() != ".yaml") continue;
+    const auto r = load_config({f.path().string()});
+    EXPECT_TRUE(r.config) << f.path() << "\n" << r.diagnostics.error_text();
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+}
+
+}  // namespace
+}  // namespace infergate::config
