@@ -1,0 +1,120 @@
+// infergate: the standalone inference gateway. See docs/configuration.md.
+#include <sys/resource.h>
+
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "gateway/server/gateway.hpp"
+
+namespace po = boost::program_options;
+using namespace infergate;
+using namespace infergate::gateway;
+
+namespace {
+
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  GatewayOptions o;
+  long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;
+  bool no_watch = false, check_only = false;
+  po::options_description desc(
+      "infergate: an inference gateway for OpenAI-API model servers\n\n"
+      "Usage: infergate --config FILE [--config FILE ...] [options]\n\nOptions");
+  // clang-format off
+  desc.add_options()
+    ("help,h", "show this help")
+    ("config,c", po::value(&o.config_files)->multitoken(),
+     "configuration file(s): InferencePool, InferenceModel, InferenceObjective, HTTPRoute, "
+     "StaticEndpoints (multi-document YAML); reloaded on SIGHUP and when a file changes")
+    ("check-config", po::bool_switch(&check_only), "validate the configuration, print what was loaded, exit")
+    ("listen", po::value(&o.listen)->default_value(o.listen), "client listener, host:port (port 0: any free port)")
+    ("admin-listen", po::value(&o.admin_listen)->default_value(o.admin_listen),
+     "admin listener: /healthz /readyz /metrics /config, POST /reload")
+    ("workers", po::value(&o.workers)->default_value(0), "worker threads, each with its own event loop (0: one per core)")
+    ("max-body-bytes", po::value(&o.limits.max_body_bytes)->default_value(o.limits.max_body_bytes),
+     "largest request body accepted (413 above)")
+    ("max-header-bytes", po::value(&o.limits.max_header_bytes)->default_value(o.limits.max_header_bytes),
+     "largest request header block (431 above)")
+    ("request-read-timeout-ms", po::value(&request_read_ms)->default_value(o.limits.request_read_timeout.count()),
+     "time to receive one request's headers and body (408 after)")
+    ("idle-timeout-ms", po::value(&idle_ms)->default_value(o.limits.idle_timeout.count()),
+     "how long an idle keep-alive client connection is kept")
+    ("upstream-connect-timeout-ms", po::value(&connect_ms)->default_value(o.upstream.connect.count()),
+     "time to connect to a model server (then the next endpoint is tried)")
+    ("upstream-response-timeout-ms", po::value(&response_ms)->default_value(o.upstream.response_head.count()),
+     "time from sending a request to the model server's response head (504 after); a non-streamed "
+     "completion sends its head only when it is done")
+    ("upstream-idle-timeout-ms", po::value(&body_idle_ms)->default_value(o.upstream.body_idle.count()),
+     "longest pause inside a model server's response body")
+    ("upstream-retries", po::value(&o.handler.max_retries)->default_value(o.handler.max_retries),
+     "other endpoints tried after a connect failure, a connection closed before the response, "
+     "or a 429/503, while the client has received nothing")
+    ("max-idle-upstream-connections", po::value(&o.max_idle_upstream_per_endpoint)->default_value(o.max_idle_upstream_per_endpoint),
+     "idle keep-alive connections kept per model server and worker")
+    ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
+     "on SIGTERM, how long in-flight requests may take to finish")
+    ("no-watch-config", po::bool_switch(&no_watch), "reload only on SIGHUP, not when a file changes")
+    ("access-log", po::bool_switch(&o.access_log), "log one line per request on stderr");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "infergate: " << e.what() << "\n(see infergate --help)\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  if (o.config_files.empty()) {
+    std::cerr << "infergate: --config is required (see infergate --help)\n";
+    return 2;
+  }
+  o.limits.request_read_timeout = std::chrono::milliseconds(request_read_ms);
+  o.limits.idle_timeout = std::chrono::milliseconds(idle_ms);
+  o.upstream.connect = std::chrono::milliseconds(connect_ms);
+  o.upstream.response_head = std::chrono::milliseconds(response_ms);
+  o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);
+  o.drain_timeout = std::chrono::milliseconds(drain_ms);
+  o.watch_config = !no_watch;
+
+  auto loaded = config::load_config(o.config_files);
+  for (const auto& w : loaded.diagnostics.warnings) std::cerr << "infergate: warning: " << w.to_string() << "\n";
+  if (!loaded.config) {
+    std::cerr << "infergate: invalid configuration:\n" << loaded.diagnostics.error_text();
+    return 1;
+  }
+  for (const auto& s : loaded.config->skipped) std::cerr << "infergate: skipped " << s << "\n";
+  if (check_only) {
+    std::cout << config::dump(*loaded.config);
+    return 0;
+  }
+
+  raise_open_file_limit();
+  Gateway gateway(o, loaded.config);
+  try {
+    gateway.start();
+  } catch (const std::exception& e) {
+    std::cerr << "infergate: cannot listen: " << e.what() << "\n";
+    return 1;
+  }
+  std::printf("infergate: serving on port %u (admin %u)\n", gateway.port(), gateway.admin_port());
+  std::printf("READY {\"port\":%u,\"admin_port\":%u}\n", gateway.port(), gateway.admin_port());
+  std::fflush(stdout);
+  gateway.run();
+  return 0;
+}

@@ -1,0 +1,23 @@
+// Where the request path writes its answer. Implemented by each front end. Every call may
+// suspend (a slow client pushes back on the upstream read: at most one piece is buffered), and
+// returns false once the client is gone.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "gateway/core/http_types.hpp"
+
+namespace infergate::gateway {
+
+class ClientResponse {
+ public:
+  virtual ~ClientResponse() = default;
+  virtual boost::asio::awaitable<bool> send_head(const ResponseHead& head) = 0;
+  virtual boost::asio::awaitable<bool> send_body(std::string_view data) = 0;
+  // Ends the body (the last chunk of a streamed one).
+  virtual boost::asio::awaitable<bool> finish() = 0;
+  // Whether any byte of the response has gone to the client (after which nothing is retried).
+  virtual bool started() const = 0;
+};
+
+}  // namespace infergate::gateway

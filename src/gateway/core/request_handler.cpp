@@ -1,0 +1,193 @@
+#include "gateway/core/request_handler.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <random>
+
+#include "gateway/core/upstream_attempt.hpp"
+#include "gateway/request/openai_request.hpp"
+
+namespace infergate::gateway {
+namespace net = boost::asio;
+
+namespace {
+
+// Headers a client must not choose (they would pick the upstream address) and hop-by-hop
+// headers, which describe the client connection, not the request.
+bool forwardable(std::string_view name) {
+  return !(name == "host" || name == "content-length" || name == "connection" ||
+           name == "keep-alive" || name == "transfer-encoding" || name == "te" ||
+           name == "upgrade" || name == "proxy-connection" || name == "expect" ||
+           name == "x-gateway-model-name" ||
+           name.starts_with("x-gateway-destination-endpoint"));
+}
+
+std::string new_request_id(Random& random) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  std::uint64_t a = random.next(), b = random.next();
+  for (int i = 0; i < 16; ++i) {
+    id[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
+    id[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
+  }
+  return id;
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler(const SnapshotSource& snapshots, Scheduler& scheduler,
+                               UpstreamClient& upstream, Random& random, const Clock& clock,
+                               HandlerOptions options)
+    : snapshots_(snapshots),
+      scheduler_(scheduler),
+      upstream_(upstream),
+      random_(random),
+      clock_(clock),
+      options_(options) {}
+
+net::awaitable<void> RequestHandler::send_error(ClientResponse& response, const GatewayError& error) {
+  if (response.started()) co_return;  // too late for a status; the caller ends the stream
+  ResponseHead head;
+  head.status = error.status;
+  head.headers.emplace_back("content-type", "application/json");
+  const std::string body = to_response_body(error);
+  head.content_length = body.size();
+  if (co_await response.send_head(head) && co_await response.send_body(body)) co_await response.finish();
+}
+
+net::awaitable<void> RequestHandler::handle(const ClientRequest& request, ClientResponse& response) {
+  RequestRecord record;
+  const TimePoint start = clock_.now();
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+
+  if (path == "/v1/models") {
+    if (request.method != "GET") {
+      const GatewayError e{405, "Method Not Allowed", {}, ErrorSource::kClient, false};
+      co_await send_error(response, e);
+    } else {
+      co_await list_models(response);
+    }
+    co_return;
+  }
+  if (!api_type_for_path(path)) {
+    const GatewayError e = GatewayError::not_found("Not Found: " + std::string(path));
+    co_await send_error(response, e);
+    record.status = 404;
+  } else if (request.method != "POST") {
+    const GatewayError e{405, "Method Not Allowed", {}, ErrorSource::kClient, false};
+    co_await send_error(response, e);
+    record.status = 405;
+  } else {
+    co_await proxy(request, response, record);
+  }
+  record.total = clock_.now() - start;
+  if (on_complete) on_complete(record);
+}
+
+net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, ClientResponse& response,
+                                           RequestRecord& record) {
+  std::string_view path = request.target;
+  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  const ApiType api = *api_type_for_path(path);
+  const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
+
+  std::optional<GatewayError> error;
+  auto parsed_or_error = parse_openai_request(api, request.body);
+  if (auto* e = std::get_if<GatewayError>(&parsed_or_error)) {
+    error = *e;
+  }
+  std::optional<RouteDecision> decision;
+  if (!error) {
+    const ParsedRequest& parsed = std::get<ParsedRequest>(parsed_or_error);
+    record.model = parsed.model;
+    const HeaderLookup lookup = [&](std::string_view name) -> std::optional<std::string_view> {
+      if (name == "x-gateway-model-name") return std::string_view(parsed.model);
+      return find_header(request.headers, name);
+    };
+    auto routed = snapshot->router.route(path, parsed.model, lookup, random_);
+    if (auto* d = std::get_if<RouteDecision>(&routed)) {
+      decision = *d;
+    } else if (std::get<RouteFailure>(routed) == RouteFailure::kNoRoute) {
+      error = GatewayError::not_found("The model `" + parsed.model + "` does not exist.", "model");
+    } else {
+      error = GatewayError::unavailable("the route for model `" + parsed.model +
+                                        "` has no backend with a positive weight");
+    }
+  }
+  if (error) {
+    record.status = error->status;
+    record.error = error;
+    co_await send_error(response, *error);
+    co_return;
+  }
+
+  const ParsedRequest& parsed = std::get<ParsedRequest>(parsed_or_error);
+  const config::PoolConfig& pool = snapshot->config->pools[decision->pool];
+  PoolState& pool_state = *snapshot->pools[decision->pool];
+  record.pool = pool.ns() + "/" + pool.name();
+  record.streamed = parsed.stream;
+  const auto objective = find_header(request.headers, "x-gateway-inference-objective");
+  const ModelResolution resolution =
+      resolve_model(pool, parsed.model, objective.value_or(""), random_);
+  record.target_model = resolution.target_model;
+
+  UpstreamRequest upstream_request;
+  upstream_request.method = "POST";
+  upstream_request.target = request.target;
+  upstream_request.body = resolution.target_model == parsed.model
+                              ? request.body
+                              : rewrite_model(request.body, parsed, resolution.target_model);
+  for (const auto& [k, v] : request.headers)
+    if (forwardable(k)) upstream_request.headers.emplace_back(k, v);
+  if (!find_header(request.headers, "x-request-id"))
+    upstream_request.headers.emplace_back("x-request-id", new_request_id(random_));
+  upstream_request.headers.emplace_back("x-gateway-model-name", parsed.model);
+
+  SchedulingRequest sreq{resolution.target_model, parsed.prompt,
+                         static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)};
+  std::vector<const Endpoint*> tried;
+  std::string last_failure;
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    std::shared_ptr<Endpoint> endpoint = scheduler_.pick(pool_state, sreq, tried);
+    if (!endpoint) break;
+    tried.push_back(endpoint.get());
+    ++record.attempts;
+    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address));
+    ex.started = clock_.now();
+    if (resolution.target_model != parsed.model)
+      ex.quoted_client_model = boost::json::serialize(boost::json::string(parsed.model));
+    auto sent = co_await ex.upstream->send(upstream_request);
+    if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
+      last_failure = endpoint->address + ": " + std::string(upstream_failure_name(*failure));
+      if (*failure == UpstreamFailure::kTimeout) {
+        const GatewayError e = GatewayError::timeout("upstream " + last_failure);
+        record.status = 504;
+        record.error = e;
+        co_await send_error(response, e);
+        co_return;
+      }
+      continue;  // nothing reached the model server's client side: try another endpoint
+    }
+    ResponseHead head = std::move(std::get<ResponseHead>(sent));
+    const bool overloaded = head.status == 429 || head.status == 503;
+    if (overloaded && attempt < options_.max_retries &&
+        tried.size() < pool_state.endpoints.size()) {
+      last_failure = endpoint->address + ": answered " + std::to_string(head.status);
+      continue;  // the exchange closes the connection; its body is not wanted
+    }
+    record.endpoint = endpoint->address;
+    record.status = head.status;
+    co_await relay(ex, std::move(head), response, record);
+    co_return;
+  }
+  const GatewayError e = GatewayError::unavailable(
+      tried.empty() ? "no endpoints available in pool " + record.pool
+                    : "all endpoints failed (" + last_failure + ")");
+  record.status = e.status;
+  record.error = e;
+  co_await send_error(response, e);
+}
+
+}  // namespace infergate::gateway

@@ -1,0 +1,83 @@
+// The request path, independent of how the request arrived: parse the OpenAI body, route it to
+// a pool, resolve the model, pick an endpoint, forward (retrying on another endpoint while the
+// client has not received a byte), relay the answer as it arrives, account for it.
+//
+// One RequestHandler per worker thread: it owns nothing shared except through the snapshot
+// source, the scheduler and the endpoints' atomic counters.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <functional>
+#include <memory>
+
+#include "common/clock.hpp"
+#include "common/random.hpp"
+#include "gateway/core/client_response.hpp"
+#include "gateway/core/error.hpp"
+#include "gateway/datastore/datastore.hpp"
+#include "gateway/request/response_json.hpp"
+#include "gateway/scheduling/scheduler.hpp"
+#include "gateway/upstream/upstream_client.hpp"
+
+namespace infergate::gateway {
+
+struct UpstreamAttempt;
+
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  virtual std::shared_ptr<const Snapshot> current() const = 0;
+};
+
+struct HandlerOptions {
+  int max_retries = 2;  // further endpoints tried after the first, before any byte to the client
+  std::size_t max_buffered_response = 16 << 20;  // a whole (non-stream) body is buffered up to this
+  std::chrono::milliseconds models_cache_ttl{10000};
+};
+
+// What happened to one request, for logs, metrics and tests.
+struct RequestRecord {
+  std::string model;         // as the client sent it
+  std::string target_model;  // as sent upstream
+  std::string pool;
+  std::string endpoint;      // the one that served (after retries)
+  int status = 0;
+  int attempts = 0;
+  bool streamed = false;
+  std::optional<Usage> usage;  // from the response's usage, when present
+  long counted_output = 0;     // generated pieces counted from the stream
+  Duration ttft{};
+  Duration total{};
+  std::optional<GatewayError> error;
+};
+
+class RequestHandler {
+ public:
+  RequestHandler(const SnapshotSource& snapshots, Scheduler& scheduler, UpstreamClient& upstream,
+                 Random& random, const Clock& clock, HandlerOptions options);
+
+  boost::asio::awaitable<void> handle(const ClientRequest& request, ClientResponse& response);
+
+  // Called once per finished request (any outcome).
+  std::function<void(const RequestRecord&)> on_complete;
+
+ private:
+  boost::asio::awaitable<void> proxy(const ClientRequest& request, ClientResponse& response,
+                                     RequestRecord& record);
+  boost::asio::awaitable<void> list_models(ClientResponse& response);
+  boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
+                                     RequestRecord& record);
+  boost::asio::awaitable<void> send_error(ClientResponse& response, const GatewayError& error);
+
+  const SnapshotSource& snapshots_;
+  Scheduler& scheduler_;
+  UpstreamClient& upstream_;
+  Random& random_;
+  const Clock& clock_;
+  HandlerOptions options_;
+  struct ModelsCache;
+  std::shared_ptr<ModelsCache> models_cache_;
+};
+
+}  // namespace infergate::gateway

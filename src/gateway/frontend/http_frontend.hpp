@@ -1,0 +1,55 @@
+// The standalone front end: HTTP/1.1 with keep-alive on Boost.Beast, one coroutine per client
+// connection. It turns each request into a ClientRequest, hands it to a handler with a
+// ClientResponse that writes to the socket, and cancels the handler the moment the client
+// disconnects (so the upstream request is cancelled too).
+//
+// Thread-safety: a HttpFrontend lives on one io_context (one worker thread).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <list>
+
+#include "gateway/core/client_response.hpp"
+
+namespace infergate::gateway {
+
+struct FrontendLimits {
+  std::size_t max_body_bytes = 32 << 20;
+  std::size_t max_header_bytes = 64 << 10;
+  std::chrono::milliseconds request_read_timeout{30000};  // headers and body of one request
+  std::chrono::milliseconds idle_timeout{60000};          // keep-alive wait for the next request
+};
+
+using Handler = std::function<boost::asio::awaitable<void>(const ClientRequest&, ClientResponse&)>;
+
+class HttpFrontend {
+ public:
+  HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits);
+  // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
+  boost::asio::awaitable<void> accept_loop();
+  // Stops accepting; idle connections close now, busy ones after their current response.
+  void drain();
+  std::size_t open_connections() const { return sessions_.size(); }
+  std::size_t busy_connections() const;
+  std::uint16_t port() const;
+
+ private:
+  struct Session;
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  Handler handler_;
+  FrontendLimits limits_;
+  bool draining_ = false;
+  std::list<Session*> sessions_;
+};
+
+// Opens, binds and listens ("host:port"); with reuse_port several workers share one port.
+boost::asio::ip::tcp::acceptor make_acceptor(const boost::asio::any_io_executor& ex,
+                                             const std::string& address, bool reuse_port);
+
+}  // namespace infergate::gateway

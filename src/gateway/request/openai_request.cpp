@@ -1,0 +1,162 @@
+#include "gateway/request/openai_request.hpp"
+
+#include <simdjson.h>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+namespace infergate::gateway {
+namespace od = simdjson::ondemand;
+
+std::optional<ApiType> api_type_for_path(std::string_view path) {
+  const auto ends_with = [&](std::string_view suffix) {
+    return path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
+  };
+  if (ends_with("/chat/completions")) return ApiType::kChatCompletions;
+  if (ends_with("/completions")) return ApiType::kCompletions;
+  if (ends_with("/embeddings")) return ApiType::kEmbeddings;
+  if (ends_with("/responses")) return ApiType::kResponses;
+  return std::nullopt;
+}
+
+std::string_view api_type_name(ApiType type) {
+  switch (type) {
+    case ApiType::kCompletions: return "completions";
+    case ApiType::kChatCompletions: return "chat_completions";
+    case ApiType::kEmbeddings: return "embeddings";
+    case ApiType::kResponses: return "responses";
+  }
+  return "completions";
+}
+
+namespace {
+
+// Appends the text of a string, or of an array of strings / content parts, to `out`.
+simdjson::error_code append_text(od::value v, std::string& out) {
+  od::json_type type;
+  if (auto err = v.type().get(type)) return err;
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (auto err = v.get_string().get(s)) return err;
+    out.append(s);
+    return simdjson::SUCCESS;
+  }
+  if (type == od::json_type::array) {
+    od::array arr;
+    if (auto err = v.get_array().get(arr)) return err;
+    for (auto item : arr) {
+      od::value element;
+      if (auto err = item.get(element)) return err;
+      od::json_type t;
+      if (auto err = element.type().get(t)) return err;
+      if (t == od::json_type::object) {
+        std::string_view text;
+        if (!element.find_field_unordered("text").get_string().get(text)) out.append(text);
+      } else if (t == od::json_type::string) {
+        std::string_view s;
+        if (auto err = element.get_string().get(s)) return err;
+        out.append(s);
+      }
+      // token ids and other shapes carry no text to hash
+    }
+    return simdjson::SUCCESS;
+  }
+  return simdjson::SUCCESS;  // anything else has no text; the parser skips it
+}
+
+simdjson::error_code append_messages(od::value v, std::string& out) {
+  od::array arr;
+  if (auto err = v.get_array().get(arr)) return err;
+  for (auto item : arr) {
+    od::object msg;
+    if (auto err = item.get_object().get(msg)) return err;
+    for (auto field : msg) {
+      std::string_view key;
+      if (auto err = field.unescaped_key().get(key)) return err;
+      od::value value;
+      if (auto err = field.value().get(value)) return err;
+      if (key == "role" || key == "content") {
+        if (auto err = append_text(value, out)) return err;
+        out.push_back('\n');
+      }
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
+}  // namespace
+
+std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body) {
+  thread_local od::parser parser;
+  const simdjson::padded_string padded(body);
+  ParsedRequest out;
+  out.api = api;
+  od::document doc;
+  od::object root;
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(root))
+    return GatewayError::bad_request("request body must be a JSON object");
+  bool have_model = false;
+  const auto bad_json = [] { return GatewayError::bad_request("request body is not valid JSON"); };
+  for (auto field : root) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return bad_json();
+    od::value value;
+    if (field.value().get(value)) return bad_json();
+    if (key == "model") {
+      std::string_view raw = value.raw_json_token();
+      std::string_view model;
+      if (value.get_string().get(model) || model.empty())
+        return GatewayError::bad_request("'model' must be a non-empty string", "model");
+      out.model = std::string(model);
+      // raw_json_token() may carry trailing whitespace: the token ends at the closing quote.
+      std::size_t end = 1;
+      while (end < raw.size() && raw[end] != '"') end += raw[end] == '\\' ? 2 : 1;
+      out.model_offset = static_cast<std::size_t>(raw.data() - padded.data());
+      out.model_length = end + 1;
+      have_model = true;
+    } else if (key == "stream") {
+      bool b = false;
+      if (value.get_bool().get(b)) {
+        if (value.is_null()) continue;
+        return GatewayError::bad_request("'stream' must be a boolean", "stream");
+      }
+      out.stream = b;
+    } else if (key == "stream_options") {
+      od::object opts;
+      if (value.get_object().get(opts)) {
+        if (value.is_null()) continue;
+        return GatewayError::bad_request("'stream_options' must be an object", "stream_options");
+      }
+      bool usage = false;
+      if (!opts.find_field_unordered("include_usage").get_bool().get(usage)) out.include_usage = usage;
+    } else if (key == "max_tokens" || key == "max_completion_tokens" || key == "max_output_tokens") {
+      int64_t n = 0;
+      if (value.get_int64().get(n)) {
+        if (value.is_null()) continue;
+        return GatewayError::bad_request("'" + std::string(key) + "' must be an integer", std::string(key));
+      }
+      out.max_tokens = n;
+    } else if ((key == "prompt" && api == ApiType::kCompletions) ||
+               (key == "input" && (api == ApiType::kEmbeddings || api == ApiType::kResponses))) {
+      if (append_text(value, out.prompt)) return bad_json();
+    } else if (key == "messages" && api == ApiType::kChatCompletions) {
+      if (append_messages(value, out.prompt))
+        return GatewayError::bad_request("'messages' must be an array of message objects", "messages");
+    }
+  }
+  if (!have_model) return GatewayError::bad_request("'model' is required", "model");
+  return out;
+}
+
+std::string rewrite_model(std::string_view body, const ParsedRequest& parsed,
+                          std::string_view new_model) {
+  const std::string quoted = boost::json::serialize(boost::json::string(new_model));
+  std::string out;
+  out.reserve(body.size() + quoted.size());
+  out.append(body.substr(0, parsed.model_offset));
+  out.append(quoted);
+  out.append(body.substr(parsed.model_offset + parsed.model_length));
+  return out;
+}
+
+}  // namespace infergate::gateway

@@ -1,0 +1,36 @@
+// What the gateway reads from a client's OpenAI request body, parsed once (simdjson): the API,
+// the model and where its value sits in the body (so it can be rewritten without
+// re-serialising the document), streaming options, the output limit, and the prompt text that
+// prefix-aware picking hashes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "gateway/core/error.hpp"
+
+namespace infergate::gateway {
+
+enum class ApiType { kCompletions, kChatCompletions, kEmbeddings, kResponses };
+std::optional<ApiType> api_type_for_path(std::string_view path);
+std::string_view api_type_name(ApiType type);
+
+struct ParsedRequest {
+  ApiType api = ApiType::kCompletions;
+  std::string model;
+  std::size_t model_offset = 0;  // byte offset of the model's JSON string (with quotes) in the body
+  std::size_t model_length = 0;
+  bool stream = false;
+  bool include_usage = false;
+  std::optional<long> max_tokens;  // max_tokens or max_completion_tokens (or max_output_tokens)
+  std::string prompt;  // completions: prompt; chat: roles and contents in order; embeddings: input
+};
+
+std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body);
+
+// `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.
+std::string rewrite_model(std::string_view body, const ParsedRequest& parsed, std::string_view new_model);
+
+}  // namespace infergate::gateway

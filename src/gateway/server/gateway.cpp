@@ -1,0 +1,219 @@
+#include "gateway/server/gateway.hpp"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "gateway/server/admin.hpp"
+
+namespace infergate::gateway {
+namespace net = boost::asio;
+
+namespace {
+
+std::mutex log_mutex;
+void log_line(const std::string& line) {
+  std::lock_guard lock(log_mutex);
+  std::cerr << "infergate: " << line << "\n";
+}
+
+}  // namespace
+
+struct Gateway::Worker {
+  explicit Worker(std::uint64_t seed) : random(seed) {}
+  net::io_context io{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::thread thread;
+  Mt19937Random random;
+  std::unique_ptr<UpstreamClient> upstream;
+  std::unique_ptr<RequestHandler> handler;
+  std::unique_ptr<HttpFrontend> frontend;
+};
+
+struct Gateway::Control {
+  net::io_context io{1};
+  net::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
+  std::unique_ptr<HttpFrontend> admin;
+  net::steady_timer reload_debounce{io};
+  std::optional<net::posix::stream_descriptor> inotify;
+  std::set<std::string> watched_names;
+  std::array<char, 4096> inotify_buffer{};
+  std::atomic<bool> draining{false};
+};
+
+Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial)
+    : options_(std::move(options)), control_(std::make_unique<Control>()) {
+  snapshot_.store(datastore_.reconcile(std::move(initial)));
+  int n = options_.workers > 0 ? options_.workers
+                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(0x1f2e3d4c5b6a7988ULL + static_cast<std::uint64_t>(i)));
+}
+
+Gateway::~Gateway() {
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+std::uint16_t Gateway::port() const { return workers_.front()->frontend->port(); }
+std::uint16_t Gateway::admin_port() const { return control_->admin->port(); }
+
+void Gateway::start() {
+  std::string listen = options_.listen;
+  for (auto& w : workers_) {
+    auto acceptor = make_acceptor(w->io.get_executor(), listen, /*reuse_port=*/true);
+    if (listen.ends_with(":0")) {  // the others share the port the first one got
+      listen = listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
+    }
+    w->upstream = make_beast_upstream_client(w->io.get_executor(), options_.upstream,
+                                             options_.max_idle_upstream_per_endpoint);
+    w->handler = std::make_unique<RequestHandler>(*this, scheduler_, *w->upstream, w->random,
+                                                  clock_, options_.handler);
+    w->handler->on_complete = [this](const RequestRecord& r) {
+      counters_.requests.fetch_add(1, std::memory_order_relaxed);
+      if (r.status >= 400 || r.error) counters_.errors.fetch_add(1, std::memory_order_relaxed);
+      if (r.attempts > 1) counters_.retried.fetch_add(1, std::memory_order_relaxed);
+      if (options_.access_log) {
+        log_line("request model=" + r.model + " target=" + r.target_model + " pool=" + r.pool +
+                 " endpoint=" + r.endpoint + " status=" + std::to_string(r.status) +
+                 " attempts=" + std::to_string(r.attempts) +
+                 " ms=" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(r.total).count()) +
+                 (r.usage ? " prompt_tokens=" + std::to_string(r.usage->prompt_tokens) +
+                                " completion_tokens=" + std::to_string(r.usage->completion_tokens)
+                          : std::string()) +
+                 (r.error ? " error=\"" + r.error->message + "\"" : std::string()));
+      }
+    };
+    RequestHandler* handler = w->handler.get();
+    w->frontend = std::make_unique<HttpFrontend>(
+        std::move(acceptor),
+        [this, handler](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
+          counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
+          struct Done {
+            std::atomic<long>& n;
+            ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+          } done{counters_.in_flight};
+          co_await handler->handle(req, res);
+        },
+        options_.limits);
+  }
+  control_->admin = std::make_unique<HttpFrontend>(
+      make_acceptor(control_->io.get_executor(), options_.admin_listen, false),
+      make_admin_handler(*this), options_.limits);
+
+  for (auto& w : workers_) {
+    w->work.emplace(w->io.get_executor());
+    net::co_spawn(w->io, w->frontend->accept_loop(), net::detached);
+    w->thread = std::thread([io = &w->io] { io->run(); });
+  }
+  net::co_spawn(control_->io, control_->admin->accept_loop(), net::detached);
+}
+
+bool Gateway::reload() {
+  auto result = config::load_config(options_.config_files);
+  if (!result.config) {
+    counters_.reload_failures.fetch_add(1);
+    log_line("reload rejected, keeping the current configuration:\n" + result.diagnostics.error_text());
+    return false;
+  }
+  for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
+  snapshot_.store(datastore_.reconcile(std::move(result.config)));
+  counters_.reloads.fetch_add(1);
+  log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");
+  return true;
+}
+
+void Gateway::stop() {
+  net::post(control_->io, [this] {
+    control_->draining = true;
+    control_->io.stop();
+  });
+}
+
+void Gateway::run() {
+  Control& c = *control_;
+  // Signals: SIGHUP reloads; SIGTERM/SIGINT drain.
+  std::function<void()> wait_signal = [&] {
+    c.signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      if (signo == SIGHUP) {
+        reload();
+        wait_signal();
+        return;
+      }
+      log_line("draining: no new connections; waiting for in-flight requests");
+      c.draining = true;
+      c.io.stop();
+    });
+  };
+  wait_signal();
+
+  // Reload when a configuration file changes (editors often replace the file: watch the folder).
+  if (options_.watch_config && !options_.config_files.empty()) {
+    const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd >= 0) {
+      std::set<std::string> dirs;
+      for (const auto& f : options_.config_files) {
+        const std::filesystem::path p = std::filesystem::absolute(f);
+        dirs.insert(p.parent_path().string());
+        c.watched_names.insert(p.filename().string());
+      }
+      for (const auto& d : dirs)
+        inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+      c.inotify.emplace(c.io, fd);
+      std::function<void()> read_events = [&] {
+        c.inotify->async_read_some(net::buffer(c.inotify_buffer), [&](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) return;
+          bool ours = false;
+          for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+            const auto* ev = reinterpret_cast<const inotify_event*>(c.inotify_buffer.data() + off);
+            if (ev->len > 0 && c.watched_names.contains(ev->name)) ours = true;
+            off += sizeof(inotify_event) + ev->len;
+          }
+          if (ours) {  // coalesce the burst of events one save makes
+            c.reload_debounce.expires_after(std::chrono::milliseconds(100));
+            c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
+              if (!tec) reload();
+            });
+          }
+          read_events();
+        });
+      };
+      read_events();
+    }
+  }
+
+  c.io.run();
+
+  // Drain: stop accepting, let in-flight requests finish within the drain timeout.
+  c.io.restart();
+  for (auto& w : workers_) net::post(w->io, [f = w->frontend.get()] { f->drain(); });
+  c.admin->drain();
+  const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+  while (counters_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (counters_.in_flight.load() > 0)
+    log_line("drain timeout: " + std::to_string(counters_.in_flight.load()) + " requests cut off");
+  for (auto& w : workers_) {
+    w->work.reset();
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  log_line("stopped");
+}
+
+}  // namespace infergate::gateway

@@ -1,0 +1,82 @@
+// The standalone gateway process: worker threads, each with its own io_context, listener
+// (SO_REUSEPORT on one port), upstream connection pools and request handler; one shared,
+// atomically swapped configuration snapshot; an admin listener; reload and drain.
+//
+// Threading (see docs/architecture.md): worker threads never share mutable state except the
+// snapshot pointer (atomic), the endpoints' counters (atomic) and the round-robin positions
+// (atomic). The control thread (the one calling run()) owns signals, the config watcher, the
+// admin listener and reloads.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "config/config.hpp"
+#include "gateway/core/request_handler.hpp"
+#include "gateway/datastore/datastore.hpp"
+#include "gateway/frontend/http_frontend.hpp"
+#include "gateway/upstream/upstream_client.hpp"
+
+namespace infergate::gateway {
+
+struct GatewayOptions {
+  std::vector<std::string> config_files;
+  std::string listen = "0.0.0.0:8080";
+  std::string admin_listen = "127.0.0.1:9090";
+  int workers = 0;  // 0: one per core
+  FrontendLimits limits;
+  UpstreamTimeouts upstream;
+  HandlerOptions handler;
+  std::size_t max_idle_upstream_per_endpoint = 128;
+  std::chrono::milliseconds drain_timeout{30000};
+  bool watch_config = true;
+  bool access_log = false;
+};
+
+class Gateway final : public SnapshotSource {
+ public:
+  Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial);
+  ~Gateway() override;
+
+  // Binds the listeners (throws std::system_error when an address is taken) and starts the
+  // workers. Afterwards ports() tells where they listen.
+  void start();
+  // Serves until SIGTERM/SIGINT (then drains) or stop(); handles SIGHUP and file changes.
+  void run();
+  // Loads and validates the configuration files again; swaps it in only if valid.
+  bool reload();
+  // From any thread: begin draining (as SIGTERM does).
+  void stop();
+
+  std::uint16_t port() const;
+  std::uint16_t admin_port() const;
+  std::shared_ptr<const Snapshot> current() const override { return snapshot_.load(); }
+
+  struct Counters {
+    std::atomic<std::uint64_t> requests{0};
+    std::atomic<std::uint64_t> errors{0};
+    std::atomic<std::uint64_t> retried{0};
+    std::atomic<std::uint64_t> reloads{0};
+    std::atomic<std::uint64_t> reload_failures{0};
+    std::atomic<long> in_flight{0};
+  };
+  const Counters& counters() const { return counters_; }
+
+ private:
+  struct Worker;
+  struct Control;
+
+  GatewayOptions options_;
+  Datastore datastore_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Control> control_;
+  Counters counters_;
+  RoundRobinScheduler scheduler_;
+  SteadyClock clock_;
+};
+
+}  // namespace infergate::gateway

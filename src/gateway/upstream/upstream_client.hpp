@@ -1,0 +1,67 @@
+// Requests to model servers. One UpstreamExchange is one request and its response on one
+// connection; the client keeps idle keep-alive connections per endpoint (bounded) and hands
+// them out again. Every wait is bounded: connect, time to the response head, idle time between
+// body pieces.
+//
+// Thread-safety: a client and its exchanges belong to the worker thread (io_context) that made
+// them; each worker has its own client, so pools need no locks.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <variant>
+
+#include "gateway/core/http_types.hpp"
+
+namespace infergate::gateway {
+
+struct UpstreamRequest {
+  std::string method = "POST";
+  std::string target;
+  HeaderList headers;  // forwarded as given (the client sets Host and Content-Length)
+  std::string body;
+};
+
+enum class UpstreamFailure {
+  kConnect,              // could not connect (refused, unreachable, timed out)
+  kClosedBeforeStatus,   // reset or closed before the status line: the request was not served
+  kTimeout,              // no response head in time
+  kProtocol,             // not HTTP
+};
+std::string_view upstream_failure_name(UpstreamFailure f);
+
+struct UpstreamTimeouts {
+  std::chrono::milliseconds connect{5000};
+  std::chrono::milliseconds response_head{600000};
+  std::chrono::milliseconds body_idle{300000};
+};
+
+enum class BodyRead { kData, kEnd, kError, kTimeout };
+
+class UpstreamExchange {
+ public:
+  virtual ~UpstreamExchange() = default;
+  virtual boost::asio::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
+      const UpstreamRequest& request) = 0;
+  // Appends the next piece of the response body to `out`.
+  virtual boost::asio::awaitable<BodyRead> read_body(std::string& out) = 0;
+  // Whether the response declared a chunked or unbounded body (a stream) rather than a length.
+  virtual bool streamed() const = 0;
+};
+
+class UpstreamClient {
+ public:
+  virtual ~UpstreamClient() = default;
+  // An exchange with `address` ("host:port"). Destroying it returns the connection to the
+  // pool when the response was read to the end, and closes it otherwise.
+  virtual std::unique_ptr<UpstreamExchange> exchange(const std::string& address) = 0;
+};
+
+std::unique_ptr<UpstreamClient> make_beast_upstream_client(const boost::asio::any_io_executor& ex,
+                                                           UpstreamTimeouts timeouts,
+                                                           std::size_t max_idle_per_endpoint);
+
+}  // namespace infergate::gateway
