@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 struct RequestHandler::ModelsCache {
   struct Entry {
-    TimePoint fetched{};
+    std::optional<TimePoint> fetched;
     std::vector<std::string> ids;
   };
   std::map<std::string, Entry> by_pool;
@@ -69,7 +69,7 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
   for (std::size_t i = 0; i < snapshot->config->pools.size(); ++i) {
     const auto& pool = snapshot->config->pools[i];
     auto& entry = models_cache_->by_pool[pool.ns() + "/" + pool.name()];
-    if (entry.fetched == TimePoint{} || now - entry.fetched > options_.models_cache_ttl) {
+    if (!entry.fetched || now - *entry.fetched > options_.models_cache_ttl) {
       for (const auto& ep : snapshot->pools[i]->endpoints) {
         if (auto ids = co_await fetch_models(upstream_, ep->address)) {
           entry.ids = std::move(*ids);

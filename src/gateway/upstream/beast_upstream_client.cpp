@@ -17,16 +17,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-std::string_view upstream_failure_name(UpstreamFailure f) {
-  switch (f) {
-    case UpstreamFailure::kConnect: return "connect failure";
-    case UpstreamFailure::kClosedBeforeStatus: return "connection closed before the response";
-    case UpstreamFailure::kTimeout: return "timed out waiting for the response";
-    case UpstreamFailure::kProtocol: return "malformed response";
-  }
-  return "failure";
-}
-
 namespace {
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);

@@ -31,7 +31,15 @@ enum class UpstreamFailure {
   kTimeout,              // no response head in time
   kProtocol,             // not HTTP
 };
-std::string_view upstream_failure_name(UpstreamFailure f);
+inline std::string_view upstream_failure_name(UpstreamFailure f) {
+  switch (f) {
+    case UpstreamFailure::kConnect: return "connect failure";
+    case UpstreamFailure::kClosedBeforeStatus: return "connection closed before the response";
+    case UpstreamFailure::kTimeout: return "timed out waiting for the response";
+    case UpstreamFailure::kProtocol: return "malformed response";
+  }
+  return "failure";
+}
 
 struct UpstreamTimeouts {
   std::chrono::milliseconds connect{5000};

@@ -1,0 +1,90 @@
+#include "fakes.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <stdexcept>
+
+namespace infergate::gateway::testing {
+namespace net = boost::asio;
+
+namespace {
+
+class FakeExchange final : public UpstreamExchange {
+ public:
+  FakeExchange(FakeUpstream& owner, std::string address) : owner_(owner), address_(std::move(address)) {}
+
+  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override {
+    owner_.received.push_back({address_, request});
+    auto& queue = owner_.script[address_];
+    if (!queue.empty()) {
+      reply_ = queue.front();
+      queue.pop_front();
+    } else if (auto it = owner_.fallback.find(address_); it != owner_.fallback.end()) {
+      reply_ = it->second;
+    } else {
+      co_return UpstreamFailure::kConnect;  // nobody listens there
+    }
+    if (reply_.failure) co_return *reply_.failure;
+    ResponseHead head;
+    head.status = reply_.status;
+    head.headers.emplace_back("content-type", reply_.content_type);
+    std::size_t total = 0;
+    for (const auto& p : reply_.body_pieces) total += p.size();
+    if (reply_.content_type != "text/event-stream") head.content_length = total;
+    co_return head;
+  }
+
+  net::awaitable<BodyRead> read_body(std::string& out) override {
+    if (next_ < reply_.body_pieces.size()) {
+      out += reply_.body_pieces[next_++];
+      co_return BodyRead::kData;
+    }
+    co_return reply_.break_after_pieces ? BodyRead::kError : BodyRead::kEnd;
+  }
+
+  bool streamed() const override { return reply_.content_type == "text/event-stream"; }
+
+ private:
+  FakeUpstream& owner_;
+  std::string address_;
+  ScriptedReply reply_;
+  std::size_t next_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<UpstreamExchange> FakeUpstream::exchange(const std::string& address) {
+  return std::make_unique<FakeExchange>(*this, address);
+}
+
+StaticSnapshots::StaticSnapshots(const std::string& yaml) {
+  config::LoadResult loaded;
+  config::load_text(yaml, "test.yaml", loaded);
+  auto built = config::build_config(std::move(loaded));
+  if (!built.config) throw std::runtime_error(built.diagnostics.error_text());
+  snapshot = datastore.reconcile(built.config);
+}
+
+Harness::Harness(const std::string& yaml, HandlerOptions options)
+    : snapshots(yaml), handler(snapshots, scheduler, upstream, random, clock, options) {
+  handler.on_complete = [this](const RequestRecord& r) { records.push_back(r); };
+}
+
+MemoryResponse Harness::run(ClientRequest request, int fail_after_writes) {
+  MemoryResponse response;
+  response.fail_after_writes = fail_after_writes;
+  net::io_context io;
+  net::co_spawn(io, handler.handle(request, response), [](std::exception_ptr e) {
+    if (e) std::rethrow_exception(e);
+  });
+  io.run();
+  return response;
+}
+
+MemoryResponse Harness::post(const std::string& path, const std::string& body, HeaderList headers,
+                             int fail_after_writes) {
+  ClientRequest r{"POST", path, std::move(headers), body};
+  return run(std::move(r), fail_after_writes);
+}
+
+}  // namespace infergate::gateway::testing

@@ -1,0 +1,71 @@
+#include "gateway/request/openai_request.hpp"
+
+#include <gtest/gtest.h>
+
+#include "gateway/request/response_json.hpp"
+
+namespace infergate::gateway {
+namespace {
+
+ParsedRequest ok(ApiType api, std::string_view body) {
+  auto r = parse_openai_request(api, body);
+  EXPECT_TRUE(std::holds_alternative<ParsedRequest>(r)) << body;
+  return std::get<ParsedRequest>(r);
+}
+
+TEST(OpenAiRequest, ApiFromPath) {
+  EXPECT_EQ(api_type_for_path("/v1/chat/completions"), ApiType::kChatCompletions);
+  EXPECT_EQ(api_type_for_path("/v1/completions"), ApiType::kCompletions);
+  EXPECT_EQ(api_type_for_path("/v1/embeddings"), ApiType::kEmbeddings);
+  EXPECT_EQ(api_type_for_path("/v1/responses"), ApiType::kResponses);
+  EXPECT_FALSE(api_type_for_path("/v1/models"));
+}
+
+TEST(OpenAiRequest, ReadsFieldsAndPromptText) {
+  const auto r = ok(ApiType::kChatCompletions,
+                    R"({"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]}],
+                        "model" : "m\"x" ,"stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":9})");
+  EXPECT_EQ(r.model, "m\"x");
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+  EXPECT_EQ(r.max_tokens, 9);
+  EXPECT_EQ(r.prompt, "system\nbe brief\nuser\nhi\n");
+}
+
+TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
+  const std::string body = R"({"prompt":"a \"model\": b", "model" : "m\"x" , "n":1})";
+  const auto r = ok(ApiType::kCompletions, body);
+  EXPECT_EQ(rewrite_model(body, r, "lora/new"), R"({"prompt":"a \"model\": b", "model" : "lora/new" , "n":1})");
+  EXPECT_EQ(r.prompt, "a \"model\": b");
+}
+
+TEST(OpenAiRequest, Errors) {
+  for (const char* bad : {"", "[]", "{", R"({"prompt":"x"})", R"({"model":""})", R"({"model":1})",
+                          R"({"model":"m","stream":1})", R"({"model":"m","max_tokens":"9"})"}) {
+    EXPECT_TRUE(std::holds_alternative<GatewayError>(parse_openai_request(ApiType::kCompletions, bad))) << bad;
+  }
+  const auto e = std::get<GatewayError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));
+  EXPECT_EQ(e.status, 400);
+  EXPECT_EQ(e.param, "model");
+}
+
+TEST(ResponseJson, FindsModelAndUsage) {
+  const std::string body =
+      R"({"id":"x","model":"target","choices":[{"text":"ab"},{"delta":{"content":"c"}}],"usage":{"prompt_tokens":3,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":2}}})";
+  const auto info = inspect_response_json(body);
+  ASSERT_TRUE(info.valid);
+  ASSERT_TRUE(info.usage);
+  EXPECT_EQ(info.usage->prompt_tokens, 3);
+  EXPECT_EQ(info.usage->completion_tokens, 4);
+  EXPECT_EQ(info.usage->cached_tokens, 2);
+  EXPECT_EQ(info.content_pieces, 2);
+  std::string out;
+  append_with_model(out, body, info, R"("client")");
+  EXPECT_EQ(out.find("target"), std::string::npos);
+  EXPECT_NE(out.find(R"("model":"client")"), std::string::npos);
+  EXPECT_FALSE(inspect_response_json("not json").valid);
+  EXPECT_FALSE(inspect_response_json(R"({"usage":null})").usage);
+}
+
+}  // namespace
+}  // namespace infergate::gateway

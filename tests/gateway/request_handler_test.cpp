@@ -1,0 +1,280 @@
+// The request path driven through an in-memory front end and scripted model servers.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "fakes.hpp"
+#include "sse/sse.hpp"
+
+namespace infergate::gateway::testing {
+namespace {
+namespace json = boost::json;
+
+// Two pools: "llama" (two endpoints) for everything, "qwen" (one endpoint) by header match;
+// "food-review" is rewritten to one adapter; pool "empty" selects nothing.
+const char* kConfig = R"(
+apiVersion: infergate.dev/v1alpha1
+kind: StaticEndpoints
+metadata: {name: eps}
+spec:
+  endpoints:
+  - {name: l0, address: "10.0.0.1:8000", labels: {app: llama}}
+  - {name: l1, address: "10.0.0.2:8000", labels: {app: llama}}
+  - {name: q0, address: "10.0.1.1:8000", labels: {app: qwen}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: llama}
+spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: llama}}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: qwen}
+spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: qwen}}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: empty}
+spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: none}}}
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: {name: food}
+spec:
+  modelName: food-review
+  poolRef: {name: llama}
+  targetModels: [{name: food-review-1}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - matches: [{path: {value: /v1}, headers: [{name: X-Gateway-Model-Name, value: qwen}]}]
+    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: qwen}]
+  - matches: [{path: {value: /v1}, headers: [{name: X-Gateway-Model-Name, value: nobody-home}]}]
+    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: empty}]
+  - matches: [{path: {type: PathPrefix, value: /v1}}]
+    backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: llama}]
+)";
+
+std::string completion_json(const std::string& model, const std::string& usage = "") {
+  return R"({"id":"cmpl-1","object":"text_completion","model":")" + model +
+         R"(","choices":[{"index":0,"text":"hello","finish_reason":"length"}])" +
+         (usage.empty() ? "" : R"(,"usage":)" + usage) + "}";
+}
+
+std::string chunk(const std::string& model, const std::string& text) {
+  return R"(data: {"id":"c","object":"text_completion","model":")" + model +
+         R"(","choices":[{"index":0,"text":")" + text + R"(","finish_reason":null}]})" + "\n\n";
+}
+
+ScriptedReply ok_json(const std::string& body) {
+  ScriptedReply r;
+  r.body_pieces = {body};
+  return r;
+}
+
+json::value error_of(const MemoryResponse& r) { return json::parse(r.body).at("error"); }
+
+TEST(RequestPath, RoutesRewritesTheModelAndRewritesItBack) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json(
+      "food-review-1", R"({"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":4}})"));
+  const auto res = h.post("/v1/completions", R"({"model": "food-review", "prompt": "hi", "max_tokens": 1})");
+  ASSERT_TRUE(res.head);
+  EXPECT_EQ(res.head->status, 200);
+  ASSERT_EQ(h.upstream.received.size(), 1u);
+  EXPECT_EQ(h.upstream.received[0].request.body,
+            R"({"model": "food-review-1", "prompt": "hi", "max_tokens": 1})")
+      << "only the model value changes";
+  EXPECT_EQ(json::parse(res.body).at("model").as_string(), "food-review");
+  EXPECT_EQ(res.head->content_length, res.body.size());
+  EXPECT_EQ(res.header("x-gateway-destination-endpoint-served"), "10.0.0.1:8000");
+  ASSERT_EQ(h.records.size(), 1u);
+  EXPECT_EQ(h.records[0].target_model, "food-review-1");
+  ASSERT_TRUE(h.records[0].usage);
+  EXPECT_EQ(h.records[0].usage->cached_tokens, 4);
+}
+
+TEST(RequestPath, UndeclaredModelsPassThroughUnchanged) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("other"));
+  const std::string body = R"({"model":"other","prompt":"x"})";
+  const auto res = h.post("/v1/completions", body);
+  EXPECT_EQ(res.head->status, 200);
+  EXPECT_EQ(h.upstream.received[0].request.body, body);
+  EXPECT_EQ(res.body, completion_json("other"));
+}
+
+TEST(RequestPath, HeaderRoutesUseTheBodyModel) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.1.1:8000"] = ok_json(completion_json("qwen"));
+  const auto res = h.post("/v1/completions", R"({"model":"qwen","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 200);
+  EXPECT_EQ(h.upstream.received.at(0).address, "10.0.1.1:8000");
+  EXPECT_EQ(h.records[0].pool, "default/qwen");
+}
+
+TEST(RequestPath, ForwardsHeadersButNotControlOrHopByHopOnes) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.post("/v1/completions", R"({"model":"m","prompt":"x"})",
+         {{"authorization", "Bearer k"}, {"x-gateway-destination-endpoint", "6.6.6.6:1"},
+          {"x-gateway-destination-endpoint-subset", "6.6.6.6:1"}, {"connection", "keep-alive"},
+          {"x-gateway-model-name", "spoofed"}});
+  const auto& fwd = h.upstream.received.at(0).request.headers;
+  EXPECT_EQ(find_header(fwd, "authorization"), "Bearer k");
+  EXPECT_FALSE(find_header(fwd, "x-gateway-destination-endpoint"));
+  EXPECT_FALSE(find_header(fwd, "x-gateway-destination-endpoint-subset"));
+  EXPECT_FALSE(find_header(fwd, "connection"));
+  EXPECT_EQ(find_header(fwd, "x-gateway-model-name"), "m");
+  EXPECT_EQ(find_header(fwd, "x-request-id")->size(), 32u);
+  EXPECT_EQ(h.upstream.received.at(0).address, "10.0.0.1:8000") << "the client cannot choose";
+}
+
+TEST(RequestPath, StreamsEventsUnchangedAndCountsThem) {
+  Harness h(kConfig);
+  ScriptedReply r;
+  r.content_type = "text/event-stream";
+  const std::string stream = chunk("m", "a") + chunk("m", "b") + chunk("m", "c") + "data: [DONE]\n\n";
+  // Split at awkward places: inside an event and inside "data:".
+  r.body_pieces = {stream.substr(0, 30), stream.substr(30, 100), stream.substr(130, 3), stream.substr(133)};
+  h.upstream.fallback["10.0.0.1:8000"] = r;
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})");
+  EXPECT_FALSE(res.head->content_length) << "a stream is not buffered";
+  EXPECT_EQ(res.body, stream) << "bytes forwarded as they came";
+  EXPECT_EQ(res.pieces.size(), 4u) << "each upstream piece forwarded before the next is read";
+  EXPECT_TRUE(res.finished);
+  EXPECT_EQ(h.records[0].counted_output, 3);
+  EXPECT_FALSE(h.records[0].usage);
+}
+
+TEST(RequestPath, StreamWithRewriteReframesEventsWithTheClientModel) {
+  Harness h(kConfig);
+  ScriptedReply r;
+  r.content_type = "text/event-stream";
+  const std::string usage_event =
+      R"(data: {"id":"c","model":"food-review-1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})"
+      "\n\n";
+  const std::string stream = chunk("food-review-1", "a") + chunk("food-review-1", "b") + usage_event + "data: [DONE]\n\n";
+  r.body_pieces = {stream.substr(0, 50), stream.substr(50)};
+  h.upstream.fallback["10.0.0.1:8000"] = r;
+  const auto res = h.post("/v1/completions", R"({"model":"food-review","prompt":"x","stream":true})");
+  std::vector<std::string> events;
+  sse::SseParser parser;
+  parser.feed(res.body, [&](const sse::Event& e) { events.emplace_back(e.data); });
+  ASSERT_EQ(events.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(json::parse(events[i]).at("model").as_string(), "food-review");
+  EXPECT_EQ(events[3], "[DONE]");
+  ASSERT_TRUE(h.records[0].usage);
+  EXPECT_EQ(h.records[0].usage->completion_tokens, 2);
+}
+
+TEST(RequestPath, RetriesAnotherEndpointBeforeTheFirstByte) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ScriptedReply{UpstreamFailure::kConnect, 0, "", {}, false};
+  h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("m"));
+  for (int i = 0; i < 4; ++i) {
+    const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+    EXPECT_EQ(res.head->status, 200);
+  }
+  int retried = 0;
+  for (const auto& r : h.records) retried += r.attempts > 1;
+  EXPECT_EQ(retried, 2) << "round-robin sends half of them to the dead endpoint first";
+}
+
+TEST(RequestPath, RetriesOverloadedAnswersAndPassesTheLastOneThrough) {
+  Harness h(kConfig);
+  ScriptedReply busy;
+  busy.status = 429;
+  busy.body_pieces = {R"({"error":{"message":"busy"}})"};
+  h.upstream.fallback["10.0.0.1:8000"] = busy;
+  h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("m"));
+  EXPECT_EQ(h.post("/v1/completions", R"({"model":"m","prompt":"x"})").head->status, 200);
+  h.upstream.fallback["10.0.0.2:8000"] = busy;
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 429) << "when every endpoint is busy, the server's answer reaches the client";
+  EXPECT_EQ(h.records.back().attempts, 2);
+}
+
+TEST(RequestPath, AllEndpointsFailedIs503AndNoEndpointsIs503) {
+  Harness h(kConfig);
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 503);
+  EXPECT_EQ(error_of(res).at("type").as_string(), "ServiceUnavailableError");
+  EXPECT_NE(std::string(error_of(res).at("message").as_string()).find("all endpoints failed"), std::string::npos);
+  const auto empty = h.post("/v1/completions", R"({"model":"nobody-home","prompt":"x"})");
+  EXPECT_EQ(empty.head->status, 503);
+  EXPECT_NE(std::string(error_of(empty).at("message").as_string()).find("no endpoints"), std::string::npos);
+}
+
+TEST(RequestPath, UpstreamTimeoutIs504WithoutRetry) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ScriptedReply{UpstreamFailure::kTimeout, 0, "", {}, false};
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 504);
+  EXPECT_EQ(h.records[0].attempts, 1);
+}
+
+TEST(RequestPath, FailureMidStreamEndsWithAnErrorEvent) {
+  Harness h(kConfig);
+  ScriptedReply r;
+  r.content_type = "text/event-stream";
+  r.body_pieces = {chunk("m", "a")};
+  r.break_after_pieces = true;
+  h.upstream.fallback["10.0.0.1:8000"] = r;
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})");
+  EXPECT_EQ(res.head->status, 200);
+  std::vector<std::string> events;
+  sse::SseParser parser;
+  parser.feed(res.body, [&](const sse::Event& e) { events.emplace_back(e.data); });
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(json::parse(events[1]).as_object().contains("error"));
+  EXPECT_EQ(h.upstream.received.size(), 1u) << "never retried after a byte reached the client";
+}
+
+TEST(RequestPath, AClientThatGoesAwayStopsTheRelay) {
+  Harness h(kConfig);
+  ScriptedReply r;
+  r.content_type = "text/event-stream";
+  for (int i = 0; i < 100; ++i) r.body_pieces.push_back(chunk("m", "t"));
+  h.upstream.fallback["10.0.0.1:8000"] = r;
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})", {}, 3);
+  EXPECT_EQ(res.writes, 3);
+  EXPECT_FALSE(res.finished);
+}
+
+TEST(RequestPath, ClientErrors) {
+  Harness h(kConfig);
+  auto status_of = [&](const std::string& path, const std::string& body) {
+    const auto res = h.post(path, body);
+    EXPECT_EQ(res.header("content-type"), "application/json");
+    return std::pair{res.head->status, std::string(error_of(res).at("type").as_string())};
+  };
+  EXPECT_EQ(status_of("/v1/completions", "{nope"), (std::pair{400, std::string("BadRequestError")}));
+  EXPECT_EQ(status_of("/v1/completions", R"({"prompt":"x"})").first, 400);
+  EXPECT_EQ(status_of("/v1/completions", R"({"model":7})").first, 400);
+  EXPECT_EQ(status_of("/v1/completions", R"({"model":"m","stream":"yes"})").first, 400);
+  EXPECT_EQ(status_of("/v2/unknown", R"({"model":"m"})"), (std::pair{404, std::string("NotFoundError")}));
+  EXPECT_EQ(status_of("/other/chat/completions", R"({"model":"m"})").first, 404) << "no route matches /other";
+  const auto get = h.run(ClientRequest{"GET", "/v1/completions", {}, ""});
+  EXPECT_EQ(get.head->status, 405);
+  EXPECT_TRUE(h.upstream.received.empty());
+}
+
+TEST(RequestPath, ModelsListsDeclaredAndReportedModels) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(R"({"object":"list","data":[{"id":"base"},{"id":"food-review-1"}]})");
+  h.upstream.fallback["10.0.1.1:8000"] = ok_json(R"({"object":"list","data":[{"id":"qwen"}]})");
+  const auto res = h.run(ClientRequest{"GET", "/v1/models", {}, ""});
+  ASSERT_EQ(res.head->status, 200);
+  std::vector<std::string> ids;
+  const json::value doc = json::parse(res.body);
+  for (const auto& m : doc.at("data").as_array()) ids.emplace_back(m.at("id").as_string());
+  EXPECT_EQ(ids, (std::vector<std::string>{"food-review", "base", "food-review-1", "qwen"}));
+  h.run(ClientRequest{"GET", "/v1/models", {}, ""});
+  EXPECT_EQ(h.upstream.received.size(), 2u) << "cached: the servers are asked once";
+}
+
+}  // namespace
+}  // namespace infergate::gateway::testing
