@@ -51,7 +51,11 @@ struct HttpClient::Impl {
                         const std::function<bool(const std::string&)>* on_piece) {
     const auto start = std::chrono::steady_clock::now();
     send(verb, target, body, headers);
+    return read(start, on_piece);
+  }
 
+  HttpResponse read(std::chrono::steady_clock::time_point start,
+                    const std::function<bool(const std::string&)>* on_piece) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(1ULL << 30);
     HttpResponse out;
@@ -120,6 +124,7 @@ HttpResponse HttpClient::post_streaming(const std::string& target, const std::st
 void HttpClient::send_only(const std::string& target, const std::string& body) {
   impl_->send(http::verb::post, target, body, {});
 }
+HttpResponse HttpClient::read_response() { return impl_->read(std::chrono::steady_clock::now(), nullptr); }
 void HttpClient::close() { impl_->close(); }
 int HttpClient::connections_opened() const { return impl_->opened; }
 

@@ -41,6 +41,8 @@ class HttpClient {
   // Sends a request without reading the answer (to test what a server does when the client
   // goes away while it works).
   void send_only(const std::string& target, const std::string& body);
+  // Reads the response to a request sent with send_only().
+  HttpResponse read_response();
   // Closes the connection (the next request reconnects).
   void close();
   // Number of TCP connections opened so far.

@@ -21,6 +21,11 @@ std::string render_metrics(const Gateway& g) {
           static_cast<double>(c.errors.load()));
   counter("infergate_requests_retried_total", "Requests tried on more than one endpoint.",
           static_cast<double>(c.retried.load()));
+  counter("infergate_prompt_tokens_total", "Prompt tokens of answered requests (from usage).",
+          static_cast<double>(c.prompt_tokens.load()));
+  counter("infergate_output_tokens_total",
+          "Generated tokens of answered requests (usage, or pieces counted in the stream).",
+          static_cast<double>(c.output_tokens.load()));
   counter("infergate_config_reloads_total", "Configuration reloads applied.", static_cast<double>(c.reloads.load()));
   counter("infergate_config_reload_failures_total", "Configuration reloads rejected as invalid.",
           static_cast<double>(c.reload_failures.load()));

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -87,6 +88,11 @@ void Gateway::start() {
       counters_.requests.fetch_add(1, std::memory_order_relaxed);
       if (r.status >= 400 || r.error) counters_.errors.fetch_add(1, std::memory_order_relaxed);
       if (r.attempts > 1) counters_.retried.fetch_add(1, std::memory_order_relaxed);
+      if (r.usage) counters_.prompt_tokens.fetch_add(static_cast<std::uint64_t>(r.usage->prompt_tokens),
+                                                     std::memory_order_relaxed);
+      counters_.output_tokens.fetch_add(
+          static_cast<std::uint64_t>(r.usage ? r.usage->completion_tokens : r.counted_output),
+          std::memory_order_relaxed);
       if (options_.access_log) {
         log_line("request model=" + r.model + " target=" + r.target_model + " pool=" + r.pool +
                  " endpoint=" + r.endpoint + " status=" + std::to_string(r.status) +
@@ -144,24 +150,48 @@ void Gateway::stop() {
   });
 }
 
+void Gateway::watch_signals() {
+  Control& c = *control_;
+  c.signals.async_wait([this, &c](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    if (signo == SIGHUP) {
+      reload();
+      watch_signals();
+      return;
+    }
+    log_line("draining: no new connections; waiting for in-flight requests");
+    c.draining = true;
+    c.io.stop();
+  });
+}
+
+void Gateway::watch_config_files() {
+  Control& c = *control_;
+  c.inotify->async_read_some(net::buffer(c.inotify_buffer), [this, &c](const boost::system::error_code& ec,
+                                                                        std::size_t n) {
+    if (ec) return;
+    bool ours = false;
+    for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+      inotify_event ev{};
+      std::memcpy(&ev, c.inotify_buffer.data() + off, sizeof ev);
+      const char* name = c.inotify_buffer.data() + off + sizeof(inotify_event);
+      if (ev.len > 0 && c.watched_names.contains(std::string(name))) ours = true;
+      off += sizeof(inotify_event) + ev.len;
+    }
+    if (ours) {  // coalesce the burst of events one save makes
+      c.reload_debounce.expires_after(std::chrono::milliseconds(100));
+      c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
+        if (!tec) reload();
+      });
+    }
+    watch_config_files();
+  });
+}
+
 void Gateway::run() {
   Control& c = *control_;
-  // Signals: SIGHUP reloads; SIGTERM/SIGINT drain.
-  std::function<void()> wait_signal = [&] {
-    c.signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-      if (ec) return;
-      if (signo == SIGHUP) {
-        reload();
-        wait_signal();
-        return;
-      }
-      log_line("draining: no new connections; waiting for in-flight requests");
-      c.draining = true;
-      c.io.stop();
-    });
-  };
-  wait_signal();
-
+  // SIGHUP reloads; SIGTERM/SIGINT drain.
+  watch_signals();
   // Reload when a configuration file changes (editors often replace the file: watch the folder).
   if (options_.watch_config && !options_.config_files.empty()) {
     const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -172,28 +202,11 @@ void Gateway::run() {
         dirs.insert(p.parent_path().string());
         c.watched_names.insert(p.filename().string());
       }
-      for (const auto& d : dirs)
-        inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+      for (const auto& d : dirs) inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
       c.inotify.emplace(c.io, fd);
-      std::function<void()> read_events = [&] {
-        c.inotify->async_read_some(net::buffer(c.inotify_buffer), [&](const boost::system::error_code& ec, std::size_t n) {
-          if (ec) return;
-          bool ours = false;
-          for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-            const auto* ev = reinterpret_cast<const inotify_event*>(c.inotify_buffer.data() + off);
-            if (ev->len > 0 && c.watched_names.contains(ev->name)) ours = true;
-            off += sizeof(inotify_event) + ev->len;
-          }
-          if (ours) {  // coalesce the burst of events one save makes
-            c.reload_debounce.expires_after(std::chrono::milliseconds(100));
-            c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
-              if (!tec) reload();
-            });
-          }
-          read_events();
-        });
-      };
-      read_events();
+      watch_config_files();
+    } else {
+      log_line("cannot watch the configuration files; reload with SIGHUP");
     }
   }
 

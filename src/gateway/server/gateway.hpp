@@ -59,6 +59,8 @@ class Gateway final : public SnapshotSource {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> errors{0};
     std::atomic<std::uint64_t> retried{0};
+    std::atomic<std::uint64_t> prompt_tokens{0};
+    std::atomic<std::uint64_t> output_tokens{0};  // from usage, or counted from the stream
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};
     std::atomic<long> in_flight{0};
@@ -68,6 +70,8 @@ class Gateway final : public SnapshotSource {
  private:
   struct Worker;
   struct Control;
+  void watch_signals();
+  void watch_config_files();
 
   GatewayOptions options_;
   Datastore datastore_;

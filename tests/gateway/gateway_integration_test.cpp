@@ -1,0 +1,420 @@
+// infergate and infergate-sim as real processes on loopback ports chosen at run time.
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "support/child_process.hpp"
+#include "support/http_client.hpp"
+
+namespace infergate::testing {
+namespace {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+struct Process {
+  Process(const std::string& bin, std::vector<std::string> args) : child(bin, std::move(args)) {}
+  ChildProcess child;
+  json::value ready() const { return json::parse(child.ready_json()); }
+};
+
+std::unique_ptr<Process> start_sim(std::vector<std::string> args) {
+  args.insert(args.begin(), {"--port", "0"});
+  return std::make_unique<Process>(INFERGATE_SIM_BIN, std::move(args));
+}
+
+std::string endpoints_yaml(const std::string& name, const std::string& app, const Process& sim) {
+  std::string out;
+  int i = 0;
+  for (auto port : replica_ports(sim.child.ready_json()))
+    out += "  - {name: " + name + "-" + std::to_string(i++) + ", address: \"127.0.0.1:" +
+           std::to_string(port) + "\", labels: {app: " + app + "}}\n";
+  return out;
+}
+
+std::string pool_yaml(const std::string& name) {
+  return "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: " + name +
+         "}\nspec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: " + name + "}}}\n";
+}
+
+std::string backend(const std::string& pool, int weight = 1) {
+  return "{group: inference.networking.k8s.io, kind: InferencePool, name: " + pool +
+         ", weight: " + std::to_string(weight) + "}";
+}
+
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    path_ = (fs::temp_directory_path() / ("infergate-it-" + std::to_string(::getpid()) + "-" +
+                                          std::to_string(counter_++) + ".yaml")).string();
+    write(text);
+  }
+  ~TempFile() { fs::remove(path_); }
+  void write(const std::string& text) {
+    const std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, path_);  // as editors do: the watcher sees one complete file
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+struct Gateway {
+  Gateway(const std::string& config_path, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--config", config_path, "--listen", "127.0.0.1:0",
+                                     "--admin-listen", "127.0.0.1:0", "--workers", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<Process>(INFERGATE_BIN, args);
+    const auto ready = process->ready();
+    port = static_cast<unsigned short>(ready.at("port").to_number<int>());
+    admin_port = static_cast<unsigned short>(ready.at("admin_port").to_number<int>());
+  }
+  HttpClient client() const { return HttpClient("127.0.0.1", port); }
+  HttpClient admin() const { return HttpClient("127.0.0.1", admin_port); }
+  std::unique_ptr<Process> process;
+  unsigned short port = 0, admin_port = 0;
+};
+
+std::string completion(const std::string& model, int max_tokens = 4, bool stream = false,
+                       bool usage = false) {
+  json::object body{{"model", model}, {"prompt", "Hello gateway"}, {"max_tokens", max_tokens},
+                    {"ignore_eos", true}, {"stream", stream}};
+  if (usage) body["stream_options"] = json::object{{"include_usage", true}};
+  return json::serialize(body);
+}
+
+double metric(HttpClient& c, const std::string& prefix) {
+  const auto res = c.get("/metrics");
+  std::size_t pos = 0;
+  while ((pos = res.body.find(prefix, pos)) != std::string::npos) {
+    if (pos == 0 || res.body[pos - 1] == '\n') {
+      const auto eol = res.body.find('\n', pos);
+      const auto line = res.body.substr(pos, eol - pos);
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    pos += prefix.size();
+  }
+  return -1;
+}
+
+template <typename Pred>
+bool until(Pred pred, int max_tries = 20000) {
+  for (int i = 0; i < max_tries; ++i)
+    if (pred()) return true;
+  return false;
+}
+
+// A fleet shared by most tests: pool "llama" (2 replicas, adapters food-review-1/2), pool
+// "qwen" (1 replica), pool "empty" (no endpoints), pool "dead" (a closed port).
+class GatewayIT : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    llama_ = start_sim({"--replicas", "2", "--pod-name", "llama", "--served-model-name", "llama", "shared",
+                        "--enable-lora", "--max-loras", "2", "--lora-modules", "food-review-1=/a/1",
+                        "food-review-2=/a/2"}).release();
+    qwen_ = start_sim({"--replicas", "1", "--pod-name", "qwen", "--served-model-name", "qwen", "shared",
+                       "--gpu-profile", "tiny"}).release();
+    std::string yaml = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: eps}\nspec:\n  endpoints:\n" +
+                       endpoints_yaml("llama", "llama", *llama_) + endpoints_yaml("qwen", "qwen", *qwen_) +
+                       "  - {name: dead-0, address: \"127.0.0.1:1\", labels: {app: dead}}\n";
+    yaml += pool_yaml("llama") + pool_yaml("qwen") + pool_yaml("empty") + pool_yaml("dead");
+    yaml += R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: {name: food}
+spec:
+  modelName: food-review
+  poolRef: {name: llama}
+  targetModels: [{name: food-review-1, weight: 90}, {name: food-review-2, weight: 10}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: llm}
+spec:
+  rules:
+  - matches: [{headers: [{name: X-Gateway-Model-Name, value: qwen}]}]
+    backendRefs: [)" + backend("qwen") + R"(]
+  - matches: [{headers: [{name: X-Gateway-Model-Name, value: llama}]}, {headers: [{name: X-Gateway-Model-Name, value: food-review}]}]
+    backendRefs: [)" + backend("llama") + R"(]
+  - matches: [{headers: [{name: X-Gateway-Model-Name, value: shared}]}]
+    backendRefs: [)" + backend("llama", 3) + ", " + backend("qwen", 1) + R"(]
+  - matches: [{headers: [{name: X-Gateway-Model-Name, value: ghost}]}]
+    backendRefs: [)" + backend("empty") + R"(]
+  - matches: [{headers: [{name: X-Gateway-Model-Name, value: zombie}]}]
+    backendRefs: [)" + backend("dead") + R"(]
+)";
+    config_ = new TempFile(yaml);
+    gateway_ = new Gateway(config_->path(), {"--max-body-bytes", "65536"});
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    delete config_;
+    delete llama_;
+    delete qwen_;
+  }
+  static inline Process* llama_ = nullptr;
+  static inline Process* qwen_ = nullptr;
+  static inline TempFile* config_ = nullptr;
+  static inline Gateway* gateway_ = nullptr;
+};
+
+TEST_F(GatewayIT, EachModelReachesOnlyItsPool) {
+  auto c = gateway_->client();
+  for (int i = 0; i < 10; ++i) {
+    const auto q = c.post("/v1/completions", completion("qwen"));
+    ASSERT_EQ(q.status, 200) << q.body;
+    EXPECT_EQ(q.header("x-inference-pod").rfind("qwen-", 0), 0u);
+    const auto l = c.post("/v1/completions", completion("llama"));
+    ASSERT_EQ(l.status, 200) << l.body;
+    EXPECT_EQ(l.header("x-inference-pod").rfind("llama-", 0), 0u);
+  }
+}
+
+TEST_F(GatewayIT, RouteWeightsSplitTrafficAcrossPools) {
+  std::atomic<int> qwen{0}, ok{0};
+  constexpr int kRequests = 400, kThreads = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto c = gateway_->client();
+      for (int i = 0; i < kRequests / kThreads; ++i) {
+        const auto res = c.post("/v1/completions", completion("shared", 1));
+        ok += res.status == 200;
+        qwen += res.header("x-inference-pod").rfind("qwen-", 0) == 0;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(ok.load(), kRequests);
+  // Expected share 1/4; 4 standard deviations of a binomial with n=400 is about 0.087.
+  EXPECT_NEAR(static_cast<double>(qwen.load()) / kRequests, 0.25, 0.087);
+}
+
+TEST_F(GatewayIT, ModelRewriteGoesUpstreamAndComesBack) {
+  auto c = gateway_->client();
+  for (int i = 0; i < 5; ++i) {
+    const auto res = c.post("/v1/completions", completion("food-review"));
+    ASSERT_EQ(res.status, 200) << res.body << " (the simulator only knows food-review-1/2)";
+    EXPECT_EQ(json::parse(res.body).at("model").as_string(), "food-review");
+  }
+  const auto s = c.post_streaming("/v1/completions", completion("food-review", 5, true, true));
+  const auto events = sse_payloads(s.body);
+  ASSERT_EQ(events.size(), 5u + 2u);
+  for (std::size_t i = 0; i + 1 < events.size(); ++i)
+    EXPECT_EQ(json::parse(events[i]).at("model").as_string(), "food-review");
+  EXPECT_EQ(json::parse(events[5]).at("usage").at("completion_tokens").as_int64(), 5);
+  EXPECT_EQ(events.back(), "[DONE]");
+}
+
+TEST_F(GatewayIT, ChatAndCompletionsStreamedAndNot) {
+  auto c = gateway_->client();
+  const std::string chat = json::serialize(json::object{
+      {"model", "qwen"}, {"max_tokens", 3}, {"ignore_eos", true},
+      {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}});
+  const auto whole = c.post("/v1/chat/completions", chat);
+  ASSERT_EQ(whole.status, 200);
+  EXPECT_EQ(json::parse(whole.body).at("usage").at("completion_tokens").as_int64(), 3);
+  auto streamed_body = json::parse(chat).as_object();
+  streamed_body["stream"] = true;
+  const auto streamed = c.post_streaming("/v1/chat/completions", json::serialize(streamed_body));
+  ASSERT_EQ(streamed.status, 200);
+  EXPECT_EQ(streamed.header("content-type"), "text/event-stream");
+  const auto events = sse_payloads(streamed.body);
+  ASSERT_EQ(events.size(), 1u + 3u + 1u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_EQ(c.post("/v1/embeddings", R"({"model":"qwen","input":"abc"})").status, 200);
+}
+
+TEST_F(GatewayIT, FirstEventArrivesLongBeforeTheLast) {
+  auto c = gateway_->client();
+  const auto res = c.post_streaming("/v1/completions", completion("llama", 64, true));
+  ASSERT_EQ(res.status, 200);
+  ASSERT_GE(res.pieces.size(), 8u);
+  EXPECT_LT(res.pieces.front().first.count(), res.pieces.back().first.count() * 0.5);
+}
+
+TEST_F(GatewayIT, UsageIsCountedEvenWhenTheClientDidNotAskForIt) {
+  auto admin = gateway_->admin();
+  auto c = gateway_->client();
+  const double before = metric(admin, "infergate_output_tokens_total");
+  c.post_streaming("/v1/completions", completion("qwen", 7, true));
+  c.post("/v1/completions", completion("qwen", 5));
+  EXPECT_EQ(metric(admin, "infergate_output_tokens_total") - before, 12);
+}
+
+TEST_F(GatewayIT, ErrorsAreOpenAiShaped) {
+  auto c = gateway_->client();
+  auto check = [&](const HttpResponse& res, int status, const std::string& type) {
+    EXPECT_EQ(res.status, status) << res.body;
+    const auto body = json::parse(res.body);
+    EXPECT_EQ(body.at("error").at("type").as_string(), type) << res.body;
+    EXPECT_EQ(body.at("error").at("code").as_int64(), status);
+  };
+  check(c.post("/v1/completions", "{not json"), 400, "BadRequestError");
+  check(c.post("/v1/completions", R"({"prompt":"x"})"), 400, "BadRequestError");
+  check(c.post("/v1/completions", completion("nope")), 404, "NotFoundError");
+  EXPECT_NE(c.post("/v1/completions", completion("nope")).body.find("The model `nope` does not exist."),
+            std::string::npos);
+  check(c.get("/v1/nothing"), 404, "NotFoundError");
+  check(c.post("/v1/completions", completion("ghost")), 503, "ServiceUnavailableError");
+  check(c.post("/v1/completions", completion("zombie")), 503, "ServiceUnavailableError");
+  // The model server's own errors reach the client as it sent them.
+  EXPECT_EQ(c.post("/v1/completions", R"({"model":"llama","prompt":"x","max_tokens":999999999})").status, 400);
+  check(c.post("/v1/completions", completion(std::string(70000, 'x'))), 413, "BadRequestError");
+}
+
+TEST_F(GatewayIT, KeepAliveReusesTheClientConnection) {
+  auto c = gateway_->client();
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.post("/v1/completions", completion("qwen")).status, 200);
+  EXPECT_EQ(c.connections_opened(), 1);
+}
+
+TEST_F(GatewayIT, AThousandConcurrentConnections) {
+  constexpr int kThreads = 20, kPerThread = 50;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<std::unique_ptr<HttpClient>> clients;
+      for (int i = 0; i < kPerThread; ++i) {
+        clients.push_back(std::make_unique<HttpClient>("127.0.0.1", gateway_->port));
+        clients.back()->send_only("/v1/completions", completion("qwen", 2));
+      }
+      // All 1,000 connections are open with a request in flight before any answer is read.
+      for (auto& c : clients)
+        if (c->read_response().status == 200) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+}
+
+TEST_F(GatewayIT, ModelsListsDeclaredAndServedModels) {
+  auto c = gateway_->client();
+  const auto res = c.get("/v1/models");
+  ASSERT_EQ(res.status, 200);
+  std::set<std::string> ids;
+  const auto doc = json::parse(res.body);
+  for (const auto& m : doc.at("data").as_array()) ids.insert(std::string(m.at("id").as_string()));
+  for (const char* id : {"food-review", "llama", "shared", "qwen", "food-review-1", "food-review-2"})
+    EXPECT_TRUE(ids.contains(id)) << id << " in " << res.body;
+}
+
+TEST_F(GatewayIT, ClientDisconnectStopsTheModelServersWork) {
+  auto c = gateway_->client();
+  const auto res = c.post_streaming("/v1/completions", completion("qwen", 100000, true),
+                                    [](const std::string&) { return false; });
+  EXPECT_FALSE(res.complete);
+  HttpClient sim("127.0.0.1", replica_ports(qwen_->child.ready_json()).at(0));
+  EXPECT_TRUE(until([&] { return metric(sim, "vllm:num_requests_running{") == 0; }));
+  EXPECT_GE(metric(sim, "vllm:request_success_total{finished_reason=\"abort\""), 1);
+}
+
+TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
+  auto keep = start_sim({"--replicas", "2", "--gpu-profile", "tiny", "--pod-name", "keep"});
+  auto doomed = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "doomed"});
+  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                  endpoints_yaml("k", "p", *keep) + endpoints_yaml("d", "p", *doomed) + pool_yaml("p"));
+  Gateway gw(config.path());
+  std::atomic<int> done{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      auto c = gw.client();
+      for (int i = 0; i < 100; ++i) {
+        const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 20));
+        if (res.status != 200) ++failed;
+        ++done;
+      }
+    });
+  }
+  ASSERT_TRUE(until([&] { return done.load() >= 100; }, 1 << 30));
+  doomed->child.terminate();
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(done.load(), 400);
+}
+
+TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
+  auto slow = start_sim({"--slowdown", "100"});
+  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                  endpoints_yaml("s", "p", *slow) + pool_yaml("p"));
+  Gateway gw(config.path(), {"--upstream-response-timeout-ms", "300"});
+  auto c = gw.client();
+  const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 50));
+  EXPECT_EQ(res.status, 504) << res.body;
+}
+
+TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
+  auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
+  auto b = start_sim({"--gpu-profile", "tiny", "--pod-name", "b"});
+  const std::string eps = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                          endpoints_yaml("a", "a", *a) + endpoints_yaml("b", "b", *b) + pool_yaml("a") + pool_yaml("b");
+  const auto route_to = [&](const std::string& pool) {
+    return eps + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs: [" +
+           backend(pool) + "]\n";
+  };
+  TempFile config(route_to("a"));
+  Gateway gw(config.path(), {"--no-watch-config"});
+  auto c = gw.client();
+  const std::string model = "meta-llama/Llama-3.1-8B-Instruct";
+  EXPECT_EQ(c.post("/v1/completions", completion(model)).header("x-inference-pod"), "a-0");
+
+  config.write(route_to("b"));
+  kill(gw.process->child.pid(), SIGHUP);
+  EXPECT_TRUE(until([&] { return c.post("/v1/completions", completion(model)).header("x-inference-pod") == "b-0"; }));
+
+  config.write("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec: {bogus: 1}\n");
+  auto admin = gw.admin();
+  EXPECT_EQ(admin.post("/reload", "").status, 400);
+  EXPECT_EQ(c.post("/v1/completions", completion(model)).header("x-inference-pod"), "b-0")
+      << "an invalid file leaves the previous configuration in place";
+  EXPECT_EQ(metric(admin, "infergate_config_reload_failures_total"), 1);
+}
+
+TEST(GatewayProcess, ReloadsWhenTheFileChanges) {
+  auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
+  const std::string base = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                           endpoints_yaml("a", "a", *a) + pool_yaml("a");
+  TempFile config(base);
+  Gateway gw(config.path());
+  auto admin = gw.admin();
+  config.write(base + "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\nmetadata: {name: m}\nspec: {modelName: added, poolRef: {name: a}}\n");
+  EXPECT_TRUE(until([&] { return admin.get("/config").body.find("model added") != std::string::npos; }, 1 << 30));
+}
+
+TEST(GatewayProcess, SigtermDrainsInFlightRequests) {
+  auto a = start_sim({"--pod-name", "a"});
+  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                  endpoints_yaml("a", "a", *a) + pool_yaml("a"));
+  Gateway gw(config.path());
+  auto c = gw.client();
+  bool signalled = false;
+  // ~100 decode steps of 7 ms: SIGTERM arrives after the first event, the stream still ends.
+  const auto res = c.post_streaming("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 100, true),
+                                    [&](const std::string&) {
+                                      if (!signalled) kill(gw.process->child.pid(), SIGTERM);
+                                      signalled = true;
+                                      return true;
+                                    });
+  EXPECT_TRUE(res.complete);
+  EXPECT_EQ(sse_payloads(res.body).back(), "[DONE]");
+  EXPECT_EQ(gw.process->child.terminate(), 0);
+}
+
+TEST(GatewayProcess, InvalidConfigurationExitsNonZeroNamingTheLine) {
+  TempFile config("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: blue\n");
+  EXPECT_THROW(ChildProcess(INFERGATE_BIN, {"--config", config.path()}, std::chrono::seconds(10)),
+               std::runtime_error);
+}
+
+}  // namespace
+}  // namespace infergate::testing
