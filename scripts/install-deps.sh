@@ -22,14 +22,23 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Node.js runs the OpenAI client library test; the machine image may already have it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The official OpenAI client library, for tests/gateway/openai-client (pinned by its lock file).
+client_dir="$(dirname "$0")/../tests/gateway/openai-client"
+if [ ! -d "$client_dir/node_modules/openai" ]; then
+  (cd "$client_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
