@@ -24,7 +24,8 @@ cmake --build build-fuzz -j "$JOBS" --target fuzz_sse_parser fuzz_openai_request
 for f in sse_parser openai_request gateway_json; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/$f/* "$work/"
-  build-fuzz/bin/fuzz_$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$work" 2>&1 | tail -n 2
+  build-fuzz/bin/fuzz_$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
+    -artifact_prefix="$work/" "$work" 2>&1 | tail -n 2
   rm -rf "$work"
 done
 

@@ -353,6 +353,24 @@ TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
   EXPECT_EQ(res.status, 504) << res.body;
 }
 
+TEST(GatewayProcess, RouteRequestTimeoutIs504) {
+  auto slow = start_sim({"--slowdown", "100"});
+  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                  endpoints_yaml("s", "p", *slow) + pool_yaml("p") +
+                  "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n"
+                  "  - backendRefs: [" + backend("p") + "]\n    timeouts: {request: 300ms}\n");
+  Gateway gw(config.path());
+  auto c = gw.client();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 50));
+  EXPECT_EQ(res.status, 504) << res.body;
+  EXPECT_NE(res.body.find("route's timeout"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // The model server stops working on it: the gateway closed the upstream connection.
+  HttpClient sim("127.0.0.1", replica_ports(slow->child.ready_json()).at(0));
+  EXPECT_TRUE(until([&] { return metric(sim, "vllm:num_requests_running{") == 0; }));
+}
+
 TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
   auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
   auto b = start_sim({"--gpu-profile", "tiny", "--pod-name", "b"});

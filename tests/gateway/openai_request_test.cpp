@@ -41,7 +41,9 @@ TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
 
 TEST(OpenAiRequest, Errors) {
   for (const char* bad : {"", "[]", "{", R"({"prompt":"x"})", R"({"model":""})", R"({"model":1})",
-                          R"({"model":"m","stream":1})", R"({"model":"m","max_tokens":"9"})"}) {
+                          R"({"model":"m","stream":1})", R"({"model":"m","max_tokens":"9"})",
+                          // found by fuzzing: a malformed literal where a boolean belongs
+                          R"({"model":"m","stream":nrue})"}) {
     EXPECT_TRUE(std::holds_alternative<GatewayError>(parse_openai_request(ApiType::kCompletions, bad))) << bad;
   }
   const auto e = std::get<GatewayError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));

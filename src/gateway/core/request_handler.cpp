@@ -1,5 +1,9 @@
 #include "gateway/core/request_handler.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
@@ -10,6 +14,7 @@
 
 namespace infergate::gateway {
 namespace net = boost::asio;
+using namespace net::experimental::awaitable_operators;
 
 namespace {
 
@@ -145,20 +150,43 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, ClientR
     upstream_request.headers.emplace_back("x-request-id", new_request_id(random_));
   upstream_request.headers.emplace_back("x-gateway-model-name", parsed.model);
 
-  SchedulingRequest sreq{resolution.target_model, parsed.prompt,
-                         static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)};
+  ForwardPlan plan{pool_state, std::move(upstream_request),
+                   SchedulingRequest{resolution.target_model, parsed.prompt,
+                                     static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)},
+                   resolution.target_model == parsed.model
+                       ? std::string()
+                       : boost::json::serialize(boost::json::string(parsed.model))};
+  const auto timeout = decision->rule ? decision->rule->request_timeout : std::nullopt;
+  if (!timeout) {
+    co_await forward(plan, response, record);
+    co_return;
+  }
+  // HTTPRoute timeouts.request bounds the whole exchange: 504 if nothing was sent yet,
+  // otherwise the response is cut short (the front end closes the connection).
+  net::steady_timer deadline(co_await net::this_coro::executor, *timeout);
+  auto outcome = co_await (forward(plan, response, record) || deadline.async_wait(net::use_awaitable));
+  if (outcome.index() == 1) {
+    const GatewayError e = GatewayError::timeout(
+        "the request did not complete within the route's timeout of " + std::to_string(timeout->count()) + " ms");
+    record.status = response.started() ? record.status : 504;
+    record.error = e;
+    co_await send_error(response, e);
+  }
+}
+
+net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& response,
+                                             RequestRecord& record) {
   std::vector<const Endpoint*> tried;
   std::string last_failure;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
-    std::shared_ptr<Endpoint> endpoint = scheduler_.pick(pool_state, sreq, tried);
+    std::shared_ptr<Endpoint> endpoint = scheduler_.pick(plan.pool, plan.scheduling, tried);
     if (!endpoint) break;
     tried.push_back(endpoint.get());
     ++record.attempts;
     UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address));
     ex.started = clock_.now();
-    if (resolution.target_model != parsed.model)
-      ex.quoted_client_model = boost::json::serialize(boost::json::string(parsed.model));
-    auto sent = co_await ex.upstream->send(upstream_request);
+    ex.quoted_client_model = plan.quoted_client_model;
+    auto sent = co_await ex.upstream->send(plan.request);
     if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
       last_failure = endpoint->address + ": " + std::string(upstream_failure_name(*failure));
       if (*failure == UpstreamFailure::kTimeout) {
@@ -172,8 +200,7 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, ClientR
     }
     ResponseHead head = std::move(std::get<ResponseHead>(sent));
     const bool overloaded = head.status == 429 || head.status == 503;
-    if (overloaded && attempt < options_.max_retries &&
-        tried.size() < pool_state.endpoints.size()) {
+    if (overloaded && attempt < options_.max_retries && tried.size() < plan.pool.endpoints.size()) {
       last_failure = endpoint->address + ": answered " + std::to_string(head.status);
       continue;  // the exchange closes the connection; its body is not wanted
     }

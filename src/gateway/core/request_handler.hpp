@@ -63,8 +63,17 @@ class RequestHandler {
   std::function<void(const RequestRecord&)> on_complete;
 
  private:
+  // Where a routed request goes and what it sends.
+  struct ForwardPlan {
+    PoolState& pool;
+    UpstreamRequest request;
+    SchedulingRequest scheduling;
+    std::string quoted_client_model;  // non-empty: rewrite the response's model back to this
+  };
   boost::asio::awaitable<void> proxy(const ClientRequest& request, ClientResponse& response,
                                      RequestRecord& record);
+  boost::asio::awaitable<void> forward(ForwardPlan& plan, ClientResponse& response,
+                                       RequestRecord& record);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
                                      RequestRecord& record);

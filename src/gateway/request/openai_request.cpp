@@ -31,6 +31,12 @@ std::string_view api_type_name(ApiType type) {
 
 namespace {
 
+// Whether `v` is JSON null (false also when it cannot be read).
+bool is_null(od::value& v) {
+  bool null = false;
+  return !v.is_null().get(null) && null;
+}
+
 // Appends the text of a string, or of an array of strings / content parts, to `out`.
 simdjson::error_code append_text(od::value v, std::string& out) {
   od::json_type type;
@@ -117,14 +123,14 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
     } else if (key == "stream") {
       bool b = false;
       if (value.get_bool().get(b)) {
-        if (value.is_null()) continue;
+        if (is_null(value)) continue;
         return GatewayError::bad_request("'stream' must be a boolean", "stream");
       }
       out.stream = b;
     } else if (key == "stream_options") {
       od::object opts;
       if (value.get_object().get(opts)) {
-        if (value.is_null()) continue;
+        if (is_null(value)) continue;
         return GatewayError::bad_request("'stream_options' must be an object", "stream_options");
       }
       bool usage = false;
@@ -132,7 +138,7 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
     } else if (key == "max_tokens" || key == "max_completion_tokens" || key == "max_output_tokens") {
       int64_t n = 0;
       if (value.get_int64().get(n)) {
-        if (value.is_null()) continue;
+        if (is_null(value)) continue;
         return GatewayError::bad_request("'" + std::string(key) + "' must be an integer", std::string(key));
       }
       out.max_tokens = n;
