@@ -11,23 +11,26 @@ void append_event(std::string& out, std::string_view payload) {
 
 SseParser::Status SseParser::feed(std::string_view bytes,
                                   const std::function<void(const Event&)>& on_event) {
-  for (char c : bytes) {
-    if (c == '\n' && last_was_cr_) {  // second half of "\r\n"
+  while (!bytes.empty()) {
+    if (last_was_cr_ && bytes.front() == '\n') {  // second half of "\r\n"
+      bytes.remove_prefix(1);
       last_was_cr_ = false;
       continue;
     }
-    last_was_cr_ = (c == '\r');
-    if (c == '\n' || c == '\r') {
-      finish_line(on_event);
-      continue;
-    }
-    line_.push_back(c);
+    last_was_cr_ = false;
+    std::size_t end = 0;
+    while (end < bytes.size() && bytes[end] != '\n' && bytes[end] != '\r') ++end;
+    line_.append(bytes.data(), end);
     if (line_.size() + data_.size() > max_event_bytes_) {
       line_.clear();
       data_.clear();
       has_data_ = false;
       return Status::kEventTooLarge;
     }
+    if (end == bytes.size()) break;  // the line continues in the next piece
+    last_was_cr_ = bytes[end] == '\r';
+    bytes.remove_prefix(end + 1);
+    finish_line(on_event);
   }
   return Status::kOk;
 }

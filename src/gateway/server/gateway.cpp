@@ -127,6 +127,27 @@ void Gateway::start() {
     w->thread = std::thread([io = &w->io] { io->run(); });
   }
   net::co_spawn(control_->io, control_->admin->accept_loop(), net::detached);
+
+  // Watched from before the caller learns we are ready, so no change can slip in unseen.
+  Control& c = *control_;
+  // Reload when a configuration file changes (editors often replace the file: watch the folder).
+  if (options_.watch_config && !options_.config_files.empty()) {
+    const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd >= 0) {
+      std::set<std::string> dirs;
+      for (const auto& f : options_.config_files) {
+        const std::filesystem::path p = std::filesystem::absolute(f);
+        dirs.insert(p.parent_path().string());
+        c.watched_names.insert(p.filename().string());
+      }
+      for (const auto& d : dirs) inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+      c.inotify.emplace(c.io, fd);
+      watch_config_files();
+    } else {
+      log_line("cannot watch the configuration files; reload with SIGHUP");
+    }
+  }
+
 }
 
 bool Gateway::reload() {
@@ -192,24 +213,6 @@ void Gateway::run() {
   Control& c = *control_;
   // SIGHUP reloads; SIGTERM/SIGINT drain.
   watch_signals();
-  // Reload when a configuration file changes (editors often replace the file: watch the folder).
-  if (options_.watch_config && !options_.config_files.empty()) {
-    const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd >= 0) {
-      std::set<std::string> dirs;
-      for (const auto& f : options_.config_files) {
-        const std::filesystem::path p = std::filesystem::absolute(f);
-        dirs.insert(p.parent_path().string());
-        c.watched_names.insert(p.filename().string());
-      }
-      for (const auto& d : dirs) inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
-      c.inotify.emplace(c.io, fd);
-      watch_config_files();
-    } else {
-      log_line("cannot watch the configuration files; reload with SIGHUP");
-    }
-  }
-
   c.io.run();
 
   // Drain: stop accepting, let in-flight requests finish within the drain timeout.

@@ -38,7 +38,11 @@ class BeastUpstreamClient;
 class BeastExchange final : public UpstreamExchange {
  public:
   BeastExchange(BeastUpstreamClient& client, std::string address)
-      : client_(client), address_(std::move(address)) {}
+      : client_(client), address_(std::move(address)) {
+    // Beast reads at most the buffer's free capacity per call: keep it large enough for a
+    // whole response piece.
+    buffer_.reserve(sizeof piece_);
+  }
   ~BeastExchange() override;
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override;
@@ -143,6 +147,7 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> BeastExchange::send(
     const bool reused = conn_ != nullptr;
     if (!reused && !co_await connect()) co_return UpstreamFailure::kConnect;
     buffer_.clear();
+    buffer_.reserve(piece_.size());
     parser_.emplace();
     parser_->body_limit(boost::none);
     conn_->expires_after(client_.timeouts().response_head);

@@ -1,0 +1,17 @@
+-- wrk script: POST OpenAI chat requests of 4 to 16 KB (four sizes in turn), model
+-- "bench-model" (which InferGate rewrites), optionally streamed (STREAM=1 in the environment).
+local stream = os.getenv("STREAM") == "1"
+local bodies = {}
+local sizes = {4096, 8192, 12288, 16384}
+for i, size in ipairs(sizes) do
+  local filler = string.rep("All work and no play makes a benchmark dull. ", math.floor(size / 46))
+  bodies[i] = string.format(
+    '{"model":"bench-model","stream":%s,"max_tokens":100,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"%s"}]}',
+    stream and "true" or "false", filler)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/v1/chat/completions", {["Content-Type"] = "application/json"},
+                    bodies[(n % #bodies) + 1])
+end
