@@ -1,7 +1,5 @@
 // infergate-sim: simulated vLLM (or SGLang / trtllm-serve) replicas that a client or gateway
 // cannot tell apart from real ones, without a GPU. See docs/simulator.md.
-#include <sys/resource.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
@@ -10,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/process_limits.hpp"
 #include "sim/server/sim_server.hpp"
 
 namespace po = boost::program_options;
@@ -17,14 +16,6 @@ using namespace infergate;
 using namespace infergate::sim;
 
 namespace {
-
-void raise_open_file_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-  }
-}
 
 int usage_error(const std::string& message) {
   std::cerr << "infergate-sim: " << message << "\n(see infergate-sim --help)\n";

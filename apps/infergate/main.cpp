@@ -1,29 +1,16 @@
 // infergate: the standalone inference gateway. See docs/configuration.md.
-#include <sys/resource.h>
-
 #include <boost/program_options.hpp>
 
 #include <cstdio>
 #include <iostream>
 #include <thread>
 
+#include "common/process_limits.hpp"
 #include "gateway/server/gateway.hpp"
 
 namespace po = boost::program_options;
 using namespace infergate;
 using namespace infergate::gateway;
-
-namespace {
-
-void raise_open_file_limit() {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   GatewayOptions o;

@@ -11,6 +11,7 @@
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
 namespace {
@@ -91,19 +92,7 @@ std::string completion(const std::string& model, int max_tokens = 4, bool stream
   return json::serialize(body);
 }
 
-double metric(HttpClient& c, const std::string& prefix) {
-  const auto res = c.get("/metrics");
-  std::size_t pos = 0;
-  while ((pos = res.body.find(prefix, pos)) != std::string::npos) {
-    if (pos == 0 || res.body[pos - 1] == '\n') {
-      const auto eol = res.body.find('\n', pos);
-      const auto line = res.body.substr(pos, eol - pos);
-      return std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    pos += prefix.size();
-  }
-  return -1;
-}
+double metric(HttpClient& c, const std::string& prefix) { return sample_value(c.get("/metrics").body, prefix); }
 
 // Re-checks `pred` (each check is typically a real request to a server) until it holds or 30 s
 // pass: waits on observable state, never on a sleep.

@@ -8,6 +8,7 @@
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
 namespace {
@@ -40,17 +41,9 @@ std::string completion(const std::string& prompt, int max_tokens, bool stream = 
 double metric(HttpClient& c, const std::string& prefix) {
   const auto res = c.get("/metrics");
   EXPECT_EQ(res.status, 200);
-  std::size_t pos = 0;
-  while ((pos = res.body.find(prefix, pos)) != std::string::npos) {
-    if (pos == 0 || res.body[pos - 1] == '\n') {
-      const auto eol = res.body.find('\n', pos);
-      const auto line = res.body.substr(pos, eol - pos);
-      return std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    pos += prefix.size();
-  }
-  ADD_FAILURE() << "no metric " << prefix;
-  return -1;
+  const double v = sample_value(res.body, prefix);
+  EXPECT_GE(v, 0) << "no metric " << prefix;
+  return v;
 }
 
 // Scrapes until `pred` holds or 30 s pass; each scrape is a real request, so this waits on the
