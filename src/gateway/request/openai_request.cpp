@@ -94,7 +94,10 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
 
 std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body) {
   thread_local od::parser parser;
-  const simdjson::padded_string padded(body);
+  thread_local std::string buffer;  // reused: no allocation per request
+  buffer.assign(body);
+  buffer.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  const simdjson::padded_string_view padded(buffer.data(), body.size(), buffer.capacity());
   ParsedRequest out;
   out.api = api;
   od::document doc;

@@ -7,6 +7,13 @@ namespace od = simdjson::ondemand;
 
 namespace {
 
+// simdjson reads up to SIMDJSON_PADDING bytes past the end: copy into a reused buffer with room.
+simdjson::padded_string_view pad(std::string_view json, std::string& buffer) {
+  buffer.assign(json);
+  buffer.reserve(json.size() + simdjson::SIMDJSON_PADDING);
+  return simdjson::padded_string_view(buffer.data(), json.size(), buffer.capacity());
+}
+
 void read_usage(od::value v, ResponseJson& out) {
   od::object usage;
   if (v.get_object().get(usage)) return;  // "usage": null
@@ -56,8 +63,9 @@ void count_content(od::value v, ResponseJson& out) {
 
 ResponseJson inspect_response_json(std::string_view json) {
   thread_local od::parser parser;
+  thread_local std::string buffer;
   ResponseJson out;
-  const simdjson::padded_string padded(json);
+  const simdjson::padded_string_view padded = pad(json, buffer);
   od::document doc;
   od::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root)) return out;
