@@ -244,6 +244,17 @@ TEST(RequestPath, AClientThatGoesAwayStopsTheRelay) {
   EXPECT_FALSE(res.finished);
 }
 
+TEST(RequestPath, ARouteTimeoutThatDoesNotFireChangesNothing) {
+  std::string config = kConfig;
+  config += "    timeouts: {request: 10s}\n";  // on the last rule (the /v1 prefix)
+  Harness h(config);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 200);
+  EXPECT_TRUE(res.finished);
+  EXPECT_FALSE(h.records.at(0).error);
+}
+
 TEST(RequestPath, ClientErrors) {
   Harness h(kConfig);
   auto status_of = [&](const std::string& path, const std::string& body) {

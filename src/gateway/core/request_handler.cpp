@@ -7,8 +7,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
-#include <random>
-
 #include "gateway/core/upstream_attempt.hpp"
 #include "gateway/request/openai_request.hpp"
 
@@ -85,16 +83,14 @@ net::awaitable<void> RequestHandler::handle(const ClientRequest& request, Client
     co_await send_error(response, e);
     record.status = 405;
   } else {
-    co_await proxy(request, response, record);
+    co_await proxy(request, path, response, record);
   }
   record.total = clock_.now() - start;
   if (on_complete) on_complete(record);
 }
 
-net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, ClientResponse& response,
-                                           RequestRecord& record) {
-  std::string_view path = request.target;
-  if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::string_view path,
+                                           ClientResponse& response, RequestRecord& record) {
   const ApiType api = *api_type_for_path(path);
   const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
 

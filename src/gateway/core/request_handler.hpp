@@ -70,8 +70,8 @@ class RequestHandler {
     SchedulingRequest scheduling;
     std::string quoted_client_model;  // non-empty: rewrite the response's model back to this
   };
-  boost::asio::awaitable<void> proxy(const ClientRequest& request, ClientResponse& response,
-                                     RequestRecord& record);
+  boost::asio::awaitable<void> proxy(const ClientRequest& request, std::string_view path,
+                                     ClientResponse& response, RequestRecord& record);
   boost::asio::awaitable<void> forward(ForwardPlan& plan, ClientResponse& response,
                                        RequestRecord& record);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
