@@ -2,6 +2,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "fakes.hpp"
 #include "sse/sse.hpp"
 
@@ -253,6 +255,25 @@ TEST(RequestPath, ARouteTimeoutThatDoesNotFireChangesNothing) {
   EXPECT_EQ(res.head->status, 200);
   EXPECT_TRUE(res.finished);
   EXPECT_FALSE(h.records.at(0).error);
+}
+
+TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
+  std::string config = kConfig;
+  config += "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
+  Harness h(config);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.upstream.fallback["10.0.1.1:8000"] = ScriptedReply{UpstreamFailure::kClosedBeforeStatus, 0, "", {}, false};
+  const std::string body = R"({"model":"m","prompt":"x"})";
+  const auto res = h.post("/v1/completions", body);
+  EXPECT_EQ(res.head->status, 200) << "a failing mirror does not fail the request";
+  ASSERT_EQ(h.upstream.received.size(), 2u);
+  std::set<std::string> addresses;
+  for (const auto& r : h.upstream.received) {
+    addresses.insert(r.address);
+    EXPECT_EQ(r.request.body, body);
+  }
+  EXPECT_EQ(addresses, (std::set<std::string>{"10.0.0.1:8000", "10.0.1.1:8000"}));
+  EXPECT_EQ(h.records.at(0).attempts, 1);
 }
 
 TEST(RequestPath, ClientErrors) {

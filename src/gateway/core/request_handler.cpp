@@ -1,5 +1,7 @@
 #include "gateway/core/request_handler.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -146,6 +148,12 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     upstream_request.headers.emplace_back("x-request-id", new_request_id(random_));
   upstream_request.headers.emplace_back("x-gateway-model-name", parsed.model);
 
+  // RequestMirror: a copy goes to each drawn mirror pool, detached, so it never delays or fails
+  // the primary request; its answer is read and dropped.
+  for (const std::size_t mirror_pool : decision->mirror_pools)
+    net::co_spawn(co_await net::this_coro::executor,
+                  mirror(snapshot, mirror_pool, upstream_request, resolution.target_model), net::detached);
+
   ForwardPlan plan{pool_state, std::move(upstream_request),
                    SchedulingRequest{resolution.target_model, parsed.prompt,
                                      static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)},
@@ -168,6 +176,18 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     record.error = e;
     co_await send_error(response, e);
   }
+}
+
+net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
+                                            UpstreamRequest request, std::string target_model) {
+  PoolState& state = *snapshot->pools[pool];
+  std::shared_ptr<Endpoint> endpoint = scheduler_.pick(state, SchedulingRequest{target_model, {}, 0}, {});
+  if (!endpoint) co_return;
+  UpstreamAttempt attempt(endpoint, upstream_.exchange(endpoint->address));
+  auto sent = co_await attempt.upstream->send(request);
+  if (!std::holds_alternative<ResponseHead>(sent)) co_return;
+  std::string discarded;
+  while (co_await attempt.upstream->read_body(discarded) == BodyRead::kData) discarded.clear();
 }
 
 net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& response,

@@ -74,6 +74,9 @@ class RequestHandler {
                                      ClientResponse& response, RequestRecord& record);
   boost::asio::awaitable<void> forward(ForwardPlan& plan, ClientResponse& response,
                                        RequestRecord& record);
+  // Sends a copy of `request` to one endpoint of `pool` and drops the answer.
+  boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
+                                      UpstreamRequest request, std::string target_model);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
                                      RequestRecord& record);
