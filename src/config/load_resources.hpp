@@ -23,8 +23,4 @@ LoadResult load_files(const std::vector<std::string>& paths);
 // Loads YAML text as if it were the file `name`.
 void load_text(const std::string& text, const std::string& name, LoadResult& into);
 
-namespace detail {
-class MapReaderFwd;
-}
-
 }  // namespace infergate::config

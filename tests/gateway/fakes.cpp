@@ -42,8 +42,6 @@ class FakeExchange final : public UpstreamExchange {
     co_return reply_.break_after_pieces ? BodyRead::kError : BodyRead::kEnd;
   }
 
-  bool streamed() const override { return reply_.content_type == "text/event-stream"; }
-
  private:
   FakeUpstream& owner_;
   std::string address_;

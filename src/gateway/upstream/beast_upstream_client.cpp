@@ -48,7 +48,6 @@ class BeastExchange final : public UpstreamExchange {
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override;
   net::awaitable<BodyRead> read_body(std::string& out) override;
-  bool streamed() const override { return streamed_; }
 
  private:
   net::awaitable<bool> connect();
@@ -60,7 +59,6 @@ class BeastExchange final : public UpstreamExchange {
   std::optional<http::response_parser<http::buffer_body>> parser_;
   std::array<char, 16384> piece_{};
   bool done_ = false;
-  bool streamed_ = false;
   bool keep_alive_ = false;
 };
 
@@ -191,8 +189,8 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> BeastExchange::send(
     if (!is_hop_by_hop(name)) head.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   keep_alive_ = res.keep_alive();
-  streamed_ = parser_->chunked() || !parser_->content_length();
-  if (!streamed_) head.content_length = static_cast<std::size_t>(*parser_->content_length());
+  const bool streamed = parser_->chunked() || !parser_->content_length();
+  if (!streamed) head.content_length = static_cast<std::size_t>(*parser_->content_length());
   if (parser_->is_done()) done_ = true;
   co_return head;
 }

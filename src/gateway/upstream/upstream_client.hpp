@@ -56,8 +56,6 @@ class UpstreamExchange {
       const UpstreamRequest& request) = 0;
   // Appends the next piece of the response body to `out`.
   virtual boost::asio::awaitable<BodyRead> read_body(std::string& out) = 0;
-  // Whether the response declared a chunked or unbounded body (a stream) rather than a length.
-  virtual bool streamed() const = 0;
 };
 
 class UpstreamClient {
