@@ -13,15 +13,16 @@ echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=ON \
   -DINFERGATE_WERROR=ON -DINFERGATE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j "$JOBS" --target sim_engine_test sse_test sim_replica_test config_test \
-  gateway_test
+  gateway_test metrics_test
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L sanitize --no-tests=error --output-on-failure -j "$JOBS"
 
 echo "== fuzzers, ${FUZZ_SECONDS}s each"
 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINFERGATE_FUZZ=ON -DINFERGATE_BUILD_TESTS=OFF -DINFERGATE_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$JOBS" --target fuzz_sse_parser fuzz_openai_request fuzz_gateway_json
-for f in sse_parser openai_request gateway_json; do
+cmake --build build-fuzz -j "$JOBS" --target fuzz_sse_parser fuzz_openai_request fuzz_gateway_json \
+  fuzz_prometheus_text
+for f in sse_parser openai_request gateway_json prometheus_text; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/$f/* "$work/"
   build-fuzz/bin/fuzz_$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
