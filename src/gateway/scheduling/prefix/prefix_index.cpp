@@ -1,0 +1,289 @@
+#include "gateway/scheduling/prefix/prefix_index.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+
+#include "gateway/scheduling/prefix/endpoint_lru.hpp"
+
+namespace infergate::gateway::scheduling::prefix {
+namespace {
+
+constexpr std::uint32_t kNoSlot = 0xffffffffu;
+
+// Both tables keep 0 for empty buckets; a block hash of 0 (one chance in 2^64) shares 1's.
+std::uint64_t key_of(std::uint64_t block) noexcept { return block != 0 ? block : 1; }
+
+// How far match() prefetches ahead of its lookups. With ~100 ns per cache miss and ~5 ns of
+// work per block, 16 keeps enough misses in flight without running far past an early exit.
+constexpr std::size_t kPrefetchAhead = 16;
+// How far record() prefetches ahead in the endpoint's LRU table.
+constexpr std::size_t kRecordPrefetchAhead = 8;
+
+}  // namespace
+
+struct PrefixIndex::EndpointState {
+  std::mutex mu;
+  // Under mu.
+  EndpointId id = 0;
+  bool active = false;
+  std::uint32_t slot = kNoSlot;
+  std::size_t capacity = 0;
+  EndpointLru lru;
+};
+
+// Endpoint id -> slot and state. Immutable once published; replaced whole when an endpoint
+// joins or leaves (rare), the old one retired through the Reclaimer.
+struct PrefixIndex::SlotMap {
+  struct Entry {
+    EndpointId id = 0;
+    std::uint32_t slot = kNoSlot;  // kNoSlot: empty bucket
+    EndpointState* state = nullptr;
+  };
+  std::vector<Entry> buckets;  // power of two, at most half full
+  std::size_t shift = 64;
+  std::size_t endpoints = 0;
+
+  explicit SlotMap(std::size_t endpoint_count) {
+    std::size_t size = 8;
+    while (size < endpoint_count * 2) size *= 2;
+    buckets.resize(size);
+    shift = 64 - static_cast<std::size_t>(std::countr_zero(size));
+  }
+  std::size_t home(EndpointId id) const noexcept {
+    return static_cast<std::size_t>((id * 0x9e3779b97f4a7c15ULL) >> shift);
+  }
+  const Entry* find(EndpointId id) const noexcept {
+    for (std::size_t i = home(id);; i = (i + 1) & (buckets.size() - 1)) {
+      const Entry& e = buckets[i];
+      if (e.slot == kNoSlot) return nullptr;
+      if (e.id == id) return &e;
+    }
+  }
+  void insert(const Entry& entry) {
+    std::size_t i = home(entry.id);
+    while (buckets[i].slot != kNoSlot) i = (i + 1) & (buckets.size() - 1);
+    buckets[i] = entry;
+    ++endpoints;
+  }
+  // A copy with room for one more, without `skip`.
+  std::unique_ptr<SlotMap> copy_without(EndpointId skip, bool has_skip) const {
+    auto map = std::make_unique<SlotMap>(endpoints + 1);
+    for (const Entry& e : buckets) {
+      if (e.slot != kNoSlot && !(has_skip && e.id == skip)) map->insert(e);
+    }
+    return map;
+  }
+};
+
+PrefixIndex::PrefixIndex(PrefixIndexOptions options)
+    : options_(options), table_(reclaimer_), slots_(new SlotMap(0)) {
+  options_.default_capacity_blocks =
+      std::min(options_.default_capacity_blocks, kMaxCapacityBlocks);
+}
+
+PrefixIndex::~PrefixIndex() { delete slots_.load(std::memory_order_relaxed); }
+
+void PrefixIndex::publish(std::unique_ptr<SlotMap> map) {
+  const SlotMap* old = slots_.exchange(map.release(), std::memory_order_seq_cst);
+  reclaimer_.retire(const_cast<SlotMap*>(old),
+                    [](void* block) { delete static_cast<SlotMap*>(block); });
+}
+
+PrefixIndex::EndpointState* PrefixIndex::find_state(EndpointId endpoint) const {
+  Reclaimer::ReadGuard guard(reclaimer_);
+  const SlotMap::Entry* entry = slots_.load(std::memory_order_seq_cst)->find(endpoint);
+  // States live as long as the index, so the pointer outlives the guard; the caller checks
+  // under the state's mutex that it still belongs to `endpoint`.
+  return entry != nullptr ? entry->state : nullptr;
+}
+
+PrefixIndex::EndpointState* PrefixIndex::obtain(EndpointId endpoint) {
+  if (EndpointState* state = find_state(endpoint)) return state;
+  std::lock_guard registry(registry_mu_);
+  const SlotMap* current = slots_.load(std::memory_order_relaxed);
+  if (const SlotMap::Entry* entry = current->find(endpoint)) return entry->state;
+  // The lowest free slot keeps the bitsets short.
+  std::uint32_t slot = 0;
+  while (slot < states_.size() && states_[slot]->active) ++slot;
+  if (slot >= kMaxEndpoints) return nullptr;
+  if (slot / 64 + 1 > table_.words()) table_.widen(slot / 64 + 1);
+  if (slot == states_.size()) states_.push_back(std::make_unique<EndpointState>());
+  EndpointState* state = states_[slot].get();
+  {
+    std::lock_guard lock(state->mu);
+    state->id = endpoint;
+    state->active = true;
+    state->slot = slot;
+    state->capacity = options_.default_capacity_blocks;
+    state->lru.set_capacity_hint(state->capacity);
+  }
+  auto map = current->copy_without(0, false);
+  map->insert({endpoint, slot, state});
+  publish(std::move(map));
+  return state;
+}
+
+void PrefixIndex::set_capacity(EndpointId endpoint, std::size_t blocks) {
+  blocks = std::min(blocks, kMaxCapacityBlocks);
+  EndpointState* state = obtain(endpoint);
+  if (state == nullptr) return;
+  std::lock_guard lock(state->mu);
+  if (!state->active || state->id != endpoint) return;  // removed meanwhile
+  state->capacity = blocks;
+  while (state->lru.size() > blocks) table_.remove(state->lru.pop_oldest(), state->slot);
+  state->lru.set_capacity_hint(blocks);
+}
+
+void PrefixIndex::record(EndpointId endpoint, std::span<const std::uint64_t> blocks) {
+  if (blocks.empty()) return;
+  EndpointState* state = obtain(endpoint);
+  if (state == nullptr) return;
+  {
+    std::lock_guard lock(state->mu);
+    if (!state->active || state->id != endpoint) return;
+    EndpointLru& lru = state->lru;
+    const std::size_t count = std::min(blocks.size(), state->capacity);
+    // Last to first: the leading blocks end up the most recent.
+    for (std::size_t k = count; k-- > 0;) {
+      if (k >= kRecordPrefetchAhead) lru.prefetch(key_of(blocks[k - kRecordPrefetchAhead]));
+      const std::uint64_t key = key_of(blocks[k]);
+      if (lru.touch(key)) continue;
+      if (lru.size() >= state->capacity) table_.remove(lru.pop_oldest(), state->slot);
+      lru.insert(key);
+      table_.add(key, state->slot);
+    }
+  }
+  reclaimer_.collect();
+}
+
+void PrefixIndex::move(EndpointId from, EndpointId to, std::span<const std::uint64_t> blocks) {
+  if (from != to) {
+    if (EndpointState* state = find_state(from)) {
+      std::lock_guard lock(state->mu);
+      if (state->active && state->id == from) {
+        for (const std::uint64_t block : blocks) {
+          const std::uint64_t key = key_of(block);
+          if (state->lru.erase(key)) table_.remove(key, state->slot);
+        }
+      }
+    }
+  }
+  record(to, blocks);
+}
+
+void PrefixIndex::remove_endpoint(EndpointId endpoint) {
+  std::lock_guard registry(registry_mu_);
+  const SlotMap* current = slots_.load(std::memory_order_relaxed);
+  const SlotMap::Entry* entry = current->find(endpoint);
+  if (entry == nullptr) return;
+  EndpointState* state = entry->state;
+  publish(current->copy_without(endpoint, true));  // `entry` dies with `current`
+  std::lock_guard lock(state->mu);
+  state->lru.for_each_oldest_first([&](std::uint64_t key) { table_.remove(key, state->slot); });
+  state->lru.clear();
+  state->active = false;  // the slot is free for the next endpoint
+}
+
+void PrefixIndex::prefetch(std::span<const std::uint64_t> blocks) const noexcept {
+  const std::size_t n = std::min(blocks.size(), kPrefetchAhead);
+  for (std::size_t i = 0; i < n; ++i) table_.prefetch(key_of(blocks[i]));
+}
+
+namespace {
+
+// The leading-run walk over the blocks, for a bitset of kWords words (0: `words` at run time).
+// `alive` holds the candidates' slots still matching; depth[slot] gets each one's run length.
+template <std::size_t kWords>
+void walk_blocks(const BlockTable& table, std::span<const std::uint64_t> blocks,
+                 std::size_t words, std::uint64_t* alive, std::uint32_t* depth) {
+  const std::size_t n_words = kWords != 0 ? kWords : words;
+  std::uint64_t mask[BlockTable::kMaxWords];
+  const std::size_t n = blocks.size();
+  for (std::size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) table.prefetch(key_of(blocks[i]));
+  std::size_t i = 0;
+  for (; i < n; ++i) {
+    if (i + kPrefetchAhead < n) table.prefetch(key_of(blocks[i + kPrefetchAhead]));
+    if (!table.find(key_of(blocks[i]), mask, n_words)) break;
+    std::uint64_t any = 0;
+    for (std::size_t w = 0; w < n_words; ++w) {
+      for (std::uint64_t dropped = alive[w] & ~mask[w]; dropped != 0; dropped &= dropped - 1) {
+        depth[w * 64 + static_cast<std::size_t>(std::countr_zero(dropped))] =
+            static_cast<std::uint32_t>(i);
+      }
+      alive[w] &= mask[w];
+      any |= alive[w];
+    }
+    if (any == 0) return;  // no candidate can match further
+  }
+  for (std::size_t w = 0; w < n_words; ++w) {
+    for (std::uint64_t left = alive[w]; left != 0; left &= left - 1) {
+      depth[w * 64 + static_cast<std::size_t>(std::countr_zero(left))] =
+          static_cast<std::uint32_t>(i);
+    }
+  }
+}
+
+}  // namespace
+
+void PrefixIndex::match(std::span<const std::uint64_t> blocks,
+                        std::span<const EndpointId> candidates,
+                        std::span<std::uint32_t> matched) const {
+  assert(matched.size() >= candidates.size());
+  std::fill_n(matched.begin(), candidates.size(), 0u);
+  if (blocks.empty() || candidates.empty()) return;
+
+  Reclaimer::ReadGuard guard(reclaimer_);
+  const SlotMap& map = *slots_.load(std::memory_order_seq_cst);
+  const std::size_t words = table_.words();
+
+  // Candidates' slots: on the stack for any usual pool, on the heap past that.
+  constexpr std::size_t kStackCandidates = 512;
+  std::uint32_t stack_slots[kStackCandidates];
+  std::vector<std::uint32_t> heap_slots;
+  std::uint32_t* slots = stack_slots;
+  if (candidates.size() > kStackCandidates) {
+    heap_slots.resize(candidates.size());
+    slots = heap_slots.data();
+  }
+  std::uint64_t alive[BlockTable::kMaxWords];
+  std::fill_n(alive, words, std::uint64_t{0});
+  bool any = false;
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    const SlotMap::Entry* entry = map.find(candidates[c]);
+    slots[c] = entry != nullptr ? entry->slot : kNoSlot;
+    if (entry != nullptr && entry->slot / 64 < words) {
+      alive[entry->slot / 64] |= std::uint64_t{1} << (entry->slot % 64);
+      any = true;
+    }
+  }
+  if (!any) return;
+
+  std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
+  switch (words) {
+    case 1: walk_blocks<1>(table_, blocks, words, alive, depth); break;
+    case 2: walk_blocks<2>(table_, blocks, words, alive, depth); break;
+    case 3: walk_blocks<3>(table_, blocks, words, alive, depth); break;
+    case 4: walk_blocks<4>(table_, blocks, words, alive, depth); break;
+    default: walk_blocks<0>(table_, blocks, words, alive, depth); break;
+  }
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    if (slots[c] != kNoSlot && slots[c] / 64 < words) matched[c] = depth[slots[c]];
+  }
+}
+
+PrefixIndex::Stats PrefixIndex::stats() const {
+  const BlockTable::Stats table = table_.stats();
+  Stats stats{table.blocks, 0, table.memory_bytes + sizeof(*this)};
+  std::lock_guard registry(registry_mu_);
+  for (const auto& state : states_) {
+    std::lock_guard lock(state->mu);
+    stats.entries += state->lru.size();
+    stats.memory_bytes += sizeof(EndpointState) + state->lru.memory_bytes();
+  }
+  const SlotMap* map = slots_.load(std::memory_order_relaxed);
+  stats.memory_bytes += sizeof(SlotMap) + map->buckets.size() * sizeof(SlotMap::Entry);
+  return stats;
+}
+
+}  // namespace infergate::gateway::scheduling::prefix

@@ -1,0 +1,100 @@
+// The approximate prefix-cache index behind the prefix-cache scorer: which endpoints recently
+// served which prompt blocks (see prompt_blocks.hpp), so a new request can go where its
+// longest prefix is probably still in the KV cache.
+//
+// Contract
+// - record(): the request with these block hashes was sent to the endpoint. Each endpoint
+//   keeps at most its capacity of blocks (set_capacity(), from the endpoint's
+//   cache_config_info; default PrefixIndexOptions::default_capacity_blocks) and evicts its
+//   least recently used ones. Blocks are recorded last to first, so a request's leading blocks
+//   are the most recent and the deep end of a prefix goes before its start.
+// - match(): for each candidate, the number of leading blocks the index holds for it, stopping
+//   at the first block it lacks. Candidates the index has never seen match 0.
+// - An endpoint's state lives from its first record() or set_capacity() to remove_endpoint().
+//   At most kMaxEndpoints are tracked at once; record() for more is ignored.
+//
+// Thread-safety: every method may be called from many threads at once. match() takes no lock
+// (seqlock reads of the block table, see block_table.hpp); writers lock one endpoint and, per
+// block, one of 256 table shards, for a few instructions each.
+//
+// Layout and memory: a table block hash -> bitset of endpoint slots (slots are dense numbers
+// the index gives endpoints), sharded; and per endpoint an LRU table of its blocks. An entry
+// (block, endpoint) costs about 21 bytes in the endpoint's LRU (16-byte buckets at most 3/4
+// full once the endpoint nears its capacity), plus each distinct block costs 8 + 8 * ceil(slots
+// / 64) bytes at a load between 1/5 and 3/4 (typically 1/2) in the block table, shared by all
+// the endpoints holding it: 48 bytes per distinct block with 65 to 128 endpoints. Memory is
+// bounded by the sum of the capacities.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "gateway/scheduling/prefix/block_table.hpp"
+#include "gateway/scheduling/prefix/reclaimer.hpp"
+
+namespace infergate::gateway::scheduling::prefix {
+
+using EndpointId = std::uint32_t;  // stable ids the datastore assigns
+
+struct PrefixIndexOptions {
+  std::size_t default_capacity_blocks = 31250;
+};
+
+class PrefixIndex {
+ public:
+  static constexpr std::size_t kMaxEndpoints = BlockTable::kMaxWords * 64;
+  static constexpr std::size_t kMaxCapacityBlocks = std::size_t{1} << 30;
+
+  explicit PrefixIndex(PrefixIndexOptions options = {});
+  PrefixIndex(const PrefixIndex&) = delete;
+  PrefixIndex& operator=(const PrefixIndex&) = delete;
+  ~PrefixIndex();
+
+  // From the endpoint's cache_config_info; shrinking evicts at once.
+  void set_capacity(EndpointId endpoint, std::size_t blocks);
+  // The request with these block hashes was sent to `endpoint`: add or refresh them in its
+  // LRU, evicting its least recently used blocks beyond capacity.
+  void record(EndpointId endpoint, std::span<const std::uint64_t> blocks);
+  // After a retry: the blocks go from `from` (removed there) to `to`.
+  void move(EndpointId from, EndpointId to, std::span<const std::uint64_t> blocks);
+  // For each candidate, how many leading blocks the index holds for it (stops at the first
+  // missing block). matched.size() >= candidates.size().
+  void match(std::span<const std::uint64_t> blocks, std::span<const EndpointId> candidates,
+             std::span<std::uint32_t> matched) const;
+  // The endpoint left the configuration: its blocks are purged and its slot freed.
+  void remove_endpoint(EndpointId endpoint);
+
+  // A hint before match(): pulls the table buckets of the first blocks into the cache.
+  void prefetch(std::span<const std::uint64_t> blocks) const noexcept;
+
+  struct Stats {
+    std::size_t blocks;        // distinct blocks
+    std::size_t entries;       // (block, endpoint) pairs
+    std::size_t memory_bytes;  // everything the index allocated
+  };
+  Stats stats() const;
+
+ private:
+  struct EndpointState;
+  struct SlotMap;
+
+  EndpointState* obtain(EndpointId endpoint);
+  EndpointState* find_state(EndpointId endpoint) const;
+  void publish(std::unique_ptr<SlotMap> map);
+
+  PrefixIndexOptions options_;
+  mutable Reclaimer reclaimer_;
+  BlockTable table_;
+  std::atomic<const SlotMap*> slots_;
+  // Endpoints joining and leaving. EndpointState::active changes under both this and the
+  // state's mutex, so either one suffices to read it.
+  mutable std::mutex registry_mu_;
+  std::vector<std::unique_ptr<EndpointState>> states_;  // by slot, never shrinks; registry_mu_
+};
+
+}  // namespace infergate::gateway::scheduling::prefix
