@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/process_limits.hpp"
+#include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/gateway.hpp"
 
 namespace po = boost::program_options;
@@ -15,6 +16,7 @@ using namespace infergate::gateway;
 int main(int argc, char** argv) {
   GatewayOptions o;
   long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;
+  long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
   bool no_watch = false, check_only = false;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
@@ -47,7 +49,25 @@ int main(int argc, char** argv) {
      "longest pause inside a model server's response body")
     ("upstream-retries", po::value(&o.handler.max_retries)->default_value(o.handler.max_retries),
      "other endpoints tried after a connect failure, a connection closed before the response, "
-     "or a 429/503, while the client has received nothing")
+     "or a 429/500/502/503/504, while the client has received nothing")
+    ("scheduling-profile", po::value(&o.scheduling.default_profile)->default_value(o.scheduling.default_profile),
+     "endpoint-picking profile of pools that name none when the configuration has no "
+     "EndpointPickerConfig: default, gie-default, least-request, round-robin, random, sglang-cache-aware")
+    ("scrape-interval-ms", po::value(&scrape_interval_ms)->default_value(o.scrape.interval.count()),
+     "how often each endpoint's /metrics is scraped (0: never; no endpoint is then stale)")
+    ("scrape-timeout-ms", po::value(&scrape_timeout_ms)->default_value(o.scrape.timeout.count()),
+     "bound on each step of a scrape (connect, request, page)")
+    ("scrape-failures-to-unhealthy", po::value(&o.scrape.failures_to_unhealthy)->default_value(o.scrape.failures_to_unhealthy),
+     "consecutive failed scrapes that take an endpoint out of picking (a refused connection: at once)")
+    ("metrics-staleness-ms", po::value(&staleness_ms)->default_value(
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.scheduling.metrics_staleness).count()),
+     "metrics older than this count as saturated (an EndpointPickerConfig's saturationDetector overrides)")
+    ("outlier-consecutive-failures", po::value(&o.handler.outlier.consecutive_failures)->default_value(o.handler.outlier.consecutive_failures),
+     "failed requests in a row (5xx, resets, connect errors) that eject an endpoint (0: never)")
+    ("outlier-base-ejection-ms", po::value(&ejection_ms)->default_value(o.handler.outlier.base_ejection.count()),
+     "first ejection's length; each further ejection of the same endpoint adds as much (at most 300 s)")
+    ("outlier-max-ejected-share", po::value(&o.handler.outlier.max_ejected_share)->default_value(o.handler.outlier.max_ejected_share),
+     "largest share of a pool ejected at once (one endpoint may always be; never the last)")
     ("max-idle-upstream-connections", po::value(&o.max_idle_upstream_per_endpoint)->default_value(o.max_idle_upstream_per_endpoint),
      "idle keep-alive connections kept per model server and worker")
     ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
@@ -78,8 +98,13 @@ int main(int argc, char** argv) {
   o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);
   o.drain_timeout = std::chrono::milliseconds(drain_ms);
   o.watch_config = !no_watch;
+  o.scrape.interval = std::chrono::milliseconds(scrape_interval_ms);
+  o.scrape.timeout = std::chrono::milliseconds(scrape_timeout_ms);
+  o.scheduling.metrics_staleness = std::chrono::milliseconds(staleness_ms);
+  o.handler.outlier.base_ejection = std::chrono::milliseconds(ejection_ms);
+  o.scheduling.scraping = o.scrape.interval.count() > 0;
 
-  auto loaded = config::load_config(o.config_files);
+  auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));
   for (const auto& w : loaded.diagnostics.warnings) std::cerr << "infergate: warning: " << w.to_string() << "\n";
   if (!loaded.config) {
     std::cerr << "infergate: invalid configuration:\n" << loaded.diagnostics.error_text();

@@ -60,7 +60,7 @@ std::optional<std::size_t> Config::find_pool(const std::string& ns, const std::s
   return std::nullopt;
 }
 
-BuildResult build_config(LoadResult loaded, std::vector<std::string> files) {
+BuildResult build_config(LoadResult loaded, std::vector<std::string> files, const ConfigValidator& validate) {
   BuildResult out;
   out.diagnostics = std::move(loaded.diagnostics);
   Diagnostics& diag = out.diagnostics;
@@ -78,6 +78,9 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files) {
   for (auto& pool : r.pools) {
     PoolConfig pc;
     pc.resource = pool;
+    if (auto it = pool.meta.annotations.find("infergate.dev/scheduling-profile");
+        it != pool.meta.annotations.end())
+      pc.scheduling_profile = it->second;
     resolve_endpoints(r, pc, diag);
     config->pools.push_back(std::move(pc));
   }
@@ -147,13 +150,40 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files) {
       config->rules.push_back(std::move(rr));
     }
   }
+  // Embedded texts: the ones a Deployment's --config-file names, or every one when none does.
+  for (const auto& e : r.embedded_picker_configs) {
+    const bool chosen = r.picker_config_files.empty() ||
+                        std::find(r.picker_config_files.begin(), r.picker_config_files.end(), e.key) !=
+                            r.picker_config_files.end();
+    if (!chosen) {
+      config->skipped.push_back(e.name + ": EndpointPickerConfig " + e.key +
+                                ": not the --config-file of any endpoint picker Deployment");
+      continue;
+    }
+    LoadResult embedded;
+    load_text(e.text, e.name, embedded);
+    for (auto& d : embedded.diagnostics.errors) diag.errors.push_back(std::move(d));
+    for (auto& d : embedded.diagnostics.warnings) diag.warnings.push_back(std::move(d));
+    for (auto& pc : embedded.resources.picker_configs) r.picker_configs.push_back(std::move(pc));
+  }
+  if (r.picker_configs.size() > 1) {
+    for (std::size_t i = 1; i < r.picker_configs.size(); ++i)
+      diag.error(r.picker_configs[i].where, "kind",
+                 "a second EndpointPickerConfig (the first is at " + r.picker_configs[0].where.file + ":" +
+                     std::to_string(r.picker_configs[0].where.line) +
+                     "); InferGate takes one and selects profiles per pool with the annotation "
+                     "infergate.dev/scheduling-profile");
+  } else if (!r.picker_configs.empty()) {
+    config->picker = std::move(r.picker_configs.front());
+  }
+  if (diag.ok() && validate) validate(*config, diag);
   config->warnings = diag.warnings;
   if (diag.ok()) out.config = std::move(config);
   return out;
 }
 
-BuildResult load_config(const std::vector<std::string>& paths) {
-  return build_config(load_files(paths), paths);
+BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate) {
+  return build_config(load_files(paths), paths, validate);
 }
 
 std::string dump(const Config& c) {
@@ -165,6 +195,7 @@ std::string dump(const Config& c) {
     o << "\n  targetPorts:";
     for (auto port : p.resource.target_ports) o << " " << port;
     o << "\n  appProtocol: " << p.resource.app_protocol << "\n";
+    if (!p.scheduling_profile.empty()) o << "  schedulingProfile: " << p.scheduling_profile << "\n";
     if (p.resource.endpoint_picker)
       o << "  endpointPicker: " << *p.resource.endpoint_picker << " (ignored), failureMode "
         << (p.resource.failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";
@@ -198,6 +229,22 @@ std::string dump(const Config& c) {
     for (const auto& m : r.mirrors)
       o << "  mirror " << c.pools[m.pool].ns() << "/" << c.pools[m.pool].name() << " fraction " << m.fraction << "\n";
     if (r.request_timeout) o << "  timeout " << r.request_timeout->count() << "ms\n";
+  }
+  if (c.picker) {
+    for (const auto& p : c.picker->plugins) {
+      o << "picker plugin " << p.name << " type " << p.type;
+      for (const auto& [k, v] : p.parameters.fields) o << " " << k << "=" << (v.is_map ? "{...}" : v.value);
+      o << "\n";
+    }
+    for (const auto& prof : c.picker->profiles) {
+      o << "picker profile " << prof.name << ":";
+      for (const auto& ref : prof.plugins) {
+        o << " " << ref.plugin_ref;
+        if (ref.weight) o << "*" << *ref.weight;
+      }
+      o << "\n";
+    }
+    if (c.picker->metrics_staleness) o << "picker metricsStaleness " << c.picker->metrics_staleness->count() << "ms\n";
   }
   for (const auto& s : c.skipped) o << "skipped " << s.substr(s.find(": ") + 2) << "\n";
   return o.str();

@@ -4,6 +4,7 @@
 // through std::shared_ptr<const Config> (a reload builds a new one and swaps the pointer).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ struct PoolConfig {
   std::vector<EndpointSpec> endpoints;
   std::unordered_map<std::string, InferenceModel> models;          // by modelName
   std::unordered_map<std::string, InferenceObjective> objectives;  // by name
+  // Annotation infergate.dev/scheduling-profile: a profile of the EndpointPickerConfig or a
+  // ready-made one; empty: the configuration's (or the gateway's) default.
+  std::string scheduling_profile;
   const std::string& name() const { return resource.meta.name; }
   const std::string& ns() const { return resource.meta.ns; }
 };
@@ -59,6 +63,7 @@ struct ResolvedRule {
 struct Config {
   std::vector<PoolConfig> pools;
   std::vector<ResolvedRule> rules;  // in file order; the router orders matches by precedence
+  std::optional<EndpointPickerConfig> picker;  // at most one per configuration
   std::vector<std::string> skipped;
   std::vector<Diagnostic> warnings;
   std::vector<std::string> files;
@@ -71,9 +76,14 @@ struct BuildResult {
   Diagnostics diagnostics;               // errors and warnings of load and build together
 };
 
-BuildResult build_config(LoadResult loaded, std::vector<std::string> files = {});
+// Checks that need knowledge outside the config layer (the scheduler's plugin registry): run
+// at the end of a build that has no errors yet; what they report fails the load.
+using ConfigValidator = std::function<void(const Config&, Diagnostics&)>;
+
+BuildResult build_config(LoadResult loaded, std::vector<std::string> files = {},
+                         const ConfigValidator& validate = {});
 // Loads and builds in one step.
-BuildResult load_config(const std::vector<std::string>& paths);
+BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate = {});
 
 // A normalised, deterministic text rendering of what was loaded (golden tests, --check-config).
 std::string dump(const Config& config);

@@ -35,11 +35,57 @@ void read_metadata(MapReader& obj, ObjectMeta& meta, const std::string& file, Di
   MapReader m(obj.child("metadata"), "metadata", file, diag);
   if (auto n = m.string("name", true)) meta.name = *n;
   if (auto ns = m.string("namespace")) meta.ns = *ns;
+  if (auto a = m.string_map("annotations")) meta.annotations = std::move(*a);
   // The rest of Kubernetes' ObjectMeta is valid and meaningless here.
-  for (const char* k : {"labels", "annotations", "generateName", "uid", "resourceVersion",
+  for (const char* k : {"labels", "generateName", "uid", "resourceVersion",
                         "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
                         "ownerReferences", "managedFields", "deletionGracePeriodSeconds"})
     m.child(k);
+}
+
+
+// A ConfigMap may carry an EndpointPickerConfig as the text of one of its data keys (upstream's
+// Helm chart ships it so). Such texts are kept and parsed when the configuration is built, as
+// files of their own named after the ConfigMap and key. Returns whether one was found.
+bool keep_embedded_picker_configs(const YAML::Node& doc, const std::string& file, Resources& out) {
+  const YAML::Node data = doc["data"];
+  if (!data.IsMap()) return false;
+  bool found = false;
+  for (const auto& kv : data) {
+    if (!kv.second.IsScalar()) continue;
+    const std::string& text = kv.second.Scalar();
+    if (text.find("EndpointPickerConfig") == std::string::npos) continue;
+    const YAML::Node name = doc["metadata"]["name"];
+    const std::string key = kv.first.as<std::string>();
+    out.embedded_picker_configs.push_back(
+        {text, file + " (ConfigMap " + (name.IsScalar() ? name.Scalar() : "?") + ", data." + key + ")", key});
+    found = true;
+  }
+  return found;
+}
+
+// An endpoint-picker Deployment names its configuration file in its container arguments
+// (`-configFile F`, `--config-file F` or `--config-file=F`); the base names are recorded.
+void note_picker_config_files(const YAML::Node& doc, Resources& out) {
+  const YAML::Node containers = doc["spec"]["template"]["spec"]["containers"];
+  if (!containers.IsSequence()) return;
+  for (const auto& c : containers) {
+    const YAML::Node args = c["args"];
+    if (!args.IsSequence()) continue;
+    std::string previous;
+    for (const auto& a : args) {
+      if (!a.IsScalar()) continue;
+      std::string value;
+      const std::string& arg = a.Scalar();
+      if (previous == "-configFile" || previous == "--configFile" || previous == "--config-file" ||
+          previous == "-config-file")
+        value = arg;
+      else if (arg.starts_with("--config-file=") || arg.starts_with("-configFile="))
+        value = arg.substr(arg.find('=') + 1);
+      if (!value.empty()) out.picker_config_files.push_back(value.substr(value.rfind('/') + 1));
+      previous = arg;
+    }
+  }
 }
 
 void load_document(const YAML::Node& doc, const std::string& file, int& order, LoadResult& out) {
@@ -89,8 +135,8 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     load(r.routes, parse_http_route);
   } else if (kind == "StaticEndpoints" && api_version == "infergate.dev/v1alpha1") {
     load(r.endpoint_sets, parse_static_endpoints);
-  } else if (kind == "EndpointPickerConfig" && inference_group) {
-    skip("scheduler configuration is not used yet (the built-in round-robin picks endpoints)");
+  } else if (kind == "EndpointPickerConfig" && api_version == "inference.networking.x-k8s.io/v1alpha1") {
+    parse_endpoint_picker_config(obj, r.picker_configs.emplace_back());
   } else if (kind == "InferenceModelRewrite" && inference_group) {
     diag.error(obj.where("kind"), "kind", "InferenceModelRewrite is not supported yet");
     for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
@@ -99,7 +145,10 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     diag.error(obj.where("apiVersion"), "apiVersion",
                "unsupported API version " + api_version + " for kind " + kind);
     for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+  } else if (kind == "ConfigMap" && group.empty() && keep_embedded_picker_configs(doc, file, r)) {
+    skip("its EndpointPickerConfig is read from it");
   } else if (is_ignorable_group(group)) {
+    if (kind == "Deployment") note_picker_config_files(doc, r);
     skip("not used by InferGate");
   } else {
     diag.error(obj.where("kind"), "kind", "unknown kind " + kind + " (" + api_version + ")");

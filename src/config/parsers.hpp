@@ -12,6 +12,8 @@ void parse_inference_model(MapReader& spec, InferenceModel& out);
 void parse_inference_objective(MapReader& spec, InferenceObjective& out);
 void parse_http_route(MapReader& spec, HttpRoute& out);
 void parse_static_endpoints(MapReader& spec, StaticEndpoints& out);
+// EndpointPickerConfig has no spec: `obj` is the whole object.
+void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out);
 
 // Reads `key` as a sequence, calling `each(node, path)` per item; an error if not a sequence.
 template <typename Each>

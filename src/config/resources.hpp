@@ -10,6 +10,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace infergate::config {
@@ -25,6 +27,7 @@ struct ObjectMeta {
   std::string ns = "default";
   SourceLocation where;
   int order = 0;  // position in the load: earlier is older (wins name clashes where upstream says so)
+  std::map<std::string, std::string> annotations;
 };
 
 struct PoolRef {
@@ -125,6 +128,51 @@ struct StaticEndpoints {
   std::vector<StaticEndpoint> endpoints;
 };
 
+// EndpointPickerConfig (inference.networking.x-k8s.io/v1alpha1): the scheduler's plugins and
+// profiles, as upstream's endpoint picker reads them (its own document, or embedded in a
+// ConfigMap as upstream's Helm chart ships it). Plugin types and parameters are checked by the
+// scheduling layer, which owns the plugin registry.
+struct PluginParameter {
+  std::string value;  // a scalar as written; empty for a mapping
+  bool is_map = false;
+  std::vector<std::pair<std::string, PluginParameter>> fields;  // a mapping's entries, in order
+  SourceLocation where;
+  std::string path;  // "plugins[i].parameters.x", for diagnostics
+  const PluginParameter* field(std::string_view key) const {
+    for (const auto& [k, v] : fields)
+      if (k == key) return &v;
+    return nullptr;
+  }
+};
+
+struct PluginSpec {
+  std::string name;  // defaults to the type
+  std::string type;
+  PluginParameter parameters;  // a mapping (empty when absent)
+  SourceLocation where;
+  std::string path;  // "plugins[i]", for diagnostics
+};
+
+struct ProfilePluginRef {
+  std::string plugin_ref;
+  std::optional<double> weight;  // scorers only; absent means 1
+  SourceLocation where;
+  std::string path;
+};
+
+struct SchedulingProfileSpec {
+  std::string name;
+  std::vector<ProfilePluginRef> plugins;
+  SourceLocation where;
+};
+
+struct EndpointPickerConfig {
+  std::vector<PluginSpec> plugins;
+  std::vector<SchedulingProfileSpec> profiles;
+  std::optional<std::chrono::milliseconds> metrics_staleness;  // saturationDetector.metricsStalenessThreshold
+  SourceLocation where;
+};
+
 // Everything one load produced, in file order.
 struct Resources {
   std::vector<InferencePool> pools;
@@ -132,6 +180,16 @@ struct Resources {
   std::vector<InferenceObjective> objectives;
   std::vector<HttpRoute> routes;
   std::vector<StaticEndpoints> endpoint_sets;
+  std::vector<EndpointPickerConfig> picker_configs;
+  // EndpointPickerConfig texts found in ConfigMaps, parsed when the configuration is built: an
+  // endpoint-picker Deployment's --config-file argument chooses among several.
+  struct EmbeddedPickerConfig {
+    std::string text;
+    std::string name;  // "<file> (ConfigMap <name>, data.<key>)"
+    std::string key;
+  };
+  std::vector<EmbeddedPickerConfig> embedded_picker_configs;
+  std::vector<std::string> picker_config_files;  // base names from Deployments' --config-file
   std::vector<std::string> skipped;  // "file:line: kind name: why" for each object not used
 };
 

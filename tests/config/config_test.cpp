@@ -111,12 +111,18 @@ TEST(UpstreamFixtures, OldestV1alpha1SamplesAreRejectedAsUnsupported) {
   EXPECT_NE(result.diagnostics.error_text().find("unsupported API version"), std::string::npos);
 }
 
-TEST(UpstreamFixtures, EmbeddedPickerConfigIsSkippedNotFailed) {
+// The ConfigMap carries two EndpointPickerConfig texts; the endpoint picker Deployment's
+// --config-file argument chooses default-plugins.yaml.
+TEST(UpstreamFixtures, EmbeddedPickerConfigIsReadFromTheConfigMap) {
   const auto result = load({"gie-v0.5.1/config/manifests/inferencepool-resources.yaml"});
-  ASSERT_TRUE(result.config);
-  bool configmap = false;
-  for (const auto& s : result.config->skipped) configmap |= s.find("ConfigMap") != std::string::npos;
-  EXPECT_TRUE(configmap);
+  ASSERT_TRUE(result.config) << result.diagnostics.error_text();
+  ASSERT_TRUE(result.config->picker);
+  ASSERT_EQ(result.config->picker->profiles.size(), 1u);
+  EXPECT_EQ(result.config->picker->plugins.size(), 7u);
+  EXPECT_EQ(result.config->picker->plugins[4].type, "decision-tree-filter");
+  bool other_skipped = false;
+  for (const auto& s : result.config->skipped) other_skipped |= s.find("data.plugins-v2.yaml") != std::string::npos;
+  EXPECT_TRUE(other_skipped);
 }
 
 // --- mutations: each must fail naming file, line and field ----------------------------------

@@ -181,7 +181,9 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
 net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
                                             UpstreamRequest request, std::string target_model) {
   PoolState& state = *snapshot->pools[pool];
-  std::shared_ptr<Endpoint> endpoint = scheduler_.pick(state, SchedulingRequest{target_model, {}, 0}, {});
+  const SchedulingRequest scheduling{target_model, {}, 0};
+  Scheduler& scheduler = state.scheduler ? *state.scheduler : scheduler_;
+  std::shared_ptr<Endpoint> endpoint = scheduler.begin(state, scheduling, {random_, clock_})->pick({}).endpoint;
   if (!endpoint) co_return;
   UpstreamAttempt attempt(endpoint, upstream_.exchange(endpoint->address));
   auto sent = co_await attempt.upstream->send(request);
@@ -190,21 +192,41 @@ net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snap
   while (co_await attempt.upstream->read_body(discarded) == BodyRead::kData) discarded.clear();
 }
 
+namespace {
+
+bool retryable_status(int status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+}  // namespace
+
 net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& response,
                                              RequestRecord& record) {
+  Scheduler& scheduler = plan.pool.scheduler ? *plan.pool.scheduler : scheduler_;
+  const std::unique_ptr<SchedulingSession> session = scheduler.begin(plan.pool, plan.scheduling, {random_, clock_});
   std::vector<const Endpoint*> tried;
   std::string last_failure;
+  PickFailure pick_failure;
+  const auto report = [&](Endpoint& ep, AttemptOutcome outcome) {
+    if (report_outcome(options_.outlier, plan.pool, ep, outcome, clock_.now()))
+      last_failure += " (" + ep.address + " ejected)";
+  };
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
-    std::shared_ptr<Endpoint> endpoint = scheduler_.pick(plan.pool, plan.scheduling, tried);
-    if (!endpoint) break;
+    PickResult picked = session->pick(tried);
+    if (!picked.endpoint) {
+      pick_failure = std::move(picked.failure);
+      break;
+    }
+    std::shared_ptr<Endpoint> endpoint = std::move(picked.endpoint);
     tried.push_back(endpoint.get());
     ++record.attempts;
-    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address));
+    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address), plan.scheduling.expected_tokens);
     ex.started = clock_.now();
     ex.quoted_client_model = plan.quoted_client_model;
     auto sent = co_await ex.upstream->send(plan.request);
     if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
       last_failure = endpoint->address + ": " + std::string(upstream_failure_name(*failure));
+      report(*endpoint, AttemptOutcome::kFailure);
       if (*failure == UpstreamFailure::kTimeout) {
         const GatewayError e = GatewayError::timeout("upstream " + last_failure);
         record.status = 504;
@@ -215,19 +237,24 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
       continue;  // nothing reached the model server's client side: try another endpoint
     }
     ResponseHead head = std::move(std::get<ResponseHead>(sent));
-    const bool overloaded = head.status == 429 || head.status == 503;
-    if (overloaded && attempt < options_.max_retries && tried.size() < plan.pool.endpoints.size()) {
+    report(*endpoint, head.status >= 500 ? AttemptOutcome::kFailure
+                      : head.status == 429 ? AttemptOutcome::kNeutral
+                                           : AttemptOutcome::kSuccess);
+    if (retryable_status(head.status) && attempt < options_.max_retries &&
+        tried.size() < plan.pool.endpoints.size()) {
       last_failure = endpoint->address + ": answered " + std::to_string(head.status);
       continue;  // the exchange closes the connection; its body is not wanted
     }
     record.endpoint = endpoint->address;
     record.status = head.status;
     co_await relay(ex, std::move(head), response, record);
+    if (record.error && record.error->source == ErrorSource::kUpstream) report(*endpoint, AttemptOutcome::kFailure);
     co_return;
   }
-  const GatewayError e = GatewayError::unavailable(
-      tried.empty() ? "no endpoints available in pool " + record.pool
-                    : "all endpoints failed (" + last_failure + ")");
+  const GatewayError e =
+      tried.empty() ? GatewayError{pick_failure.status, pick_failure.message + " (pool " + record.pool + ")", {},
+                                   ErrorSource::kGateway, false}
+                    : GatewayError::unavailable("all endpoints failed (" + last_failure + ")");
   record.status = e.status;
   record.error = e;
   co_await send_error(response, e);

@@ -16,6 +16,7 @@
 #include "gateway/core/client_response.hpp"
 #include "gateway/core/error.hpp"
 #include "gateway/datastore/datastore.hpp"
+#include "gateway/datastore/outlier_detector.hpp"
 #include "gateway/request/response_json.hpp"
 #include "gateway/scheduling/scheduler.hpp"
 #include "gateway/upstream/upstream_client.hpp"
@@ -34,6 +35,7 @@ struct HandlerOptions {
   int max_retries = 2;  // further endpoints tried after the first, before any byte to the client
   std::size_t max_buffered_response = 16 << 20;  // a whole (non-stream) body is buffered up to this
   std::chrono::milliseconds models_cache_ttl{10000};
+  OutlierOptions outlier;
 };
 
 // What happened to one request, for logs, metrics and tests.
@@ -54,7 +56,8 @@ struct RequestRecord {
 
 class RequestHandler {
  public:
-  RequestHandler(const SnapshotSource& snapshots, Scheduler& scheduler, UpstreamClient& upstream,
+  // `fallback` picks for pools that have no scheduler of their own.
+  RequestHandler(const SnapshotSource& snapshots, Scheduler& fallback, UpstreamClient& upstream,
                  Random& random, const Clock& clock, HandlerOptions options);
 
   boost::asio::awaitable<void> handle(const ClientRequest& request, ClientResponse& response);

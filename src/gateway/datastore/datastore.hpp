@@ -1,40 +1,93 @@
-// The endpoints the data path picks from, with the gateway's own live counters.
+// The endpoints the data path picks from: their identity, the gateway's own live counters,
+// what their /metrics pages last said, and their health.
 //
 // An Endpoint keeps its identity (name and address) across configuration reloads: reconcile()
 // hands the same Endpoint object to the new snapshot when the key is unchanged, so in-flight
-// counters and (later) metrics history survive a reload. A Snapshot bundles one Config with
-// its router and pool states; the gateway publishes it through an atomic shared_ptr, and a
-// request holds the snapshot it started with until it ends, so a reload never changes a
-// request mid-way.
+// counters, the latest scrape, ejection state and the prefix index's entries survive a reload.
+// A Snapshot bundles one Config with its router, its pool states and their schedulers; the
+// gateway publishes it through an atomic shared_ptr, and a request holds the snapshot it
+// started with until it ends, so a reload never changes a request mid-way.
 //
-// Thread-safety: Snapshot and Endpoint::spec are immutable; the counters are atomics.
+// Metrics reach the data path as one immutable PoolMetricsView per pool: the scraper thread
+// builds a new view after scrapes and swaps it in (one atomic shared_ptr store); a scheduling
+// decision loads the view once and reads it without further synchronisation.
+//
+// Thread-safety: Snapshot, Endpoint::spec and views are immutable; counters are atomics.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
 #include "gateway/routing/router.hpp"
+#include "metrics/engine_metrics.hpp"
+
+namespace infergate::gateway::scheduling::prefix {
+class PrefixIndex;
+}
 
 namespace infergate::gateway {
 
+class Scheduler;
+using scheduling::prefix::PrefixIndex;
+
+// One successful scrape of an endpoint's /metrics page.
+struct EndpointSample {
+  metrics::EndpointMetrics metrics;
+  TimePoint scraped_at{};
+};
+
+// What request outcomes say about an endpoint (outlier ejection, see OutlierDetector).
+struct OutlierState {
+  std::atomic<int> consecutive_failures{0};
+  std::atomic<std::int64_t> ejected_until_ns{0};  // Clock time; 0: not ejected
+  std::atomic<int> times_ejected{0};              // grows the back-off; reset by a long healthy run
+  std::atomic<std::uint64_t> ejections_total{0};
+};
+
 struct Endpoint {
-  explicit Endpoint(config::EndpointSpec s)
-      : spec(std::move(s)), address(spec.host + ":" + std::to_string(spec.port)) {}
+  Endpoint(config::EndpointSpec s, std::uint32_t endpoint_id)
+      : spec(std::move(s)), id(endpoint_id), address(spec.host + ":" + std::to_string(spec.port)) {}
   const config::EndpointSpec spec;
+  const std::uint32_t id;     // stable for the endpoint's life; keys the prefix index
   const std::string address;  // host:port
+
+  // The gateway's live counters, updated at dispatch and completion: they fill the gap
+  // between scrapes.
   std::atomic<int> in_flight{0};          // requests sent and not finished
   std::atomic<long> in_flight_tokens{0};  // their prompt estimate plus expected output
   std::atomic<std::uint64_t> requests{0};
+
+  // Written by the scraper only.
+  std::atomic<std::shared_ptr<const EndpointSample>> latest;  // last good scrape; null: none yet
+  std::atomic<bool> scrape_healthy{true};  // false after consecutive failures or a refused connection
+  std::atomic<std::uint64_t> scrape_failures_total{0};
+
+  OutlierState outlier;
+};
+
+// The pool's endpoints as the last scrapes saw them, parallel to PoolState::endpoints.
+struct PoolMetricsView {
+  std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
+  std::vector<char> healthy;                                     // scrape health
 };
 
 struct PoolState {
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::atomic<std::uint64_t> next{0};  // round-robin position
+  std::atomic<std::shared_ptr<const PoolMetricsView>> view;
+  std::shared_ptr<PrefixIndex> prefix_index;  // kept across reloads for the same pool
+  std::shared_ptr<Scheduler> scheduler;       // null: the gateway's default scheduler
+
+  // A new view from the endpoints' latest samples and health (scraper thread, reconcile).
+  void publish_view();
 };
 
 struct Snapshot {
@@ -44,14 +97,27 @@ struct Snapshot {
   std::uint64_t generation = 0;
 };
 
+// Builds the scheduler of one pool (the scheduling layer provides it).
+using SchedulerFactory =
+    std::function<std::shared_ptr<Scheduler>(const config::Config&, std::size_t pool_index, PoolState&)>;
+
 class Datastore {
  public:
-  // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key.
+  explicit Datastore(SchedulerFactory factory = {}) : factory_(std::move(factory)) {}
+  // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key and the prefix
+  // index of every pool that stays. Endpoints that leave are purged from the prefix indexes.
   std::shared_ptr<const Snapshot> reconcile(std::shared_ptr<const config::Config> config);
 
  private:
+  SchedulerFactory factory_;
   std::mutex mu_;
-  std::map<std::string, std::weak_ptr<Endpoint>> known_;
+  struct Known {
+    std::weak_ptr<Endpoint> endpoint;
+    std::uint32_t id = 0;
+  };
+  std::map<std::string, Known> known_;
+  std::map<std::string, std::shared_ptr<PrefixIndex>> prefix_indexes_;  // by pool namespace/name
+  std::uint32_t next_id_ = 1;
   std::uint64_t generation_ = 0;
 };
 

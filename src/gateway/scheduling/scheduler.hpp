@@ -1,37 +1,69 @@
-// Endpoint picking. The scheduler sees the pool's endpoints (with the gateway's live
-// counters) and the request, and returns one endpoint, never one in `exclude` (endpoints that
-// already failed this request). The endpoint-picker issue replaces round-robin with filters,
-// scorers and pickers behind this same interface.
+// Endpoint picking, as the request path sees it. A request begins one SchedulingSession on its
+// pool; each attempt (the first, then each retry) asks the session for an endpoint that is not
+// in `exclude` (the endpoints that already failed this request). The session remembers what
+// it decided, so state keyed by the request (the prefix index's entries) follows it to the
+// endpoint that finally serves it.
 //
-// Thread-safety: pick() may be called from every worker thread at once.
+// Implementations: ProfileScheduler (filters -> scorers -> picker, scheduling/framework/) for
+// every pool; RoundRobinScheduler is the fallback the gateway uses when a pool has none.
+//
+// Thread-safety: Scheduler::begin() may be called from every worker thread at once; a session
+// belongs to its request's thread.
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "common/clock.hpp"
+#include "common/random.hpp"
 #include "gateway/datastore/datastore.hpp"
 
 namespace infergate::gateway {
 
 struct SchedulingRequest {
-  std::string target_model;
-  std::string_view prompt;
-  long expected_tokens = 0;
+  std::string target_model;  // after rewrite: LoRA affinity and the prefix hash seed
+  std::string_view prompt;   // completion prompt, or chat roles and contents in order
+  long expected_tokens = 0;  // prompt estimate plus expected output (live token counters)
+};
+
+// Why no endpoint could be picked.
+struct PickFailure {
+  int status = 503;  // 503: none healthy or all tried; 429: the filters left none (load)
+  std::string message;
+};
+
+struct PickResult {
+  std::shared_ptr<Endpoint> endpoint;  // null on failure
+  PickFailure failure;
+};
+
+class SchedulingSession {
+ public:
+  virtual ~SchedulingSession() = default;
+  virtual PickResult pick(std::span<const Endpoint* const> exclude) = 0;
+};
+
+// Per-thread things a decision draws on.
+struct SchedulingEnv {
+  Random& random;
+  const Clock& clock;
 };
 
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  virtual std::shared_ptr<Endpoint> pick(PoolState& pool, const SchedulingRequest& request,
-                                         const std::vector<const Endpoint*>& exclude) = 0;
+  virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
+                                                   SchedulingEnv env) = 0;
 };
 
 // Each pool's endpoints in turn, skipping excluded ones.
 class RoundRobinScheduler final : public Scheduler {
  public:
-  std::shared_ptr<Endpoint> pick(PoolState& pool, const SchedulingRequest& request,
-                                 const std::vector<const Endpoint*>& exclude) override;
+  std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
+                                           SchedulingEnv env) override;
 };
 
 }  // namespace infergate::gateway

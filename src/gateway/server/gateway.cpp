@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/admin.hpp"
 
 namespace infergate::gateway {
@@ -29,6 +30,13 @@ std::mutex log_mutex;
 void log_line(const std::string& line) {
   std::lock_guard lock(log_mutex);
   std::cerr << "infergate: " << line << "\n";
+}
+
+// Scraping off means no endpoint's metrics can be stale.
+scheduling::SchedulerOptions scheduling_options(const GatewayOptions& o) {
+  scheduling::SchedulerOptions s = o.scheduling;
+  s.scraping = o.scrape.interval.count() > 0;
+  return s;
 }
 
 }  // namespace
@@ -56,14 +64,18 @@ struct Gateway::Control {
 };
 
 Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial)
-    : options_(std::move(options)), control_(std::make_unique<Control>()) {
+    : options_(std::move(options)),
+      datastore_(scheduling::scheduler_factory(scheduling_options(options_))),
+      control_(std::make_unique<Control>()) {
   snapshot_.store(datastore_.reconcile(std::move(initial)));
+  scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
   int n = options_.workers > 0 ? options_.workers
                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(0x1f2e3d4c5b6a7988ULL + static_cast<std::uint64_t>(i)));
 }
 
 Gateway::~Gateway() {
+  if (scraper_) scraper_->stop();
   for (auto& w : workers_) {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
@@ -127,6 +139,7 @@ void Gateway::start() {
     w->thread = std::thread([io = &w->io] { io->run(); });
   }
   net::co_spawn(control_->io, control_->admin->accept_loop(), net::detached);
+  scraper_->start();
 
   // Watched from before the caller learns we are ready, so no change can slip in unseen.
   Control& c = *control_;
@@ -151,7 +164,7 @@ void Gateway::start() {
 }
 
 bool Gateway::reload() {
-  auto result = config::load_config(options_.config_files);
+  auto result = config::load_config(options_.config_files, scheduling::scheduling_validator(scheduling_options(options_)));
   if (!result.config) {
     counters_.reload_failures.fetch_add(1);
     log_line("reload rejected, keeping the current configuration:\n" + result.diagnostics.error_text());
@@ -159,6 +172,7 @@ bool Gateway::reload() {
   }
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
   snapshot_.store(datastore_.reconcile(std::move(result.config)));
+  scraper_->snapshot_changed();
   counters_.reloads.fetch_add(1);
   log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");
   return true;

@@ -18,6 +18,8 @@
 #include "gateway/core/request_handler.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/frontend/http_frontend.hpp"
+#include "gateway/scheduling/framework/profile_scheduler.hpp"
+#include "gateway/scraper/metrics_scraper.hpp"
 #include "gateway/upstream/upstream_client.hpp"
 
 namespace infergate::gateway {
@@ -34,6 +36,8 @@ struct GatewayOptions {
   std::chrono::milliseconds drain_timeout{30000};
   bool watch_config = true;
   bool access_log = false;
+  scheduling::SchedulerOptions scheduling;
+  ScrapeOptions scrape;
 };
 
 class Gateway final : public SnapshotSource {
@@ -75,11 +79,12 @@ class Gateway final : public SnapshotSource {
 
   GatewayOptions options_;
   Datastore datastore_;
+  std::unique_ptr<MetricsScraper> scraper_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
   Counters counters_;
-  RoundRobinScheduler scheduler_;
+  RoundRobinScheduler scheduler_;  // for pools without a scheduler (none, once validated)
   SteadyClock clock_;
 };
 

@@ -1,0 +1,62 @@
+// The scheduling framework's plugin interfaces (as upstream's endpoint picker has them): a
+// Filter narrows the candidates, a Scorer gives each a score in [0, 1] (the profile clamps and
+// weighs it), a Picker chooses one from the weighted totals. Plugins are created by type name
+// from an EndpointPickerConfig through the PluginRegistry.
+//
+// Thread-safety: one plugin instance serves every worker thread at once; plugins keep
+// per-decision state in the CycleState and shared state in atomics or behind locks.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gateway/scheduling/framework/cycle_state.hpp"
+
+namespace infergate::gateway::scheduling {
+
+enum class ExtensionPoint { kFilter, kScorer, kPicker, kOther };
+std::string_view extension_point_name(ExtensionPoint point);
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  virtual ExtensionPoint point() const = 0;
+  // Prompt blocks this plugin reads from the prefix index (the profile then records each
+  // decision in the index); null when it does not use the index.
+  virtual const PromptBlockOptions* prefix_options() const { return nullptr; }
+
+  std::string type;  // as registered
+  std::string name;  // as configured (defaults to the type)
+};
+
+class Filter : public Plugin {
+ public:
+  ExtensionPoint point() const final { return ExtensionPoint::kFilter; }
+  // Removes candidates; leaving none makes the decision fail.
+  virtual void filter(CycleState& state, std::vector<Candidate*>& candidates) = 0;
+};
+
+class Scorer : public Plugin {
+ public:
+  ExtensionPoint point() const final { return ExtensionPoint::kScorer; }
+  // scores[i] for candidates[i], meant in [0, 1] (clamped by the profile).
+  virtual void score(CycleState& state, std::span<Candidate* const> candidates, std::span<double> scores) = 0;
+};
+
+class Picker : public Plugin {
+ public:
+  ExtensionPoint point() const final { return ExtensionPoint::kPicker; }
+  // One of `candidates` (never empty), given their weighted total scores.
+  virtual Candidate* pick(CycleState& state, std::span<Candidate* const> candidates,
+                          std::span<const double> totals) = 0;
+};
+
+// Accepted for compatibility with upstream configurations and doing nothing here
+// (single-profile-handler, openai-parser).
+class NoopPlugin final : public Plugin {
+ public:
+  ExtensionPoint point() const override { return ExtensionPoint::kOther; }
+};
+
+}  // namespace infergate::gateway::scheduling

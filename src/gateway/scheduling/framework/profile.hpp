@@ -1,0 +1,50 @@
+// A scheduling profile: filters in order, then weighted scorers (each score clamped to [0, 1];
+// total = sum of weight x score), then one picker. Built from an EndpointPickerConfig profile
+// (or a ready-made one, see named_profiles.hpp); every plugin call is timed.
+//
+// Thread-safety: immutable after construction; run() from any thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/scheduling/framework/plugin.hpp"
+#include "gateway/scheduling/framework/plugin_latency.hpp"
+
+namespace infergate::gateway::scheduling {
+
+class SchedulingProfile {
+ public:
+  explicit SchedulingProfile(std::string name) : name_(std::move(name)) {}
+
+  void add_filter(std::shared_ptr<Filter> filter);
+  void add_scorer(std::shared_ptr<Scorer> scorer, double weight);
+  void set_picker(std::shared_ptr<Picker> picker);
+  bool has_picker() const { return picker_.plugin != nullptr; }
+
+  // The chosen candidate, or null with `failure` set (a filter left none).
+  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates, PickFailure& failure) const;
+
+  const std::string& name() const { return name_; }
+  // Prompt blocks the profile's plugins read from the prefix index; null when none does.
+  const PromptBlockOptions* prefix_options() const { return prefix_ ? &*prefix_ : nullptr; }
+  std::string describe() const;  // "queue-scorer*2 kv-cache-utilization-scorer*2 ... max-score-picker"
+
+ private:
+  template <typename P>
+  struct Timed {
+    std::shared_ptr<P> plugin;
+    LatencyHistogram* latency;
+  };
+  void note_prefix(const Plugin& plugin);
+
+  std::string name_;
+  std::vector<Timed<Filter>> filters_;
+  std::vector<std::pair<Timed<Scorer>, double>> scorers_;
+  Timed<Picker> picker_{};
+  std::optional<PromptBlockOptions> prefix_;
+};
+
+}  // namespace infergate::gateway::scheduling

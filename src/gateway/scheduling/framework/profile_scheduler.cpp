@@ -1,0 +1,107 @@
+#include "gateway/scheduling/framework/profile_scheduler.hpp"
+
+#include <algorithm>
+
+#include "gateway/scheduling/prefix/prefix_index.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+Candidate candidate_of(Endpoint& ep, const EndpointSample* sample, TimePoint now, const SchedulerOptions& o) {
+  Candidate c;
+  c.endpoint = &ep;
+  c.in_flight = ep.in_flight.load(std::memory_order_relaxed);
+  c.in_flight_tokens = ep.in_flight_tokens.load(std::memory_order_relaxed);
+  if (!sample && !o.scraping) return c;  // nothing known, nothing expected: an idle endpoint
+  if (!sample || (o.scraping && now - sample->scraped_at > o.metrics_staleness)) {
+    c.saturated = true;
+    c.waiting = kSaturatedQueue;
+    c.kv_usage = 1.0;
+    return c;
+  }
+  c.sample = sample;
+  c.waiting = sample->metrics.waiting;
+  c.running = sample->metrics.running;
+  c.kv_usage = sample->metrics.kv_usage.value_or(0.0);
+  if (sample->metrics.lora) c.lora = &*sample->metrics.lora;
+  return c;
+}
+
+class ProfileSession final : public SchedulingSession {
+ public:
+  ProfileSession(std::shared_ptr<const SchedulingProfile> profile, const SchedulerOptions& options,
+                 PoolState& pool, const SchedulingRequest& request, SchedulingEnv env)
+      : profile_(std::move(profile)),
+        options_(options),
+        pool_(pool),
+        env_(env),
+        state_(request, pool, env.random, env.clock.now()) {}
+
+  PickResult pick(std::span<const Endpoint* const> exclude) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const TimePoint now = env_.clock.now();
+    state_.begin_decision(now);
+    const std::shared_ptr<const PoolMetricsView> view = pool_.view.load(std::memory_order_acquire);
+    const std::size_t n = pool_.endpoints.size();
+    candidates_.clear();
+    candidates_.reserve(n);
+    int unhealthy = 0, ejected = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Endpoint& ep = *pool_.endpoints[i];
+      if (std::find(exclude.begin(), exclude.end(), &ep) != exclude.end()) continue;
+      const bool have_view = view && i < view->samples.size();
+      if (have_view && !view->healthy[i]) {
+        ++unhealthy;
+        continue;
+      }
+      if (ep.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count()) {
+        ++ejected;
+        continue;
+      }
+      candidates_.push_back(candidate_of(ep, have_view ? view->samples[i].get() : nullptr, now, options_));
+      candidates_.back().slot = i;
+    }
+    if (candidates_.empty()) {
+      if (n == 0) return {nullptr, {503, "the pool has no endpoints"}};
+      return {nullptr, {503, "no endpoint available: " + std::to_string(unhealthy) + " failing their metrics scrapes, " +
+                                 std::to_string(ejected) + " ejected for failing requests, " +
+                                 std::to_string(exclude.size()) + " already tried"}};
+    }
+    pointers_.clear();
+    for (auto& c : candidates_) pointers_.push_back(&c);
+    PickFailure failure;
+    Candidate* chosen = profile_->run(state_, pointers_, failure);
+    if (!chosen) return {nullptr, failure};
+    Endpoint& ep = *chosen->endpoint;
+    if (const PromptBlockOptions* o = profile_->prefix_options(); o && pool_.prefix_index) {
+      const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
+      if (!blocks.empty()) {
+        if (last_id_) pool_.prefix_index->move(*last_id_, ep.id, blocks);
+        else pool_.prefix_index->record(ep.id, blocks);
+      }
+      last_id_ = ep.id;
+    }
+    SchedulerLatency::instance().e2e().observe(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+    return {pool_.endpoints[chosen->slot], {}};
+  }
+
+ private:
+  std::shared_ptr<const SchedulingProfile> profile_;
+  const SchedulerOptions& options_;
+  PoolState& pool_;
+  SchedulingEnv env_;
+  CycleState state_;
+  std::vector<Candidate> candidates_;
+  std::vector<Candidate*> pointers_;
+  std::optional<std::uint32_t> last_id_;
+};
+
+}  // namespace
+
+std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool, const SchedulingRequest& request,
+                                                           SchedulingEnv env) {
+  return std::make_unique<ProfileSession>(profile_, options_, pool, request, env);
+}
+
+}  // namespace infergate::gateway::scheduling

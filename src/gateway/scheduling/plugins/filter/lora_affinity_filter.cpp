@@ -1,0 +1,42 @@
+// lora-affinity-filter: with probability `threshold` (default 0.999) keeps the endpoints where
+// the request's adapter is already loaded (running or waiting), if any; otherwise those with a
+// free adapter slot; falls back to the other group when the chosen one is empty. The small
+// remaining probability spreads an adapter to more endpoints over time (upstream's rule).
+#include "gateway/scheduling/plugins/builtin.hpp"
+#include "gateway/scheduling/plugins/lora.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+class LoraAffinityFilter final : public Filter {
+ public:
+  explicit LoraAffinityFilter(double threshold) : threshold_(threshold) {}
+  void filter(CycleState& state, std::vector<Candidate*>& c) override {
+    thread_local std::vector<Candidate*> affine, available;
+    affine.clear();
+    available.clear();
+    for (Candidate* x : c) {
+      const LoraFit fit = lora_fit(*x, state.request.target_model);
+      if (fit == LoraFit::kRunning || fit == LoraFit::kWaiting) affine.push_back(x);
+      else if (fit == LoraFit::kFreeSlot || fit == LoraFit::kUnknown) available.push_back(x);
+    }
+    const bool prefer_affine = state.random.unit() < threshold_;
+    if (prefer_affine && !affine.empty()) c = affine;
+    else if (!available.empty()) c = available;
+    else if (!affine.empty()) c = affine;
+    else c.clear();
+  }
+
+ private:
+  double threshold_;
+};
+
+}  // namespace
+
+void register_lora_affinity_filter(PluginRegistry& r) {
+  r.add("lora-affinity-filter", [](Parameters& p, const PluginLookup&) {
+    return std::make_shared<LoraAffinityFilter>(p.number("threshold", 0.999, 0, 1));
+  });
+}
+
+}  // namespace infergate::gateway::scheduling

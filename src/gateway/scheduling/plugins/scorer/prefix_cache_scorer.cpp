@@ -1,0 +1,38 @@
+// prefix-cache-scorer: the share of the prompt's leading blocks that the pool's approximate
+// prefix index holds for the endpoint (SPEC.md section 5). Parameters: blockSizeTokens (tokens
+// of 4 characters, default 16) or hashBlockSize (characters, the older spelling),
+// maxPrefixBlocksToMatch (default 256), lruCapacityPerServer (blocks an endpoint keeps when its
+// engine does not report its KV-cache size; default 31,250).
+#include "gateway/scheduling/plugins/builtin.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+class PrefixCacheScorer final : public Scorer {
+ public:
+  explicit PrefixCacheScorer(PromptBlockOptions options) : options_(options) {}
+  const PromptBlockOptions* prefix_options() const override { return &options_; }
+  void score(CycleState& state, std::span<Candidate* const> c, std::span<double> out) override {
+    const std::size_t total = state.match_prefix(c, options_);
+    for (std::size_t i = 0; i < c.size(); ++i)
+      out[i] = total == 0 ? 0.0 : static_cast<double>(c[i]->prefix_matched) / static_cast<double>(total);
+  }
+
+ private:
+  PromptBlockOptions options_;
+};
+
+}  // namespace
+
+void register_prefix_cache_scorer(PluginRegistry& r) {
+  r.add("prefix-cache-scorer", [](Parameters& p, const PluginLookup&) {
+    PromptBlockOptions o;
+    const auto tokens = p.integer("blockSizeTokens", 16, 1, 4096);
+    o.block_chars = static_cast<std::size_t>(p.integer("hashBlockSize", tokens * 4, 1, 16384));
+    o.max_blocks = static_cast<std::size_t>(p.integer("maxPrefixBlocksToMatch", 256, 1, 8192));
+    p.integer("lruCapacityPerServer", 31250, 1, 100000000);  // the index's default capacity
+    return std::make_shared<PrefixCacheScorer>(o);
+  });
+}
+
+}  // namespace infergate::gateway::scheduling

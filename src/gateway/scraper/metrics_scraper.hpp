@@ -1,0 +1,44 @@
+// The endpoint scraper: one thread of its own runs a loop per endpoint of the current
+// configuration (GET /metrics on the endpoint's metrics port every `interval`, on a kept-alive
+// connection, each step bounded by `timeout`), applies each result (scrape_result.hpp) and
+// republishes the pools' metrics views, at most every few milliseconds. Loops start with a
+// random offset so scrapes spread over the interval; a reload starts loops for new endpoints
+// and stops those of departed ones. Asio stays out of this header.
+//
+// Thread-safety: start()/stop() from the owning thread; the scraper thread writes only the
+// endpoints' scrape fields (atomics) and the pools' views (atomic shared_ptr).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.hpp"
+#include "gateway/core/request_handler.hpp"
+#include "gateway/scraper/scrape_result.hpp"
+
+namespace infergate::gateway {
+
+class MetricsScraper {
+ public:
+  MetricsScraper(const SnapshotSource& snapshots, const Clock& clock, ScrapeOptions options,
+                 std::function<void(const std::string&)> log);
+  ~MetricsScraper();
+  MetricsScraper(const MetricsScraper&) = delete;
+  MetricsScraper& operator=(const MetricsScraper&) = delete;
+
+  void start();
+  void stop();
+  // Tells the scraper that the snapshot changed (reload): loops are matched to its endpoints.
+  void snapshot_changed();
+
+  std::uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<std::uint64_t> scrapes_{0};
+};
+
+}  // namespace infergate::gateway

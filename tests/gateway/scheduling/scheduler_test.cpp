@@ -1,0 +1,299 @@
+// The profile scheduler as the request path uses it: candidates from the pool (health,
+// ejection, staleness), profiles from configuration, prefix entries following retries; plus
+// the scrape and outlier rules that feed it.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "config/config.hpp"
+#include "gateway/datastore/outlier_detector.hpp"
+#include "gateway/scheduling/framework/build.hpp"
+#include "gateway/scheduling/framework/named_profiles.hpp"
+#include "gateway/scraper/scrape_result.hpp"
+#include "pool_fixture.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+using testing::EndpointLoad;
+using testing::TestPool;
+
+std::shared_ptr<ProfileScheduler> named(const std::string& name, SchedulerOptions options = {}) {
+  auto epc = named_profile(name);
+  EXPECT_TRUE(epc) << name;
+  config::Config cfg;
+  cfg.picker = *epc;
+  cfg.pools.emplace_back();
+  config::Diagnostics diag;
+  auto profile = build_pool_profile(cfg, 0, options, diag);
+  EXPECT_TRUE(profile) << diag.error_text();
+  return std::make_shared<ProfileScheduler>(profile, options);
+}
+
+std::size_t pick_slot(Scheduler& s, TestPool& tp, const std::string& prompt = "", const std::string& model = "m") {
+  SchedulingRequest r{model, prompt, 0};
+  auto session = s.begin(tp.pool, r, {tp.random, tp.clock});
+  auto picked = session->pick({});
+  EXPECT_TRUE(picked.endpoint) << picked.failure.message;
+  return picked.endpoint ? tp.index_of(picked.endpoint.get()) : 99;
+}
+
+TEST(NamedProfiles, EveryOneBuilds) {
+  for (const auto& name : named_profile_names()) named(name);
+  EXPECT_EQ(named("gie-default")->profile().describe(),
+            "queue-scorer*2 kv-cache-utilization-scorer*2 prefix-cache-scorer*3 max-score-picker");
+  EXPECT_EQ(named("default")->profile().describe(),
+            "queue-scorer*2 kv-cache-utilization-scorer*2 prefix-cache-scorer*3 lora-affinity-scorer*1 "
+            "running-requests-scorer*1 max-score-picker");
+}
+
+TEST(ProfileScheduler, PicksTheLeastLoadedEndpoint) {
+  TestPool tp(3);
+  tp.set(0, {.waiting = 8, .kv = 0.7});
+  tp.set(1, {.waiting = 0, .kv = 0.1});
+  tp.set(2, {.waiting = 3, .kv = 0.4});
+  auto s = named("gie-default");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pick_slot(*s, tp, "short"), 1u);
+}
+
+TEST(ProfileScheduler, StaleMetricsCountAsSaturated) {
+  TestPool tp(2);
+  tp.set(0, {.waiting = 10, .kv = 0.5});
+  tp.clock.advance(std::chrono::milliseconds(300));  // ep0's sample is now stale
+  tp.set(1, {.waiting = 50, .kv = 0.9});              // fresh but busy
+  auto s = named("gie-default");
+  EXPECT_EQ(pick_slot(*s, tp), 1u);
+  // Without scraping nothing is stale: ep0 looks idle (no metrics).
+  SchedulerOptions off;
+  off.scraping = false;
+  TestPool tp2(2);
+  tp2.set(1, {.waiting = 50, .kv = 0.9});
+  EXPECT_EQ(pick_slot(*named("gie-default", off), tp2), 0u);
+}
+
+TEST(ProfileScheduler, UnhealthyAndEjectedEndpointsAreNotCandidates) {
+  TestPool tp(3);
+  for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
+  tp.pool.endpoints[0]->scrape_healthy = false;
+  tp.pool.endpoints[1]->outlier.ejected_until_ns = (tp.clock.now() + std::chrono::seconds(10)).count();
+  tp.pool.publish_view();
+  auto s = named("random");
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(pick_slot(*s, tp), 2u);
+  tp.pool.endpoints[2]->scrape_healthy = false;
+  tp.pool.publish_view();
+  SchedulingRequest r{"m", "", 0};
+  auto picked = s->begin(tp.pool, r, {tp.random, tp.clock})->pick({});
+  EXPECT_FALSE(picked.endpoint);
+  EXPECT_EQ(picked.failure.status, 503);
+  EXPECT_NE(picked.failure.message.find("2 failing their metrics scrapes, 1 ejected"), std::string::npos)
+      << picked.failure.message;
+  tp.clock.advance(std::chrono::seconds(11));  // the ejection ends
+  EXPECT_EQ(pick_slot(*s, tp), 1u);
+}
+
+TEST(ProfileScheduler, AFilterThatLeavesNoneAnswers429) {
+  config::LoadResult loaded;
+  config::load_text(R"(apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- {type: low-queue-filter, parameters: {threshold: 5}}
+schedulingProfiles:
+- {name: default, plugins: [{pluginRef: low-queue-filter}]}
+)", "epc.yaml", loaded);
+  ASSERT_TRUE(loaded.diagnostics.ok()) << loaded.diagnostics.error_text();
+  config::Config cfg;
+  cfg.picker = loaded.resources.picker_configs.front();
+  cfg.pools.emplace_back();
+  config::Diagnostics diag;
+  auto profile = build_pool_profile(cfg, 0, {}, diag);
+  ASSERT_TRUE(profile) << diag.error_text();
+  EXPECT_EQ(profile->describe(), "low-queue-filter max-score-picker");
+  ProfileScheduler s(profile, {});
+  TestPool tp(2);
+  tp.set(0, {.waiting = 9});
+  tp.set(1, {.waiting = 6});
+  SchedulingRequest r{"m", "", 0};
+  auto picked = s.begin(tp.pool, r, {tp.random, tp.clock})->pick({});
+  EXPECT_EQ(picked.failure.status, 429);
+  tp.set(1, {.waiting = 2});
+  EXPECT_EQ(pick_slot(s, tp), 1u);
+}
+
+TEST(ProfileScheduler, SharedPrefixesStickAndFollowRetries) {
+  TestPool tp(4);
+  for (std::size_t i = 0; i < 4; ++i) tp.set(i, {});
+  auto s = named("gie-default");
+  const std::string prompt = std::string(4000, 's') + "question";
+  const std::size_t first = pick_slot(*s, tp, prompt);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(pick_slot(*s, tp, prompt), first);
+
+  // A retry moves the prompt's blocks to the endpoint that finally served it.
+  const std::string other = std::string(4000, 'o');
+  SchedulingRequest r{"m", other, 0};
+  auto session = s->begin(tp.pool, r, {tp.random, tp.clock});
+  auto a = session->pick({});
+  const Endpoint* tried[] = {a.endpoint.get()};
+  auto b = session->pick(tried);
+  ASSERT_TRUE(b.endpoint);
+  EXPECT_NE(a.endpoint, b.endpoint);
+  std::vector<std::uint64_t> blocks;
+  prefix::hash_prompt_blocks("m", other, {}, blocks);
+  const std::uint32_t ids[] = {a.endpoint->id, b.endpoint->id};
+  std::uint32_t matched[2] = {};
+  tp.pool.prefix_index->match(blocks, ids, matched);
+  EXPECT_EQ(matched[0], 0u);
+  EXPECT_EQ(matched[1], blocks.size());
+}
+
+TEST(ProfileScheduler, LoraRequestsGoWhereTheAdapterRuns) {
+  TestPool tp(3);
+  tp.set(0, {.running_adapters = {"a", "b"}, .max_lora = 2});
+  tp.set(1, {.running_adapters = {"sql-lora"}, .max_lora = 2});
+  tp.set(2, {.running_adapters = {"c"}, .max_lora = 2});
+  auto s = named("default");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(pick_slot(*s, tp, "", "sql-lora"), 1u);
+}
+
+// --- configuration: EndpointPickerConfig documents, ConfigMaps, annotations -------------
+
+const std::string kFixtures = INFERGATE_FIXTURES_DIR "/manifests/";
+
+TEST(PickerConfig, UpstreamManifestsWithEmbeddedConfigsBuild) {
+  for (const char* file : {"gie-v0.5.1/config/manifests/inferencepool-resources.yaml",
+                           "gie-v1.0.2/config/manifests/inferencepool-resources.yaml"}) {
+    auto result = config::load_config({kFixtures + file}, scheduling_validator({}));
+    ASSERT_TRUE(result.config) << file << "\n" << result.diagnostics.error_text();
+    ASSERT_TRUE(result.config->picker) << file;
+    config::Diagnostics diag;
+    auto profile = build_pool_profile(*result.config, 0, {}, diag);
+    ASSERT_TRUE(profile) << diag.error_text();
+    if (std::string(file).find("v0.5.1") != std::string::npos)
+      EXPECT_EQ(profile->describe(), "low-latency-filter random-picker");  // the legacy decision tree
+    else
+      EXPECT_EQ(profile->describe(), "queue-scorer*1 kv-cache-utilization-scorer*1 prefix-cache-scorer*1 max-score-picker");
+  }
+}
+
+TEST(PickerConfig, DocsExamplesBuild) {
+  for (const char* file : {"gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-minimal.yaml",
+                           "gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-with-picker.yaml",
+                           "gie-v1.5.0/test/integration/epp/testdata/default-config.yaml"}) {
+    config::LoadResult loaded = config::load_files({kFixtures + file});
+    auto built = config::build_config(std::move(loaded), {}, scheduling_validator({}));
+    ASSERT_TRUE(built.config) << file << "\n" << built.diagnostics.error_text();
+  }
+}
+
+std::string with_picker(const std::string& picker, const std::string& annotation = "") {
+  return std::string(R"(apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata:
+  name: p
+)") + (annotation.empty() ? "" : "  annotations: {infergate.dev/scheduling-profile: " + annotation + "}\n") +
+         R"(spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {app: x}}
+  endpointPickerRef: {name: epp}
+---
+)" + picker;
+}
+
+TEST(PickerConfig, MistakesFailWithFileLineAndField) {
+  struct Case {
+    std::string yaml, annotation, expect;
+  };
+  const std::vector<Case> cases = {
+      {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+       "- type: queue-scorerr\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue-scorerr}]\n",
+       "", "t.yaml:13:3: plugins[0].type: unknown plugin type 'queue-scorerr'"},
+      {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue}]\n",
+       "", "plugins[0].pluginRef: no plugin named 'queue'"},
+      {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue-scorer, weight: -2}]\n",
+       "", "weight: must be a non-negative number"},
+      {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+       "- type: low-queue-filter\n  parameters: {threshold: many}\nschedulingProfiles:\n- name: default\n"
+       "  plugins: [{pluginRef: low-queue-filter}]\n",
+       "", "t.yaml:14:27: plugins[0].parameters.threshold: must be a number"},
+      {"", "fastest", "metadata.annotations.infergate.dev/scheduling-profile: no scheduling profile named 'fastest'"},
+  };
+  for (const auto& c : cases) {
+    config::LoadResult loaded;
+    config::load_text(with_picker(c.yaml, c.annotation), "t.yaml", loaded);
+    auto built = config::build_config(std::move(loaded), {}, scheduling_validator({}));
+    EXPECT_FALSE(built.config) << c.expect;
+    EXPECT_NE(built.diagnostics.error_text().find(c.expect), std::string::npos)
+        << "expected: " << c.expect << "\ngot: " << built.diagnostics.error_text();
+  }
+  // An annotation naming a ready-made profile is fine.
+  config::LoadResult loaded;
+  config::load_text(with_picker("", "least-request"), "t.yaml", loaded);
+  auto built = config::build_config(std::move(loaded), {}, scheduling_validator({}));
+  ASSERT_TRUE(built.config) << built.diagnostics.error_text();
+  config::Diagnostics diag;
+  EXPECT_EQ(build_pool_profile(*built.config, 0, {}, diag)->describe(), "running-requests-scorer*1 max-score-picker");
+}
+
+// --- outlier ejection ------------------------------------------------------------------------
+
+TEST(OutlierDetector, ConsecutiveFailuresEjectWithGrowingBackOffWithinTheShare) {
+  TestPool tp(4);
+  OutlierOptions o;  // 5 failures, 10 s base, half the pool at most
+  Endpoint& a = *tp.pool.endpoints[0];
+  const auto fail = [&](Endpoint& ep, int n) {
+    bool ejected = false;
+    for (int i = 0; i < n; ++i) ejected |= report_outcome(o, tp.pool, ep, AttemptOutcome::kFailure, tp.clock.now());
+    return ejected;
+  };
+  EXPECT_FALSE(fail(a, 4));
+  report_outcome(o, tp.pool, a, AttemptOutcome::kSuccess, tp.clock.now());  // the run is broken
+  EXPECT_FALSE(fail(a, 4));
+  EXPECT_TRUE(fail(a, 1));
+  EXPECT_EQ(a.outlier.ejected_until_ns.load(), (tp.clock.now() + std::chrono::seconds(10)).count());
+  EXPECT_TRUE(fail(*tp.pool.endpoints[1], 5));   // two of four: allowed
+  EXPECT_FALSE(fail(*tp.pool.endpoints[2], 5));  // a third would pass the share
+  tp.clock.advance(std::chrono::seconds(11));
+  EXPECT_TRUE(fail(a, 5));  // ejected again, for twice as long
+  EXPECT_EQ(a.outlier.ejected_until_ns.load(), (tp.clock.now() + std::chrono::seconds(20)).count());
+  EXPECT_EQ(a.outlier.ejections_total.load(), 2u);
+}
+
+TEST(OutlierDetector, NeverEjectsTheLastEndpoint) {
+  TestPool tp(1);
+  OutlierOptions o;
+  for (int i = 0; i < 20; ++i)
+    EXPECT_FALSE(report_outcome(o, tp.pool, *tp.pool.endpoints[0], AttemptOutcome::kFailure, tp.clock.now()));
+}
+
+// --- scrape results ----------------------------------------------------------------------------
+
+const char* kPage = "vllm:num_requests_waiting{model_name=\"m\"} 3\nvllm:num_requests_running{model_name=\"m\"} 7\n"
+                    "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n";
+
+TEST(ScrapeResult, PagesFeedSamplesAndFailuresTakeEndpointsOut) {
+  TestPool tp(1);
+  Endpoint& ep = *tp.pool.endpoints[0];
+  ScrapeTrack track;
+  ScrapeOptions o;  // 3 failures
+  EXPECT_FALSE(apply_scrape(ep, track, ScrapeFailure::kNone, kPage, tp.clock.now(), o));
+  auto sample = ep.latest.load();
+  ASSERT_TRUE(sample);
+  EXPECT_EQ(sample->metrics.waiting, 3);
+  EXPECT_EQ(sample->metrics.running, 7);
+  EXPECT_EQ(sample->metrics.kv_usage, 0.25);
+  EXPECT_FALSE(apply_scrape(ep, track, ScrapeFailure::kTimeout, "", tp.clock.now(), o));
+  EXPECT_FALSE(apply_scrape(ep, track, ScrapeFailure::kNone, "garbage{", tp.clock.now(), o));  // malformed
+  EXPECT_TRUE(ep.scrape_healthy.load());
+  EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kStatus, "", tp.clock.now(), o));  // third in a row
+  EXPECT_FALSE(ep.scrape_healthy.load());
+  EXPECT_EQ(ep.latest.load(), sample);  // the last good sample stays (and ages into staleness)
+  EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kNone, kPage, tp.clock.now(), o));  // back
+  EXPECT_TRUE(ep.scrape_healthy.load());
+  EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kRefused, "", tp.clock.now(), o));  // refused: at once
+  EXPECT_FALSE(ep.scrape_healthy.load());
+  EXPECT_EQ(ep.scrape_failures_total.load(), 4u);
+}
+
+}  // namespace
+}  // namespace infergate::gateway::scheduling
