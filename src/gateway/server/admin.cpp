@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gateway/server/gateway.hpp"
+#include "gateway/server/pool_metrics.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -30,14 +31,7 @@ std::string render_metrics(const Gateway& g) {
   counter("infergate_config_reload_failures_total", "Configuration reloads rejected as invalid.",
           static_cast<double>(c.reload_failures.load()));
   counter("infergate_requests_in_flight", "Requests being served.", static_cast<double>(c.in_flight.load()), "gauge");
-  const auto snap = g.current();
-  out += "# HELP infergate_endpoint_in_flight_requests Requests in flight per endpoint.\n"
-         "# TYPE infergate_endpoint_in_flight_requests gauge\n";
-  for (std::size_t i = 0; i < snap->pools.size(); ++i)
-    for (const auto& ep : snap->pools[i]->endpoints)
-      out += "infergate_endpoint_in_flight_requests{pool=\"" + snap->config->pools[i].name() +
-             "\",endpoint=\"" + ep->spec.name + "\",address=\"" + ep->address + "\"} " +
-             std::to_string(ep->in_flight.load()) + "\n";
+  render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(), out);
   return out;
 }
 

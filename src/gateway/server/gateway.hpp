@@ -70,6 +70,8 @@ class Gateway final : public SnapshotSource {
     std::atomic<long> in_flight{0};
   };
   const Counters& counters() const { return counters_; }
+  const Clock& clock() const { return clock_; }
+  Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
 
  private:
   struct Worker;
