@@ -38,19 +38,17 @@ struct EngineSpec {
   bool reports_kv = true;
 };
 
-constexpr std::string_view kVllmNames[] = {
-    "vllm:num_requests_waiting", "vllm:num_requests_running", "vllm:kv_cache_usage_perc",
-    "vllm:gpu_cache_usage_perc", "vllm:cache_config_info",    "vllm:lora_requests_info"};
-constexpr Rule kVllmRules[] = {{0, Signal::kWaiting},        {1, Signal::kRunning},
-                               {2, Signal::kKvUsage},        {3, Signal::kKvUsageLegacy},
-                               {4, Signal::kCacheConfig},    {5, Signal::kLora}};
+constexpr std::string_view kVllmNames[] = {"vllm:num_requests_waiting", "vllm:num_requests_running",
+                                           "vllm:kv_cache_usage_perc",  "vllm:gpu_cache_usage_perc",
+                                           "vllm:cache_config_info",    "vllm:lora_requests_info"};
+constexpr Rule kVllmRules[] = {{0, Signal::kWaiting},     {1, Signal::kRunning},
+                               {2, Signal::kKvUsage},     {3, Signal::kKvUsageLegacy},
+                               {4, Signal::kCacheConfig}, {5, Signal::kLora}};
 
 constexpr std::string_view kSglangNames[] = {"sglang:num_queue_reqs", "sglang:num_running_reqs",
                                              "sglang:token_usage", "sglang:cache_config_info"};
-constexpr Rule kSglangRules[] = {{0, Signal::kWaiting},
-                                 {1, Signal::kRunning},
-                                 {2, Signal::kKvUsage},
-                                 {3, Signal::kCacheConfig}};
+constexpr Rule kSglangRules[] = {
+    {0, Signal::kWaiting}, {1, Signal::kRunning}, {2, Signal::kKvUsage}, {3, Signal::kCacheConfig}};
 
 constexpr std::string_view kTrtllmServeNames[] = {
     "trtllm_num_requests_waiting", "trtllm_num_requests_running", "trtllm_kv_cache_utilization",
@@ -63,23 +61,27 @@ constexpr Rule kTrtllmServeRules[] = {{0, Signal::kWaiting},
 
 constexpr std::string_view kTritonNames[] = {"nv_trt_llm_request_metrics",
                                              "nv_trt_llm_kv_cache_block_metrics"};
-constexpr Rule kTritonRules[] = {
-    {0, Signal::kWaiting, "request_type", "waiting"},
-    {0, Signal::kRunning, "request_type", "scheduled"},
-    {1, Signal::kKvUsage, "kv_cache_block_type", "fraction"},
-    {1, Signal::kBlockSize, "kv_cache_block_type", "tokens_per"},
-    {1, Signal::kNumBlocks, "kv_cache_block_type", "max"}};
+constexpr Rule kTritonRules[] = {{0, Signal::kWaiting, "request_type", "waiting"},
+                                 {0, Signal::kRunning, "request_type", "scheduled"},
+                                 {1, Signal::kKvUsage, "kv_cache_block_type", "fraction"},
+                                 {1, Signal::kBlockSize, "kv_cache_block_type", "tokens_per"},
+                                 {1, Signal::kNumBlocks, "kv_cache_block_type", "max"}};
 
 constexpr std::string_view kTgiNames[] = {"tgi_queue_size", "tgi_batch_current_size"};
 constexpr Rule kTgiRules[] = {{0, Signal::kWaiting}, {1, Signal::kRunning}};
 
 EngineSpec spec_of(EngineKind kind) {
   switch (kind) {
-    case EngineKind::kVllm: return {kVllmNames, kVllmRules, "block_size", "num_gpu_blocks"};
-    case EngineKind::kSglang: return {kSglangNames, kSglangRules, "page_size", "num_pages"};
-    case EngineKind::kTrtllmServe: return {kTrtllmServeNames, kTrtllmServeRules};
-    case EngineKind::kTritonTrtllm: return {kTritonNames, kTritonRules};
-    case EngineKind::kTgi: return {kTgiNames, kTgiRules, {}, {}, false};
+    case EngineKind::kVllm:
+      return {kVllmNames, kVllmRules, "block_size", "num_gpu_blocks"};
+    case EngineKind::kSglang:
+      return {kSglangNames, kSglangRules, "page_size", "num_pages"};
+    case EngineKind::kTrtllmServe:
+      return {kTrtllmServeNames, kTrtllmServeRules};
+    case EngineKind::kTritonTrtllm:
+      return {kTritonNames, kTritonRules};
+    case EngineKind::kTgi:
+      return {kTgiNames, kTgiRules, {}, {}, false};
   }
   return {kVllmNames, kVllmRules, "block_size", "num_gpu_blocks"};
 }
@@ -170,8 +172,12 @@ std::optional<MetricsError> apply(const EngineSpec& spec, const Rule& rule, cons
       if (!kv || s.value > *kv) kv = s.value;
       break;
     }
-    case Signal::kBlockSize: take_block_size(t, integer_from_value(s.value)); break;
-    case Signal::kNumBlocks: add_blocks(t, integer_from_value(s.value)); break;
+    case Signal::kBlockSize:
+      take_block_size(t, integer_from_value(s.value));
+      break;
+    case Signal::kNumBlocks:
+      add_blocks(t, integer_from_value(s.value));
+      break;
     case Signal::kCacheConfig:
       take_block_size(t, integer_from_label(s, spec.block_size_label));
       add_blocks(t, integer_from_label(s, spec.num_blocks_label));
@@ -245,11 +251,16 @@ std::optional<EngineKind> engine_kind_from_name(std::string_view name) {
 
 std::string_view engine_kind_name(EngineKind kind) {
   switch (kind) {
-    case EngineKind::kVllm: return "vllm";
-    case EngineKind::kSglang: return "sglang";
-    case EngineKind::kTrtllmServe: return "trtllm";
-    case EngineKind::kTritonTrtllm: return "triton-trtllm";
-    case EngineKind::kTgi: return "tgi";
+    case EngineKind::kVllm:
+      return "vllm";
+    case EngineKind::kSglang:
+      return "sglang";
+    case EngineKind::kTrtllmServe:
+      return "trtllm";
+    case EngineKind::kTritonTrtllm:
+      return "triton-trtllm";
+    case EngineKind::kTgi:
+      return "tgi";
   }
   return "unknown";
 }

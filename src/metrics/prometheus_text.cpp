@@ -1,21 +1,26 @@
 #include "metrics/prometheus_text.hpp"
 
 #include <array>
-#include <charconv>
 #include <cstring>
-#include <limits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "metrics/prometheus_tokens.hpp"
 
 namespace infergate::metrics {
 namespace {
 
-constexpr bool is_blank(char c) { return c == ' ' || c == '\t'; }
-constexpr bool is_line_padding(char c) { return is_blank(c) || c == '\r'; }
-constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
-constexpr bool is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_label_name_start(char c) { return is_letter(c) || c == '_'; }
-constexpr bool is_label_name_char(char c) { return is_label_name_start(c) || is_digit(c); }
-constexpr bool is_metric_name_start(char c) { return is_label_name_start(c) || c == ':'; }
-constexpr bool is_metric_name_char(char c) { return is_label_name_char(c) || c == ':'; }
+using detail::end_of_token;
+using detail::is_blank;
+using detail::is_metric_name_char;
+using detail::is_metric_name_start;
+using detail::metric_name_length;
+using detail::parse_timestamp;
+using detail::read_label_set;
+using detail::skip_blanks;
+using detail::trim_line_end;
 
 // Bytes that may follow a metric name: the label set, a blank before the value, or the "\r" of
 // a line that (wrongly) ends right after the name.
@@ -25,177 +30,7 @@ constexpr std::array<bool, 256> kAfterName = [] {
   return t;
 }();
 
-const char* skip_blanks(const char* p, const char* end) {
-  while (p != end && is_blank(*p)) ++p;
-  return p;
-}
-
-const char* end_of_token(const char* p, const char* end) {
-  while (p != end && !is_blank(*p)) ++p;
-  return p;
-}
-
-const char* trim_line_end(const char* begin, const char* end) {
-  while (end != begin && is_line_padding(end[-1])) --end;
-  return end;
-}
-
-// Reads `name="value"` (blanks allowed around '=') starting at `p`, leaving `p` after the
-// closing quote. Returns the reason when the text is not a label; empty when it is.
-std::string_view read_label(const char*& p, const char* end, std::string_view& name,
-                            LabelValue& value) {
-  if (p == end || !is_label_name_start(*p)) return "bad label name";
-  const char* const name_begin = p;
-  ++p;
-  while (p != end && is_label_name_char(*p)) ++p;
-  name = std::string_view(name_begin, static_cast<std::size_t>(p - name_begin));
-  p = skip_blanks(p, end);
-  if (p == end || *p != '=') return "expected '=' after a label name";
-  p = skip_blanks(p + 1, end);
-  if (p == end || *p != '"') return "label value must be quoted";
-  ++p;
-  const char* const value_begin = p;
-  bool escapes = false;
-  for (;;) {
-    if (p == end) return "unterminated label value";
-    if (*p == '"') break;
-    if (*p == '\\') {
-      ++p;
-      if (p == end) return "unterminated label value";
-      if (*p != '\\' && *p != '"' && *p != 'n') return "bad escape in label value";
-      escapes = true;
-    }
-    ++p;
-  }
-  value = LabelValue(std::string_view(value_begin, static_cast<std::size_t>(p - value_begin)),
-                     escapes);
-  ++p;
-  return {};
-}
-
-// Checks a label set; `p` starts after '{' and ends after '}', `labels_end` at the '}'.
-std::string_view read_label_set(const char*& p, const char* end, const char*& labels_end) {
-  std::string_view name;
-  LabelValue value;
-  for (;;) {
-    p = skip_blanks(p, end);
-    if (p == end) return "unterminated label set";
-    if (*p == '}') break;
-    if (const auto reason = read_label(p, end, name, value); !reason.empty()) return reason;
-    p = skip_blanks(p, end);
-    if (p == end) return "unterminated label set";
-    if (*p == ',') {
-      ++p;
-    } else if (*p != '}') {
-      return "expected ',' or '}' after a label";
-    }
-  }
-  labels_end = p;
-  ++p;
-  return {};
-}
-
-std::optional<std::int64_t> parse_timestamp(std::string_view text) {
-  if (!text.empty() && text.front() == '+') {
-    text.remove_prefix(1);
-    if (text.empty() || !is_digit(text.front())) return std::nullopt;
-  }
-  std::int64_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
-bool equals_ignoring_case(std::string_view text, std::string_view lower) {
-  if (text.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
-// A metric name at the start of [p, end) followed by the end or a blank; its length, or 0.
-std::size_t metric_name_length(const char* p, const char* end) {
-  if (p == end || !is_metric_name_start(*p)) return 0;
-  const char* q = p + 1;
-  while (q != end && is_metric_name_char(*q)) ++q;
-  return q == end || is_blank(*q) ? static_cast<std::size_t>(q - p) : 0;
-}
-
 }  // namespace
-
-std::optional<double> parse_sample_value(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  const bool negative = text.front() == '-';
-  if (negative || text.front() == '+') text.remove_prefix(1);
-  if (text.empty()) return std::nullopt;
-  if (is_digit(text.front()) || text.front() == '.') {
-    double v = 0;
-    const char* const end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, v, std::chars_format::general);
-    if (ec != std::errc{} || ptr != end) return std::nullopt;
-    return negative ? -v : v;
-  }
-  if (equals_ignoring_case(text, "nan")) return std::numeric_limits<double>::quiet_NaN();
-  if (equals_ignoring_case(text, "inf") || equals_ignoring_case(text, "infinity")) {
-    return negative ? -std::numeric_limits<double>::infinity()
-                    : std::numeric_limits<double>::infinity();
-  }
-  return std::nullopt;
-}
-
-bool LabelValue::equals(std::string_view text) const {
-  if (!has_escapes_) return raw_ == text;
-  std::size_t j = 0;
-  for (std::size_t i = 0; i < raw_.size(); ++i, ++j) {
-    char c = raw_[i];
-    if (c == '\\' && i + 1 < raw_.size()) {
-      c = raw_[++i];
-      if (c == 'n') c = '\n';
-    }
-    if (j == text.size() || text[j] != c) return false;
-  }
-  return j == text.size();
-}
-
-void LabelValue::append_to(std::string& out) const {
-  if (!has_escapes_) {
-    out += raw_;
-    return;
-  }
-  for (std::size_t i = 0; i < raw_.size(); ++i) {
-    char c = raw_[i];
-    if (c == '\\' && i + 1 < raw_.size()) {
-      c = raw_[++i];
-      if (c == 'n') c = '\n';
-    }
-    out.push_back(c);
-  }
-}
-
-std::string LabelValue::unescaped() const {
-  std::string out;
-  append_to(out);
-  return out;
-}
-
-std::optional<LabelValue> Sample::label(std::string_view label_name) const {
-  const char* p = labels.data();
-  const char* const end = p + labels.size();
-  std::string_view found_name;
-  LabelValue found_value;
-  for (;;) {
-    p = skip_blanks(p, end);
-    if (p == end) return std::nullopt;
-    // `labels` was checked when the sample was read; a failure here means it was not.
-    if (!read_label(p, end, found_name, found_value).empty()) return std::nullopt;
-    if (found_name == label_name) return found_value;
-    p = skip_blanks(p, end);
-    if (p != end && *p == ',') ++p;
-  }
-}
 
 SampleScanner::Status SampleScanner::fail(std::string_view reason) {
   error_ = ParseError{line_, reason};
@@ -203,16 +38,100 @@ SampleScanner::Status SampleScanner::fail(std::string_view reason) {
   return Status::kError;
 }
 
-std::size_t SampleScanner::match_wanted(const char* begin, const char* end) const {
-  const auto length = static_cast<std::size_t>(end - begin);
-  for (std::size_t i = 0; i < wanted_.size(); ++i) {
-    const std::string_view name = wanted_[i];
-    // The byte after the name rules out nearly every line before any comparison.
-    if (length < name.size()) continue;
-    if (length > name.size() && !kAfterName[static_cast<unsigned char>(begin[name.size()])]) {
-      continue;
+namespace {
+
+constexpr std::size_t kBlock = 64;
+
+// The filter slot of the first `head_bytes` (8 or 16) bytes at `p`.
+std::size_t head_slot(const char* p, std::size_t head_bytes) {
+  std::uint64_t first = 0;
+  std::uint64_t second = 0;
+  std::memcpy(&first, p, sizeof first);
+  if (head_bytes == 16) std::memcpy(&second, p + 8, sizeof second);
+  return static_cast<std::size_t>(
+      ((first * 0x9E3779B97F4A7C15ull) ^ (second * 0xC2B2AE3D27D4EB4Full)) >> 56);
+}
+
+// One bit per '\n' among the 64 bytes at `p`.
+std::uint64_t newline_bits(const char* p) {
+#if defined(__SSE2__)
+  const __m128i newline = _mm_set1_epi8('\n');
+  const auto bits16 = [&](int i) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+    return static_cast<std::uint64_t>(
+        static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, newline))));
+  };
+  return bits16(0) | bits16(1) << 16 | bits16(2) << 32 | bits16(3) << 48;
+#else
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < kBlock; ++i) bits |= std::uint64_t{p[i] == '\n'} << i;
+  return bits;
+#endif
+}
+
+// Whether the line starts with `name` followed by what may follow a metric name.
+bool starts_with_name(const char* begin, std::size_t length, std::string_view name) {
+  if (length < name.size()) return false;
+  if (length > name.size() && !kAfterName[static_cast<unsigned char>(begin[name.size()])]) {
+    return false;
+  }
+  return std::memcmp(begin, name.data(), name.size()) == 0;
+}
+
+}  // namespace
+
+SampleScanner::SampleScanner(std::string_view page, std::span<const std::string_view> wanted)
+    : page_(page), wanted_(wanted) {
+  for (const std::string_view name : wanted_) {
+    if (name.size() < head_bytes_) head_bytes_ = name.size() >= 8 ? 8 : 0;
+  }
+  if (head_bytes_ == 0) return;
+  for (const std::string_view name : wanted_) {
+    const std::size_t slot = head_slot(name.data(), head_bytes_);
+    head_filter_[slot / 64] |= std::uint64_t{1} << (slot % 64);
+  }
+}
+
+bool SampleScanner::load_next_block() {
+  const std::size_t size = page_.size();
+  if (next_block_ >= size) return false;
+  block_start_ = next_block_;
+  next_block_ += kBlock;
+  if (size - block_start_ >= kBlock) {
+    newlines_ = newline_bits(page_.data() + block_start_);
+  } else {  // the last, partial block
+    for (std::size_t i = block_start_; i < size; ++i) {
+      newlines_ |= std::uint64_t{page_[i] == '\n'} << (i - block_start_);
     }
-    if (std::memcmp(begin, name.data(), name.size()) == 0) return i;
+  }
+  return true;
+}
+
+// The offset of the '\n' that ends the current line, or the page's size when there is none.
+[[gnu::always_inline]] inline std::size_t SampleScanner::next_line_end() {
+  while (newlines_ == 0) {
+    if (!load_next_block()) return page_.size();
+  }
+  const std::size_t end = block_start_ + static_cast<std::size_t>(__builtin_ctzll(newlines_));
+  newlines_ &= newlines_ - 1;
+  return end;
+}
+
+// Most lines fail the filter; only those that pass are compared with the names.
+[[gnu::always_inline]] inline std::size_t SampleScanner::match_wanted(const char* begin,
+                                                                      const char* end) const {
+  const auto length = static_cast<std::size_t>(end - begin);
+  if (head_bytes_ != 0) {
+    if (length < head_bytes_) return Sample::kNoIndex;  // shorter than every wanted name
+    const std::size_t slot = head_slot(begin, head_bytes_);
+    if (((head_filter_[slot / 64] >> (slot % 64)) & 1) == 0) return Sample::kNoIndex;
+  }
+  return compare_wanted(begin, length);
+}
+
+std::size_t SampleScanner::compare_wanted(const char* begin, std::size_t length) const {
+  for (std::size_t i = 0; i < wanted_.size(); ++i) {
+    if (starts_with_name(begin, length, wanted_[i])) return i;
   }
   return Sample::kNoIndex;
 }
@@ -220,13 +139,11 @@ std::size_t SampleScanner::match_wanted(const char* begin, const char* end) cons
 SampleScanner::Status SampleScanner::next(Sample& out) {
   if (done_) return error_.reason.empty() ? Status::kEnd : Status::kError;
   const char* const page_begin = page_.data();
-  const char* const page_end = page_begin + page_.size();
   while (pos_ < page_.size()) {
     const char* begin = page_begin + pos_;
-    const auto* newline =
-        static_cast<const char*>(std::memchr(begin, '\n', static_cast<std::size_t>(page_end - begin)));
-    const char* end = newline != nullptr ? newline : page_end;
-    pos_ = static_cast<std::size_t>(end - page_begin) + (newline != nullptr ? 1 : 0);
+    const std::size_t line_end = next_line_end();
+    const char* end = page_begin + line_end;
+    pos_ = line_end + 1;  // past the page's size after a last line without '\n'
     ++line_;
     if (begin != end && is_blank(*begin)) begin = skip_blanks(begin, end);
     if (begin == end) continue;
@@ -272,7 +189,8 @@ SampleScanner::Status SampleScanner::parse_sample(const char* begin, const char*
     if (const auto reason = read_label_set(p, end, labels_end); !reason.empty()) {
       return fail(reason);
     }
-    out.labels = std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin));
+    out.labels =
+        std::string_view(labels_begin, static_cast<std::size_t>(labels_end - labels_begin));
     p = skip_blanks(p, end);
   }
   const char* const value_begin = p;

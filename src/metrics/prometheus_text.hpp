@@ -15,6 +15,7 @@
 // The free functions are pure.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -65,8 +66,7 @@ struct ParseError {
 class SampleScanner {
  public:
   // Scans `page` for samples of `wanted` (valid, distinct metric names; a few, not hundreds).
-  SampleScanner(std::string_view page, std::span<const std::string_view> wanted)
-      : page_(page), wanted_(wanted) {}
+  SampleScanner(std::string_view page, std::span<const std::string_view> wanted);
   // Scans `page` parsing every sample line and checking `# HELP`/`# TYPE` lines: a validator.
   static SampleScanner every_metric(std::string_view page) {
     SampleScanner s(page, {});
@@ -82,13 +82,25 @@ class SampleScanner {
 
  private:
   std::size_t match_wanted(const char* begin, const char* end) const;
-  Status parse_sample(const char* begin, const char* end, std::size_t name_length,
-                      Sample& out);
+  std::size_t compare_wanted(const char* begin, std::size_t length) const;
+  std::size_t next_line_end();
+  bool load_next_block();
+  Status parse_sample(const char* begin, const char* end, std::size_t name_length, Sample& out);
   bool check_comment(const char* begin, const char* end);
   Status fail(std::string_view reason);
 
   std::string_view page_;
   std::span<const std::string_view> wanted_;
+  // A 256-bit filter over the first head_bytes_ (16 or 8, as long as the shortest wanted name
+  // allows) bytes of the wanted names: most lines are ruled out by two multiplies and a bit
+  // test. With a wanted name under 8 bytes (head_bytes_ 0), every line is compared in full.
+  std::array<std::uint64_t, 4> head_filter_{};
+  std::size_t head_bytes_ = 16;
+  // Line ends are found 64 bytes at a time: one bit per '\n' not yet consumed in the block at
+  // block_start_; lines are consumed in order, so the lowest bit is always the next line end.
+  std::size_t block_start_ = 0;
+  std::size_t next_block_ = 0;
+  std::uint64_t newlines_ = 0;
   std::size_t pos_ = 0;
   std::size_t line_ = 0;
   bool every_metric_ = false;

@@ -26,7 +26,8 @@ std::string extract_error(EngineKind engine, std::string_view page) {
 }
 
 // SGLang (`--enable-metrics`): gauges and histograms labelled by model_name.
-constexpr std::string_view kSglangPage = R"(# HELP sglang:prompt_tokens_total Number of prefill tokens processed.
+constexpr std::string_view kSglangPage =
+    R"(# HELP sglang:prompt_tokens_total Number of prefill tokens processed.
 # TYPE sglang:prompt_tokens_total counter
 sglang:prompt_tokens_total{model_name="meta-llama/Llama-3.1-8B-Instruct"} 5.21e+06
 # HELP sglang:token_usage The token usage
@@ -77,7 +78,8 @@ tgi_batch_inference_duration_count{method="decode"} 5120
 )";
 
 // trtllm-serve: gauges named trtllm_*, labelled by model and engine type.
-constexpr std::string_view kTrtllmServePage = R"(# HELP trtllm_num_requests_waiting Number of requests waiting.
+constexpr std::string_view kTrtllmServePage =
+    R"(# HELP trtllm_num_requests_waiting Number of requests waiting.
 # TYPE trtllm_num_requests_waiting gauge
 trtllm_num_requests_waiting{model_name="llama-3.1-8b",engine_type="trtllm"} 5.0
 # HELP trtllm_num_requests_running Number of requests running.

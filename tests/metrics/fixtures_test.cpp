@@ -130,9 +130,9 @@ TEST(MetricsFixtures, VllmV0AibrixDump) {
   EXPECT_TRUE(m.lora->running.empty());
   EXPECT_TRUE(m.lora->waiting.empty());
 
-  const std::string loaded =
-      replace_once(page, "vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-Coder-1.5B-Instruct\"} 0.0",
-                   "vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-Coder-1.5B-Instruct\"} 0.625");
+  const std::string loaded = replace_once(
+      page, "vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-Coder-1.5B-Instruct\"} 0.0",
+      "vllm:gpu_cache_usage_perc{model_name=\"Qwen/Qwen2.5-Coder-1.5B-Instruct\"} 0.625");
   EXPECT_EQ(extract_ok(EngineKind::kVllm, loaded).kv_usage, 0.625);
 }
 
@@ -145,8 +145,9 @@ TEST(MetricsFixtures, VllmFamilyListOfRelease026) {
   EXPECT_EQ(v.error.line, 7u);
   EXPECT_EQ(v.error.reason, "bad value");
   EXPECT_EQ(extract_error(EngineKind::kVllm, text), "malformed metrics page: line 7: bad value");
-  for (const char* line : {"\nvllm:num_requests_waiting gauge\n", "\nvllm:num_requests_running gauge\n",
-                           "\nvllm:kv_cache_usage_perc gauge\n", "\nvllm:cache_config_info gauge\n"}) {
+  for (const char* line :
+       {"\nvllm:num_requests_waiting gauge\n", "\nvllm:num_requests_running gauge\n",
+        "\nvllm:kv_cache_usage_perc gauge\n", "\nvllm:cache_config_info gauge\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
   EXPECT_EQ(text.find("vllm:gpu_cache_usage_perc"), std::string::npos);

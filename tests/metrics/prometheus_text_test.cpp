@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -37,8 +39,8 @@ ScanResult scan(std::string_view page, std::span<const std::string_view> wanted)
       EXPECT_EQ(scanner.next(s), SampleScanner::Status::kError);
       break;
     }
-    result.samples.push_back(
-        Read{s.metric, std::string(s.name), std::string(s.labels), s.value, s.timestamp_ms, s.line});
+    result.samples.push_back(Read{s.metric, std::string(s.name), std::string(s.labels), s.value,
+                                  s.timestamp_ms, s.line});
   }
   return result;
 }
@@ -182,6 +184,46 @@ TEST(PrometheusText, CrLfLeadingBlanksAndNoFinalNewline) {
   EXPECT_EQ(r.samples[2].line, 5u);
 }
 
+// Line ends are found 64 bytes at a time: lines of every length, across block boundaries.
+TEST(PrometheusText, LineEndsAtEveryOffset) {
+  const std::string_view wanted[] = {"wanted_metric_name_long", "mid_name", "m"};
+  for (std::size_t filler = 0; filler < 140; ++filler) {
+    const std::string page = std::string(filler, 'x') + "\nwanted_metric_name_long 1\n" +
+                             std::string(filler * 2, 'y') + "\nm 2\n\nmid_name{a=\"" +
+                             std::string(filler, 'z') + "\"} 3";
+    const auto r = scan(page, wanted);
+    ASSERT_FALSE(r.error) << filler;
+    ASSERT_EQ(r.samples.size(), 3u) << filler;
+    EXPECT_EQ(r.samples[0].line, 2u);
+    EXPECT_EQ(r.samples[0].value, 1);
+    EXPECT_EQ(r.samples[1].line, 4u);
+    EXPECT_EQ(r.samples[1].value, 2);
+    EXPECT_EQ(r.samples[2].line, 6u);
+    EXPECT_EQ(r.samples[2].metric, 1u);
+    EXPECT_EQ(r.samples[2].labels.size(), filler + 4);
+  }
+}
+
+// Names of 16 bytes or more, of 8 to 15, and shorter take different filters.
+TEST(PrometheusText, WantedNamesOfEveryLength) {
+  const std::string page =
+      "vllm:num_requests_swapped 9\n"
+      "vllm:num_requests_waiting 1\n"
+      "abcdefgh 9\nabcdefghi 2\n"
+      "ab 3\nabc 9\n";
+  const std::string_view long_names[] = {"vllm:num_requests_waiting"};
+  const std::string_view mid_names[] = {"vllm:num_requests_waiting", "abcdefghi"};
+  const std::string_view short_names[] = {"vllm:num_requests_waiting", "abcdefghi", "ab"};
+  EXPECT_EQ(scan(page, long_names).samples.size(), 1u);
+  const auto mid = scan(page, mid_names);
+  ASSERT_EQ(mid.samples.size(), 2u);
+  EXPECT_EQ(mid.samples[1].value, 2);
+  const auto all = scan(page, short_names);
+  ASSERT_EQ(all.samples.size(), 3u);
+  EXPECT_EQ(all.samples[2].value, 3);
+  EXPECT_EQ(all.samples[2].metric, 2u);
+}
+
 TEST(PrometheusText, EmptyPageAndNoWantedNames) {
   EXPECT_TRUE(scan_one("", "m").samples.empty());
   EXPECT_TRUE(scan_one("\n\n\n", "m").samples.empty());
@@ -196,12 +238,35 @@ TEST(PrometheusText, ParseSampleValue) {
   EXPECT_EQ(parse_sample_value("+3"), 3.0);
   EXPECT_EQ(parse_sample_value("5."), 5.0);
   EXPECT_EQ(parse_sample_value("1e-3"), 0.001);
+  EXPECT_EQ(parse_sample_value("0.4875"), 0.4875);
+  EXPECT_EQ(parse_sample_value("7281.0"), 7281.0);
+  EXPECT_EQ(parse_sample_value("0.1"), 0.1);
+  EXPECT_EQ(parse_sample_value("123456789012345"), 123456789012345.0);
+  EXPECT_EQ(parse_sample_value("1234567890123456789"), 1234567890123456789.0);
+  EXPECT_EQ(parse_sample_value("0.30000000000000004"), 0.30000000000000004);
+  EXPECT_EQ(parse_sample_value("10.950000000000001"), 10.950000000000001);
   EXPECT_EQ(parse_sample_value("inf"), std::numeric_limits<double>::infinity());
   EXPECT_EQ(parse_sample_value("-Infinity"), -std::numeric_limits<double>::infinity());
   EXPECT_TRUE(std::isnan(*parse_sample_value("nan")));
-  for (const char* bad : {"", "+", "-", ".", "e5", "1.2.3", "1e", "1e+", "0x10", "--1", "+-1",
-                          "-+1", "1,5", "abc", "Nope", "infinit", "1e999", " 1", "1 ", "NaN1"}) {
+  for (const char* bad :
+       {"",    "+",   "-",   ".",   "e5",   "1.2.3",   "1e",    "1e+", "0x10", "--1",
+        "+-1", "-+1", "1,5", "abc", "Nope", "infinit", "1e999", " 1",  "1 ",   "NaN1"}) {
     EXPECT_FALSE(parse_sample_value(bad)) << bad;
+  }
+}
+
+// Short decimals take a fast path; it must round exactly as a full conversion does.
+TEST(PrometheusText, ShortDecimalsMatchFullConversion) {
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 17);
+    std::string text;
+    for (int d = 0; d < digits; ++d) text.push_back(static_cast<char>('0' + rng() % 10));
+    const auto dot = rng() % (static_cast<unsigned>(digits) + 2);
+    if (dot < static_cast<unsigned>(digits)) text.insert(dot, ".");
+    double expected = 0;
+    std::from_chars(text.data(), text.data() + text.size(), expected);
+    ASSERT_EQ(parse_sample_value(text), expected) << text;
   }
 }
 
@@ -245,14 +310,16 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"no_value", "m", "missing value"},
         Malformed{"no_value_crlf", "m\r", "missing value"},
         Malformed{"no_value_after_labels", "m{a=\"x\"}  ", "missing value"},
-        Malformed{"two_dots", "m 1.2.3", "bad value"},
-        Malformed{"word", "m abc", "bad value"},
-        Malformed{"hex", "m 0x10", "bad value"},
-        Malformed{"double_sign", "m --1", "bad value"},
+        Malformed{"two_dots", "m 1.2.3", "bad value"}, Malformed{"word", "m abc", "bad value"},
+        Malformed{"hex", "m 0x10", "bad value"}, Malformed{"double_sign", "m --1", "bad value"},
         Malformed{"half_exponent", "m 1e", "bad value"},
         Malformed{"out_of_range", "m 1e999", "bad value"},
         Malformed{"comma_decimal", "m 1,5", "bad value"},
-        Malformed{"nul_in_value", std::string("m 1\0" "2", 5), "bad value"},
+        Malformed{"nul_in_value",
+                  std::string("m 1\0"
+                              "2",
+                              5),
+                  "bad value"},
         Malformed{"junk_after_labels", "m{a=\"x\"}junk", "bad value"},
         Malformed{"float_timestamp", "m 1 12.5", "bad timestamp"},
         Malformed{"word_timestamp", "m 1 abc", "bad timestamp"},
@@ -316,7 +383,8 @@ TEST(PrometheusText, EveryMetricModeChecksAllLines) {
 
 TEST(PrometheusText, EveryTruncationOfAPageParsesOrFailsCleanly) {
   const std::string page =
-      "# TYPE m gauge\nm{a=\"x\\\"y\",b=\"\\\\\",} 1.5e+01 123\r\nm NaN\nother_bucket{le=\"+Inf\"} 3\n";
+      "# TYPE m gauge\nm{a=\"x\\\"y\",b=\"\\\\\",} 1.5e+01 123\r\nm NaN\nother_bucket{le=\"+Inf\"} "
+      "3\n";
   const std::string_view wanted[] = {"m", "other_bucket"};
   for (std::size_t n = 0; n <= page.size(); ++n) {
     // A copy of exactly n bytes, so ASan sees any read past the end.
