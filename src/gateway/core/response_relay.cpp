@@ -1,13 +1,16 @@
 // Relaying a model server's answer to the client as it arrives.
 //
-// Streams (text/event-stream) go event by event: each upstream read is forwarded before the
-// next is requested, so a slow client slows the upstream read instead of filling memory. Events
-// are parsed (reassembled across reads) for usage and generated pieces; their bytes are
-// forwarded untouched unless the model name must be rewritten back, in which case each event is
-// re-framed with the client's model name. A whole (non-stream) body is buffered up to a bound so
-// its model can be rewritten and its usage read; a larger one is forwarded as it comes.
+// Streams (text/event-stream) go read by read: the events of one upstream read leave in one
+// write before the next read is requested, so a slow client slows the upstream read instead of
+// filling memory. Each event is found where it lies in the read buffer and skimmed (not parsed
+// into a document) for usage and generated pieces. Bytes are forwarded untouched, except that
+// when the model name must be rewritten back, the client's name is spliced over the model value
+// of each event (an event whose data spans several lines is re-framed instead). A whole
+// (non-stream) body is buffered up to a bound so its model can be rewritten and its usage read;
+// a larger one is forwarded as it comes.
 #include "gateway/core/request_handler.hpp"
 #include "gateway/core/upstream_attempt.hpp"
+#include "gateway/request/event_stream.hpp"
 #include "sse/sse.hpp"
 
 namespace infergate::gateway {
@@ -23,6 +26,95 @@ std::string sse_error_event(const std::string& message) {
   return out;
 }
 
+net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response, RequestRecord& record,
+                                  const Clock& clock) {
+  const bool rewrite = !ex.quoted_client_model.empty();
+  EventStreamScanner scanner;
+  std::vector<StreamEvent> events;
+  std::string buffer;  // upstream bytes: the event not yet complete, then what the last read added
+  std::string out;     // with a rewrite: what goes to the client for this read
+  bool first_content = true;
+
+  // Reads usage and generated pieces; with a rewrite, appends the bytes up to the event's end
+  // (from `copied` on) to `out`, the client's model name spliced in.
+  std::size_t copied = 0;
+  const auto take = [&](const StreamEvent& e) {
+    const std::string_view data = e.data(buffer);
+    if (data == sse::kDone) return;
+    const ResponseJson info = skim_response_json(data);
+    if (info.usage) record.usage = info.usage;
+    record.counted_output += info.content_pieces;
+    if (first_content && info.content_pieces > 0) {
+      record.ttft = clock.now() - ex.started;
+      first_content = false;
+    }
+    if (!rewrite || !info.valid || info.model_length == 0) return;
+    if (!e.joined) {
+      const std::size_t at = e.data_begin + info.model_offset;
+      out.append(buffer, copied, at - copied);
+      out += ex.quoted_client_model;
+      copied = at + info.model_length;
+      return;
+    }
+    // Several data lines: write the event again, one data line per line of the new text.
+    out.append(buffer, copied, e.begin - copied);
+    std::string text;
+    append_with_model(text, data, info, ex.quoted_client_model);
+    std::string_view rest = text;
+    for (;;) {
+      const std::size_t nl = rest.find('\n');
+      out += "data: ";
+      out += rest.substr(0, nl);
+      out += '\n';
+      if (nl == std::string_view::npos) break;
+      rest.remove_prefix(nl + 1);
+    }
+    out += '\n';
+    copied = e.end;
+  };
+
+  for (;;) {
+    const std::size_t old_size = buffer.size();
+    const BodyRead r = co_await ex.upstream->read_body(buffer);
+    if (r == BodyRead::kEnd) break;
+    if (r != BodyRead::kData) {
+      const std::string event = sse_error_event(
+          r == BodyRead::kTimeout ? "the model server stopped sending (timeout)"
+                                  : "the model server closed the stream before its end");
+      record.error = GatewayError{502, "stream interrupted", {}, ErrorSource::kUpstream, false};
+      if (co_await response.send_body(event)) co_await response.finish();
+      co_return;
+    }
+    events.clear();
+    if (scanner.scan(buffer, events) != EventStreamScanner::Status::kOk)
+      record.error = GatewayError{502, "oversized event", {}, ErrorSource::kUpstream, false};
+    out.clear();
+    copied = 0;
+    for (const StreamEvent& e : events) take(e);
+    const std::size_t complete = scanner.complete_end();
+    std::string_view to_send;
+    if (rewrite) {
+      out.append(buffer, copied, complete - copied);
+      to_send = out;
+    } else {
+      to_send = std::string_view(buffer).substr(old_size);  // the bytes before went out already
+    }
+    if (!to_send.empty() && !co_await response.send_body(to_send)) co_return;
+    buffer.erase(0, complete);
+    scanner.discard(complete);
+  }
+  events.clear();
+  scanner.finish(buffer, events);
+  out.clear();
+  copied = 0;
+  for (const StreamEvent& e : events) take(e);
+  if (rewrite) {
+    out.append(buffer, copied, buffer.size() - copied);
+    if (!out.empty() && !co_await response.send_body(out)) co_return;
+  }
+  co_await response.finish();
+}
+
 }  // namespace
 
 net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
@@ -36,50 +128,7 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
   if (sse) {
     head.content_length.reset();
     if (!co_await response.send_head(head)) co_return;
-    sse::SseParser parser;
-    std::string out;
-    bool first_content = true;
-    const auto on_event = [&](const sse::Event& e) {
-      if (e.data == sse::kDone) {
-        if (rewrite) out += "data: [DONE]\n\n";
-        return;
-      }
-      const ResponseJson info = inspect_response_json(e.data);
-      if (info.usage) record.usage = info.usage;
-      record.counted_output += info.content_pieces;
-      if (first_content && info.content_pieces > 0) {
-        record.ttft = clock_.now() - ex.started;
-        first_content = false;
-      }
-      if (rewrite) {
-        out += "data: ";
-        append_with_model(out, e.data, info, ex.quoted_client_model);
-        out += "\n\n";
-      }
-    };
-    for (;;) {
-      piece.clear();
-      const BodyRead r = co_await ex.upstream->read_body(piece);
-      if (r == BodyRead::kEnd) break;
-      if (r != BodyRead::kData) {
-        const std::string event = sse_error_event(
-            r == BodyRead::kTimeout ? "the model server stopped sending (timeout)"
-                                    : "the model server closed the stream before its end");
-        record.error = GatewayError{502, "stream interrupted", {}, ErrorSource::kUpstream, false};
-        if (co_await response.send_body(event)) co_await response.finish();
-        co_return;
-      }
-      out.clear();
-      if (parser.feed(piece, on_event) != sse::SseParser::Status::kOk) {
-        record.error = GatewayError{502, "oversized event", {}, ErrorSource::kUpstream, false};
-      }
-      const std::string_view to_send = rewrite ? std::string_view(out) : std::string_view(piece);
-      if (!to_send.empty() && !co_await response.send_body(to_send)) co_return;
-    }
-    out.clear();
-    parser.finish(on_event);
-    if (!out.empty() && !co_await response.send_body(out)) co_return;
-    co_await response.finish();
+    co_await relay_events(ex, response, record, clock_);
     co_return;
   }
 
@@ -102,7 +151,7 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
     if (body.size() > options_.max_buffered_response) whole = false;  // too big: forward as is
   }
   if (whole) {
-    const ResponseJson info = inspect_response_json(body);
+    const ResponseJson info = skim_response_json(body);
     if (info.usage) record.usage = info.usage;
     record.counted_output = info.content_pieces;
     record.ttft = clock_.now() - ex.started;

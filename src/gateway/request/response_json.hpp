@@ -25,6 +25,10 @@ struct ResponseJson {
 
 ResponseJson inspect_response_json(std::string_view json);
 
+// The same answers as inspect_response_json (for valid JSON) from one pass over the bytes: no
+// copy, no padding, no document built. What the relay uses on every streamed event.
+ResponseJson skim_response_json(std::string_view json);
+
 // Appends `json` to `out` with its model value replaced by `quoted_model` (already a JSON string).
 void append_with_model(std::string& out, std::string_view json, const ResponseJson& info,
                        std::string_view quoted_model);

@@ -1,0 +1,261 @@
+// skim_response_json: the same answers as inspect_response_json (model position, usage, generated
+// pieces) from one forward pass over the bytes, without copying them into a padded buffer and
+// without building anything. A streamed answer has one small JSON document per event, so this
+// runs a hundred times per response: it must cost about as much as reading the bytes once.
+//
+// Only the members the gateway reads are looked into (top level: model, usage, choices; usage's
+// counts; each choice's text and delta/message content); everything else is skipped by counting
+// brackets outside strings. Nesting depth is bounded; every read is bounds-checked. A key with
+// an escape sequence (which only unescaping can compare) sends the document to the full parser.
+#include <charconv>
+#include <cstring>
+
+#include "gateway/request/response_json.hpp"
+
+namespace infergate::gateway {
+namespace {
+
+constexpr int kMaxDepth = 1024;
+
+class Skimmer {
+ public:
+  explicit Skimmer(std::string_view json) : p_(json.data()), begin_(json.data()), end_(json.data() + json.size()) {}
+
+  bool failed = false;
+  bool escaped_key = false;  // a key needs unescaping: the caller falls back to the full parser
+
+  void ws() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool at(char c) {
+    ws();
+    return p_ < end_ && *p_ == c;
+  }
+  bool eat(char c) {
+    if (!at(c)) return false;
+    ++p_;
+    return true;
+  }
+  std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
+
+  // A string token starting at p_ ('"'); returns it with its quotes.
+  std::string_view string_token() {
+    const char* start = p_;
+    if (p_ >= end_ || *p_ != '"') return fail();
+    ++p_;
+    // Keys and short values: byte by byte is faster than a library call.
+    for (const char* stop = p_ + 32 < end_ ? p_ + 32 : end_; p_ < stop; ++p_) {
+      if (*p_ == '"') {
+        ++p_;
+        return {start, static_cast<std::size_t>(p_ - start)};
+      }
+      if (*p_ == '\\' && ++p_ == stop) break;
+    }
+    for (;;) {
+      const void* q = p_ < end_ ? std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)) : nullptr;
+      if (!q) return fail();
+      const char* quote = static_cast<const char*>(q);
+      // The quote ends the string unless an odd number of backslashes precedes it.
+      const char* b = quote;
+      while (b > start + 1 && b[-1] == '\\') --b;
+      p_ = quote + 1;
+      if ((quote - b) % 2 == 0) return {start, static_cast<std::size_t>(p_ - start)};
+    }
+  }
+
+  // The key of the next member (without quotes), after which the ':' has been read.
+  std::string_view key() {
+    ws();
+    const std::string_view token = string_token();
+    if (failed) return {};
+    if (!eat(':')) return fail();
+    const std::string_view raw = token.substr(1, token.size() - 2);
+    if (raw.find('\\') != std::string_view::npos) escaped_key = true;
+    return raw;
+  }
+
+  // Skips one value of any kind (objects and arrays by counting brackets outside strings).
+  void skip_value() {
+    ws();
+    if (p_ >= end_) return (void)fail();
+    const char c = *p_;
+    if (c == '"') return (void)string_token();
+    if (c != '{' && c != '[') return scalar();
+    int depth = 0;
+    while (p_ < end_) {
+      const char d = *p_;
+      if (d == '"') {
+        string_token();
+        if (failed) return;
+        continue;
+      }
+      ++p_;
+      if (d == '{' || d == '[') {
+        if (++depth > kMaxDepth) return (void)fail();
+      } else if (d == '}' || d == ']') {
+        if (--depth == 0) return;
+      }
+    }
+    fail();
+  }
+
+  // A number or literal: up to the next delimiter.
+  void scalar() {
+    const char* start = p_;
+    while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' &&
+           *p_ != '\r' && *p_ != '\t' && *p_ != '"' && *p_ != '{' && *p_ != '[' && *p_ != ':')
+      ++p_;
+    if (p_ == start) fail();
+  }
+
+  // An integer value (as simdjson's get_int64 accepts it); otherwise the value is skipped.
+  std::optional<long> int_value() {
+    ws();
+    const char* start = p_;
+    if (p_ < end_ && (*p_ == '"' || *p_ == '{' || *p_ == '[')) {
+      skip_value();
+      return std::nullopt;
+    }
+    scalar();
+    if (failed) return std::nullopt;
+    const std::string_view token(start, static_cast<std::size_t>(p_ - start));
+    long value = 0;
+    const auto [ptr, ec] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (ec != std::errc() || ptr != token.data() + token.size()) return std::nullopt;
+    return value;
+  }
+
+  // Calls f(key) for each member of the object at p_; f must consume the member's value.
+  // Returns false (without consuming) when the value at p_ is not an object.
+  template <class F>
+  bool members(F&& f) {
+    if (!at('{')) return false;
+    ++p_;
+    if (eat('}')) return true;
+    do {
+      const std::string_view k = key();
+      if (failed) return true;
+      f(k);
+      if (failed) return true;
+    } while (eat(','));
+    if (!eat('}')) fail();
+    return true;
+  }
+
+  // The first member named `name` of the object at p_, as a string token; the object is consumed.
+  std::optional<std::string_view> first_string_member(std::string_view name) {
+    std::optional<std::string_view> found;
+    bool seen = false;
+    const bool object = members([&](std::string_view k) {
+      if (k == name && !seen) {
+        seen = true;
+        if (at('"')) {
+          found = string_token();
+          return;
+        }
+      }
+      skip_value();
+    });
+    if (!object) skip_value();
+    return found;
+  }
+
+ private:
+  std::string_view fail() {
+    failed = true;
+    return {};
+  }
+
+  const char* p_;
+  const char* begin_;
+  const char* end_;
+};
+
+void skim_usage(Skimmer& s, ResponseJson& out) {
+  Usage u;
+  const bool object = s.members([&](std::string_view k) {
+    if (k == "prompt_tokens") {
+      if (auto n = s.int_value()) u.prompt_tokens = *n;
+    } else if (k == "completion_tokens") {
+      if (auto n = s.int_value()) u.completion_tokens = *n;
+    } else if (k == "prompt_tokens_details") {
+      if (!s.at('{')) return s.skip_value();
+      std::optional<long> cached;
+      bool seen = false;
+      s.members([&](std::string_view dk) {
+        if (dk == "cached_tokens" && !seen) {
+          seen = true;
+          cached = s.int_value();
+          return;
+        }
+        s.skip_value();
+      });
+      if (cached) u.cached_tokens = *cached;
+    } else {
+      s.skip_value();
+    }
+  });
+  if (!object) return s.skip_value();
+  if (!s.failed) out.usage = u;
+}
+
+void skim_choices(Skimmer& s, ResponseJson& out) {
+  if (!s.at('[')) return s.skip_value();
+  s.eat('[');
+  if (s.eat(']')) return;
+  bool counting = true;  // like the full parser, counting stops at the first non-object choice
+  do {
+    if (!counting || !s.at('{')) {
+      counting = false;
+      s.skip_value();
+      continue;
+    }
+    s.members([&](std::string_view k) {
+      if (k == "text") {
+        if (s.at('"')) {
+          if (s.string_token().size() > 2) ++out.content_pieces;
+        } else {
+          s.skip_value();
+        }
+      } else if (k == "delta" || k == "message") {
+        if (!s.at('{')) return s.skip_value();
+        const auto content = s.first_string_member("content");
+        if (content && content->size() > 2) ++out.content_pieces;
+      } else {
+        s.skip_value();
+      }
+    });
+  } while (!s.failed && s.eat(','));
+  if (!s.failed && !s.eat(']')) s.skip_value();
+}
+
+}  // namespace
+
+ResponseJson skim_response_json(std::string_view json) {
+  ResponseJson out;
+  Skimmer s(json);
+  const bool object = s.members([&](std::string_view k) {
+    if (k == "model") {
+      if (s.at('"')) {
+        const std::size_t at = s.offset();
+        const std::string_view token = s.string_token();
+        out.model_offset = at;
+        out.model_length = token.size();
+        return;
+      }
+      s.skip_value();
+    } else if (k == "usage") {
+      skim_usage(s, out);
+    } else if (k == "choices") {
+      skim_choices(s, out);
+    } else {
+      s.skip_value();
+    }
+  });
+  if (s.escaped_key) return inspect_response_json(json);
+  if (!object || s.failed) return ResponseJson{};
+  out.valid = true;
+  return out;
+}
+
+}  // namespace infergate::gateway

@@ -1,0 +1,99 @@
+// The relay's stream scanner and JSON skimmer: the same answers as the SSE parser and the full
+// JSON parser, found where the bytes lie.
+#include <gtest/gtest.h>
+
+#include "gateway/request/event_stream.hpp"
+#include "gateway/request/response_json.hpp"
+
+namespace infergate::gateway {
+namespace {
+
+// Feeds `stream` in pieces of `step` bytes as the relay does; returns the events' data.
+std::vector<std::string> scan_all(std::string_view stream, std::size_t step, std::string* forwarded = nullptr) {
+  EventStreamScanner scanner(64);
+  std::vector<StreamEvent> events;
+  std::vector<std::string> out;
+  std::string buffer;
+  for (std::size_t at = 0; at < stream.size(); at += step) {
+    buffer.append(stream.substr(at, step));
+    scanner.scan(buffer, events);
+    for (const auto& e : events) out.emplace_back(e.data(buffer));
+    events.clear();
+    const std::size_t done = scanner.complete_end();
+    if (forwarded) forwarded->append(buffer, 0, done);
+    buffer.erase(0, done);
+    scanner.discard(done);
+  }
+  scanner.finish(buffer, events);
+  for (const auto& e : events) out.emplace_back(e.data(buffer));
+  if (forwarded) *forwarded += buffer;
+  return out;
+}
+
+TEST(EventStreamScanner, FindsEventsWhateverTheReadsAndLineEnds) {
+  const std::string stream =
+      "data: {\"a\":1}\n\n: keep-alive\n\nevent: x\ndata: two\r\ndata: lines\r\n\r\n"
+      "data:no-space\r\rdata\n\ndata: [DONE]\n";
+  const std::vector<std::string> expected{"{\"a\":1}", "two\nlines", "no-space", "", "[DONE]"};
+  for (std::size_t step = 1; step <= stream.size(); ++step) {
+    std::string forwarded;
+    EXPECT_EQ(scan_all(stream, step, &forwarded), expected) << "reads of " << step << " bytes";
+    EXPECT_EQ(forwarded, stream) << "every byte is handed on, in order";
+  }
+}
+
+TEST(EventStreamScanner, AOneLineEventIsReportedWhereItLies) {
+  EventStreamScanner scanner;
+  std::vector<StreamEvent> events;
+  const std::string buffer = "data: {\"model\":\"m\"}\n\ndata: x";
+  scanner.scan(buffer, events);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].begin, 0u);
+  EXPECT_EQ(events[0].end, 21u);
+  EXPECT_FALSE(events[0].joined);
+  EXPECT_EQ(buffer.substr(events[0].data_begin, events[0].data_end - events[0].data_begin), "{\"model\":\"m\"}");
+  EXPECT_EQ(scanner.complete_end(), 21u) << "the unfinished event stays";
+}
+
+TEST(EventStreamScanner, AnOversizedEventIsReportedAndSkipped) {
+  EventStreamScanner scanner(16);
+  std::vector<StreamEvent> events;
+  std::string buffer = "data: " + std::string(40, 'x');
+  EXPECT_EQ(scanner.scan(buffer, events), EventStreamScanner::Status::kEventTooLarge);
+  EXPECT_EQ(scanner.complete_end(), buffer.size()) << "its bytes can go: they are not held";
+  scanner.discard(buffer.size());
+  buffer = "xx\n\ndata: ok\n\n";
+  EXPECT_EQ(scanner.scan(buffer, events), EventStreamScanner::Status::kOk);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data(buffer), "ok");
+}
+
+TEST(SkimResponseJson, AgreesWithTheFullParser) {
+  const std::vector<std::string> docs{
+      R"({"id":"c","model":"m-1","choices":[{"index":0,"delta":{"content":"a"}}]})",
+      R"({"model":"x","choices":[{"text":""},{"text":"b"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":1}}})",
+      R"( { "choices" : [ {"message": {"role":"assistant","content":"hi \"there\""}} ] , "model" : "q\"m" } )",
+      R"({"model":null,"usage":null,"choices":[{"delta":{"content":null}},7,{"text":"lost"}]})",
+      R"({"usage":{"prompt_tokens":1.5,"completion_tokens":-4,"prompt_tokens_details":null}})",
+      R"({"nested":{"model":"no","choices":[{"text":"no"}]},"model":"yes"})",
+      R"({"mod\u0065l":"escaped key","choices":[]})",
+      R"([1,2])", R"({"model":"unterminated)", "", R"({"a":[}]})"};
+  for (const auto& doc : docs) {
+    const ResponseJson fast = skim_response_json(doc);
+    const ResponseJson full = inspect_response_json(doc);
+    EXPECT_EQ(fast.valid, full.valid) << doc;
+    if (!full.valid) continue;
+    EXPECT_EQ(fast.model_offset, full.model_offset) << doc;
+    EXPECT_EQ(fast.model_length, full.model_length) << doc;
+    EXPECT_EQ(fast.content_pieces, full.content_pieces) << doc;
+    ASSERT_EQ(fast.usage.has_value(), full.usage.has_value()) << doc;
+    if (fast.usage) {
+      EXPECT_EQ(fast.usage->prompt_tokens, full.usage->prompt_tokens) << doc;
+      EXPECT_EQ(fast.usage->completion_tokens, full.usage->completion_tokens) << doc;
+      EXPECT_EQ(fast.usage->cached_tokens, full.usage->cached_tokens) << doc;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace infergate::gateway
