@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "gateway/scheduling/prefix/block_table.hpp"
+#include "gateway/scheduling/prefix/prompt_blocks.hpp"
 #include "gateway/scheduling/prefix/reclaimer.hpp"
 
 namespace infergate::gateway::scheduling::prefix {
@@ -69,8 +70,10 @@ class PrefixIndex {
   // The endpoint left the configuration: its blocks are purged and its slot freed.
   void remove_endpoint(EndpointId endpoint);
 
-  // A hint before match(): pulls the table buckets of the first blocks into the cache.
-  void prefetch(std::span<const std::uint64_t> blocks) const noexcept;
+  // For hash_prompt_blocks(): prefetches each block's bucket while the prompt is hashed, so
+  // that the following match() runs from the cache. A hint only; the index must outlive the
+  // hashing call.
+  BlockHook prefetch_hook() const noexcept;
 
   struct Stats {
     std::size_t blocks;        // distinct blocks
