@@ -340,6 +340,36 @@ TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
   EXPECT_EQ(done.load(), 400);
 }
 
+// HTTPRoute RequestMirror: every request also goes to the mirror pool, whose answer is dropped.
+TEST(GatewayProcess, RequestMirrorSendsACopyToTheMirrorPool) {
+  auto primary = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "primary"});
+  auto shadow = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "shadow"});
+  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+                  endpoints_yaml("p", "primary", *primary) + endpoints_yaml("s", "shadow", *shadow) +
+                  pool_yaml("primary") + pool_yaml("shadow") + R"(---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: mirrored}
+spec:
+  rules:
+  - backendRefs: [)" + backend("primary") + R"(]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: shadow}}}]
+)");
+  Gateway gw(config.path());
+  auto c = gw.client();
+  constexpr int kRequests = 10;
+  for (int i = 0; i < kRequests; ++i) {
+    const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 4));
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(res.header("x-inference-pod").rfind("primary-", 0), 0u) << "the client gets the primary's answer";
+  }
+  HttpClient shadow_metrics("127.0.0.1", replica_ports(shadow->child.ready_json()).front());
+  EXPECT_TRUE(until([&] {
+    return sample_value(shadow_metrics.get("/metrics").body, "vllm:request_success_total{finished_reason=\"length\"") ==
+           kRequests;
+  }));
+}
+
 TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
   auto slow = start_sim({"--slowdown", "100"});
   TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +

@@ -276,6 +276,22 @@ TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
   EXPECT_EQ(h.records.at(0).attempts, 1);
 }
 
+TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {
+  std::string config = kConfig;
+  config += "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
+  Harness h(config);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("food-review-1"));
+  h.upstream.fallback["10.0.1.1:8000"] = ok_json(completion_json("food-review"));
+  const auto res = h.post("/v1/completions", R"({"model":"food-review","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 200);
+  ASSERT_EQ(h.upstream.received.size(), 2u);
+  for (const auto& r : h.upstream.received) {
+    // llama rewrites food-review to its adapter; qwen declares nothing, so the model passes through.
+    const std::string expected = r.address == "10.0.1.1:8000" ? "food-review" : "food-review-1";
+    EXPECT_EQ(json::parse(r.request.body).at("model").as_string(), expected) << r.address;
+  }
+}
+
 TEST(RequestPath, ClientErrors) {
   Harness h(kConfig);
   auto status_of = [&](const std::string& path, const std::string& body) {

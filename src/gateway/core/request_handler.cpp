@@ -149,10 +149,18 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   upstream_request.headers.emplace_back("x-gateway-model-name", parsed.model);
 
   // RequestMirror: a copy goes to each drawn mirror pool, detached, so it never delays or fails
-  // the primary request; its answer is read and dropped.
-  for (const std::size_t mirror_pool : decision->mirror_pools)
-    net::co_spawn(co_await net::this_coro::executor,
-                  mirror(snapshot, mirror_pool, upstream_request, resolution.target_model), net::detached);
+  // the primary request; its answer is read and dropped. The mirror pool resolves the client's
+  // model with its own InferenceModels.
+  for (const std::size_t mirror_pool : decision->mirror_pools) {
+    const ModelResolution mirrored =
+        resolve_model(snapshot->config->pools[mirror_pool], parsed.model, objective.value_or(""), random_);
+    UpstreamRequest copy = upstream_request;
+    if (mirrored.target_model != resolution.target_model)
+      copy.body = mirrored.target_model == parsed.model ? request.body
+                                                         : rewrite_model(request.body, parsed, mirrored.target_model);
+    net::co_spawn(co_await net::this_coro::executor, mirror(snapshot, mirror_pool, std::move(copy), mirrored.target_model),
+                  net::detached);
+  }
 
   ForwardPlan plan{pool_state, std::move(upstream_request),
                    SchedulingRequest{resolution.target_model, parsed.prompt,
