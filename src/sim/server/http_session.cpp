@@ -199,6 +199,13 @@ Session::Route Session::route(Request& req) {
     if (auto err = replica.update_faults(req.body())) return Route{error_reply(*err), {}, false};
     return Route{Reply{http::status::ok, R"({"status":"ok"})", "application/json"}, {}, false};
   }
+  if (target == "/sim/stats") {
+    if (!get) return not_allowed();
+    return Route{Reply{http::status::ok,
+                       R"({"metrics_requests":)" + std::to_string(replica.metrics_requests()) + "}",
+                       "application/json"},
+                 {}, false};
+  }
   if (!replica.ready(now)) return error(503, "the model server is starting");
   if (target == "/v1/models") {
     if (!get) return not_allowed();
@@ -221,6 +228,7 @@ Session::Route Session::route(Request& req) {
 }
 
 net::awaitable<bool> Session::handle_metrics() {
+  ctx_.replica.count_metrics_request();
   const FaultSettings& faults = ctx_.replica.faults();
   Reply reply{http::status::ok, {}, "text/plain; version=0.0.4; charset=utf-8"};
   switch (faults.metrics) {

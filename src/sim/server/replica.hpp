@@ -79,6 +79,10 @@ class Replica {
   // Draws whether this request fails by the configured failure rate.
   bool draw_failure();
   std::uint64_t next_response_number() { return ++responses_; }
+  // GET /metrics requests received (failed or not), for GET /sim/stats: tests wait on a
+  // gateway's scrapes with it.
+  std::uint64_t metrics_requests() const { return metrics_requests_; }
+  void count_metrics_request() { ++metrics_requests_; }
 
  private:
   ReplicaOptions options_;
@@ -86,6 +90,7 @@ class Replica {
   TimePoint ready_at_;
   std::mt19937_64 rng_;
   std::uint64_t responses_ = 0;
+  std::uint64_t metrics_requests_ = 0;
 };
 
 // Prometheus text exposition of a replica's state, with the names of its engine flavour.
