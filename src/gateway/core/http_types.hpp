@@ -23,7 +23,7 @@ struct ClientRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query
   HeaderList headers;
-  std::string body;
+  std::string_view body;  // the front end's bytes: valid until the handler returns
 };
 
 struct ResponseHead {

@@ -7,107 +7,58 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/asio/write.hpp>
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 
 #include "gateway/core/error.hpp"
+#include "gateway/frontend/session.hpp"
+#include "gateway/upstream/http1.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = net::ip::tcp;
 using namespace net::experimental::awaitable_operators;
 
 namespace {
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
 }
+}  // namespace
 
-// The client side of one connection. The response head is serialised by hand and held until
-// the first body bytes (or the end), so a whole response leaves in one write, and a stream's
-// head leaves with its first event.
-struct HttpFrontend::Session final : ClientResponse {
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {
-    // Beast reads at most the buffer's free capacity per system call (512 bytes at the least):
-    // a roomy buffer reads a 16 KB request body in one or two calls instead of thirty.
-    buffer.reserve(32 * 1024);
-  }
-
-  net::awaitable<bool> send_head(const ResponseHead& head) override {
-    pending_head.clear();
-    pending_head += "HTTP/1.1 ";
-    pending_head += std::to_string(head.status);
-    pending_head += ' ';
-    const auto reason = http::obsolete_reason(static_cast<http::status>(head.status));
-    pending_head.append(reason.data(), reason.size());
-    pending_head += "\r\n";
-    for (const auto& [k, v] : head.headers) {
-      pending_head += k;
-      pending_head += ": ";
-      pending_head += v;
-      pending_head += "\r\n";
-    }
-    chunked = !head.content_length;
-    if (chunked) {
-      pending_head += "Transfer-Encoding: chunked\r\n";
-    } else {
-      pending_head += "Content-Length: ";
-      pending_head += std::to_string(*head.content_length);
-      pending_head += "\r\n";
-    }
-    if (!keep_alive) pending_head += "Connection: close\r\n";
-    pending_head += "\r\n";
-    head_sent = true;
-    co_return true;
-  }
-
-  net::awaitable<bool> send_body(std::string_view data) override {
-    if (failed) co_return false;
-    if (data.empty()) co_return true;
-    char size_line[24];
-    std::size_t size_len = 0;
-    if (chunked) size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
-    const std::array<net::const_buffer, 4> buffers{
-        net::buffer(pending_head), net::buffer(size_line, size_len), net::buffer(data),
-        net::buffer("\r\n", chunked ? 2 : 0)};
-    auto [ec, n] = co_await net::async_write(stream, buffers, kUseTuple);
-    pending_head.clear();
-    if (ec) failed = true;
-    co_return !ec;
-  }
-
-  net::awaitable<bool> finish() override {
-    if (failed) co_return false;
-    const std::array<net::const_buffer, 2> buffers{net::buffer(pending_head),
-                                                   net::buffer("0\r\n\r\n", chunked ? 5 : 0)};
-    if (buffer_size(buffers) > 0) {
-      auto [ec, n] = co_await net::async_write(stream, buffers, kUseTuple);
-      pending_head.clear();
-      if (ec) failed = true;
-    }
-    finished = !failed;
-    co_return finished;
-  }
-
-  bool started() const override { return head_sent; }
-
-  void reset_for_next() {
-    head_sent = chunked = finished = failed = false;
-    pending_head.clear();
-  }
-
-  beast::tcp_stream stream;
-  beast::flat_buffer buffer;
-  std::string pending_head;
-  bool keep_alive = true;
-  bool busy = false;
-  bool head_sent = false;
-  bool chunked = false;
-  bool finished = false;
-  bool failed = false;
+struct HttpFrontend::Deadlines {
+  Deadlines(const net::any_io_executor& ex, const FrontendLimits& limits)
+      : request_read(ex, limits.request_read_timeout), idle(ex, limits.idle_timeout), error_linger(ex, std::chrono::seconds(2)) {}
+  DeadlineQueue request_read;  // a request that has begun, headers and body
+  DeadlineQueue idle;          // keep-alive wait for the next request
+  DeadlineQueue error_linger;  // reading what a refused request still sends, before closing
 };
 
 tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& address, bool reuse_port) {
@@ -130,7 +81,12 @@ tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& a
 }
 
 HttpFrontend::HttpFrontend(tcp::acceptor acceptor, Handler handler, FrontendLimits limits)
-    : acceptor_(std::move(acceptor)), handler_(std::move(handler)), limits_(limits) {}
+    : acceptor_(std::move(acceptor)),
+      handler_(std::move(handler)),
+      limits_(limits),
+      deadlines_(std::make_unique<Deadlines>(acceptor_.get_executor(), limits_)) {}
+
+HttpFrontend::~HttpFrontend() = default;
 
 std::uint16_t HttpFrontend::port() const { return acceptor_.local_endpoint().port(); }
 
@@ -145,7 +101,7 @@ void HttpFrontend::drain() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   for (Session* s : sessions_)
-    if (!s->busy) s->stream.socket().close(ec);
+    if (!s->busy) s->socket.close(ec);
 }
 
 net::awaitable<void> HttpFrontend::accept_loop() {
@@ -161,25 +117,81 @@ net::awaitable<void> HttpFrontend::accept_loop() {
       }
       continue;
     }
-    socket.set_option(tcp::no_delay(true));
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);
     net::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), net::detached);
   }
 }
 
+net::awaitable<bool> HttpFrontend::Session::send_head(const ResponseHead& head) {
+  pending_head.clear();
+  pending_head += "HTTP/1.1 ";
+  pending_head += std::to_string(head.status);
+  pending_head += ' ';
+  pending_head += reason_phrase(head.status);
+  pending_head += "\r\n";
+  for (const auto& [k, v] : head.headers) {
+    pending_head += k;
+    pending_head += ": ";
+    pending_head += v;
+    pending_head += "\r\n";
+  }
+  chunked = !head.content_length;
+  if (chunked) {
+    pending_head += "Transfer-Encoding: chunked\r\n";
+  } else {
+    pending_head += "Content-Length: ";
+    pending_head += std::to_string(*head.content_length);
+    pending_head += "\r\n";
+  }
+  if (!keep_alive) pending_head += "Connection: close\r\n";
+  pending_head += "\r\n";
+  head_sent = true;
+  co_return true;
+}
+
+net::awaitable<bool> HttpFrontend::Session::send_body(std::string_view data) {
+  if (failed) co_return false;
+  if (data.empty()) co_return true;
+  char size_line[24];
+  std::size_t size_len = 0;
+  if (chunked) size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+  const bool ok = co_await write_all(std::array<net::const_buffer, 4>{net::buffer(pending_head), net::buffer(size_line, size_len),
+                                                net::const_buffer(data.data(), data.size()),
+                                                net::const_buffer("\r\n", chunked ? 2 : 0)});
+  pending_head.clear();
+  failed = !ok;
+  co_return ok;
+}
+
+net::awaitable<bool> HttpFrontend::Session::finish() {
+  if (failed) co_return false;
+  if (!pending_head.empty() || chunked) {
+    const bool ok = co_await write_all(std::array<net::const_buffer, 2>{net::buffer(pending_head),
+                                                  net::const_buffer("0\r\n\r\n", chunked ? 5 : 0)});
+    pending_head.clear();
+    failed = !ok;
+  }
+  finished = !failed;
+  co_return finished;
+}
+
 namespace {
 
-// Completes only when the client closes the connection; bytes of a pipelined request stay in
-// the buffer for the next read.
-net::awaitable<void> watch_for_close(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                     std::size_t limit) {
+// Completes only when the client closes the connection; bytes of a pipelined request are kept
+// after the current request's (never moving those: the handler holds a view of them).
+net::awaitable<void> watch_for_close(HttpFrontend::Session& s) {
   for (;;) {
-    auto [ec, n] = co_await stream.socket().async_read_some(buffer.prepare(4096), kUseTuple);
-    if (ec) co_return;
-    buffer.commit(n);
-    if (buffer.size() > limit) {
+    const std::span<char> room = s.in.room();
+    if (room.empty()) {  // the client sent all it may: wait for the handler to finish
       net::steady_timer never(co_await net::this_coro::executor, net::steady_timer::time_point::max());
       co_await never.async_wait(kUseTuple);
+      co_return;
     }
+    auto [ec, n] = co_await s.socket.async_read_some(net::buffer(room.data(), room.size()), kUseTuple);
+    if (ec) co_return;
+    s.in.commit(n);
   }
 }
 
@@ -194,6 +206,84 @@ ResponseHead error_head(const GatewayError& e, std::string& body) {
 
 }  // namespace
 
+// Reads one request into the session: its head, then its body (kept in the input buffer when
+// its length is known, decoded into `chunked_body` when chunked). Returns the error to answer
+// with, or nothing; sets `close` when the connection just ends (the client left, or idled out).
+net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& s, bool first,
+                                                                       ClientRequest& request,
+                                                                       http1::MessageHead& head, bool& close) {
+  boost::system::error_code ec;
+  for (;;) {
+    head = http1::MessageHead{};
+    const http1::Parse p = http1::parse_request_head(s.in.unread(), limits_.max_header_bytes, head);
+    if (p == http1::Parse::kDone) break;
+    if (p == http1::Parse::kBad) co_return GatewayError::bad_request("malformed HTTP request");
+    if (p == http1::Parse::kTooLarge)
+      co_return GatewayError{431, "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes",
+                             {}, ErrorSource::kClient, false};
+    DeadlineQueue& wait = s.in.unread().empty() && !first ? deadlines_->idle : deadlines_->request_read;
+    if (!co_await s.read_more(limits_.max_header_bytes, wait, ec)) {
+      close = true;  // gone, or idle too long: nothing to answer
+      co_return std::nullopt;
+    }
+  }
+  s.busy = true;
+  // Copied now: reading the body may move the buffer the head was parsed in.
+  request.method = std::string(head.method);
+  request.target = std::string(head.target);
+  request.headers = std::move(head.headers);
+  const auto too_large = [&] {
+    return GatewayError{413, "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes",
+                        {}, ErrorSource::kClient, false};
+  };
+  const auto timed_out = [&] {
+    return GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
+  };
+  if (head.expect_continue && head.framing != http1::BodyFraming::kNone &&
+      s.in.unread().size() == head.size) {
+    if (!co_await s.write_all(std::array{net::const_buffer("HTTP/1.1 100 Continue\r\n\r\n", 25)})) {
+      close = true;
+      co_return std::nullopt;
+    }
+  }
+  if (head.framing == http1::BodyFraming::kChunked) {
+    s.chunked_body.clear();
+    http1::ChunkedDecoder decoder;
+    s.in.consume(head.size);
+    for (;;) {
+      const std::string_view piece = s.in.unread();
+      const std::size_t from = s.chunked_body.size();
+      s.chunked_body.append(piece);
+      const auto r = decoder.decode(s.chunked_body, from);
+      if (r == http1::ChunkedDecoder::Result::kBad) co_return GatewayError::bad_request("malformed chunked body");
+      s.in.consume(piece.size() - decoder.trailing());
+      if (s.chunked_body.size() > limits_.max_body_bytes) co_return too_large();
+      if (r == http1::ChunkedDecoder::Result::kDone) break;
+      if (!co_await s.read_more(limits_.max_body_bytes, deadlines_->request_read, ec)) {
+        if (s.timed_out) co_return timed_out();
+        close = true;
+        co_return std::nullopt;
+      }
+    }
+    request.body = s.chunked_body;
+    s.request_bytes = 0;
+    co_return std::nullopt;
+  }
+  const std::uint64_t length = head.framing == http1::BodyFraming::kLength ? head.content_length : 0;
+  if (length > limits_.max_body_bytes) co_return too_large();
+  const std::size_t whole = head.size + static_cast<std::size_t>(length);
+  while (s.in.unread().size() < whole) {
+    if (!co_await s.read_more(whole, deadlines_->request_read, ec)) {
+      if (s.timed_out) co_return timed_out();
+      close = true;
+      co_return std::nullopt;
+    }
+  }
+  request.body = s.in.unread().substr(head.size, static_cast<std::size_t>(length));
+  s.request_bytes = whole;
+  co_return std::nullopt;
+}
+
 net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
   Session session(std::move(socket));
   sessions_.push_back(&session);
@@ -205,68 +295,44 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
 
   bool first = true;
   while (!draining_) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    parser.body_limit(limits_.max_body_bytes);
-    // Wait for the next request (keep-alive idle time), then read it whole within its timeout.
-    session.stream.expires_after(first ? limits_.request_read_timeout : limits_.idle_timeout);
+    http1::MessageHead head;
+    ClientRequest request;
+    bool close = false;
+    const std::optional<GatewayError> error = co_await read_request(session, first, request, head, close);
     first = false;
-    auto [hec, hn] = co_await http::async_read_header(session.stream, session.buffer, parser, kUseTuple);
-    beast::error_code ec = hec;
-    if (!ec) {
-      session.busy = true;
-      session.stream.expires_after(limits_.request_read_timeout);
-      auto [bec, bn] = co_await http::async_read(session.stream, session.buffer, parser, kUseTuple);
-      ec = bec;
-    }
-    if (ec) {
-      std::optional<GatewayError> error;
-      if (ec == http::error::body_limit)
-        error = GatewayError{413, "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes",
-                             {}, ErrorSource::kClient, false};
-      else if (ec == http::error::header_limit)
-        error = GatewayError{431, "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes",
-                             {}, ErrorSource::kClient, false};
-      else if (ec == beast::error::timeout && session.busy)
-        error = GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
-      else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-               ec != http::error::end_of_stream && ec != http::error::partial_message)
-        error = GatewayError::bad_request("malformed HTTP request: " + ec.message());
-      if (error) {
-        session.keep_alive = false;
-        session.stream.expires_after(std::chrono::seconds(5));
-        std::string body;
-        const ResponseHead head = error_head(*error, body);
-        if (co_await session.send_head(head)) co_await session.send_body(body);
+    if (close) break;
+    if (error) {
+      session.keep_alive = false;
+      session.reset_for_next();
+      std::string error_body;
+      const ResponseHead response = error_head(*error, error_body);
+      if (co_await session.send_head(response) && co_await session.send_body(error_body)) {
+        // Read (and drop) what the client is still sending for a while, so that closing with
+        // unread bytes does not reset the connection before it has read the answer.
+        boost::system::error_code ignored;
+        session.socket.shutdown(tcp::socket::shutdown_send, ignored);
+        for (std::size_t dropped = 0; dropped < (1u << 20);) {
+          session.in.clear();
+          boost::system::error_code ec;
+          if (!co_await session.read_more(1, deadlines_->error_linger, ec)) break;
+          dropped += session.in.unread().size();
+        }
       }
       break;
     }
-    session.stream.expires_never();
 
-    const auto& msg = parser.get();
-    ClientRequest request;
-    request.method = std::string(msg.method_string());
-    request.target = std::string(msg.target());
-    request.headers.reserve(16);
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      request.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    session.keep_alive = msg.keep_alive() && !draining_;
-    request.body = std::move(parser.release().body());
+    session.keep_alive = head.keep_alive && !draining_;
     session.reset_for_next();
 
-    auto outcome = co_await (handler_(request, session) ||
-                             watch_for_close(session.stream, session.buffer,
-                                             limits_.max_body_bytes + limits_.max_header_bytes));
+    auto outcome = co_await (handler_(request, session) || watch_for_close(session));
     session.busy = false;
-    if (outcome.index() == 1) break;            // the client went away: the handler was cancelled
+    session.in.consume(session.request_bytes);
+    if (outcome.index() == 1) break;                      // the client went away: the handler was cancelled
     if (!session.finished || !session.keep_alive) break;  // a body cut short cannot be reused
   }
   boost::system::error_code ignored;
-  session.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  session.stream.socket().close(ignored);
+  session.socket.shutdown(tcp::socket::shutdown_send, ignored);
+  session.socket.close(ignored);
 }
 
 }  // namespace infergate::gateway

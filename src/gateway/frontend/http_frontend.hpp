@@ -1,7 +1,8 @@
-// The standalone front end: HTTP/1.1 with keep-alive on Boost.Beast, one coroutine per client
-// connection. It turns each request into a ClientRequest, hands it to a handler with a
-// ClientResponse that writes to the socket, and cancels the handler the moment the client
-// disconnects (so the upstream request is cancelled too).
+// The standalone front end: HTTP/1.1 with keep-alive on plain Asio sockets, one coroutine per
+// client connection. It parses each request in its connection's buffer (http1.hpp), hands it to
+// a handler as a ClientRequest whose body is a view of that buffer, with a ClientResponse that
+// writes to the socket, and cancels the handler the moment the client disconnects (so the
+// upstream request is cancelled too).
 //
 // Thread-safety: a HttpFrontend lives on one io_context (one worker thread).
 #pragma once
@@ -12,10 +13,16 @@
 #include <chrono>
 #include <functional>
 #include <list>
+#include <memory>
 
 #include "gateway/core/client_response.hpp"
+#include "gateway/core/error.hpp"
 
 namespace infergate::gateway {
+
+namespace http1 {
+struct MessageHead;
+}
 
 struct FrontendLimits {
   std::size_t max_body_bytes = 32 << 20;
@@ -29,6 +36,7 @@ using Handler = std::function<boost::asio::awaitable<void>(const ClientRequest&,
 class HttpFrontend {
  public:
   HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits);
+  ~HttpFrontend();
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();
   // Stops accepting; idle connections close now, busy ones after their current response.
@@ -37,13 +45,19 @@ class HttpFrontend {
   std::size_t busy_connections() const;
   std::uint16_t port() const;
 
+  struct Session;  // one client connection (session.hpp)
+
  private:
-  struct Session;
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first, ClientRequest& request,
+                                                                   http1::MessageHead& head, bool& close);
+
+  struct Deadlines;  // bounds on request reads and keep-alive waits
 
   boost::asio::ip::tcp::acceptor acceptor_;
   Handler handler_;
   FrontendLimits limits_;
+  std::unique_ptr<Deadlines> deadlines_;
   bool draining_ = false;
   std::list<Session*> sessions_;
 };

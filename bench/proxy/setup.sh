@@ -1,0 +1,139 @@
+# Shared by the proxy benchmarks (sourced, not run): ports, the backend, nginx, HAProxy and
+# InferGate configurations, and starting/stopping a proxy. The caller sets `work` (a scratch
+# folder), `BUILD` (InferGate's build folder) and an array `pids`.
+BACKEND_PORT=18900 NGINX_PORT=18901 HAPROXY_PORT=18902 GATEWAY_PORT=18903 ADMIN_PORT=18904
+CORES=$(nproc)
+
+# --- the backend: HAProxy answering every request from a file in memory --------------------
+backend_conf() {  # $1: series
+  python3 - "$work" "$1" <<'PY'
+import json, sys
+work, series = sys.argv[1:3]
+if series == "json":
+    body = json.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
+                       "model": "bench-target",
+                       "choices": [{"index": 0, "message": {"role": "assistant", "content": "word " * 100},
+                                    "finish_reason": "length"}],
+                       "usage": {"prompt_tokens": 2500, "completion_tokens": 100, "total_tokens": 2600}})
+else:
+    events = []
+    for i in range(100):
+        chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
+                 "model": "bench-target",
+                 "choices": [{"index": 0, "delta": {"content": " word"}, "finish_reason": None}]}
+        events.append("data: " + json.dumps(chunk) + "\n\n")
+    events.append("data: [DONE]\n\n")
+    body = "".join(events)
+open(f"{work}/response.body", "w").write(body)
+PY
+  local type=application/json
+  [ "$1" = sse ] && type=text/event-stream
+  cat >"$work/backend.cfg" <<CONF
+global
+  tune.bufsize 65536
+  nbthread 1
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend backend
+  bind 127.0.0.1:$BACKEND_PORT
+  http-request return status 200 content-type $type file $work/response.body
+CONF
+}
+
+nginx_conf() {  # $1: workers
+  cat >"$work/nginx.conf" <<CONF
+worker_processes $1;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering on;
+    }
+  }
+}
+CONF
+}
+
+haproxy_conf() {  # $1: workers
+  cat >"$work/haproxy.cfg" <<CONF
+global
+  nbthread $1
+  maxconn 8192
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$HAPROXY_PORT
+  default_backend be
+backend be
+  server b1 127.0.0.1:$BACKEND_PORT
+CONF
+}
+
+cat >"$work/gateway.yaml" <<CONF
+apiVersion: infergate.dev/v1alpha1
+kind: StaticEndpoints
+metadata: {name: bench}
+spec:
+  endpoints:
+  - {name: backend, address: "127.0.0.1:$BACKEND_PORT", labels: {app: bench}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: bench}
+spec: {targetPorts: [{number: $BACKEND_PORT}], selector: {matchLabels: {app: bench}}}
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: {name: bench}
+spec: {modelName: bench-model, poolRef: {name: bench}, targetModels: [{name: bench-target}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: bench}
+spec:
+  rules:
+  - backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: bench}]
+CONF
+
+# A bench script may poll: wait until something listens on the port.
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
+
+start_proxy() {  # $1: kind, $2: workers, $3: pin prefix; sets PORT
+  case $1 in
+    direct) PORT=$BACKEND_PORT; return ;;
+    nginx) nginx_conf "$2"; $3 nginx -c "$work/nginx.conf" -g "daemon off;" & pids+=($!); PORT=$NGINX_PORT ;;
+    haproxy) haproxy_conf "$2"; $3 haproxy -f "$work/haproxy.cfg" -q & pids+=($!); PORT=$HAPROXY_PORT ;;
+    infergate) $3 "$BUILD/bin/infergate" --config "$work/gateway.yaml" --listen 127.0.0.1:$GATEWAY_PORT \
+                 --admin-listen 127.0.0.1:$ADMIN_PORT --workers "$2" --no-watch-config --scrape-interval-ms 0 >/dev/null 2>&1 & pids+=($!);
+               PORT=$GATEWAY_PORT ;;
+  esac
+  wait_port "$PORT"
+}
+
+stop_proxy() {
+  [ "$1" = direct ] && return
+  local last=${pids[-1]}
+  kill "$last" 2>/dev/null || true
+  wait "$last" 2>/dev/null || true
+  unset 'pids[-1]'
+}
+

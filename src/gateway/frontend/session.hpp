@@ -1,0 +1,125 @@
+// One client connection of the front end (internal to http_frontend.cpp): its socket, the
+// buffer its requests are read and parsed in, and the ClientResponse that writes to it.
+//
+// Writes try the socket at once (it is non-blocking) and only wait in the reactor for what the
+// kernel did not take. The response head is held until the first body bytes (or the end), so a
+// whole response leaves in one write, and a stream's head leaves with its first events.
+//
+// Thread-safety: belongs to its worker's io_context thread.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <span>
+
+#include "gateway/core/client_response.hpp"
+#include "gateway/frontend/http_frontend.hpp"
+#include "gateway/upstream/deadline_queue.hpp"
+
+namespace infergate::gateway {
+
+// Bytes read from a client and not yet used, contiguous, so a request body can be handed on as
+// a view of them.
+class InputBuffer {
+ public:
+  explicit InputBuffer(std::size_t capacity)
+      : data_(std::make_unique_for_overwrite<char[]>(capacity)), capacity_(capacity) {}
+  std::string_view unread() const { return {data_.get() + begin_, end_ - begin_}; }
+  std::span<char> room() { return {data_.get() + end_, capacity_ - end_}; }
+  void commit(std::size_t n) { end_ += n; }
+  void consume(std::size_t n) {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  void clear() { begin_ = end_ = 0; }
+  // Room for `n` unread bytes in all (moves the unread bytes: no view of them may be held).
+  void reserve(std::size_t n) {
+    if (capacity_ - begin_ >= n) return;
+    const std::size_t size = end_ - begin_;
+    if (n <= capacity_) {
+      std::memmove(data_.get(), data_.get() + begin_, size);
+    } else {
+      const std::size_t capacity = std::max(n, capacity_ * 2);
+      auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+      std::memcpy(bigger.get(), data_.get() + begin_, size);
+      data_ = std::move(bigger);
+      capacity_ = capacity;
+    }
+    begin_ = 0;
+    end_ = size;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_;
+  std::size_t begin_ = 0, end_ = 0;
+};
+
+struct HttpFrontend::Session final : ClientResponse {
+  explicit Session(boost::asio::ip::tcp::socket s) : socket(std::move(s)), in(32 * 1024) {}
+  ~Session() override { DeadlineQueue::remove(deadline); }
+
+  // Reads more of the request, with room for `total` unread bytes in all; false when the
+  // client left or the wait ran out (then `timed_out`).
+  boost::asio::awaitable<bool> read_more(std::size_t total, DeadlineQueue& deadlines, boost::system::error_code& ec) {
+    in.reserve(std::max(total, in.unread().size() + 16 * 1024));
+    const std::span<char> room = in.room();
+    deadlines.arm(deadline, socket);
+    auto [rec, n] = co_await socket.async_read_some(boost::asio::buffer(room.data(), room.size()),
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+    timed_out = deadlines.disarm(deadline) && rec == boost::asio::error::operation_aborted;
+    ec = rec;
+    in.commit(n);
+    co_return !rec;
+  }
+
+  // Writes all of `buffers`: at once when the socket takes them, else waiting for room.
+  template <std::size_t N>
+  boost::asio::awaitable<bool> write_all(std::array<boost::asio::const_buffer, N> buffers) {
+    boost::system::error_code ec;
+    std::size_t total = 0;
+    for (const auto& b : buffers) total += b.size();
+    std::size_t sent = socket.write_some(buffers, ec);
+    if (ec && ec != boost::asio::error::would_block) co_return false;
+    if (sent == total) co_return true;
+    for (auto& b : buffers) {
+      const std::size_t skip = std::min(sent, b.size());
+      b += skip;
+      sent -= skip;
+    }
+    auto [wec, n] = co_await boost::asio::async_write(socket, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+    co_return !wec;
+  }
+
+  boost::asio::awaitable<bool> send_head(const ResponseHead& head) override;
+  boost::asio::awaitable<bool> send_body(std::string_view data) override;
+  boost::asio::awaitable<bool> finish() override;
+  bool started() const override { return head_sent; }
+
+  void reset_for_next() {
+    head_sent = chunked = finished = failed = false;
+    pending_head.clear();
+  }
+
+  boost::asio::ip::tcp::socket socket;
+  InputBuffer in;
+  std::string chunked_body;       // a chunked request's body, decoded
+  std::size_t request_bytes = 0;  // the current request's bytes in `in` (used up after it)
+  DeadlineQueue::Entry deadline;
+  bool timed_out = false;
+  std::string pending_head;
+  bool keep_alive = true;
+  bool busy = false;
+  bool head_sent = false;
+  bool chunked = false;
+  bool finished = false;
+  bool failed = false;
+};
+
+}  // namespace infergate::gateway

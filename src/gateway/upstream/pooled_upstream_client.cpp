@@ -1,0 +1,324 @@
+// UpstreamClient over plain Asio sockets: HTTP/1.1 keep-alive connections pooled per endpoint,
+// each with its own read buffer, so an exchange allocates nothing large and copies nothing twice.
+//
+// Per exchange, in the common case: one gather write (request head and body, tried at once
+// without the reactor, which only waits when the socket is full) and one read that returns the
+// response head and, for small answers, the whole body. The head is parsed by hand (http1.hpp);
+// bodies are handed on as they arrive, chunked ones decoded in place. Waits are bounded by
+// DeadlineQueues (connect, response head, body idle): no timer is set per wait.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <unordered_map>
+
+#include "gateway/upstream/deadline_queue.hpp"
+#include "gateway/upstream/http1.hpp"
+#include "gateway/upstream/upstream_client.hpp"
+
+namespace infergate::gateway {
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kReadBuffer = 64 * 1024;  // also the bound on a response head
+constexpr std::size_t kMaxHead = 32 * 1024;
+
+struct Connection {
+  explicit Connection(const net::any_io_executor& ex) : socket(ex) {}
+  tcp::socket socket;
+  std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
+  std::size_t begin = 0, end = 0;  // bytes read and not yet used
+  std::string request_head;        // reused for each request's head
+  std::string_view unread() const { return {buffer.get() + begin, end - begin}; }
+};
+
+bool closed_early(const boost::system::error_code& ec) {
+  return ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe;
+}
+
+class PooledUpstreamClient;
+
+class PooledExchange final : public UpstreamExchange {
+ public:
+  PooledExchange(PooledUpstreamClient& client, std::string address) : client_(client), address_(std::move(address)) {}
+  ~PooledExchange() override;
+
+  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override;
+  net::awaitable<BodyRead> read_body(std::string& out) override;
+
+ private:
+  net::awaitable<bool> connect();
+  // Reads more bytes into the connection's buffer, bounded by `queue`: 0 on failure, with `ec`.
+  net::awaitable<std::size_t> read_more(DeadlineQueue& queue, boost::system::error_code& ec, bool& timed_out);
+  // Hands on buffered body bytes; false when there were none to hand on.
+  bool take_buffered(std::string& out, BodyRead& result);
+
+  PooledUpstreamClient& client_;
+  std::string address_;
+  std::unique_ptr<Connection> conn_;
+  DeadlineQueue::Entry deadline_;
+  http1::BodyFraming framing_ = http1::BodyFraming::kNone;
+  http1::ChunkedDecoder chunked_;
+  std::uint64_t remaining_ = 0;
+  bool done_ = false;
+  bool keep_alive_ = false;
+};
+
+class PooledUpstreamClient final : public UpstreamClient {
+ public:
+  PooledUpstreamClient(const net::any_io_executor& ex, UpstreamTimeouts timeouts, std::size_t max_idle)
+      : executor_(ex),
+        max_idle_(max_idle),
+        resolver_(ex),
+        connect_deadlines(ex, timeouts.connect),
+        head_deadlines(ex, timeouts.response_head),
+        body_deadlines(ex, timeouts.body_idle) {}
+
+  std::unique_ptr<UpstreamExchange> exchange(const std::string& address) override {
+    return std::make_unique<PooledExchange>(*this, address);
+  }
+
+  std::unique_ptr<Connection> take_idle(const std::string& address) {
+    auto it = idle_.find(address);
+    while (it != idle_.end() && !it->second.empty()) {
+      auto conn = std::move(it->second.back());
+      it->second.pop_back();
+      if (conn->socket.is_open()) return conn;
+    }
+    return nullptr;
+  }
+
+  void give_back(const std::string& address, std::unique_ptr<Connection> conn) {
+    auto& list = idle_[address];
+    if (list.size() < max_idle_) list.push_back(std::move(conn));
+  }
+
+  net::awaitable<std::optional<tcp::resolver::results_type>> resolve(const std::string& address) {
+    if (auto it = resolved_.find(address); it != resolved_.end()) co_return it->second;
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) co_return std::nullopt;
+    std::string host = address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    auto [ec, results] = co_await resolver_.async_resolve(host, address.substr(colon + 1), kUseTuple);
+    if (ec || results.empty()) co_return std::nullopt;
+    resolved_.emplace(address, results);
+    co_return results;
+  }
+
+  const net::any_io_executor& executor() const { return executor_; }
+
+ private:
+  net::any_io_executor executor_;
+  std::size_t max_idle_;
+  tcp::resolver resolver_;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::unordered_map<std::string, tcp::resolver::results_type> resolved_;
+
+ public:
+  DeadlineQueue connect_deadlines;
+  DeadlineQueue head_deadlines;
+  DeadlineQueue body_deadlines;
+};
+
+PooledExchange::~PooledExchange() {
+  DeadlineQueue::remove(deadline_);
+  if (conn_ && done_ && keep_alive_ && conn_->begin == conn_->end) {
+    conn_->begin = conn_->end = 0;
+    client_.give_back(address_, std::move(conn_));
+  }
+}
+
+net::awaitable<bool> PooledExchange::connect() {
+  auto endpoints = co_await client_.resolve(address_);
+  if (!endpoints) co_return false;
+  conn_ = std::make_unique<Connection>(client_.executor());
+  client_.connect_deadlines.arm(deadline_, conn_->socket);
+  auto [ec, ep] = co_await net::async_connect(conn_->socket, *endpoints, kUseTuple);
+  client_.connect_deadlines.disarm(deadline_);
+  if (ec) {
+    conn_.reset();
+    co_return false;
+  }
+  boost::system::error_code ignored;
+  conn_->socket.set_option(tcp::no_delay(true), ignored);
+  conn_->socket.non_blocking(true, ignored);
+  co_return true;
+}
+
+net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue, boost::system::error_code& ec,
+                                                      bool& timed_out) {
+  Connection& c = *conn_;
+  if (c.begin == c.end) c.begin = c.end = 0;
+  if (c.end == kReadBuffer && c.begin > 0) {  // room at the front: move the unread bytes there
+    std::memmove(c.buffer.get(), c.buffer.get() + c.begin, c.end - c.begin);
+    c.end -= c.begin;
+    c.begin = 0;
+  }
+  queue.arm(deadline_, c.socket);
+  auto [rec, n] = co_await c.socket.async_read_some(net::buffer(c.buffer.get() + c.end, kReadBuffer - c.end), kUseTuple);
+  timed_out = queue.disarm(deadline_) && rec == net::error::operation_aborted;
+  ec = rec;
+  c.end += n;
+  co_return rec ? 0 : n;
+}
+
+net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send(const UpstreamRequest& request) {
+  // A pooled connection may have been closed by the server while idle: a failure before any
+  // response byte on a reused connection is retried once on a fresh one.
+  http1::MessageHead head;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    conn_ = client_.take_idle(address_);
+    const bool reused = conn_ != nullptr;
+    if (!reused && !co_await connect()) co_return UpstreamFailure::kConnect;
+    Connection& c = *conn_;
+    // The head is serialised by hand; header values come from the client request's parser,
+    // which rejects CR and LF, so they cannot split it.
+    std::string& h = c.request_head;
+    h.clear();
+    h += request.method;
+    h += ' ';
+    h += request.target;
+    h += " HTTP/1.1\r\nHost: ";
+    h += address_;
+    h += "\r\n";
+    for (const auto& [k, v] : request.headers) {
+      h += k;
+      h += ": ";
+      h += v;
+      h += "\r\n";
+    }
+    if (!request.body.empty() || request.method == "POST") {
+      h += "Content-Length: ";
+      h += std::to_string(request.body.size());
+      h += "\r\n";
+    }
+    h += "\r\n";
+    std::array<net::const_buffer, 2> message{net::buffer(h), net::buffer(request.body)};
+    // Most writes complete at once: try without the reactor, wait only for what is left.
+    boost::system::error_code ec;
+    const std::size_t sent = c.socket.write_some(message, ec);
+    if ((!ec || ec == net::error::would_block) && sent < h.size() + request.body.size()) {
+      const std::size_t head_left = sent < h.size() ? h.size() - sent : 0;
+      const std::size_t body_from = sent > h.size() ? sent - h.size() : 0;
+      const std::array<net::const_buffer, 2> rest{net::buffer(h.data() + h.size() - head_left, head_left),
+                                                  net::buffer(request.body.data() + body_from,
+                                                              request.body.size() - body_from)};
+      client_.head_deadlines.arm(deadline_, c.socket);
+      auto [wec, wn] = co_await net::async_write(c.socket, rest, kUseTuple);
+      ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out) : wec;
+    }
+    bool timed_out = ec == net::error::timed_out;
+    // Read until a whole head is here; informational (1xx) heads are skipped.
+    while (!ec) {
+      head = http1::MessageHead{};
+      const http1::Parse p = http1::parse_response_head(c.unread(), kMaxHead, head);
+      if (p == http1::Parse::kDone) {
+        c.begin += head.size;
+        if (head.status >= 100 && head.status < 200) continue;
+        break;
+      }
+      if (p != http1::Parse::kIncomplete) {
+        conn_.reset();
+        co_return UpstreamFailure::kProtocol;
+      }
+      co_await read_more(client_.head_deadlines, ec, timed_out);
+    }
+    if (!ec) break;
+    const bool nothing_read = c.end == 0;
+    conn_.reset();
+    if (timed_out) co_return UpstreamFailure::kTimeout;
+    if (reused && closed_early(ec) && nothing_read && attempt == 0) continue;
+    if (closed_early(ec)) co_return UpstreamFailure::kClosedBeforeStatus;
+    co_return UpstreamFailure::kProtocol;
+  }
+
+  framing_ = head.framing;
+  remaining_ = head.content_length;
+  keep_alive_ = head.keep_alive;
+  done_ = framing_ == http1::BodyFraming::kNone ||
+          (framing_ == http1::BodyFraming::kLength && remaining_ == 0);
+  ResponseHead out;
+  out.status = head.status;
+  out.headers = std::move(head.headers);
+  if (framing_ == http1::BodyFraming::kLength) out.content_length = static_cast<std::size_t>(remaining_);
+  if (framing_ == http1::BodyFraming::kNone) out.content_length = 0;
+  co_return out;
+}
+
+bool PooledExchange::take_buffered(std::string& out, BodyRead& result) {
+  Connection& c = *conn_;
+  const std::string_view bytes = c.unread();
+  if (bytes.empty()) return false;
+  switch (framing_) {
+    case http1::BodyFraming::kLength: {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, bytes.size()));
+      out.append(bytes.data(), n);
+      c.begin += n;
+      remaining_ -= n;
+      done_ = remaining_ == 0;
+      result = BodyRead::kData;
+      return true;
+    }
+    case http1::BodyFraming::kChunked: {
+      const std::size_t from = out.size();
+      out.append(bytes);
+      c.begin = c.end;
+      const auto r = chunked_.decode(out, from);
+      if (r == http1::ChunkedDecoder::Result::kBad) {
+        conn_.reset();
+        result = BodyRead::kError;
+        return true;
+      }
+      if (r == http1::ChunkedDecoder::Result::kDone) {
+        done_ = true;
+        if (chunked_.trailing() > 0) keep_alive_ = false;  // bytes nobody asked for
+      }
+      if (out.size() == from && !done_) return false;  // only framing so far
+      result = out.size() > from ? BodyRead::kData : BodyRead::kEnd;
+      return true;
+    }
+    case http1::BodyFraming::kUntilClose:
+      out.append(bytes);
+      c.begin = c.end;
+      result = BodyRead::kData;
+      return true;
+    case http1::BodyFraming::kNone:
+      break;
+  }
+  return false;
+}
+
+net::awaitable<BodyRead> PooledExchange::read_body(std::string& out) {
+  while (!done_) {
+    if (!conn_) co_return BodyRead::kError;
+    BodyRead result;
+    if (take_buffered(out, result)) co_return result;
+    boost::system::error_code ec;
+    bool timed_out = false;
+    co_await read_more(client_.body_deadlines, ec, timed_out);
+    if (!ec) continue;
+    if (framing_ == http1::BodyFraming::kUntilClose && ec == net::error::eof) {
+      done_ = true;
+      keep_alive_ = false;
+      break;
+    }
+    conn_.reset();
+    co_return timed_out ? BodyRead::kTimeout : BodyRead::kError;
+  }
+  co_return BodyRead::kEnd;
+}
+
+}  // namespace
+
+std::unique_ptr<UpstreamClient> make_pooled_upstream_client(const net::any_io_executor& ex,
+                                                            UpstreamTimeouts timeouts,
+                                                            std::size_t max_idle_per_endpoint) {
+  return std::make_unique<PooledUpstreamClient>(ex, timeouts, max_idle_per_endpoint);
+}
+
+}  // namespace infergate::gateway
