@@ -216,8 +216,13 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
   std::string last_failure;
   PickFailure pick_failure;
   const auto report = [&](Endpoint& ep, AttemptOutcome outcome) {
-    if (report_outcome(options_.outlier, plan.pool, ep, outcome, clock_.now()))
+    if (report_outcome(options_.outlier, plan.pool, ep, outcome, clock_.now())) {
       last_failure += " (" + ep.address + " ejected)";
+      if (on_event)
+        on_event("endpoint " + ep.spec.name + " (" + ep.address + ") ejected after " +
+                 std::to_string(options_.outlier.consecutive_failures) + " failed requests in a row (ejection " +
+                 std::to_string(ep.outlier.times_ejected.load()) + ")");
+    }
   };
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     PickResult picked = session->pick(tried);

@@ -64,6 +64,8 @@ class RequestHandler {
 
   // Called once per finished request (any outcome).
   std::function<void(const RequestRecord&)> on_complete;
+  // Degraded-mode events worth a log line (an endpoint ejected, ...).
+  std::function<void(const std::string&)> on_event;
 
  private:
   // Where a routed request goes and what it sends.

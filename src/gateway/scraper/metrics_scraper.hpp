@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,6 +31,9 @@ class MetricsScraper {
 
   void start();
   void stop();
+  // Blocks until every endpoint of the configuration had its first scrape (good or not), or
+  // `bound` passed; so a gateway reports ready with its picture of the fleet in place.
+  bool wait_first_round(std::chrono::milliseconds bound);
   // Tells the scraper that the snapshot changed (reload): loops are matched to its endpoints.
   void snapshot_changed();
 

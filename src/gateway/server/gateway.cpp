@@ -96,6 +96,7 @@ void Gateway::start() {
                                              options_.max_idle_upstream_per_endpoint);
     w->handler = std::make_unique<RequestHandler>(*this, scheduler_, *w->upstream, w->random,
                                                   clock_, options_.handler);
+    w->handler->on_event = log_line;
     w->handler->on_complete = [this](const RequestRecord& r) {
       counters_.requests.fetch_add(1, std::memory_order_relaxed);
       if (r.status >= 400 || r.error) counters_.errors.fetch_add(1, std::memory_order_relaxed);
@@ -140,6 +141,9 @@ void Gateway::start() {
   }
   net::co_spawn(control_->io, control_->admin->accept_loop(), net::detached);
   scraper_->start();
+  // Report ready with metrics in hand: until its first scrape an endpoint counts as saturated.
+  if (!scraper_->wait_first_round(options_.scrape.interval + options_.scrape.timeout))
+    log_line("not every endpoint answered its first scrape in time; starting anyway");
 
   // Watched from before the caller learns we are ready, so no change can slip in unseen.
   Control& c = *control_;
