@@ -39,7 +39,11 @@ std::string LoadReport::to_json() const {
       {"throughput_rps", wall_s > 0 ? ok / wall_s : 0.0},
       {"output_tokens_per_s", wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0.0},
       {"ttft_s", to_object(percentiles(ttft_s))},
-      {"e2e_s", to_object(percentiles(e2e_s))}});
+      {"e2e_s", to_object(percentiles(e2e_s))},
+      {"with_usage", with_usage},
+      {"prompt_tokens", prompt_tokens},
+      {"cached_tokens", cached_tokens},
+      {"cached_share", prompt_tokens > 0 ? static_cast<double>(cached_tokens) / static_cast<double>(prompt_tokens) : 0.0}});
 }
 
 std::string LoadReport::to_text() const {
@@ -53,7 +57,14 @@ std::string LoadReport::to_text() const {
                 wall_s > 0 ? static_cast<double>(output_tokens) / wall_s : 0.0, t.mean * 1e3,
                 t.p50 * 1e3, t.p90 * 1e3, t.p99 * 1e3, e.mean * 1e3, e.p50 * 1e3, e.p90 * 1e3,
                 e.p99 * 1e3);
-  return buf;
+  std::string text = buf;
+  if (with_usage > 0) {
+    std::snprintf(buf, sizeof buf, "usage     %d responses: %ld prompt tokens, %ld cached (%.1f %%)\n", with_usage,
+                  prompt_tokens, cached_tokens,
+                  prompt_tokens > 0 ? 100.0 * static_cast<double>(cached_tokens) / static_cast<double>(prompt_tokens) : 0.0);
+    text += buf;
+  }
+  return text;
 }
 
 }  // namespace infergate::bench

@@ -19,6 +19,11 @@ struct LoadReport {
   std::vector<double> ttft_s;           // streamed requests: send -> first body byte
   std::vector<double> e2e_s;
   long output_tokens = 0;
+  // From the responses' usage (--include-usage for streams): prompt tokens and those the
+  // server found in its prefix cache, over the `with_usage` responses that reported it.
+  int with_usage = 0;
+  long prompt_tokens = 0;
+  long cached_tokens = 0;
   double wall_s = 0;
   std::string to_json() const;
   std::string to_text() const;

@@ -1,5 +1,6 @@
 // infergate-loadgen: sends an open-loop Poisson stream of OpenAI completions to one or more
-// targets (round-robin) and reports throughput, TTFT and end-to-end latency percentiles.
+// targets (round-robin) and reports throughput, TTFT and end-to-end latency percentiles, and
+// with --include-usage the prompt tokens the servers report as cached.
 // Keep-alive connections are pooled per target; a request never waits for another.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +19,8 @@
 #include <random>
 
 #include "load_report.hpp"
+#include "response_usage.hpp"
+#include "shared_prefix_prompts.hpp"
 #include "sim/workload/workload.hpp"
 
 namespace net = boost::asio;
@@ -61,7 +64,10 @@ struct Options {
   int prompts_per_group = 8;
   int system_tokens = 1024;
   int question_tokens = 64;
+  bool distinct_questions = false;
+  bool include_usage = false;
   std::uint64_t seed = 1;
+  std::uint64_t prefix_seed = 0;  // 0: --seed
   bool json = false;
 };
 
@@ -118,6 +124,11 @@ net::awaitable<void> one_request(Target& target, std::string body, bool stream,
     ++report.errors_by_status[status];
   } else {
     ++report.ok;
+    if (const auto usage = response_usage(parser.get().body(), stream)) {
+      ++report.with_usage;
+      report.prompt_tokens += usage->prompt_tokens;
+      report.cached_tokens += usage->cached_tokens;
+    }
     report.output_tokens += output_tokens;
     report.e2e_s.push_back(std::chrono::duration<double>(done - sent_at).count());
     if (stream && first_byte)
@@ -131,8 +142,9 @@ net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadRep
   sim::WorkloadGenerator gen(o.seed);
   std::mt19937_64 coin(o.seed + 1);
   const sim::RandomPromptsSpec random{o.prompt_tokens, o.output_tokens};
-  const sim::SharedPrefixSpec shared{o.groups, o.prompts_per_group, o.system_tokens,
-                                     o.question_tokens, o.output_tokens};
+  SharedPrefixPrompts shared({o.groups, o.prompts_per_group, o.system_tokens, o.question_tokens,
+                              o.distinct_questions},
+                             o.prefix_seed != 0 ? o.prefix_seed : o.seed);
   const auto start = std::chrono::steady_clock::now();
   const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                std::chrono::duration<double>(o.duration_s));
@@ -143,12 +155,18 @@ net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadRep
   while (next < end) {
     timer.expires_at(next);
     co_await timer.async_wait(kUseTuple);
-    const sim::WorkloadItem item = o.workload == "shared-prefix" ? gen.shared_prefix(shared)
-                                                                 : gen.random_prompt(random);
+    sim::WorkloadItem item;
+    if (o.workload == "shared-prefix") {
+      item.prompt = shared.next(gen.rng());
+      item.output_tokens = o.output_tokens;
+    } else {
+      item = gen.random_prompt(random);
+    }
     const bool stream = std::uniform_real_distribution<double>(0, 1)(coin) < o.stream_share;
     boost::json::object body{{"model", o.model}, {"prompt", item.prompt},
                              {"max_tokens", item.output_tokens}, {"ignore_eos", true},
                              {"stream", stream}};
+    if (stream && o.include_usage) body["stream_options"] = boost::json::object{{"include_usage", true}};
     ++report.sent;
     ++in_flight.count;
     net::co_spawn(ex,
@@ -185,7 +203,13 @@ int main(int argc, char** argv) {
     ("prompts-per-group", po::value(&o.prompts_per_group)->default_value(o.prompts_per_group), "shared-prefix: questions per group")
     ("system-tokens", po::value(&o.system_tokens)->default_value(o.system_tokens), "shared-prefix: system prompt length")
     ("question-tokens", po::value(&o.question_tokens)->default_value(o.question_tokens), "shared-prefix: question length")
-    ("seed", po::value(&o.seed)->default_value(o.seed), "random seed")
+    ("distinct-questions", po::bool_switch(&o.distinct_questions),
+     "shared-prefix: a fresh question per request (only the system prompt repeats)")
+    ("include-usage", po::bool_switch(&o.include_usage),
+     "ask streams for their usage (stream_options.include_usage) and report cached prompt tokens")
+    ("seed", po::value(&o.seed)->default_value(o.seed), "random seed of the requests")
+    ("prefix-seed", po::value(&o.prefix_seed)->default_value(o.prefix_seed),
+     "shared-prefix: seed of the system prompts (0: --seed); runs with the same prefix seed share them")
     ("json", po::bool_switch(&o.json), "print the report as one JSON line");
   // clang-format on
   po::variables_map vm;
@@ -202,6 +226,15 @@ int main(int argc, char** argv) {
   }
   if (o.rate <= 0 || o.duration_s <= 0) {
     std::cerr << "infergate-loadgen: --rate and --duration must be positive\n";
+    return 2;
+  }
+  if (o.workload != "random" && o.workload != "shared-prefix") {
+    std::cerr << "infergate-loadgen: --workload is random or shared-prefix\n";
+    return 2;
+  }
+  if (o.workload == "shared-prefix" && (o.groups < 1 || o.prompts_per_group < 1 || o.system_tokens < 0 ||
+                                        o.question_tokens < 0)) {
+    std::cerr << "infergate-loadgen: shared-prefix needs --groups and --prompts-per-group >= 1, token counts >= 0\n";
     return 2;
   }
   net::io_context io;
