@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   GatewayOptions o;
   long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;
   long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
+  long queue_ttl_ms = 0, allowance_ms = 0;
+  bool no_flow_control = false;
   bool no_watch = false, check_only = false;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
@@ -68,6 +70,28 @@ int main(int argc, char** argv) {
      "first ejection's length; each further ejection of the same endpoint adds as much (at most 300 s)")
     ("outlier-max-ejected-share", po::value(&o.handler.outlier.max_ejected_share)->default_value(o.handler.outlier.max_ejected_share),
      "largest share of a pool ejected at once (one endpoint may always be; never the last)")
+    ("no-flow-control", po::bool_switch(&no_flow_control), "admit every request at once (no queueing, no shedding)")
+    ("sheddable-threshold", po::value(&o.flow.sheddable_threshold)->default_value(o.flow.sheddable_threshold),
+     "pool saturation from which negative-priority (Sheddable) requests get 429")
+    ("standard-threshold", po::value(&o.flow.standard_threshold)->default_value(o.flow.standard_threshold),
+     "pool saturation from which priority-0 (Standard) requests get 429")
+    ("dispatch-threshold", po::value(&o.flow.dispatch_threshold)->default_value(o.flow.dispatch_threshold),
+     "pool saturation below which positive-priority (Critical) and queued requests go")
+    ("queue-ttl-ms", po::value(&queue_ttl_ms)->default_value(
+        std::chrono::duration_cast<std::chrono::milliseconds>(o.flow.queue_ttl).count()),
+     "longest wait in the queue (then 503 \"request timed out in queue\")")
+    ("standard-allowance-ms", po::value(&allowance_ms)->default_value(0),
+     "how long Standard and Sheddable requests may wait for capacity before their 429 (0: shed at once)")
+    ("max-in-flight-per-endpoint", po::value(&o.flow.saturation.max_in_flight_per_endpoint)->default_value(0),
+     "concurrency rule: the pool is saturated at this many gateway requests in flight per endpoint (0: off)")
+    ("queue-band-max-requests", po::value(&o.flow.band_limits.max_requests)->default_value(o.flow.band_limits.max_requests),
+     "requests one priority band of a pool's queue holds (429 above)")
+    ("queue-band-max-bytes", po::value(&o.flow.band_limits.max_bytes)->default_value(o.flow.band_limits.max_bytes),
+     "request bytes one priority band holds (429 above)")
+    ("queue-max-requests", po::value(&o.flow.queue_limits.max_requests)->default_value(o.flow.queue_limits.max_requests),
+     "requests a pool's queue holds over all bands (429 above)")
+    ("queue-max-bytes", po::value(&o.flow.queue_limits.max_bytes)->default_value(o.flow.queue_limits.max_bytes),
+     "request bytes a pool's queue holds over all bands (429 above)")
     ("max-idle-upstream-connections", po::value(&o.max_idle_upstream_per_endpoint)->default_value(o.max_idle_upstream_per_endpoint),
      "idle keep-alive connections kept per model server and worker")
     ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
@@ -103,6 +127,9 @@ int main(int argc, char** argv) {
   o.scheduling.metrics_staleness = std::chrono::milliseconds(staleness_ms);
   o.handler.outlier.base_ejection = std::chrono::milliseconds(ejection_ms);
   o.scheduling.scraping = o.scrape.interval.count() > 0;
+  o.flow.enabled = !no_flow_control;
+  o.flow.queue_ttl = std::chrono::milliseconds(queue_ttl_ms);
+  o.flow.standard_allowance = std::chrono::milliseconds(allowance_ms);
 
   auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));
   for (const auto& w : loaded.diagnostics.warnings) std::cerr << "infergate: warning: " << w.to_string() << "\n";

@@ -10,6 +10,7 @@
 #include <boost/json/string.hpp>
 
 #include "gateway/core/upstream_attempt.hpp"
+#include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/request/openai_request.hpp"
 
 namespace infergate::gateway {
@@ -56,6 +57,7 @@ net::awaitable<void> RequestHandler::send_error(ClientResponse& response, const 
   ResponseHead head;
   head.status = error.status;
   head.headers.emplace_back("content-type", "application/json");
+  if (error.retry_after_seconds > 0) head.headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
   const std::string body = to_response_body(error);
   head.content_length = body.size();
   if (co_await response.send_head(head) && co_await response.send_body(body)) co_await response.finish();
@@ -135,6 +137,32 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   const ModelResolution resolution =
       resolve_model(pool, parsed.model, objective.value_or(""), random_);
   record.target_model = resolution.target_model;
+
+  // Admission (flow control): by its priority the request goes now, waits, or is shed.
+  if (pool_state.flow) {
+    const flowcontrol::AdmitRequest admit{
+        resolution.priority,
+        std::string(find_header(request.headers, "x-gateway-inference-fairness-id").value_or("default-flow")),
+        request.body.size()};
+    const flowcontrol::Admission admission = co_await pool_state.flow->admit(admit);
+    record.queued = admission.waited;
+    if (!admission.admitted) {
+      GatewayError e{admission.status, admission.message, {}, ErrorSource::kGateway, false};
+      if (e.status == 429)
+        e.retry_after_seconds = static_cast<int>(pool_state.flow->options().retry_after.count());
+      record.status = e.status;
+      record.error = e;
+      co_await send_error(response, e);
+      co_return;
+    }
+  }
+  // However the request ends, its pool may have room again: queued requests are dispatched.
+  struct CapacityFreed {
+    PoolState& pool;
+    ~CapacityFreed() {
+      if (pool.flow) pool.flow->on_capacity_changed();
+    }
+  } capacity_freed{pool_state};
 
   UpstreamRequest upstream_request;
   upstream_request.method = "POST";

@@ -49,6 +49,7 @@ struct RequestRecord {
   bool streamed = false;
   std::optional<Usage> usage;  // from the response's usage, when present
   long counted_output = 0;     // generated pieces counted from the stream
+  Duration queued{};  // time waiting in flow control
   Duration ttft{};
   Duration total{};
   std::optional<GatewayError> error;

@@ -32,6 +32,9 @@
 namespace infergate::gateway::scheduling::prefix {
 class PrefixIndex;
 }
+namespace infergate::gateway::flowcontrol {
+class FlowController;
+}
 
 namespace infergate::gateway {
 
@@ -77,6 +80,7 @@ struct Endpoint {
 struct PoolMetricsView {
   std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
   std::vector<char> healthy;                                     // scrape health
+  long in_flight = 0;  // the gateway's in-flight requests on the pool when the view was built
 };
 
 struct PoolState {
@@ -85,6 +89,7 @@ struct PoolState {
   std::atomic<std::shared_ptr<const PoolMetricsView>> view;
   std::shared_ptr<PrefixIndex> prefix_index;  // kept across reloads for the same pool
   std::shared_ptr<Scheduler> scheduler;       // null: the gateway's default scheduler
+  std::shared_ptr<flowcontrol::FlowController> flow;  // null: no flow control; kept across reloads
 
   // A new view from the endpoints' latest samples and health (scraper thread, reconcile).
   void publish_view();
@@ -93,7 +98,7 @@ struct PoolState {
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   Router router;
-  std::vector<std::unique_ptr<PoolState>> pools;  // parallel to config->pools
+  std::vector<std::shared_ptr<PoolState>> pools;  // parallel to config->pools
   std::uint64_t generation = 0;
 };
 
@@ -101,15 +106,20 @@ struct Snapshot {
 using SchedulerFactory =
     std::function<std::shared_ptr<Scheduler>(const config::Config&, std::size_t pool_index, PoolState&)>;
 
+// Makes the flow controller of a pool (named namespace/name) the first time it is seen.
+using FlowFactory = std::function<std::shared_ptr<flowcontrol::FlowController>(const std::string& pool)>;
+
 class Datastore {
  public:
-  explicit Datastore(SchedulerFactory factory = {}) : factory_(std::move(factory)) {}
+  explicit Datastore(SchedulerFactory factory = {}, FlowFactory flow_factory = {})
+      : factory_(std::move(factory)), flow_factory_(std::move(flow_factory)) {}
   // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key and the prefix
   // index of every pool that stays. Endpoints that leave are purged from the prefix indexes.
   std::shared_ptr<const Snapshot> reconcile(std::shared_ptr<const config::Config> config);
 
  private:
   SchedulerFactory factory_;
+  FlowFactory flow_factory_;
   std::mutex mu_;
   struct Known {
     std::weak_ptr<Endpoint> endpoint;
@@ -117,6 +127,7 @@ class Datastore {
   };
   std::map<std::string, Known> known_;
   std::map<std::string, std::shared_ptr<PrefixIndex>> prefix_indexes_;  // by pool namespace/name
+  std::map<std::string, std::shared_ptr<flowcontrol::FlowController>> flows_;  // by pool namespace/name
   std::uint32_t next_id_ = 1;
   std::uint64_t generation_ = 0;
 };

@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 namespace infergate::gateway {
@@ -270,7 +271,10 @@ void MetricsScraper::Impl::request_publish() {
 void MetricsScraper::Impl::publish() {
   last_publish = std::chrono::steady_clock::now();
   if (const auto snap = snapshots.current())
-    for (const auto& pool : snap->pools) pool->publish_view();
+    for (const auto& pool : snap->pools) {
+      pool->publish_view();
+      if (pool->flow) pool->flow->on_capacity_changed();  // fresh metrics may let queued requests go
+    }
 }
 
 MetricsScraper::MetricsScraper(const SnapshotSource& snapshots, const Clock& clock, ScrapeOptions options,

@@ -65,7 +65,13 @@ struct Gateway::Control {
 
 Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial)
     : options_(std::move(options)),
-      datastore_(scheduling::scheduler_factory(scheduling_options(options_))),
+      datastore_(scheduling::scheduler_factory(scheduling_options(options_)),
+                 [this](const std::string& pool) {
+                   flowcontrol::FlowControlOptions flow = options_.flow;
+                   flow.saturation.staleness = options_.scheduling.metrics_staleness;
+                   flow.saturation.scraping = options_.scrape.interval.count() > 0;
+                   return std::make_shared<flowcontrol::FlowController>(pool, clock_, flow);
+                 }),
       control_(std::make_unique<Control>()) {
   snapshot_.store(datastore_.reconcile(std::move(initial)));
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);

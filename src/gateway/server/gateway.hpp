@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "gateway/core/request_handler.hpp"
 #include "gateway/datastore/datastore.hpp"
+#include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
@@ -38,6 +39,7 @@ struct GatewayOptions {
   bool access_log = false;
   scheduling::SchedulerOptions scheduling;
   ScrapeOptions scrape;
+  flowcontrol::FlowControlOptions flow;
 };
 
 class Gateway final : public SnapshotSource {

@@ -1,8 +1,10 @@
 #include "gateway/server/pool_metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
+#include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
@@ -103,6 +105,26 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
   family(out, "infergate_prefix_index_memory_bytes", "gauge", "Memory held by the prefix indexes.");
   out += "infergate_prefix_index_memory_bytes " + std::to_string(bytes) + "\n";
   scheduling::SchedulerLatency::instance().render(out);
+
+  std::vector<const flowcontrol::FlowController*> flows;
+  for (const auto& pool : snap.pools)
+    if (pool->flow && std::find(flows.begin(), flows.end(), pool->flow.get()) == flows.end())
+      flows.push_back(pool->flow.get());
+  using Family = flowcontrol::FlowController::Family;
+  const auto each_flow = [&](const char* name, const char* type, const char* help, Family f) {
+    family(out, name, type, help);
+    for (const auto* flow : flows) flow->render(out, f);
+  };
+  each_flow("inference_extension_flow_control_pool_saturation", "gauge",
+            "Pool saturation at the last admission or dispatch (1: saturated).", Family::kSaturation);
+  each_flow("inference_extension_flow_control_queue_size", "gauge", "Requests waiting, per priority band.",
+            Family::kQueueSize);
+  each_flow("infergate_flow_control_queue_bytes", "gauge", "Bytes of the requests waiting, per priority band.",
+            Family::kQueueBytes);
+  each_flow("infergate_flow_control_shed_total", "counter", "Requests refused by flow control, by priority and reason.",
+            Family::kShed);
+  each_flow("inference_extension_flow_control_request_queue_duration_seconds", "histogram",
+            "Time in flow control, by priority and outcome.", Family::kQueueDuration);
 }
 
 }  // namespace infergate::gateway

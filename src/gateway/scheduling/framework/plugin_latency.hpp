@@ -6,29 +6,21 @@
 // building profiles; render() may run concurrently with observe().
 #pragma once
 
-#include <array>
-#include <atomic>
-#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
 
+#include "common/histogram.hpp"
+
 namespace infergate::gateway::scheduling {
 
-class LatencyHistogram {
+// Microsecond-scale buckets: a plugin call or a decision.
+class LatencyHistogram : public AtomicHistogram {
  public:
-  static constexpr std::array<double, 12> kBounds = {1e-6,   2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5,
-                                                      1e-4,   2.5e-4, 5e-4, 1e-3, 1e-2,   1e-1};
-  void observe(std::int64_t nanoseconds);
-  // Appends the bucket, sum and count lines of `name{labels}`.
-  void render(std::string& out, const std::string& name, const std::string& labels) const;
-
- private:
-  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<std::uint64_t> sum_ns_{0};
+  LatencyHistogram()
+      : AtomicHistogram({1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 1e-1}) {}
 };
 
 class SchedulerLatency {

@@ -1,0 +1,53 @@
+#include "gateway/flowcontrol/saturation.hpp"
+
+#include <algorithm>
+
+namespace infergate::gateway::flowcontrol {
+
+Saturation measure_saturation(const PoolState& pool, TimePoint now, const SaturationOptions& o, long pending) {
+  Saturation s;
+  const auto view = pool.view.load(std::memory_order_acquire);
+  const std::size_t n = pool.endpoints.size();
+  if (n == 0) {
+    s.utilisation = s.concurrency = 1;
+    return s;
+  }
+  double util_sum = 0;
+  long in_flight = pending;
+  long idle = 0;
+  std::size_t usable = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Endpoint& ep = *pool.endpoints[i];
+    const int f = ep.in_flight.load(std::memory_order_relaxed);
+    in_flight += f;
+    const bool healthy = !view || i >= view->healthy.size() || view->healthy[i];
+    const bool ejected = ep.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
+    if (healthy && !ejected) {
+      ++usable;
+      if (f == 0) ++idle;
+    }
+    const EndpointSample* sample = view && i < view->samples.size() ? view->samples[i].get() : nullptr;
+    if (!o.scraping) continue;
+    if (!sample || now - sample->scraped_at > o.staleness || !healthy) {
+      util_sum += 1.0;
+      continue;
+    }
+    util_sum += std::max(sample->metrics.waiting / o.queue_depth, sample->metrics.kv_usage.value_or(0) / o.kv_threshold);
+  }
+  s.idle_endpoint = idle > pending;
+  s.usable = usable;
+  if (o.scraping) {
+    // Requests admitted since the view was taken have not reached the metrics yet.
+    const long growth = view ? std::max(0L, in_flight - view->in_flight) : 0;
+    s.utilisation = (util_sum + static_cast<double>(growth) / o.queue_depth) / static_cast<double>(n);
+  }
+  if (o.max_in_flight_per_endpoint > 0)
+    s.concurrency = usable == 0 ? 1.0
+                                : static_cast<double>(in_flight) /
+                                      (static_cast<double>(usable) * o.max_in_flight_per_endpoint);
+  else if (usable == 0)
+    s.concurrency = 1.0;
+  return s;
+}
+
+}  // namespace infergate::gateway::flowcontrol

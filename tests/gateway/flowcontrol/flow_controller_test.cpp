@@ -1,0 +1,251 @@
+// Saturation rules and the flow controller's decisions: admit, queue, shed, dispatch by events,
+// TTL expiry, cancellation. Time comes from a manual clock; waits run on an io_context.
+#include <gtest/gtest.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "../scheduling/pool_fixture.hpp"
+#include "gateway/flowcontrol/flow_controller.hpp"
+
+namespace infergate::gateway::flowcontrol {
+namespace {
+namespace net = boost::asio;
+using testing::EndpointLoad;
+using testing::TestPool;
+
+TEST(Saturation, UpstreamUtilisationRuleStalenessAndConcurrency) {
+  TestPool tp(2);
+  SaturationOptions o;
+  tp.set(0, {.waiting = 5, .kv = 0.1});  // 1.0 by the queue
+  tp.set(1, {.waiting = 0, .kv = 0.4});  // 0.5 by the KV cache
+  EXPECT_DOUBLE_EQ(measure_saturation(tp.pool, tp.clock.now(), o).utilisation, 0.75);
+  tp.clock.advance(std::chrono::milliseconds(250));
+  tp.set(1, {.waiting = 0, .kv = 0.4});  // ep0 is now stale: counts as 1
+  EXPECT_DOUBLE_EQ(measure_saturation(tp.pool, tp.clock.now(), o).utilisation, 0.75);
+  tp.clock.advance(std::chrono::milliseconds(250));
+  EXPECT_DOUBLE_EQ(measure_saturation(tp.pool, tp.clock.now(), o).utilisation, 1.0);
+  TestPool none(0);
+  EXPECT_DOUBLE_EQ(measure_saturation(none.pool, none.clock.now(), o).value(), 1.0);
+
+  TestPool c(2);
+  c.set(0, {});
+  c.set(1, {});
+  SaturationOptions conc;
+  conc.max_in_flight_per_endpoint = 4;
+  c.pool.endpoints[0]->in_flight = 4;
+  c.pool.endpoints[1]->in_flight = 2;
+  const auto s = measure_saturation(c.pool, c.clock.now(), conc);
+  EXPECT_DOUBLE_EQ(s.concurrency, 0.75);
+  EXPECT_FALSE(s.idle_endpoint);
+  // Requests admitted since the view was published count as waiting: 6 over 2 endpoints x 5.
+  EXPECT_DOUBLE_EQ(s.utilisation, 0.6);
+}
+
+TEST(Saturation, IdleEndpointsAreTakenByPendingDispatches) {
+  TestPool tp(2);
+  tp.set(0, {.waiting = 50});
+  tp.set(1, {.waiting = 50});
+  tp.pool.endpoints[0]->in_flight = 3;
+  SaturationOptions o;
+  EXPECT_TRUE(measure_saturation(tp.pool, tp.clock.now(), o, 0).idle_endpoint);
+  EXPECT_FALSE(measure_saturation(tp.pool, tp.clock.now(), o, 1).idle_endpoint);
+}
+
+// Runs admissions on an io_context; a request's result appears once its coroutine ends.
+struct Harness {
+  explicit Harness(std::size_t endpoints, FlowControlOptions o = {}) : tp(endpoints) {
+    pool = std::shared_ptr<PoolState>(&tp.pool, [](PoolState*) {});
+    flow = std::make_shared<FlowController>("default/p", tp.clock, o);
+    flow->attach(pool);
+  }
+  std::shared_ptr<std::optional<Admission>> admit(std::int64_t priority, std::string flow_id = "default-flow",
+                                                  net::cancellation_signal* cancel = nullptr) {
+    auto result = std::make_shared<std::optional<Admission>>();
+    auto op = [](std::shared_ptr<FlowController> f, AdmitRequest r,
+                 std::shared_ptr<std::optional<Admission>> out) -> net::awaitable<void> {
+      *out = co_await f->admit(std::move(r));
+    }(flow, AdmitRequest{priority, std::move(flow_id), 100}, result);
+    if (cancel)
+      net::co_spawn(io, std::move(op), net::bind_cancellation_slot(cancel->slot(), [](std::exception_ptr) {}));
+    else
+      net::co_spawn(io, std::move(op), [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    run();
+    return result;
+  }
+  // Every endpoint busy and queueing: saturation 2.
+  void saturate() {
+    for (std::size_t i = 0; i < tp.pool.endpoints.size(); ++i) {
+      tp.set(i, {.waiting = 10});
+      tp.pool.endpoints[i]->in_flight = 1;
+    }
+    tp.pool.publish_view();
+  }
+  void free_capacity() {
+    for (std::size_t i = 0; i < tp.pool.endpoints.size(); ++i) tp.set(i, {.waiting = 0});
+    flow->on_capacity_changed();
+    run();
+  }
+  // Runs what is ready (an io_context that ran out of work must be restarted first).
+  void run() {
+    io.restart();
+    io.poll();
+  }
+  TestPool tp;
+  std::shared_ptr<PoolState> pool;
+  std::shared_ptr<FlowController> flow;
+  net::io_context io;
+};
+
+TEST(FlowController, BelowSaturationEverythingGoesAtOnce) {
+  Harness h(2);
+  for (std::size_t i = 0; i < 2; ++i) h.tp.set(i, {.waiting = 1});
+  for (int p : {-1, 0, 1}) {
+    auto r = h.admit(p);
+    ASSERT_TRUE(*r);
+    EXPECT_TRUE((*r)->admitted);
+  }
+}
+
+TEST(FlowController, SaturatedShedsSheddableAndStandardAndQueuesCritical) {
+  Harness h(2);
+  h.saturate();
+  auto sheddable = h.admit(-1), standard = h.admit(0), critical = h.admit(1);
+  ASSERT_TRUE(*sheddable && *standard);
+  EXPECT_EQ((*sheddable)->status, 429);
+  EXPECT_EQ((*standard)->status, 429);
+  EXPECT_FALSE(*critical) << "Critical waits";
+  EXPECT_EQ(h.flow->queued(), 1u);
+  h.flow->on_capacity_changed();  // nothing changed: still waiting
+  h.run();
+  EXPECT_FALSE(*critical);
+  h.free_capacity();
+  ASSERT_TRUE(*critical);
+  EXPECT_TRUE((*critical)->admitted);
+  EXPECT_EQ(h.flow->queued(), 0u);
+}
+
+TEST(FlowController, SheddableIsShedAtALowerSaturationThanStandard) {
+  Harness h(1);
+  h.tp.set(0, {.waiting = 4.5});  // saturation 0.9
+  h.tp.pool.endpoints[0]->in_flight = 1;
+  h.tp.pool.publish_view();
+  EXPECT_EQ((*h.admit(-1))->status, 429);
+  EXPECT_TRUE((*h.admit(0))->admitted);
+}
+
+TEST(FlowController, AnIdleEndpointAdmitsWhateverTheMetricsSay) {
+  Harness h(2);
+  h.saturate();
+  h.tp.pool.endpoints[1]->in_flight = 0;
+  EXPECT_TRUE((*h.admit(0))->admitted);
+}
+
+TEST(FlowController, QueuedRequestsExpireAfterTheirTtl) {
+  FlowControlOptions o;
+  o.queue_ttl = std::chrono::milliseconds(1);
+  Harness h(1, o);
+  h.saturate();
+  auto r = h.admit(1);
+  EXPECT_FALSE(*r);
+  h.io.restart();
+  h.io.run_for(std::chrono::seconds(5));  // until the deadline's timer fires
+  ASSERT_TRUE(*r);
+  EXPECT_EQ((*r)->status, 503);
+  EXPECT_EQ((*r)->message, "request timed out in queue");
+  EXPECT_EQ(h.flow->queued(), 0u);
+}
+
+TEST(FlowController, AnAllowanceLetsStandardWaitBeforeItIsShed) {
+  FlowControlOptions o;
+  o.standard_allowance = std::chrono::seconds(30);
+  Harness h(1, o);
+  h.saturate();
+  auto waits = h.admit(0);
+  EXPECT_FALSE(*waits);
+  h.free_capacity();
+  ASSERT_TRUE(*waits);
+  EXPECT_TRUE((*waits)->admitted);
+
+  FlowControlOptions brief;
+  brief.standard_allowance = std::chrono::milliseconds(1);
+  Harness h2(1, brief);
+  h2.saturate();
+  auto shed = h2.admit(0);
+  h2.io.restart();
+  h2.io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(*shed);
+  EXPECT_EQ((*shed)->status, 429);
+}
+
+TEST(FlowController, CriticalIsShedOnlyWhenItsBandIsFull) {
+  FlowControlOptions o;
+  o.band_limits.max_requests = 2;
+  Harness h(1, o);
+  h.saturate();
+  auto a = h.admit(1), b = h.admit(1), c = h.admit(1);
+  EXPECT_FALSE(*a);
+  EXPECT_FALSE(*b);
+  ASSERT_TRUE(*c);
+  EXPECT_EQ((*c)->status, 429);
+}
+
+TEST(FlowController, AClientThatLeavesWhileQueuedLeavesTheQueue) {
+  Harness h(1);
+  h.saturate();
+  net::cancellation_signal cancel;
+  auto r = h.admit(1, "default-flow", &cancel);
+  EXPECT_EQ(h.flow->queued(), 1u);
+  cancel.emit(net::cancellation_type::terminal);
+  h.run();
+  ASSERT_TRUE(*r);
+  EXPECT_FALSE((*r)->admitted);
+  EXPECT_EQ(h.flow->queued(), 0u);
+}
+
+TEST(FlowController, DispatchFollowsBandsThenFlowsInTurn) {
+  FlowControlOptions o;
+  o.saturation.scraping = false;
+  o.saturation.max_in_flight_per_endpoint = 1;  // one endpoint, one request at a time
+  Harness h(1, o);
+  h.tp.pool.endpoints[0]->in_flight = 1;
+  std::vector<std::pair<std::string, std::shared_ptr<std::optional<Admission>>>> queued;
+  for (auto [name, p, flow] : std::vector<std::tuple<std::string, int, std::string>>{
+           {"a1", 1, "a"}, {"a2", 1, "a"}, {"b1", 1, "b"}, {"top", 2, "z"}})
+    queued.emplace_back(name, h.admit(p, flow));
+  std::vector<std::string> order;
+  for (int step = 0; step < 4; ++step) {
+    h.tp.pool.endpoints[0]->in_flight = 0;  // the running request finished
+    h.flow->on_capacity_changed();
+    h.run();
+    for (auto& [name, r] : queued)
+      if (*r && std::find(order.begin(), order.end(), name) == order.end()) {
+        EXPECT_TRUE((*r)->admitted);
+        order.push_back(name);
+      }
+    h.tp.pool.endpoints[0]->in_flight = 1;  // the dispatched one runs
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"top", "a1", "b1", "a2"}));
+}
+
+TEST(FlowController, APoolWithNoEndpointInPickingLetsRequestsThroughToTheir503) {
+  Harness h(1);
+  h.saturate();
+  h.tp.pool.endpoints[0]->scrape_healthy = false;
+  h.tp.pool.publish_view();
+  EXPECT_TRUE((*h.admit(0))->admitted);
+  EXPECT_TRUE((*h.admit(1))->admitted);
+}
+
+TEST(FlowController, DisabledAdmitsEverything) {
+  FlowControlOptions o;
+  o.enabled = false;
+  Harness h(1, o);
+  h.saturate();
+  EXPECT_TRUE((*h.admit(-1))->admitted);
+}
+
+}  // namespace
+}  // namespace infergate::gateway::flowcontrol
