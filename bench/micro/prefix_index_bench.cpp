@@ -23,7 +23,6 @@
 
 namespace {
 
-using infergate::gateway::scheduling::prefix::BlockHook;
 using infergate::gateway::scheduling::prefix::EndpointId;
 using infergate::gateway::scheduling::prefix::hash_prompt_blocks;
 using infergate::gateway::scheduling::prefix::PrefixIndex;
@@ -133,21 +132,19 @@ void BM_HashPromptBlocks(benchmark::State& state) {
 }
 BENCHMARK(BM_HashPromptBlocks)->ComputeStatistics("min", min_of);
 
-// Hashing alone over the recent prompts (their text comes from memory), with and without the
-// prefetch hook.
+// Hashing alone over the recent prompts, whose text comes from memory.
 void BM_HashPromptBlocksCold(benchmark::State& state) {
   Workload& w = workload();
-  const BlockHook hook = state.range(0) != 0 ? w.index.prefetch_hook() : BlockHook{};
   std::vector<std::uint64_t> blocks;
   blocks.reserve(256);
   std::size_t q = 0;
   for (auto _ : state) {
-    hash_prompt_blocks(kModel, w.recent[q].prompt, {}, blocks, hook);
+    hash_prompt_blocks(kModel, w.recent[q].prompt, {}, blocks);
     benchmark::DoNotOptimize(blocks.data());
     q = (q + 1) % w.recent.size();
   }
 }
-BENCHMARK(BM_HashPromptBlocksCold)->ComputeStatistics("min", min_of)->ArgName("prefetch")->Arg(1)->Arg(0);
+BENCHMARK(BM_HashPromptBlocksCold)->ComputeStatistics("min", min_of);
 
 void report_matches(benchmark::State& state, const std::vector<std::uint32_t>& matched) {
   std::uint32_t best = 0, holding = 0;
@@ -187,12 +184,10 @@ void BM_Match100Cold(benchmark::State& state) {
 BENCHMARK(BM_Match100Cold)->ComputeStatistics("min", min_of);
 
 // One whole decision: hash the prompt, match 100 candidates, score each (leading blocks /
-// total blocks) and take the best. With `prefetch`, the hashing prefetches the index's buckets
-// (PrefixIndex::prefetch_hook()), as the scheduler does.
+// total blocks) and take the best.
 std::size_t decide(const Workload& w, const std::string& prompt, std::vector<std::uint64_t>& blocks,
-                   std::vector<std::uint32_t>& matched, std::vector<double>& scores, bool prefetch) {
-  hash_prompt_blocks(kModel, prompt, {}, blocks,
-                     prefetch ? w.index.prefetch_hook() : BlockHook{});
+                   std::vector<std::uint32_t>& matched, std::vector<double>& scores) {
+  hash_prompt_blocks(kModel, prompt, {}, blocks);
   w.index.match(blocks, w.candidates, matched);
   const double total = static_cast<double>(blocks.size());
   std::size_t best = 0;
@@ -210,12 +205,9 @@ void BM_Decision(benchmark::State& state) {
   blocks.reserve(256);
   std::vector<std::uint32_t> matched(kEndpoints);
   std::vector<double> scores(kEndpoints);
-  const bool prefetch = state.range(0) != 0;
-  for (auto _ : state) {
-    benchmark::DoNotOptimize(decide(w, prompt, blocks, matched, scores, prefetch));
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(decide(w, prompt, blocks, matched, scores));
 }
-BENCHMARK(BM_Decision)->ComputeStatistics("min", min_of)->ArgName("prefetch")->Arg(1)->Arg(0);
+BENCHMARK(BM_Decision)->ComputeStatistics("min", min_of);
 
 void BM_DecisionCold(benchmark::State& state) {
   Workload& w = workload();
@@ -223,14 +215,13 @@ void BM_DecisionCold(benchmark::State& state) {
   blocks.reserve(256);
   std::vector<std::uint32_t> matched(kEndpoints);
   std::vector<double> scores(kEndpoints);
-  const bool prefetch = state.range(0) != 0;
   std::size_t q = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(decide(w, w.recent[q].prompt, blocks, matched, scores, prefetch));
+    benchmark::DoNotOptimize(decide(w, w.recent[q].prompt, blocks, matched, scores));
     q = (q + 1) % w.recent.size();
   }
 }
-BENCHMARK(BM_DecisionCold)->ComputeStatistics("min", min_of)->ArgName("prefetch")->Arg(1)->Arg(0);
+BENCHMARK(BM_DecisionCold)->ComputeStatistics("min", min_of);
 
 void BM_IndexMemory(benchmark::State& state) {
   Workload& w = workload();

@@ -1,170 +1,129 @@
-// Block hash -> the set of endpoint slots that hold the block, as a bitset.
+// Block hash -> the endpoint slots that hold the block.
 //
-// The table is split into shards by the block hash's low bits. Each shard is an open-addressing
-// table (linear probing without wrap-around, backward-shift deletion) whose buckets are
-// `1 + words` 64-bit words: the key, then the slot bitset. Key 0 marks an empty bucket, so
-// callers map block hash 0 to 1. A shard's bucket array carries its geometry (bucket count,
-// words per bucket) in front and never changes size: a resize builds a new array.
+// Layout. The table is split into shards by the block hash's low bits. A shard is an
+// open-addressing table of 16-byte entries (key, holders), four to a 64-byte cache line: a key's
+// home is a whole line, so a lookup nearly always reads exactly one line. Probing is linear,
+// runs past the last line into a few spare lines instead of wrapping, and deletion shifts later
+// entries back (no tombstones). Key 0 marks an empty entry (callers map block hash 0 to 1).
 //
-// Readers take no lock: a lookup is a seqlock read of one shard (a counter on the shard's cache
-// line, read before and after), redone if a writer moved entries meanwhile. Setting or clearing
-// one bit changes a single word and needs no redo. Writers lock the shard's mutex; a resize
-// builds the new array aside and swaps it in, retiring the old one through the Reclaimer, so
-// readers never wait for a rebuild and never read freed memory (they must hold a
-// Reclaimer::ReadGuard).
+// Holders. Up to five holders are stored inline, as 12-bit slot numbers in the entry itself
+// (most blocks: a conversation's blocks live on one to three endpoints). A block held by more
+// (a popular system prompt) moves to a bitset over all slots in the shard's bitset pool, and
+// back inline once three or fewer hold it. So an entry is 16 bytes whatever the number of
+// endpoints.
+//
+// Reading. Lookups take no lock: a seqlock read of the shard (a counter read before and after
+// on the shard's header line), redone if a writer moved entries meanwhile. A holder added or
+// removed in place changes one word, which a reader sees before or after, and needs no redo.
+// Writers lock the shard; a resize builds the new array aside and swaps it in, retiring the old
+// one through the Reclaimer: readers never wait for a rebuild and never read freed memory
+// (they hold a Reclaimer::ReadGuard).
+//
+// The walk. leading_runs() answers match(): it starts each lookup (prefetching its line)
+// sixteen blocks before it needs it, intersects the candidates with each block's holders,
+// keeps them as a bitset while many remain and as a short list once a block with inline
+// holders has cut them down to five or fewer, and stops when none is left.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
+#include <vector>
 
 #include "gateway/scheduling/prefix/reclaimer.hpp"
 
 namespace infergate::gateway::scheduling::prefix {
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
 class BlockTable {
-  using Word = std::atomic<std::uint64_t>;
-
  public:
-  static constexpr std::size_t kShards = 256;
-  static constexpr std::size_t kMaxWords = 64;  // 4096 endpoint slots
+  static constexpr std::size_t kShards = 64;
+  static constexpr std::size_t kMaxWords = 64;    // bitset words
+  static constexpr std::uint32_t kMaxSlots = 4095;  // 12-bit slot numbers; 0xfff means none
+
+  // Block hash 0 shares 1's entry (one chance in 2^64).
+  static std::uint64_t key_of(std::uint64_t block) noexcept { return block != 0 ? block : 1; }
 
   explicit BlockTable(Reclaimer& reclaimer);
   BlockTable(const BlockTable&) = delete;
   BlockTable& operator=(const BlockTable&) = delete;
   ~BlockTable();
 
-  // Bitset words per bucket. Never decreases.
+  // Words of a slot bitset: slots below 64 * words() may be used. Never decreases.
   std::size_t words() const noexcept { return words_.load(std::memory_order_acquire); }
-  // Makes room for slots below 64 * `words` (rebuilds every shard; rare: new endpoints only).
+  // Makes room for slots below 64 * `words` (rebuilds the bitset pools; rare: new endpoints).
   // Callers serialise widen() with each other.
   void widen(std::size_t words);
 
-  // Writers. `block` must be non-zero, `slot` below 64 * words().
-  void add(std::uint64_t block, std::uint32_t slot);
-  void remove(std::uint64_t block, std::uint32_t slot);
+  // Writers. `key` non-zero (see key_of), `slot` below min(kMaxSlots, 64 * words()).
+  void add(std::uint64_t key, std::uint32_t slot);
+  void remove(std::uint64_t key, std::uint32_t slot);
 
-  // Readers (inside a Reclaimer::ReadGuard). Copies the first `words` bitset words of `block`
-  // into `mask`; false when the table does not hold `block`. `words` <= words().
-  bool find(std::uint64_t block, std::uint64_t* mask, std::size_t words) const noexcept;
-
-  // A lookup in two steps, so that a walk over many blocks starts the next lookups (and their
-  // cache misses) long before it needs them. start() locates the block's home and prefetches
-  // it; finish() compares the keys near home and checks that no writer moved entries since
-  // start(). finish() is false when the block was not near its home (absent, or down a long
-  // run) or a writer intervened: the caller then asks find().
-  class Probe {
-    friend class BlockTable;
-    const Word* seq_ = nullptr;
-    const Word* bucket_ = nullptr;
-    std::uint64_t seen_ = 0;
-    std::size_t stride_ = 0;
-  };
-  [[gnu::always_inline]] Probe start(std::uint64_t block) const noexcept;
-  [[gnu::always_inline]] bool finish(const Probe& probe, std::uint64_t block,
-                                     std::uint64_t* mask, std::size_t words) const noexcept;
-
-  // A hint: pulls the cache line of `block`'s home bucket.
-  void prefetch(std::uint64_t block) const noexcept;
+  // Readers, inside a Reclaimer::ReadGuard. `alive` is a bitset of `words` words (at most
+  // words() when read): the candidates' slots. For every slot set in it, depth[slot] becomes
+  // the number of leading `blocks` (raw hashes) that the slot holds.
+  void leading_runs(std::span<const std::uint64_t> blocks, std::size_t words,
+                    const std::uint64_t* alive, std::uint32_t* depth) const;
+  // Whether `slot` holds `key` (a single lookup, for tests and checks).
+  bool holds(std::uint64_t key, std::uint32_t slot) const;
 
   struct Stats {
     std::size_t blocks = 0;
+    std::size_t overflow_blocks = 0;  // holders in a pool bitset
     std::size_t memory_bytes = 0;
   };
   Stats stats() const;
 
  private:
-  // The bucket array: kHeader words (bucket count, words per bucket), then the buckets.
-  // Probing never wraps: runs may spill into kTail buckets past the count (a longer run grows
-  // the table), so finish() reads kWindow buckets from any home without bounds checks.
-  static constexpr std::size_t kHeader = 2;
-  static constexpr std::size_t kWindow = 4;
-  static constexpr std::size_t kTail = 16;
+  using Word = std::atomic<std::uint64_t>;
+  struct Probe;
 
   struct alignas(64) Shard {
+    // Read by every lookup.
     Word seq{0};  // odd while a writer moves entries
-    std::atomic<Word*> array{nullptr};
-    // The array's geometry again, for prefetch() hints, which read no array (they hold no
-    // ReadGuard); may be torn against `array`.
-    std::atomic<std::size_t> hint_count{0};
-    std::atomic<std::size_t> hint_stride{0};
-    std::mutex mu;          // writers
-    std::size_t size = 0;   // keys held, under mu
+    // The entry array (2 words an entry, 8 a line) | log2 of its home lines (it has a few
+    // spare lines more).
+    std::atomic<std::uintptr_t> table{0};
+    std::atomic<Word*> pool{nullptr};  // a header line, then bitsets
+    // Writers only, on their own line.
+    alignas(64) std::mutex mu;
+    std::size_t size = 0;                 // keys
+    std::size_t bitsets_used = 0;         // pool bitsets handed out at least once
+    std::vector<std::uint32_t> free_bitsets;  // handed out and returned (zeroed)
   };
 
-  static std::size_t shard_of(std::uint64_t block) noexcept { return block % kShards; }
-  // The high bits pick the bucket (the low ones picked the shard).
-  static std::size_t home_of(std::uint64_t block, std::size_t count) noexcept {
-    __extension__ using Wide = unsigned __int128;
-    return static_cast<std::size_t>((static_cast<Wide>(block) * count) >> 64);
-  }
-  static std::size_t count_of(const Word* array) noexcept {
-    return array[0].load(std::memory_order_relaxed);
-  }
-  static std::size_t stride_of(const Word* array) noexcept {
-    return array[1].load(std::memory_order_relaxed);
-  }
-  static Word* allocate(std::size_t count, std::size_t stride);
-  static void publish(Shard& shard, Word* array) noexcept;
-  static void free_array(void* array) noexcept;
-  // Under the shard's mutex.
-  static std::size_t locate(const Word* array, std::uint64_t block) noexcept;
-  static std::size_t free_bucket(const Word* array, std::uint64_t block) noexcept;
-  void rebuild(Shard& shard, std::size_t count, std::size_t stride);
-  static void erase_at(Word* array, std::size_t index) noexcept;
+  Shard& shard_of(std::uint64_t key) const noexcept { return shards_[key % kShards]; }
+
+  // Readers.
+  [[gnu::always_inline]] Probe start(std::uint64_t key) const noexcept;
+  [[gnu::always_inline]] std::uint64_t finish(const Probe& probe, std::uint64_t key,
+                                               std::uint64_t* mask,
+                                               std::size_t words) const noexcept;
+  std::uint64_t find(std::uint64_t key, std::uint64_t* mask, std::size_t words) const noexcept;
+  template <std::size_t kWords>
+  void walk(std::span<const std::uint64_t> blocks, std::size_t words,
+            const std::uint64_t* candidates, std::uint32_t* depth) const;
+
+  // Writers, under the shard's mutex.
+  void rebuild_entries(Shard& shard, unsigned bits);
+  void shrink_if_sparse(Shard& shard);
+  void rebuild_pool(Shard& shard, std::size_t capacity, std::size_t stride);
+  std::uint32_t take_bitset(Shard& shard);
+  void to_bitset(Shard& shard, Word& holders, std::uint64_t value, std::uint32_t slot);
+  void remove_from_bitset(Shard& shard, std::size_t entry, std::uint32_t slot);
+  void erase_entry(Shard& shard, std::size_t entry) noexcept;
 
   Reclaimer& reclaimer_;
   std::atomic<std::size_t> words_{1};
-  std::unique_ptr<Shard[]> shards_;
+  std::atomic<std::size_t> pool_words_{1};  // for new pools; set by widen() before words_
+  // In the object, not behind a pointer: the reader's acquire loads would make the compiler
+  // reload such a pointer for every lookup.
+  mutable std::array<Shard, kShards> shards_;  // mutable: stats() locks the writers out
 };
-
-// ---- the reader's fast path, inline for match() ----
-
-inline BlockTable::Probe BlockTable::start(std::uint64_t block) const noexcept {
-  const Shard& shard = shards_[shard_of(block)];
-  Probe probe;
-  probe.seq_ = &shard.seq;
-  while ((probe.seen_ = shard.seq.load(std::memory_order_acquire)) & 1) cpu_relax();
-  // The array outlives the walk (ReadGuard) and its header always matches it, so the address
-  // is in bounds even if a writer swaps the array now; finish() then sees the counter moved.
-  const Word* array = shard.array.load(std::memory_order_seq_cst);
-  probe.stride_ = stride_of(array);
-  probe.bucket_ = array + kHeader + home_of(block, count_of(array)) * probe.stride_;
-  const auto at = reinterpret_cast<std::uintptr_t>(probe.bucket_);
-  __builtin_prefetch(probe.bucket_);
-  __builtin_prefetch(reinterpret_cast<const void*>(at + 64));
-  __builtin_prefetch(reinterpret_cast<const void*>(at + kWindow * probe.stride_ * sizeof(Word) - 1));
-  return probe;
-}
-
-inline bool BlockTable::finish(const Probe& probe, std::uint64_t block, std::uint64_t* mask,
-                               std::size_t words) const noexcept {
-  // The first kWindow buckets from home, compared with conditional moves: a present key sits
-  // that close to its home about 95 % of the time at the highest load.
-  static_assert(kWindow == 4);
-  const std::size_t stride = probe.stride_;
-  const Word* b0 = probe.bucket_;
-  const Word* b1 = b0 + stride;
-  const Word* b2 = b1 + stride;
-  const Word* b3 = b2 + stride;
-  const Word* hit = b3[0].load(std::memory_order_relaxed) == block ? b3 : nullptr;
-  hit = b2[0].load(std::memory_order_relaxed) == block ? b2 : hit;
-  hit = b1[0].load(std::memory_order_relaxed) == block ? b1 : hit;
-  hit = b0[0].load(std::memory_order_relaxed) == block ? b0 : hit;
-  if (hit == nullptr) return false;
-  for (std::size_t w = 0; w < words; ++w) mask[w] = hit[1 + w].load(std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_acquire);
-  return probe.seq_->load(std::memory_order_relaxed) == probe.seen_;
-}
 
 }  // namespace infergate::gateway::scheduling::prefix

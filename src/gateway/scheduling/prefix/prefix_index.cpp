@@ -11,13 +11,9 @@ namespace {
 
 constexpr std::uint32_t kNoSlot = 0xffffffffu;
 
-// Both tables keep 0 for empty buckets; a block hash of 0 (one chance in 2^64) shares 1's.
-std::uint64_t key_of(std::uint64_t block) noexcept { return block != 0 ? block : 1; }
+// Both tables keep 0 for empty buckets: a block hash of 0 shares 1's entry.
+std::uint64_t key_of(std::uint64_t block) noexcept { return BlockTable::key_of(block); }
 
-// How many blocks ahead match() starts its lookups. With ~100 ns per cache miss and a few
-// nanoseconds of work per block, 16 keeps enough misses in flight without running far past an
-// early exit.
-constexpr std::size_t kAhead = 16;
 // How far record() prefetches ahead in the endpoint's LRU table.
 constexpr std::size_t kRecordPrefetchAhead = 8;
 
@@ -186,57 +182,6 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
   state->active = false;  // the slot is free for the next endpoint
 }
 
-BlockHook PrefixIndex::prefetch_hook() const noexcept {
-  return {[](const void* index, std::uint64_t block) noexcept {
-            static_cast<const PrefixIndex*>(index)->table_.prefetch(key_of(block));
-          },
-          this};
-}
-
-namespace {
-
-// The leading-run walk over the blocks, for a bitset of kWords words (0: `words` at run time).
-// `alive` holds the candidates' slots still matching; depth[slot] gets each one's run length.
-// Lookups are started kAhead blocks before they are finished, so their cache misses overlap.
-template <std::size_t kWords>
-void walk_blocks(const BlockTable& table, std::span<const std::uint64_t> blocks,
-                 std::size_t words, std::uint64_t* alive_out, std::uint32_t* depth) {
-  const std::size_t n_words = kWords != 0 ? kWords : words;
-  // Local copies the compiler can keep in registers when kWords is fixed.
-  constexpr std::size_t kRoom = kWords != 0 ? kWords : BlockTable::kMaxWords;
-  std::uint64_t alive[kRoom];
-  std::uint64_t mask[kRoom];
-  std::copy_n(alive_out, n_words, alive);
-  const std::size_t n = blocks.size();
-  BlockTable::Probe probes[kAhead];
-  for (std::size_t i = 0; i < std::min(n, kAhead); ++i) probes[i] = table.start(key_of(blocks[i]));
-  std::size_t i = 0;
-  for (; i < n; ++i) {
-    const std::uint64_t key = key_of(blocks[i]);
-    BlockTable::Probe& probe = probes[i % kAhead];
-    const bool hit = table.finish(probe, key, mask, n_words) || table.find(key, mask, n_words);
-    if (i + kAhead < n) probe = table.start(key_of(blocks[i + kAhead]));
-    if (!hit) break;
-    std::uint64_t any = 0;
-    for (std::size_t w = 0; w < n_words; ++w) {
-      for (std::uint64_t dropped = alive[w] & ~mask[w]; dropped != 0; dropped &= dropped - 1) {
-        depth[w * 64 + static_cast<std::size_t>(std::countr_zero(dropped))] =
-            static_cast<std::uint32_t>(i);
-      }
-      alive[w] &= mask[w];
-      any |= alive[w];
-    }
-    if (any == 0) return;  // no candidate can match further
-  }
-  for (std::size_t w = 0; w < n_words; ++w) {
-    for (std::uint64_t left = alive[w]; left != 0; left &= left - 1) {
-      depth[w * 64 + static_cast<std::size_t>(std::countr_zero(left))] =
-          static_cast<std::uint32_t>(i);
-    }
-  }
-}
-
-}  // namespace
 
 void PrefixIndex::match(std::span<const std::uint64_t> blocks,
                         std::span<const EndpointId> candidates,
@@ -272,13 +217,7 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
   if (!any) return;
 
   std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
-  switch (words) {
-    case 1: walk_blocks<1>(table_, blocks, words, alive, depth); break;
-    case 2: walk_blocks<2>(table_, blocks, words, alive, depth); break;
-    case 3: walk_blocks<3>(table_, blocks, words, alive, depth); break;
-    case 4: walk_blocks<4>(table_, blocks, words, alive, depth); break;
-    default: walk_blocks<0>(table_, blocks, words, alive, depth); break;
-  }
+  table_.leading_runs(blocks, words, alive, depth);
   for (std::size_t c = 0; c < candidates.size(); ++c) {
     if (slots[c] != kNoSlot && slots[c] / 64 < words) matched[c] = depth[slots[c]];
   }

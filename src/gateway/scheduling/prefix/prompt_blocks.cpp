@@ -23,8 +23,7 @@ constexpr std::size_t kStackBlockChars = 1024;
 }  // namespace
 
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
-                        const PromptBlockOptions& options, std::vector<std::uint64_t>& out,
-                        BlockHook hook) {
+                        const PromptBlockOptions& options, std::vector<std::uint64_t>& out) {
   out.clear();
   const std::size_t block = options.block_chars;
   if (block == 0) return;
@@ -41,7 +40,6 @@ void hash_prompt_blocks(std::string_view model, std::string_view prompt,
       std::memcpy(buffer.data() + 8, text + i * block, block);
       previous = XXH64(buffer.data(), 8 + block, 0);
       hashes[i] = previous;
-      if (hook.on_block != nullptr) hook.on_block(hook.context, previous);
     }
     return;
   }
@@ -54,7 +52,6 @@ void hash_prompt_blocks(std::string_view model, std::string_view prompt,
     XXH64_update(&state, text + i * block, block);
     previous = XXH64_digest(&state);
     hashes[i] = previous;
-    if (hook.on_block != nullptr) hook.on_block(hook.context, previous);
   }
 }
 

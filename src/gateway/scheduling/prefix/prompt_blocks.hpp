@@ -21,19 +21,9 @@ struct PromptBlockOptions {
   std::size_t max_blocks = 256;
 };
 
-// Called with each hash as soon as it is known, while the next blocks are still being hashed.
-// The hashing is one long chain of dependent multiplications that leaves the CPU's load units
-// idle, so PrefixIndex::prefetch_hook() uses it to pull the index's buckets into the cache
-// for free: match() then finds them there instead of waiting on memory.
-struct BlockHook {
-  void (*on_block)(const void* context, std::uint64_t block) noexcept = nullptr;
-  const void* context = nullptr;
-};
-
 // Clears `out` and fills it with at most `max_blocks` hashes. Allocation-free when `out`
 // already has the capacity.
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
-                        const PromptBlockOptions& options, std::vector<std::uint64_t>& out,
-                        BlockHook hook = {});
+                        const PromptBlockOptions& options, std::vector<std::uint64_t>& out);
 
 }  // namespace infergate::gateway::scheduling::prefix
