@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -74,6 +75,11 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files, cons
   check_unique_names(r.objectives, "InferenceObjective", diag);
   check_unique_names(r.routes, "HTTPRoute", diag);
   check_unique_names(r.endpoint_sets, "StaticEndpoints", diag);
+  check_unique_names(r.api_key_sets, "ApiKeys", diag);
+  for (const auto& set : r.api_key_sets)
+    for (const auto& k : set.keys)
+      if (!config->api_keys.emplace(k.key, Config::Grant{k.tenant, k.max_priority}).second)
+        diag.error(k.where, "spec.keys.key", "the same key is listed twice");
 
   for (auto& pool : r.pools) {
     PoolConfig pc;
@@ -245,6 +251,13 @@ std::string dump(const Config& c) {
       o << "\n";
     }
     if (c.picker->metrics_staleness) o << "picker metricsStaleness " << c.picker->metrics_staleness->count() << "ms\n";
+  }
+  if (!c.api_keys.empty()) {  // never the keys themselves
+    std::map<std::string, std::int64_t> tenants;
+    for (const auto& [key, grant] : c.api_keys) tenants[grant.tenant] = std::max(tenants[grant.tenant], grant.max_priority);
+    o << "api keys " << c.api_keys.size() << ":";
+    for (const auto& [tenant, max] : tenants) o << " " << tenant << "(maxPriority " << max << ")";
+    o << "\n";
   }
   for (const auto& s : c.skipped) o << "skipped " << s.substr(s.find(": ") + 2) << "\n";
   return o.str();

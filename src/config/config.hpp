@@ -64,6 +64,11 @@ struct Config {
   std::vector<PoolConfig> pools;
   std::vector<ResolvedRule> rules;  // in file order; the router orders matches by precedence
   std::optional<EndpointPickerConfig> picker;  // at most one per configuration
+  struct Grant {
+    std::string tenant;
+    std::int64_t max_priority = 0;
+  };
+  std::unordered_map<std::string, Grant> api_keys;  // non-empty: every request needs a listed key
   std::vector<std::string> skipped;
   std::vector<Diagnostic> warnings;
   std::vector<std::string> files;

@@ -128,6 +128,21 @@ struct StaticEndpoints {
   std::vector<StaticEndpoint> endpoints;
 };
 
+// ApiKeys (infergate.dev/v1alpha1): with any, every request needs `Authorization: Bearer <key>`
+// of a listed key; the key's tenant is the request's fairness id and its maxPriority caps the
+// priority the request may claim.
+struct ApiKey {
+  std::string key;
+  std::string tenant;
+  std::int64_t max_priority = 0;
+  SourceLocation where;
+};
+
+struct ApiKeys {
+  ObjectMeta meta;
+  std::vector<ApiKey> keys;
+};
+
 // EndpointPickerConfig (inference.networking.x-k8s.io/v1alpha1): the scheduler's plugins and
 // profiles, as upstream's endpoint picker reads them (its own document, or embedded in a
 // ConfigMap as upstream's Helm chart ships it). Plugin types and parameters are checked by the
@@ -181,6 +196,7 @@ struct Resources {
   std::vector<HttpRoute> routes;
   std::vector<StaticEndpoints> endpoint_sets;
   std::vector<EndpointPickerConfig> picker_configs;
+  std::vector<ApiKeys> api_key_sets;
   // EndpointPickerConfig texts found in ConfigMaps, parsed when the configuration is built: an
   // endpoint-picker Deployment's --config-file argument chooses among several.
   struct EmbeddedPickerConfig {

@@ -292,6 +292,29 @@ TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {
   }
 }
 
+TEST(RequestPath, WithAnApiKeyTableEveryRequestNeedsAListedKey) {
+  std::string config = kConfig;
+  config += R"(---
+apiVersion: infergate.dev/v1alpha1
+kind: ApiKeys
+metadata: {name: keys}
+spec:
+  keys:
+  - {key: sk-team-a-0123, tenant: team-a, maxPriority: 0}
+)";
+  Harness h(config);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("m"));
+  const std::string body = R"({"model":"m","prompt":"x"})";
+  const auto missing = h.post("/v1/completions", body);
+  EXPECT_EQ(missing.head->status, 401);
+  EXPECT_EQ(error_of(missing).at("type").as_string(), "AuthenticationError");
+  EXPECT_EQ(h.post("/v1/completions", body, {{"authorization", "Bearer sk-wrong-key"}}).head->status, 401);
+  EXPECT_EQ(h.run(ClientRequest{"GET", "/v1/models", {}, ""}).head->status, 401);
+  EXPECT_TRUE(h.upstream.received.empty());
+  EXPECT_EQ(h.post("/v1/completions", body, {{"authorization", "Bearer sk-team-a-0123"}}).head->status, 200);
+}
+
 TEST(RequestPath, ClientErrors) {
   Harness h(kConfig);
   auto status_of = [&](const std::string& path, const std::string& body) {

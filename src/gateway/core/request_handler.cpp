@@ -69,6 +69,31 @@ net::awaitable<void> RequestHandler::handle(const ClientRequest& request, Client
   std::string_view path = request.target;
   if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
 
+  // With an API-key table, every request names a listed key; its grant decides the tenant
+  // and caps the priority. (The snapshot is held so the grant outlives the request.)
+  const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
+  const config::Config::Grant* grant = nullptr;
+  if (!snapshot->config->api_keys.empty()) {
+    const auto auth = find_header(request.headers, "authorization");
+    std::string_view key = auth.value_or("");
+    if (key.size() > 7 && (key.starts_with("Bearer ") || key.starts_with("bearer "))) key.remove_prefix(7);
+    else key = {};
+    auto it = snapshot->config->api_keys.find(std::string(key));
+    if (it == snapshot->config->api_keys.end()) {
+      const GatewayError e{401,
+                           key.empty() ? "Missing API key: send `Authorization: Bearer <key>`."
+                                       : "Incorrect API key provided.",
+                           {}, ErrorSource::kClient, false};
+      record.status = 401;
+      record.error = e;
+      co_await send_error(response, e);
+      record.total = clock_.now() - start;
+      if (on_complete) on_complete(record);
+      co_return;
+    }
+    grant = &it->second;
+  }
+
   if (path == "/v1/models") {
     if (request.method != "GET") {
       const GatewayError e{405, "Method Not Allowed", {}, ErrorSource::kClient, false};
@@ -87,14 +112,15 @@ net::awaitable<void> RequestHandler::handle(const ClientRequest& request, Client
     co_await send_error(response, e);
     record.status = 405;
   } else {
-    co_await proxy(request, path, response, record);
+    co_await proxy(request, path, response, record, grant);
   }
   record.total = clock_.now() - start;
   if (on_complete) on_complete(record);
 }
 
 net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::string_view path,
-                                           ClientResponse& response, RequestRecord& record) {
+                                           ClientResponse& response, RequestRecord& record,
+                                           const config::Config::Grant* grant) {
   const ApiType api = *api_type_for_path(path);
   const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
 
@@ -138,11 +164,13 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
       resolve_model(pool, parsed.model, objective.value_or(""), random_);
   record.target_model = resolution.target_model;
 
-  // Admission (flow control): by its priority the request goes now, waits, or is shed.
+  // Admission (flow control): by its priority the request goes now, waits, or is shed. A
+  // key's grant overrides the fairness header and caps the priority.
   if (pool_state.flow) {
     const flowcontrol::AdmitRequest admit{
-        resolution.priority,
-        std::string(find_header(request.headers, "x-gateway-inference-fairness-id").value_or("default-flow")),
+        grant ? std::min(resolution.priority, grant->max_priority) : resolution.priority,
+        grant ? grant->tenant
+              : std::string(find_header(request.headers, "x-gateway-inference-fairness-id").value_or("default-flow")),
         request.body.size()};
     const flowcontrol::Admission admission = co_await pool_state.flow->admit(admit);
     record.queued = admission.waited;

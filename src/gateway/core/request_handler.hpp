@@ -77,7 +77,8 @@ class RequestHandler {
     std::string quoted_client_model;  // non-empty: rewrite the response's model back to this
   };
   boost::asio::awaitable<void> proxy(const ClientRequest& request, std::string_view path,
-                                     ClientResponse& response, RequestRecord& record);
+                                     ClientResponse& response, RequestRecord& record,
+                                     const config::Config::Grant* grant);
   boost::asio::awaitable<void> forward(ForwardPlan& plan, ClientResponse& response,
                                        RequestRecord& record);
   // Sends a copy of `request` to one endpoint of `pool` and drops the answer.

@@ -6,9 +6,7 @@ namespace infergate::gateway::scheduling {
 
 std::span<const std::uint64_t> CycleState::prefix_blocks(const PromptBlockOptions& options) {
   if (!hashed_) {
-    // Hashing leaves the load units idle: the index prefetches each block's bucket meanwhile.
-    const prefix::BlockHook hook = pool.prefix_index ? pool.prefix_index->prefetch_hook() : prefix::BlockHook{};
-    prefix::hash_prompt_blocks(request.target_model, request.prompt, options, blocks_, hook);
+    prefix::hash_prompt_blocks(request.target_model, request.prompt, options, blocks_);
     hashed_ = true;
   }
   return blocks_;
