@@ -156,6 +156,21 @@ TEST(PrefixIndex, MatchCountsLeadingBlocksPerCandidate) {
   EXPECT_TRUE(match(index, blocks, {}).empty());
 }
 
+TEST(PrefixIndex, AnyEndpointIdWorks) {
+  // Small ids map directly, large ones through a hash; both behave the same.
+  PrefixIndex index;
+  const auto blocks = chain(1, 4);
+  const std::vector<EndpointId> ids = {0, 1, 65535, 65536, 1u << 20, 0xffffffffu};
+  for (std::size_t k = 0; k < ids.size(); ++k) index.record(ids[k], std::span(blocks).first(k % 4 + 1));
+  std::vector<std::uint32_t> expected;
+  for (std::size_t k = 0; k < ids.size(); ++k) expected.push_back(static_cast<std::uint32_t>(k % 4 + 1));
+  EXPECT_EQ(match(index, blocks, ids), expected);
+  index.remove_endpoint(65536);
+  index.remove_endpoint(1);
+  EXPECT_EQ(match(index, blocks, {1, 65536, 0xffffffffu, 2, 70000}),
+            (std::vector<std::uint32_t>{0, 0, 2, 0, 0}));
+}
+
 TEST(PrefixIndex, TheRunStopsAtTheFirstMissingBlock) {
   PrefixIndex index;
   const auto blocks = chain(1, 6);

@@ -40,6 +40,10 @@ struct PrefixIndex::SlotMap {
   std::vector<Entry> buckets;  // power of two, at most half full
   std::size_t shift = 64;
   std::size_t endpoints = 0;
+  // The datastore numbers endpoints from 1 up: small ids also map directly (slot + 1; 0 for
+  // none), one load per candidate in match().
+  static constexpr EndpointId kDirectIds = 1 << 16;
+  std::vector<std::uint16_t> direct;
 
   explicit SlotMap(std::size_t endpoint_count) {
     std::size_t size = 8;
@@ -57,11 +61,21 @@ struct PrefixIndex::SlotMap {
       if (e.id == id) return &e;
     }
   }
+  std::uint32_t slot_of(EndpointId id) const noexcept {
+    if (id < direct.size()) return direct[id] != 0 ? direct[id] - 1u : kNoSlot;
+    if (id < kDirectIds) return kNoSlot;
+    const Entry* entry = find(id);
+    return entry != nullptr ? entry->slot : kNoSlot;
+  }
   void insert(const Entry& entry) {
     std::size_t i = home(entry.id);
     while (buckets[i].slot != kNoSlot) i = (i + 1) & (buckets.size() - 1);
     buckets[i] = entry;
     ++endpoints;
+    if (entry.id < kDirectIds) {
+      if (direct.size() <= entry.id) direct.resize(entry.id + 1);
+      direct[entry.id] = static_cast<std::uint16_t>(entry.slot + 1);
+    }
   }
   // A copy with room for one more, without `skip`.
   std::unique_ptr<SlotMap> copy_without(EndpointId skip, bool has_skip) const {
@@ -207,10 +221,10 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
   std::fill_n(alive, words, std::uint64_t{0});
   bool any = false;
   for (std::size_t c = 0; c < candidates.size(); ++c) {
-    const SlotMap::Entry* entry = map.find(candidates[c]);
-    slots[c] = entry != nullptr ? entry->slot : kNoSlot;
-    if (entry != nullptr && entry->slot / 64 < words) {
-      alive[entry->slot / 64] |= std::uint64_t{1} << (entry->slot % 64);
+    const std::uint32_t slot = map.slot_of(candidates[c]);
+    slots[c] = slot;
+    if (slot / 64 < words) {  // false for kNoSlot too
+      alive[slot / 64] |= std::uint64_t{1} << (slot % 64);
       any = true;
     }
   }
@@ -219,7 +233,7 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
   std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
   table_.leading_runs(blocks, words, alive, depth);
   for (std::size_t c = 0; c < candidates.size(); ++c) {
-    if (slots[c] != kNoSlot && slots[c] / 64 < words) matched[c] = depth[slots[c]];
+    if (slots[c] / 64 < words) matched[c] = depth[slots[c]];
   }
 }
 
@@ -233,7 +247,8 @@ PrefixIndex::Stats PrefixIndex::stats() const {
     stats.memory_bytes += sizeof(EndpointState) + state->lru.memory_bytes();
   }
   const SlotMap* map = slots_.load(std::memory_order_relaxed);
-  stats.memory_bytes += sizeof(SlotMap) + map->buckets.size() * sizeof(SlotMap::Entry);
+  stats.memory_bytes += sizeof(SlotMap) + map->buckets.size() * sizeof(SlotMap::Entry) +
+                        map->direct.size() * sizeof(std::uint16_t);
   return stats;
 }
 
