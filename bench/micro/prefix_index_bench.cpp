@@ -81,8 +81,8 @@ struct Workload {
     while (extra < kColdQueries) {
       Conversation c;
       // Popular system prompts first (a rough Zipf).
-      const std::size_t system = (rng.next() % kSystemPrompts) * (rng.next() % kSystemPrompts) /
-                                 kSystemPrompts;
+      const std::size_t system =
+          (rng.next() % kSystemPrompts) * (rng.next() % kSystemPrompts) / kSystemPrompts;
       c.prompt = systems[system] + words(rng, kConversationChars);
       c.home = candidates[conversation % kEndpoints];
       hash_prompt_blocks(kModel, c.prompt, {}, c.blocks);
@@ -98,7 +98,8 @@ struct Workload {
       if (recent.size() == kColdQueries) recent.erase(recent.begin());
       recent.push_back(std::move(c));
       ++conversation;
-      if (extra > 0 || (conversation % 256 == 0 && index.stats().entries == kEndpoints * kCapacity)) {
+      if (extra > 0 ||
+          (conversation % 256 == 0 && index.stats().entries == kEndpoints * kCapacity)) {
         ++extra;
       }
     }
@@ -261,7 +262,6 @@ void BM_Record(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Record)->ComputeStatistics("min", min_of);
-
 
 }  // namespace
 

@@ -1,3 +1,5 @@
+#include "gateway/scheduling/prefix/prefix_index.hpp"
+
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "gateway/scheduling/prefix/block_table.hpp"
-#include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "gateway/scheduling/prefix/prompt_blocks.hpp"
 #include "gateway/scheduling/prefix/reclaimer.hpp"
 
@@ -161,9 +162,11 @@ TEST(PrefixIndex, AnyEndpointIdWorks) {
   PrefixIndex index;
   const auto blocks = chain(1, 4);
   const std::vector<EndpointId> ids = {0, 1, 65535, 65536, 1u << 20, 0xffffffffu};
-  for (std::size_t k = 0; k < ids.size(); ++k) index.record(ids[k], std::span(blocks).first(k % 4 + 1));
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    index.record(ids[k], std::span(blocks).first(k % 4 + 1));
   std::vector<std::uint32_t> expected;
-  for (std::size_t k = 0; k < ids.size(); ++k) expected.push_back(static_cast<std::uint32_t>(k % 4 + 1));
+  for (std::size_t k = 0; k < ids.size(); ++k)
+    expected.push_back(static_cast<std::uint32_t>(k % 4 + 1));
   EXPECT_EQ(match(index, blocks, ids), expected);
   index.remove_endpoint(65536);
   index.remove_endpoint(1);
@@ -299,7 +302,8 @@ TEST(PrefixIndex, HandlesHundredsOfEndpoints) {
   }
   std::vector<std::uint32_t> matched(all.size());
   index.match(common, all, matched);
-  for (std::size_t e = 0; e < all.size(); ++e) EXPECT_EQ(matched[e], 2 + e % 3 > 3 ? 3u : 2 + e % 3);
+  for (std::size_t e = 0; e < all.size(); ++e)
+    EXPECT_EQ(matched[e], 2 + e % 3 > 3 ? 3u : 2 + e % 3);
   std::vector<std::uint64_t> deeper = common;
   deeper.push_back(5'000'000 + 251);
   index.match(deeper, all, matched);
@@ -318,7 +322,8 @@ TEST(PrefixIndex, ABlockHeldByManyEndpointsAndThenByFewer) {
     index.record(e, std::span(blocks).first(e % 2 == 0 ? 3 : 2));
     std::vector<std::uint32_t> matched(all.size());
     index.match(blocks, all, matched);
-    for (EndpointId d = 0; d <= e; ++d) ASSERT_EQ(matched[d], d % 2 == 0 ? 3u : 2u) << e << " " << d;
+    for (EndpointId d = 0; d <= e; ++d)
+      ASSERT_EQ(matched[d], d % 2 == 0 ? 3u : 2u) << e << " " << d;
   }
   for (EndpointId e = 0; e < 9; ++e) {
     index.remove_endpoint(e);
@@ -370,7 +375,8 @@ TEST(BlockTable, GrowsAndShrinksWithItsKeys) {
   for (std::size_t i = 0; i < keys.size(); ++i) {
     if (i % 2 == 0) table.remove(keys[i], i % 7);
   }
-  for (std::size_t i = 0; i < keys.size(); i += 97) EXPECT_EQ(table.holds(keys[i], i % 7), i % 2 == 1);
+  for (std::size_t i = 0; i < keys.size(); i += 97)
+    EXPECT_EQ(table.holds(keys[i], i % 7), i % 2 == 1);
   for (std::size_t i = 1; i < keys.size(); i += 2) table.remove(keys[i], i % 7);
   EXPECT_EQ(table.stats().blocks, 0u);
   EXPECT_LE(table.stats().memory_bytes, empty_bytes + 4096);
@@ -502,7 +508,8 @@ TEST(PrefixIndex, MemoryStaysWithinTheStatedBoundPerEntry) {
   for (std::uint64_t group = 0; group < kEndpoints / 4; ++group) {
     for (std::size_t filled = 0; filled < kCapacity + 1000; filled += blocks.size()) {
       for (auto& b : blocks) b = (next++) * 0x9e3779b97f4a7c15ULL;
-      for (EndpointId e = 0; e < 4; ++e) shared.record(static_cast<EndpointId>(group * 4 + e), blocks);
+      for (EndpointId e = 0; e < 4; ++e)
+        shared.record(static_cast<EndpointId>(group * 4 + e), blocks);
     }
   }
   stats = shared.stats();
@@ -557,12 +564,20 @@ TEST(PrefixIndex, ManyThreadsAtOnce) {
         const EndpointId e = rng() % kEndpoints;
         const auto blocks = chain(rng() % 40, 1 + rng() % 64);
         switch (rng() % 10) {
-          case 0: index.move(e, rng() % kEndpoints, blocks); break;
-          case 1:
-            if (rng() % 8 == 0) index.remove_endpoint(e);
-            else index.set_capacity(e, 50 + rng() % 400);
+          case 0:
+            index.move(e, rng() % kEndpoints, blocks);
             break;
-          case 2: case 3: case 4: index.record(e, blocks); break;
+          case 1:
+            if (rng() % 8 == 0)
+              index.remove_endpoint(e);
+            else
+              index.set_capacity(e, 50 + rng() % 400);
+            break;
+          case 2:
+          case 3:
+          case 4:
+            index.record(e, blocks);
+            break;
           default:
             for (auto& c : candidates) c = rng() % kEndpoints;
             index.match(blocks, candidates, matched);

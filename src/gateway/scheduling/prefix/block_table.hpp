@@ -1,10 +1,14 @@
 // Block hash -> the endpoint slots that hold the block.
 //
-// Layout. The table is split into shards by the block hash's low bits. A shard is an
-// open-addressing table of 16-byte entries (key, holders), four to a 64-byte cache line: a key's
-// home is a whole line, so a lookup nearly always reads exactly one line. Probing is linear,
-// runs past the last line into a few spare lines instead of wrapping, and deletion shifts later
-// entries back (no tombstones). Key 0 marks an empty entry (callers map block hash 0 to 1).
+// Layout. The table is split into 64 shards by the block hash's low bits. A shard is an
+// open-addressing table of 16-byte entries (key, holders), four to a 64-byte cache line; a
+// key's home is a whole line (picked by the hash's high bits), so a lookup reads one line, now
+// and then the next. Probing is linear in Robin Hood order, new keys first among those of
+// their home (recent blocks are the ones asked for), runs past the last line into a few spare
+// lines instead of wrapping, and deletion shifts later entries back (no tombstones). Key 0
+// marks an empty entry (callers map block hash 0 to 1). The number of lines is a power of
+// two, published with the array's address in one word. The layout details are in
+// block_layout.hpp; writers in block_table.cpp, readers in block_walk.cpp.
 //
 // Holders. Up to five holders are stored inline, as 12-bit slot numbers in the entry itself
 // (most blocks: a conversation's blocks live on one to three endpoints). A block held by more
@@ -43,7 +47,7 @@ namespace infergate::gateway::scheduling::prefix {
 class BlockTable {
  public:
   static constexpr std::size_t kShards = 64;
-  static constexpr std::size_t kMaxWords = 64;    // bitset words
+  static constexpr std::size_t kMaxWords = 64;      // bitset words
   static constexpr std::uint32_t kMaxSlots = 4095;  // 12-bit slot numbers; 0xfff means none
 
   // Block hash 0 shares 1's entry (one chance in 2^64).
@@ -92,8 +96,8 @@ class BlockTable {
     std::atomic<Word*> pool{nullptr};  // a header line, then bitsets
     // Writers only, on their own line.
     alignas(64) std::mutex mu;
-    std::size_t size = 0;                 // keys
-    std::size_t bitsets_used = 0;         // pool bitsets handed out at least once
+    std::size_t size = 0;                     // keys
+    std::size_t bitsets_used = 0;             // pool bitsets handed out at least once
     std::vector<std::uint32_t> free_bitsets;  // handed out and returned (zeroed)
   };
 
@@ -102,8 +106,8 @@ class BlockTable {
   // Readers.
   [[gnu::always_inline]] Probe start(std::uint64_t key) const noexcept;
   [[gnu::always_inline]] std::uint64_t finish(const Probe& probe, std::uint64_t key,
-                                               std::uint64_t* mask,
-                                               std::size_t words) const noexcept;
+                                              std::uint64_t* mask,
+                                              std::size_t words) const noexcept;
   std::uint64_t find(std::uint64_t key, std::uint64_t* mask, std::size_t words) const noexcept;
   template <std::size_t kWords>
   void walk(std::span<const std::uint64_t> blocks, std::size_t words,

@@ -40,15 +40,24 @@ void EndpointLru::prefetch(std::uint64_t block) const noexcept {
 
 void EndpointLru::unlink(std::uint32_t b) noexcept {
   Bucket& node = buckets_[b];
-  if (node.prev != kNil) buckets_[node.prev].next = node.next; else head_ = node.next;
-  if (node.next != kNil) buckets_[node.next].prev = node.prev; else tail_ = node.prev;
+  if (node.prev != kNil)
+    buckets_[node.prev].next = node.next;
+  else
+    head_ = node.next;
+  if (node.next != kNil)
+    buckets_[node.next].prev = node.prev;
+  else
+    tail_ = node.prev;
 }
 
 void EndpointLru::push_front(std::uint32_t b) noexcept {
   Bucket& node = buckets_[b];
   node.prev = kNil;
   node.next = head_;
-  if (head_ != kNil) buckets_[head_].prev = b; else tail_ = b;
+  if (head_ != kNil)
+    buckets_[head_].prev = b;
+  else
+    tail_ = b;
   head_ = b;
 }
 
@@ -113,8 +122,14 @@ void EndpointLru::erase_at(std::uint32_t b) noexcept {
     const Bucket moved = buckets_[j];
     buckets_[hole] = moved;
     const auto to = static_cast<std::uint32_t>(hole);
-    if (moved.prev != kNil) buckets_[moved.prev].next = to; else head_ = to;
-    if (moved.next != kNil) buckets_[moved.next].prev = to; else tail_ = to;
+    if (moved.prev != kNil)
+      buckets_[moved.prev].next = to;
+    else
+      head_ = to;
+    if (moved.next != kNil)
+      buckets_[moved.next].prev = to;
+    else
+      tail_ = to;
     hole = j;
   }
   buckets_[hole].key = 0;

@@ -89,8 +89,7 @@ struct PrefixIndex::SlotMap {
 
 PrefixIndex::PrefixIndex(PrefixIndexOptions options)
     : options_(options), table_(reclaimer_), slots_(new SlotMap(0)) {
-  options_.default_capacity_blocks =
-      std::min(options_.default_capacity_blocks, kMaxCapacityBlocks);
+  options_.default_capacity_blocks = std::min(options_.default_capacity_blocks, kMaxCapacityBlocks);
 }
 
 PrefixIndex::~PrefixIndex() { delete slots_.load(std::memory_order_relaxed); }
@@ -195,7 +194,6 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
   state->lru.clear();
   state->active = false;  // the slot is free for the next endpoint
 }
-
 
 void PrefixIndex::match(std::span<const std::uint64_t> blocks,
                         std::span<const EndpointId> candidates,

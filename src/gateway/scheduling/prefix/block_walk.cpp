@@ -1,0 +1,227 @@
+// The block table's readers: match()'s walk over a prompt's blocks and single lookups.
+#include <algorithm>
+#include <bit>
+
+#include "gateway/scheduling/prefix/block_layout.hpp"
+#include "gateway/scheduling/prefix/block_table.hpp"
+
+namespace infergate::gateway::scheduling::prefix {
+
+using namespace layout;
+
+namespace {
+
+constexpr std::size_t kAhead = 16;  // lookups in flight during a walk
+
+}  // namespace
+
+struct BlockTable::Probe {
+  std::uint64_t seen;  // the shard's seq when the line was located
+  const Word* line;
+};
+
+// ---- readers ----
+
+inline BlockTable::Probe BlockTable::start(std::uint64_t key) const noexcept {
+  const Shard& shard = shard_of(key);
+  const std::uint64_t seq = shard.seq.load(std::memory_order_acquire);
+  const std::uintptr_t table = shard.table.load(std::memory_order_seq_cst);
+  const Word* line = entries_of(table) + 2 * kPerLine * home_line(key, bits_of(table));
+  __builtin_prefetch(line);
+  // An odd seq (a writer inside) becomes a value the counter never takes: finish() fails.
+  return {seq | ((seq & 1) << 63), line};
+}
+
+// The key's holders word, or 0 when the key is not in its home line or the next (absent, or
+// pushed further: find() tells) or a writer moved entries since start(). Recent keys, the
+// ones asked for, sit in their home line (place() puts the newest of a home first).
+inline std::uint64_t BlockTable::finish(const Probe& probe, std::uint64_t key, std::uint64_t* mask,
+                                        std::size_t words) const noexcept {
+  const Word* holders = line_holders(probe.line, key);
+  if (holders == nullptr) {
+    // Older keys may sit a line further (its cache line is usually the adjacent one fetched
+    // along); further still, or absent: find() tells.
+    holders = line_holders(probe.line + 2 * kPerLine, key);
+    if (holders == nullptr) return 0;
+  }
+  const std::uint64_t v = holders->load(std::memory_order_acquire);
+  const Shard& shard = shard_of(key);
+  if (overflowed(v)) {
+    const Word* pool = shard.pool.load(std::memory_order_acquire);
+    const Word* bits = bitset_at(pool, bitset_of(v));
+    for (std::size_t w = 0; w < words; ++w) mask[w] = bits[w].load(std::memory_order_relaxed);
+  }
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return shard.seq.load(std::memory_order_relaxed) == probe.seen ? v : 0;
+}
+
+// The key's holders word, or 0 when the table does not hold the key. Never 0 otherwise: an
+// entry has a holder inline or a bitset.
+std::uint64_t BlockTable::find(std::uint64_t key, std::uint64_t* mask,
+                               std::size_t words) const noexcept {
+  const Shard& shard = shard_of(key);
+  for (;;) {
+    const std::uint64_t seen = shard.seq.load(std::memory_order_acquire);
+    if (seen & 1) {
+      cpu_relax();
+      continue;
+    }
+    const std::uintptr_t table = shard.table.load(std::memory_order_seq_cst);
+    const Word* entries = entries_of(table);
+    std::uint64_t v = 0;
+    if (const std::size_t e = locate(entries, bits_of(table), key); e != kNone) {
+      v = entries[2 * e + 1].load(std::memory_order_acquire);
+      if (overflowed(v)) {
+        const Word* pool = shard.pool.load(std::memory_order_acquire);
+        const Word* bits = bitset_at(pool, bitset_of(v));
+        for (std::size_t w = 0; w < words; ++w) mask[w] = bits[w].load(std::memory_order_relaxed);
+      }
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (shard.seq.load(std::memory_order_relaxed) == seen) return v;
+  }
+}
+
+template <std::size_t kWords>
+void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
+                      const std::uint64_t* candidates, std::uint32_t* depth) const {
+  const std::size_t n_words = kWords != 0 ? kWords : words;
+  constexpr std::size_t kRoom = kWords != 0 ? kWords : kMaxWords;
+  std::uint64_t mask[kRoom];
+  const std::size_t n = blocks.size();
+
+  // Each lookup starts kAhead blocks before it is finished.
+  Probe probes[kAhead];
+  for (std::size_t i = 0; i < std::min(n, kAhead); ++i) probes[i] = start(key_of(blocks[i]));
+  auto look_up = [&](std::size_t i) __attribute__((always_inline)) {
+    const std::uint64_t key = key_of(blocks[i]);
+    Probe& probe = probes[i % kAhead];
+    std::uint64_t v = finish(probe, key, mask, n_words);
+    if (v == 0) v = find(key, mask, n_words);
+    if (i + kAhead < n) probe = start(key_of(blocks[i + kAhead]));
+    return v;  // 0: absent
+  };
+  auto stop_all = [&](const std::uint64_t* bits, std::uint32_t at) __attribute__((always_inline)) {
+    for (std::size_t w = 0; w < n_words; ++w) {
+      for (std::uint64_t left = bits[w]; left != 0; left &= left - 1) {
+        depth[w * 64 + static_cast<std::size_t>(std::countr_zero(left))] = at;
+      }
+    }
+  };
+
+  // While many candidates match (blocks held by many endpoints): a bitset.
+  std::uint64_t alive[kRoom];
+  std::copy_n(candidates, n_words, alive);
+  std::uint32_t few[kInlineMax];
+  unsigned few_count = 0;
+  std::size_t i = 0;
+  for (; i < n; ++i) {
+    const std::uint64_t v = look_up(i);
+    const auto at = static_cast<std::uint32_t>(i);
+    if (v == 0) return stop_all(alive, at);
+    if (overflowed(v)) {
+      std::uint64_t any = 0;
+      for (std::size_t w = 0; w < n_words; ++w) {
+        for (std::uint64_t dropped = alive[w] & ~mask[w]; dropped != 0; dropped &= dropped - 1) {
+          depth[w * 64 + static_cast<std::size_t>(std::countr_zero(dropped))] = at;
+        }
+        alive[w] &= mask[w];
+        any |= alive[w];
+      }
+      if (any == 0) return;
+      continue;
+    }
+    // At most five holders: the survivors go on as a list.
+    for (unsigned k = 0; k < inline_count(v); ++k) {
+      const std::uint32_t s = field(v, k);
+      if (s / 64 < n_words && ((alive[s / 64] >> (s % 64)) & 1)) few[few_count++] = s;
+    }
+    stop_all(alive, at);  // the survivors' depth is written again later
+    if (few_count == 0) return;
+    ++i;
+    break;
+  }
+  if (i == n && few_count == 0) return stop_all(alive, static_cast<std::uint32_t>(n));
+
+  // A few candidates left: each block tests just them.
+  if (few_count == 1) {  // the usual case: a conversation on the endpoint that served it
+    const std::uint32_t s = few[0];
+    const std::uint64_t pattern = s * kFieldOnes;
+    for (; i < n; ++i) {
+      const std::uint64_t v = look_up(i);
+      if (v == 0) break;
+      const std::uint64_t x = (v & kFields) ^ pattern;  // a zero field where the slot is
+      const bool holds = overflowed(v) ? ((mask[s / 64] >> (s % 64)) & 1) != 0
+                                       : ((x - kFieldOnes) & ~x & kFieldHighs) != 0;
+      if (!holds) break;
+    }
+    depth[s] = static_cast<std::uint32_t>(i);
+    return;
+  }
+  std::uint64_t pattern[kInlineMax];  // a survivor's slot in each of the five fields
+  for (unsigned j = 0; j < few_count; ++j) pattern[j] = few[j] * kFieldOnes;
+  for (; i < n; ++i) {
+    const std::uint64_t v = look_up(i);
+    const auto at = static_cast<std::uint32_t>(i);
+    if (v == 0) break;
+    unsigned kept = 0;
+    if (!overflowed(v)) {
+      const std::uint64_t fields = v & kFields;
+      for (unsigned j = 0; j < few_count; ++j) {
+        const std::uint64_t x = fields ^ pattern[j];
+        if (((x - kFieldOnes) & ~x & kFieldHighs) != 0) {
+          few[kept] = few[j];
+          pattern[kept++] = pattern[j];
+        } else {
+          depth[few[j]] = at;
+        }
+      }
+    } else {
+      for (unsigned j = 0; j < few_count; ++j) {
+        const std::uint32_t s = few[j];
+        if ((mask[s / 64] >> (s % 64)) & 1) {
+          few[kept] = s;
+          pattern[kept++] = pattern[j];
+        } else {
+          depth[s] = at;
+        }
+      }
+    }
+    few_count = kept;
+    if (few_count == 0) return;
+  }
+  for (unsigned j = 0; j < few_count; ++j) depth[few[j]] = static_cast<std::uint32_t>(i);
+}
+
+void BlockTable::leading_runs(std::span<const std::uint64_t> blocks, std::size_t words,
+                              const std::uint64_t* alive, std::uint32_t* depth) const {
+  switch (words) {
+    case 1:
+      walk<1>(blocks, words, alive, depth);
+      break;
+    case 2:
+      walk<2>(blocks, words, alive, depth);
+      break;
+    case 3:
+      walk<3>(blocks, words, alive, depth);
+      break;
+    case 4:
+      walk<4>(blocks, words, alive, depth);
+      break;
+    default:
+      walk<0>(blocks, words, alive, depth);
+      break;
+  }
+}
+
+bool BlockTable::holds(std::uint64_t key, std::uint32_t slot) const {
+  Reclaimer::ReadGuard guard(reclaimer_);
+  std::uint64_t mask[kMaxWords];
+  const std::size_t n_words = words();
+  const std::uint64_t v = find(key, mask, n_words);
+  if (v == 0) return false;
+  if (!overflowed(v)) return inline_holds(v, slot);
+  return slot / 64 < n_words && ((mask[slot / 64] >> (slot % 64)) & 1);
+}
+
+}  // namespace infergate::gateway::scheduling::prefix
