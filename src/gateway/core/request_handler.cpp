@@ -247,7 +247,8 @@ net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snap
   PoolState& state = *snapshot->pools[pool];
   const SchedulingRequest scheduling{target_model, {}, 0};
   Scheduler& scheduler = state.scheduler ? *state.scheduler : scheduler_;
-  std::shared_ptr<Endpoint> endpoint = scheduler.begin(state, scheduling, {random_, clock_})->pick({}).endpoint;
+  const auto session = scheduler.begin(state, scheduling, {random_, clock_});
+  std::shared_ptr<Endpoint> endpoint = session->pick({}).endpoint;
   if (!endpoint) co_return;
   UpstreamAttempt attempt(endpoint, upstream_.exchange(endpoint->address));
   auto sent = co_await attempt.upstream->send(request);
@@ -287,6 +288,7 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
       break;
     }
     std::shared_ptr<Endpoint> endpoint = std::move(picked.endpoint);
+    session->dispatched(*endpoint);
     tried.push_back(endpoint.get());
     ++record.attempts;
     UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address), plan.scheduling.expected_tokens);

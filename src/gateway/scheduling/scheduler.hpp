@@ -1,8 +1,8 @@
 // Endpoint picking, as the request path sees it. A request begins one SchedulingSession on its
 // pool; each attempt (the first, then each retry) asks the session for an endpoint that is not
-// in `exclude` (the endpoints that already failed this request). The session remembers what
-// it decided, so state keyed by the request (the prefix index's entries) follows it to the
-// endpoint that finally serves it.
+// in `exclude` (the endpoints that already failed this request), then tells it where the
+// request is dispatched, so state keyed by the request (the prefix index's entries) follows it
+// to the endpoint that finally serves it.
 //
 // Implementations: ProfileScheduler (filters -> scorers -> picker, scheduling/framework/) for
 // every pool; RoundRobinScheduler is the fallback the gateway uses when a pool has none.
@@ -43,7 +43,11 @@ struct PickResult {
 class SchedulingSession {
  public:
   virtual ~SchedulingSession() = default;
+  // The decision: an endpoint not in `exclude`.
   virtual PickResult pick(std::span<const Endpoint* const> exclude) = 0;
+  // The request is being sent to `endpoint` (after pick): state keyed by the request (the
+  // prompt's prefix-index entries) goes there, moved from the previous attempt's endpoint.
+  virtual void dispatched(const Endpoint& /*endpoint*/) {}
 };
 
 // Per-thread things a decision draws on.

@@ -35,6 +35,7 @@ std::size_t pick_slot(Scheduler& s, TestPool& tp, const std::string& prompt = ""
   auto session = s.begin(tp.pool, r, {tp.random, tp.clock});
   auto picked = session->pick({});
   EXPECT_TRUE(picked.endpoint) << picked.failure.message;
+  if (picked.endpoint) session->dispatched(*picked.endpoint);
   return picked.endpoint ? tp.index_of(picked.endpoint.get()) : 99;
 }
 
@@ -132,9 +133,11 @@ TEST(ProfileScheduler, SharedPrefixesStickAndFollowRetries) {
   SchedulingRequest r{"m", other, 0};
   auto session = s->begin(tp.pool, r, {tp.random, tp.clock});
   auto a = session->pick({});
+  session->dispatched(*a.endpoint);
   const Endpoint* tried[] = {a.endpoint.get()};
   auto b = session->pick(tried);
   ASSERT_TRUE(b.endpoint);
+  session->dispatched(*b.endpoint);
   EXPECT_NE(a.endpoint, b.endpoint);
   std::vector<std::uint64_t> blocks;
   prefix::hash_prompt_blocks("m", other, {}, blocks);

@@ -72,18 +72,20 @@ class ProfileSession final : public SchedulingSession {
     PickFailure failure;
     Candidate* chosen = profile_->run(state_, pointers_, failure);
     if (!chosen) return {nullptr, failure};
-    Endpoint& ep = *chosen->endpoint;
-    if (const PromptBlockOptions* o = profile_->prefix_options(); o && pool_.prefix_index) {
-      const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
-      if (!blocks.empty()) {
-        if (last_id_) pool_.prefix_index->move(*last_id_, ep.id, blocks);
-        else pool_.prefix_index->record(ep.id, blocks);
-      }
-      last_id_ = ep.id;
-    }
     SchedulerLatency::instance().e2e().observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
     return {pool_.endpoints[chosen->slot], {}};
+  }
+
+  void dispatched(const Endpoint& ep) override {
+    const PromptBlockOptions* o = profile_->prefix_options();
+    if (!o || !pool_.prefix_index) return;
+    const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
+    if (!blocks.empty()) {
+      if (last_id_) pool_.prefix_index->move(*last_id_, ep.id, blocks);
+      else pool_.prefix_index->record(ep.id, blocks);
+    }
+    last_id_ = ep.id;
   }
 
  private:
