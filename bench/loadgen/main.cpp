@@ -1,7 +1,11 @@
 // infergate-loadgen: sends an open-loop Poisson stream of OpenAI completions to one or more
 // targets (round-robin) and reports throughput, TTFT and end-to-end latency percentiles, and
-// with --include-usage the prompt tokens the servers report as cached.
-// Keep-alive connections are pooled per target; a request never waits for another.
+// with --include-usage the prompt tokens the servers report as cached. With --mix the requests
+// name several models drawn by weight (for example one per criticality) and the report breaks
+// down by model: statuses, TTFT, and how long a 429 took. With --concurrency a fixed number
+// of clients send back to back instead (a closed loop, to measure capacity).
+// Keep-alive connections are pooled per target; in the open loop a request never waits for
+// another.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -54,6 +58,8 @@ struct InFlight {
 struct Options {
   std::vector<std::string> targets;
   std::string model = "meta-llama/Llama-3.1-8B-Instruct";
+  std::vector<std::string> mix;  // model=weight ...
+  int concurrency = 0;           // > 0: closed loop with this many clients
   double rate = 100;
   double duration_s = 10;
   double stream_share = 0.5;
@@ -71,15 +77,82 @@ struct Options {
   bool json = false;
 };
 
-net::awaitable<void> one_request(Target& target, std::string body, bool stream,
-                                 std::chrono::steady_clock::time_point start_of_run,
-                                 LoadReport& report, int output_tokens, InFlight& in_flight) {
+// One request to send, and what the report needs to know about it.
+struct Request {
+  std::string body;
+  bool stream = false;
+  int output_tokens = 0;
+  std::string cls;  // its model when a --mix is given, else empty
+};
+
+// Builds the requests of a run, in order, from the options and the seed.
+class RequestMaker {
+ public:
+  explicit RequestMaker(const Options& o)
+      : o_(o),
+        gen_(o.seed),
+        coin_(o.seed + 1),
+        random_{o.prompt_tokens, o.output_tokens},
+        shared_({o.groups, o.prompts_per_group, o.system_tokens, o.question_tokens,
+                 o.distinct_questions},
+                o.prefix_seed != 0 ? o.prefix_seed : o.seed) {
+    std::vector<double> weights;
+    for (const auto& m : o.mix) {
+      const auto eq = m.rfind('=');
+      models_.push_back(m.substr(0, eq));
+      weights.push_back(std::stod(m.substr(eq + 1)));
+    }
+    if (!weights.empty())
+      pick_model_ = std::discrete_distribution<std::size_t>(weights.begin(), weights.end());
+  }
+
+  Request next() {
+    sim::WorkloadItem item;
+    if (o_.workload == "shared-prefix") {
+      item.prompt = shared_.next(gen_.rng());
+      item.output_tokens = o_.output_tokens;
+    } else {
+      item = gen_.random_prompt(random_);
+    }
+    Request r;
+    r.stream = std::uniform_real_distribution<double>(0, 1)(coin_) < o_.stream_share;
+    if (!models_.empty()) r.cls = models_[pick_model_(coin_)];
+    boost::json::object body{{"model", r.cls.empty() ? o_.model : r.cls},
+                             {"prompt", item.prompt},
+                             {"max_tokens", item.output_tokens},
+                             {"ignore_eos", true},
+                             {"stream", r.stream}};
+    if (r.stream && o_.include_usage)
+      body["stream_options"] = boost::json::object{{"include_usage", true}};
+    r.body = boost::json::serialize(body);
+    r.output_tokens = item.output_tokens;
+    return r;
+  }
+  std::chrono::steady_clock::duration next_gap() {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        gen_.next_poisson_gap(o_.rate));
+  }
+
+ private:
+  const Options& o_;
+  sim::WorkloadGenerator gen_;
+  std::mt19937_64 coin_;
+  sim::RandomPromptsSpec random_;
+  SharedPrefixPrompts shared_;
+  std::vector<std::string> models_;
+  std::discrete_distribution<std::size_t> pick_model_;
+};
+
+// Sends one request and records its outcome (`report.sent` is counted by the caller).
+net::awaitable<void> one_request(Target& target, Request request,
+                                 std::chrono::steady_clock::time_point window_end,
+                                 LoadReport& report) {
   const auto sent_at = std::chrono::steady_clock::now();
-  (void)start_of_run;
-  struct Done {
-    InFlight& f;
-    ~Done() { f.finished(); }
-  } done_guard{in_flight};
+  ClassReport* cls = request.cls.empty() ? nullptr : &report.classes[request.cls];
+  const auto failed_with = [&](int status) {
+    ++report.errors_by_status[status];
+    if (cls) ++cls->errors_by_status[status];
+  };
   std::unique_ptr<beast::tcp_stream> conn;
   if (!target.idle.empty()) {
     conn = std::move(target.idle.back());
@@ -88,7 +161,7 @@ net::awaitable<void> one_request(Target& target, std::string body, bool stream,
     conn = std::make_unique<beast::tcp_stream>(co_await net::this_coro::executor);
     auto [ec] = co_await conn->async_connect(target.endpoint, kUseTuple);
     if (ec) {
-      ++report.errors_by_status[0];
+      failed_with(0);
       co_return;
     }
     conn->socket().set_option(tcp::no_delay(true));
@@ -96,7 +169,7 @@ net::awaitable<void> one_request(Target& target, std::string body, bool stream,
   http::request<http::string_body> req{http::verb::post, "/v1/completions", 11};
   req.set(http::field::host, "loadgen");
   req.set(http::field::content_type, "application/json");
-  req.body() = std::move(body);
+  req.body() = std::move(request.body);
   req.prepare_payload();
   conn->expires_after(std::chrono::minutes(5));
   auto [wec, wn] = co_await http::async_write(*conn, req, kUseTuple);
@@ -116,69 +189,110 @@ net::awaitable<void> one_request(Target& target, std::string body, bool stream,
   }
   const auto done = std::chrono::steady_clock::now();
   if (failed) {
-    ++report.errors_by_status[0];
+    failed_with(0);
     co_return;
   }
   const int status = static_cast<int>(parser.get().result_int());
+  const double e2e = std::chrono::duration<double>(done - sent_at).count();
   if (status != 200) {
-    ++report.errors_by_status[status];
+    failed_with(status);
+    if (status == 429) {
+      report.time_to_429_s.push_back(e2e);
+      if (cls) cls->time_to_429_s.push_back(e2e);
+    }
   } else {
     ++report.ok;
-    if (const auto usage = response_usage(parser.get().body(), stream)) {
+    report.ok_in_window += done <= window_end;
+    if (const auto usage = response_usage(parser.get().body(), request.stream)) {
       ++report.with_usage;
       report.prompt_tokens += usage->prompt_tokens;
       report.cached_tokens += usage->cached_tokens;
     }
-    report.output_tokens += output_tokens;
-    report.e2e_s.push_back(std::chrono::duration<double>(done - sent_at).count());
-    if (stream && first_byte)
-      report.ttft_s.push_back(std::chrono::duration<double>(*first_byte - sent_at).count());
+    report.output_tokens += request.output_tokens;
+    report.e2e_s.push_back(e2e);
+    if (cls) {
+      ++cls->ok;
+      cls->e2e_s.push_back(e2e);
+    }
+    if (request.stream && first_byte) {
+      const double ttft = std::chrono::duration<double>(*first_byte - sent_at).count();
+      report.ttft_s.push_back(ttft);
+      if (cls) cls->ttft_s.push_back(ttft);
+    }
   }
   if (parser.get().keep_alive()) target.idle.push_back(std::move(conn));
 }
 
-net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadReport& report) {
+// The open loop: Poisson arrivals for --duration, then the requests still in flight finish.
+net::awaitable<void> open_loop(std::vector<Target>& targets, RequestMaker& maker,
+                               std::chrono::steady_clock::time_point end, LoadReport& report) {
   auto ex = co_await net::this_coro::executor;
-  sim::WorkloadGenerator gen(o.seed);
-  std::mt19937_64 coin(o.seed + 1);
-  const sim::RandomPromptsSpec random{o.prompt_tokens, o.output_tokens};
-  SharedPrefixPrompts shared({o.groups, o.prompts_per_group, o.system_tokens, o.question_tokens,
-                              o.distinct_questions},
-                             o.prefix_seed != 0 ? o.prefix_seed : o.seed);
-  const auto start = std::chrono::steady_clock::now();
-  const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                               std::chrono::duration<double>(o.duration_s));
-  auto next = start;
   InFlight in_flight(ex);
   std::size_t rr = 0;
   net::steady_timer timer(ex);
-  while (next < end) {
+  for (auto next = std::chrono::steady_clock::now(); next < end; next += maker.next_gap()) {
     timer.expires_at(next);
     co_await timer.async_wait(kUseTuple);
-    sim::WorkloadItem item;
-    if (o.workload == "shared-prefix") {
-      item.prompt = shared.next(gen.rng());
-      item.output_tokens = o.output_tokens;
-    } else {
-      item = gen.random_prompt(random);
-    }
-    const bool stream = std::uniform_real_distribution<double>(0, 1)(coin) < o.stream_share;
-    boost::json::object body{{"model", o.model}, {"prompt", item.prompt},
-                             {"max_tokens", item.output_tokens}, {"ignore_eos", true},
-                             {"stream", stream}};
-    if (stream && o.include_usage) body["stream_options"] = boost::json::object{{"include_usage", true}};
+    Request request = maker.next();
     ++report.sent;
+    if (!request.cls.empty()) ++report.classes[request.cls].sent;
     ++in_flight.count;
-    net::co_spawn(ex,
-                  one_request(targets[rr++ % targets.size()], boost::json::serialize(body), stream,
-                              start, report, item.output_tokens, in_flight),
-                  net::detached);
-    next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        gen.next_poisson_gap(o.rate));
+    net::co_spawn(
+        ex,
+        [&, &target = targets[rr++ % targets.size()],
+         request = std::move(request)]() mutable -> net::awaitable<void> {
+          struct Done {
+            InFlight& f;
+            ~Done() { f.finished(); }
+          } done{in_flight};
+          co_await one_request(target, std::move(request), end, report);
+        },
+        net::detached);
   }
   // Drain: wait for the requests still in flight.
   in_flight.arrivals_done = true;
   if (in_flight.count > 0) co_await in_flight.drained.async_wait(kUseTuple);
+}
+
+// The closed loop: --concurrency clients, each sending its next request when the last one is
+// answered, until --duration has passed.
+net::awaitable<void> closed_loop(const Options& o, std::vector<Target>& targets,
+                                 RequestMaker& maker, std::chrono::steady_clock::time_point end,
+                                 LoadReport& report) {
+  auto ex = co_await net::this_coro::executor;
+  InFlight clients(ex);
+  clients.count = o.concurrency;
+  clients.arrivals_done = true;
+  for (int c = 0; c < o.concurrency; ++c)
+    net::co_spawn(
+        ex,
+        [&, &target =
+                targets[static_cast<std::size_t>(c) % targets.size()]]() -> net::awaitable<void> {
+          struct Done {
+            InFlight& f;
+            ~Done() { f.finished(); }
+          } done{clients};
+          while (std::chrono::steady_clock::now() < end) {
+            Request request = maker.next();
+            ++report.sent;
+            if (!request.cls.empty()) ++report.classes[request.cls].sent;
+            co_await one_request(target, std::move(request), end, report);
+          }
+        },
+        net::detached);
+  co_await clients.drained.async_wait(kUseTuple);
+}
+
+net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadReport& report) {
+  RequestMaker maker(o);
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(o.duration_s));
+  report.window_s = o.duration_s;
+  if (o.concurrency > 0)
+    co_await closed_loop(o, targets, maker, end, report);
+  else
+    co_await open_loop(targets, maker, end, report);
   report.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& t : targets) t.idle.clear();
 }
@@ -193,6 +307,10 @@ int main(int argc, char** argv) {
     ("help,h", "show this help")
     ("target", po::value(&o.targets)->multitoken()->required(), "host:port ... (round-robin)")
     ("model", po::value(&o.model)->default_value(o.model), "model name in each request")
+    ("mix", po::value(&o.mix)->multitoken(),
+     "model=weight ...: each request names one of these models, drawn by weight; the report breaks down by model")
+    ("concurrency", po::value(&o.concurrency)->default_value(0),
+     "closed loop: this many clients send back to back for --duration (--rate is then ignored)")
     ("rate", po::value(&o.rate)->default_value(o.rate), "requests per second (Poisson)")
     ("duration", po::value(&o.duration_s)->default_value(o.duration_s), "seconds of arrivals")
     ("stream-share", po::value(&o.stream_share)->default_value(o.stream_share), "share of streamed requests")
@@ -226,6 +344,23 @@ int main(int argc, char** argv) {
   }
   if (o.rate <= 0 || o.duration_s <= 0) {
     std::cerr << "infergate-loadgen: --rate and --duration must be positive\n";
+    return 2;
+  }
+  for (const auto& m : o.mix) {
+    const auto eq = m.rfind('=');
+    double weight = -1;
+    try {
+      if (eq != std::string::npos && eq > 0) weight = std::stod(m.substr(eq + 1));
+    } catch (const std::exception&) {
+    }
+    if (weight <= 0) {
+      std::cerr << "infergate-loadgen: --mix wants model=weight with a positive weight, got " << m
+                << "\n";
+      return 2;
+    }
+  }
+  if (o.concurrency < 0) {
+    std::cerr << "infergate-loadgen: --concurrency must not be negative\n";
     return 2;
   }
   if (o.workload != "random" && o.workload != "shared-prefix") {
