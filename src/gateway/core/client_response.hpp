@@ -16,6 +16,11 @@ class ClientResponse {
   virtual boost::asio::awaitable<bool> send_body(std::string_view data) = 0;
   // Ends the body (the last chunk of a streamed one).
   virtual boost::asio::awaitable<bool> finish() = 0;
+  // send_body(data) then finish(); a front end may write both at once.
+  virtual boost::asio::awaitable<bool> send_last(std::string_view data) {
+    if (!co_await send_body(data)) co_return false;
+    co_return co_await finish();
+  }
   // Whether any byte of the response has gone to the client (after which nothing is retried).
   virtual bool started() const = 0;
 };

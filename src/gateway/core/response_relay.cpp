@@ -99,6 +99,10 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     } else {
       to_send = std::string_view(buffer).substr(old_size);  // the bytes before went out already
     }
+    if (ex.upstream->body_complete() && complete == buffer.size()) {
+      co_await response.send_last(to_send);  // the end of the stream leaves with its last events
+      co_return;
+    }
     if (!to_send.empty() && !co_await response.send_body(to_send)) co_return;
     buffer.erase(0, complete);
     scanner.discard(complete);
@@ -162,7 +166,7 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
       out = std::move(body);
     }
     head.content_length = out.size();
-    if (co_await response.send_head(head) && co_await response.send_body(out)) co_await response.finish();
+    if (co_await response.send_head(head)) co_await response.send_last(out);
     co_return;
   }
   // Forward the rest as it comes, after what was buffered.

@@ -165,6 +165,22 @@ net::awaitable<bool> HttpFrontend::Session::send_body(std::string_view data) {
   co_return ok;
 }
 
+// The last body bytes and the end of the body (a chunked body's last chunk) in one write.
+net::awaitable<bool> HttpFrontend::Session::send_last(std::string_view data) {
+  if (failed) co_return false;
+  char size_line[24];
+  std::size_t size_len = 0;
+  if (chunked && !data.empty())
+    size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+  const bool ok = co_await write_all(std::array<net::const_buffer, 4>{
+      net::buffer(pending_head), net::buffer(size_line, size_len), net::const_buffer(data.data(), data.size()),
+      net::const_buffer(data.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n", chunked ? (data.empty() ? 5 : 7) : 0)});
+  pending_head.clear();
+  failed = !ok;
+  finished = ok;
+  co_return ok;
+}
+
 net::awaitable<bool> HttpFrontend::Session::finish() {
   if (failed) co_return false;
   if (!pending_head.empty() || chunked) {

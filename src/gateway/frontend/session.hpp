@@ -100,6 +100,7 @@ struct HttpFrontend::Session final : ClientResponse {
   boost::asio::awaitable<bool> send_head(const ResponseHead& head) override;
   boost::asio::awaitable<bool> send_body(std::string_view data) override;
   boost::asio::awaitable<bool> finish() override;
+  boost::asio::awaitable<bool> send_last(std::string_view data) override;
   bool started() const override { return head_sent; }
 
   void reset_for_next() {

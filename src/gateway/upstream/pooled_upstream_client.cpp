@@ -50,6 +50,7 @@ class PooledExchange final : public UpstreamExchange {
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override;
   net::awaitable<BodyRead> read_body(std::string& out) override;
+  bool body_complete() const override { return done_; }
 
  private:
   net::awaitable<bool> connect();

@@ -56,6 +56,8 @@ class UpstreamExchange {
       const UpstreamRequest& request) = 0;
   // Appends the next piece of the response body to `out`.
   virtual boost::asio::awaitable<BodyRead> read_body(std::string& out) = 0;
+  // Whether the body has been read to its end (the next read_body is kEnd without waiting).
+  virtual bool body_complete() const { return false; }
 };
 
 class UpstreamClient {
