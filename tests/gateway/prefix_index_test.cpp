@@ -55,10 +55,24 @@ std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_
 TEST(PromptBlocks, FollowsTheChainDefinition) {
   const std::string prompt = text(64 * 5, 1);
   EXPECT_EQ(hashes("llama", prompt), reference_hashes("llama", prompt, 64, 256));
-  // Blocks too big for the stack buffer take the streaming path.
+  // Other block sizes than the usual 64.
   const std::string long_prompt = text(3000 * 3, 2);
   EXPECT_EQ(hashes("llama", long_prompt, {3000, 256}),
             reference_hashes("llama", long_prompt, 3000, 256));
+}
+
+TEST(PromptBlocks, EachStepIsXxh64OfThePreviousHashAndTheBlock) {
+  // Every length, so that each path of XXH64 (stripes, 8-, 4- and 1-byte tails) is covered.
+  std::mt19937_64 rng(42);
+  const std::string bytes = text(600, 15);
+  for (std::size_t size = 0; size <= 300; ++size) {
+    const std::uint64_t previous = rng();
+    std::string buffer(8, '\0');
+    for (int b = 0; b < 8; ++b) buffer[b] = static_cast<char>((previous >> (8 * b)) & 0xff);
+    const std::string_view block(bytes.data() + size % 7, size);
+    buffer.append(block);
+    ASSERT_EQ(chain_block_hash(previous, block), XXH64(buffer.data(), buffer.size(), 0)) << size;
+  }
 }
 
 TEST(PromptBlocks, SamePrefixGivesTheSameLeadingHashes) {

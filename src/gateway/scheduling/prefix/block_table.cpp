@@ -14,6 +14,12 @@ using namespace layout;
 
 namespace {
 
+// Per-thread scratch kept between calls up to this many changes (a prompt's worth many times
+// over); an endpoint's purge gives its larger buffer back.
+constexpr std::size_t kKeptScratch = 4096;
+// How far update() prefetches ahead within a shard.
+constexpr std::size_t kUpdateAhead = 4;
+
 // 64-byte aligned and zeroed.
 Word* allocate_words(std::size_t count) {
   const std::size_t bytes = (count * sizeof(Word) + 63) / 64 * 64;
@@ -190,9 +196,56 @@ void BlockTable::widen(std::size_t words) {
 }
 
 void BlockTable::add(std::uint64_t key, std::uint32_t slot) {
-  assert(key != 0 && slot < kMaxSlots && slot / 64 < words_.load(std::memory_order_relaxed));
   Shard& shard = shard_of(key);
   std::lock_guard lock(shard.mu);
+  add_locked(shard, key, slot);
+}
+
+void BlockTable::remove(std::uint64_t key, std::uint32_t slot) {
+  Shard& shard = shard_of(key);
+  std::lock_guard lock(shard.mu);
+  remove_locked(shard, key, slot);
+}
+
+void BlockTable::update(std::uint32_t slot, std::span<const std::uint64_t> removes,
+                        std::span<const std::uint64_t> adds) {
+  // Grouped by shard (a counting sort), removals first, so each shard is locked once.
+  struct Change {
+    std::uint64_t key;
+    bool add;
+  };
+  thread_local std::vector<Change> changes;
+  std::array<std::size_t, kShards + 1> begin{};
+  for (const std::uint64_t key : removes) ++begin[key % kShards + 1];
+  for (const std::uint64_t key : adds) ++begin[key % kShards + 1];
+  for (std::size_t s = 0; s < kShards; ++s) begin[s + 1] += begin[s];
+  changes.resize(removes.size() + adds.size());
+  std::array<std::size_t, kShards> next;
+  std::copy_n(begin.begin(), kShards, next.begin());
+  for (const std::uint64_t key : removes) changes[next[key % kShards]++] = {key, false};
+  for (const std::uint64_t key : adds) changes[next[key % kShards]++] = {key, true};
+  for (std::size_t s = 0; s < kShards; ++s) {
+    if (begin[s] == begin[s + 1]) continue;
+    Shard& shard = shards_[s];
+    std::lock_guard lock(shard.mu);
+    for (std::size_t c = begin[s]; c < begin[s + 1]; ++c) {
+      if (c + kUpdateAhead < begin[s + 1]) {  // the table cannot move while we hold the lock
+        const std::uintptr_t table = shard.table.load(std::memory_order_relaxed);
+        __builtin_prefetch(entries_of(table) +
+                           2 * kPerLine * home_line(changes[c + kUpdateAhead].key, bits_of(table)));
+      }
+      if (changes[c].add) {
+        add_locked(shard, changes[c].key, slot);
+      } else {
+        remove_locked(shard, changes[c].key, slot);
+      }
+    }
+  }
+  if (changes.capacity() > kKeptScratch) std::vector<Change>().swap(changes);  // a purge's
+}
+
+void BlockTable::add_locked(Shard& shard, std::uint64_t key, std::uint32_t slot) {
+  assert(key != 0 && slot < kMaxSlots && slot / 64 < words_.load(std::memory_order_relaxed));
   std::uintptr_t table = shard.table.load(std::memory_order_relaxed);
   if (const std::size_t e = locate(entries_of(table), bits_of(table), key); e != kNone) {
     // In place: one word changes, which a reader sees before or after.
@@ -223,9 +276,7 @@ void BlockTable::add(std::uint64_t key, std::uint32_t slot) {
   ++shard.size;
 }
 
-void BlockTable::remove(std::uint64_t key, std::uint32_t slot) {
-  Shard& shard = shard_of(key);
-  std::lock_guard lock(shard.mu);
+void BlockTable::remove_locked(Shard& shard, std::uint64_t key, std::uint32_t slot) {
   const std::uintptr_t table = shard.table.load(std::memory_order_relaxed);
   const std::size_t e = locate(entries_of(table), bits_of(table), key);
   if (e == kNone) return;

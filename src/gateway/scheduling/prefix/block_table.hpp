@@ -67,6 +67,10 @@ class BlockTable {
   // Writers. `key` non-zero (see key_of), `slot` below min(kMaxSlots, 64 * words()).
   void add(std::uint64_t key, std::uint32_t slot);
   void remove(std::uint64_t key, std::uint32_t slot);
+  // Both at once: `slot` leaves `removes`, then joins `adds`, each shard locked once (a prompt's
+  // blocks touch most shards: one lock each instead of one per block).
+  void update(std::uint32_t slot, std::span<const std::uint64_t> removes,
+              std::span<const std::uint64_t> adds);
 
   // Readers, inside a Reclaimer::ReadGuard. `alive` is a bitset of `words` words (at most
   // words() when read): the candidates' slots. For every slot set in it, depth[slot] becomes
@@ -114,6 +118,8 @@ class BlockTable {
             const std::uint64_t* candidates, std::uint32_t* depth) const;
 
   // Writers, under the shard's mutex.
+  void add_locked(Shard& shard, std::uint64_t key, std::uint32_t slot);
+  void remove_locked(Shard& shard, std::uint64_t key, std::uint32_t slot);
   void rebuild_entries(Shard& shard, unsigned bits);
   void shrink_if_sparse(Shard& shard);
   void rebuild_pool(Shard& shard, std::size_t capacity, std::size_t stride);

@@ -92,6 +92,10 @@ std::uint64_t EndpointLru::pop_oldest() noexcept {
   assert(size_ > 0);
   const std::uint64_t block = buckets_[tail_].key;
   erase_at(tail_);
+  // A record() evicts one block per new block: the next eviction unlinks the new oldest from
+  // its neighbour, a cache miss worth starting now.
+  if (tail_ != kNil && buckets_[tail_].prev != kNil)
+    __builtin_prefetch(&buckets_[buckets_[tail_].prev]);
   return block;
 }
 

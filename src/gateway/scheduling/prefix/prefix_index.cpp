@@ -17,6 +17,21 @@ std::uint64_t key_of(std::uint64_t block) noexcept { return BlockTable::key_of(b
 // How far record() prefetches ahead in the endpoint's LRU table.
 constexpr std::size_t kRecordPrefetchAhead = 8;
 
+// Blocks an endpoint gains and loses in one call, handed to the block table at once. Per
+// thread, so that the request path does not allocate once they have grown.
+struct Changes {
+  std::vector<std::uint64_t> added;
+  std::vector<std::uint64_t> removed;
+};
+Changes& scratch() {
+  thread_local Changes changes;
+  constexpr std::size_t kKept = 4096;  // a prompt's worth many times over; a purge gives back
+  if (changes.removed.capacity() > kKept) std::vector<std::uint64_t>().swap(changes.removed);
+  changes.added.clear();
+  changes.removed.clear();
+  return changes;
+}
+
 }  // namespace
 
 struct PrefixIndex::EndpointState {
@@ -141,7 +156,9 @@ void PrefixIndex::set_capacity(EndpointId endpoint, std::size_t blocks) {
   std::lock_guard lock(state->mu);
   if (!state->active || state->id != endpoint) return;  // removed meanwhile
   state->capacity = blocks;
-  while (state->lru.size() > blocks) table_.remove(state->lru.pop_oldest(), state->slot);
+  Changes& changes = scratch();
+  while (state->lru.size() > blocks) changes.removed.push_back(state->lru.pop_oldest());
+  table_.update(state->slot, changes.removed, {});
   state->lru.set_capacity_hint(blocks);
 }
 
@@ -153,16 +170,20 @@ void PrefixIndex::record(EndpointId endpoint, std::span<const std::uint64_t> blo
     std::lock_guard lock(state->mu);
     if (!state->active || state->id != endpoint) return;
     EndpointLru& lru = state->lru;
+    Changes& changes = scratch();
     const std::size_t count = std::min(blocks.size(), state->capacity);
     // Last to first: the leading blocks end up the most recent.
     for (std::size_t k = count; k-- > 0;) {
       if (k >= kRecordPrefetchAhead) lru.prefetch(key_of(blocks[k - kRecordPrefetchAhead]));
       const std::uint64_t key = key_of(blocks[k]);
       if (lru.touch(key)) continue;
-      if (lru.size() >= state->capacity) table_.remove(lru.pop_oldest(), state->slot);
+      if (lru.size() >= state->capacity) changes.removed.push_back(lru.pop_oldest());
       lru.insert(key);
-      table_.add(key, state->slot);
+      changes.added.push_back(key);
     }
+    // Under the endpoint's lock still, so the table and the LRU agree whatever the order of
+    // concurrent calls for this endpoint.
+    table_.update(state->slot, changes.removed, changes.added);
   }
   reclaimer_.collect();
 }
@@ -172,10 +193,12 @@ void PrefixIndex::move(EndpointId from, EndpointId to, std::span<const std::uint
     if (EndpointState* state = find_state(from)) {
       std::lock_guard lock(state->mu);
       if (state->active && state->id == from) {
+        Changes& changes = scratch();
         for (const std::uint64_t block : blocks) {
           const std::uint64_t key = key_of(block);
-          if (state->lru.erase(key)) table_.remove(key, state->slot);
+          if (state->lru.erase(key)) changes.removed.push_back(key);
         }
+        table_.update(state->slot, changes.removed, {});
       }
     }
   }
@@ -190,7 +213,9 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
   EndpointState* state = entry->state;
   publish(current->copy_without(endpoint, true));  // `entry` dies with `current`
   std::lock_guard lock(state->mu);
-  state->lru.for_each_oldest_first([&](std::uint64_t key) { table_.remove(key, state->slot); });
+  Changes& changes = scratch();
+  state->lru.for_each_oldest_first([&](std::uint64_t key) { changes.removed.push_back(key); });
+  table_.update(state->slot, changes.removed, {});
   state->lru.clear();
   state->active = false;  // the slot is free for the next endpoint
 }

@@ -26,4 +26,8 @@ struct PromptBlockOptions {
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
                         const PromptBlockOptions& options, std::vector<std::uint64_t>& out);
 
+// One step of the chain: XXH64 (seed 0) over `previous` as 8 little-endian bytes followed by
+// `block`, without copying them together.
+std::uint64_t chain_block_hash(std::uint64_t previous, std::string_view block);
+
 }  // namespace infergate::gateway::scheduling::prefix
