@@ -7,6 +7,7 @@
 // counts; each choice's text and delta/message content); everything else is skipped by counting
 // brackets outside strings. Nesting depth is bounded; every read is bounds-checked. A key with
 // an escape sequence (which only unescaping can compare) sends the document to the full parser.
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -16,6 +17,13 @@ namespace infergate::gateway {
 namespace {
 
 constexpr int kMaxDepth = 1024;
+
+// Bytes that end a number or literal.
+constexpr auto kDelimiter = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view(",}] \n\r\t\"{[:")) t[c] = true;
+  return t;
+}();
 
 class Skimmer {
  public:
@@ -43,14 +51,19 @@ class Skimmer {
     const char* start = p_;
     if (p_ >= end_ || *p_ != '"') return fail();
     ++p_;
+    last_string_escaped_ = false;
     // Keys and short values: byte by byte is faster than a library call.
     for (const char* stop = p_ + 32 < end_ ? p_ + 32 : end_; p_ < stop; ++p_) {
       if (*p_ == '"') {
         ++p_;
         return {start, static_cast<std::size_t>(p_ - start)};
       }
-      if (*p_ == '\\' && ++p_ == stop) break;
+      if (*p_ == '\\') {
+        last_string_escaped_ = true;
+        if (++p_ == stop) break;
+      }
     }
+    last_string_escaped_ = true;  // a long string: not looked into (keys are short)
     for (;;) {
       const void* q = p_ < end_ ? std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)) : nullptr;
       if (!q) return fail();
@@ -69,9 +82,8 @@ class Skimmer {
     const std::string_view token = string_token();
     if (failed) return {};
     if (!eat(':')) return fail();
-    const std::string_view raw = token.substr(1, token.size() - 2);
-    if (raw.find('\\') != std::string_view::npos) escaped_key = true;
-    return raw;
+    if (last_string_escaped_) escaped_key = true;
+    return token.substr(1, token.size() - 2);
   }
 
   // Skips one value of any kind (objects and arrays by counting brackets outside strings).
@@ -102,9 +114,7 @@ class Skimmer {
   // A number or literal: up to the next delimiter.
   void scalar() {
     const char* start = p_;
-    while (p_ < end_ && *p_ != ',' && *p_ != '}' && *p_ != ']' && *p_ != ' ' && *p_ != '\n' &&
-           *p_ != '\r' && *p_ != '\t' && *p_ != '"' && *p_ != '{' && *p_ != '[' && *p_ != ':')
-      ++p_;
+    while (p_ < end_ && !kDelimiter[static_cast<unsigned char>(*p_)]) ++p_;
     if (p_ == start) fail();
   }
 
@@ -169,6 +179,7 @@ class Skimmer {
   const char* p_;
   const char* begin_;
   const char* end_;
+  bool last_string_escaped_ = false;  // the last string token may hold an escape
 };
 
 void skim_usage(Skimmer& s, ResponseJson& out) {
