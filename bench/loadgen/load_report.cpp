@@ -101,11 +101,11 @@ std::string LoadReport::to_text() const {
     std::string statuses;
     for (const auto& [status, n] : c.errors_by_status)
       statuses += " " + std::to_string(status) + ":" + std::to_string(n);
-    const auto t = percentiles(c.ttft_s);
+    const auto ttft = percentiles(c.ttft_s);
     std::snprintf(buf, sizeof buf,
                   "%-20s sent %d, ok %d, failed%s; TTFT ms p50 %.1f p90 %.1f p99 %.1f\n",
                   name.c_str(), c.sent, c.ok, statuses.empty() ? " 0" : statuses.c_str(),
-                  t.p50 * 1e3, t.p90 * 1e3, t.p99 * 1e3);
+                  ttft.p50 * 1e3, ttft.p90 * 1e3, ttft.p99 * 1e3);
     text += buf;
   }
   return text;
