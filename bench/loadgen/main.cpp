@@ -18,6 +18,8 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -66,6 +68,7 @@ struct Options {
   std::string workload = "random";
   int prompt_tokens = 204;
   int output_tokens = 64;
+  double output_spread = 0;  // output lengths uniform in output_tokens x [1 - spread, 1 + spread]
   int groups = 16;
   int prompts_per_group = 8;
   int system_tokens = 1024;
@@ -117,6 +120,11 @@ class RequestMaker {
     Request r;
     r.stream = std::uniform_real_distribution<double>(0, 1)(coin_) < o_.stream_share;
     if (!models_.empty()) r.cls = models_[pick_model_(coin_)];
+    if (o_.output_spread > 0) {
+      const double spread = o_.output_spread * item.output_tokens;
+      const double drawn = item.output_tokens + std::uniform_real_distribution<double>(-spread, spread)(coin_);
+      item.output_tokens = std::max(1, static_cast<int>(std::lround(drawn)));
+    }
     boost::json::object body{{"model", r.cls.empty() ? o_.model : r.cls},
                              {"prompt", item.prompt},
                              {"max_tokens", item.output_tokens},
@@ -317,6 +325,8 @@ int main(int argc, char** argv) {
     ("workload", po::value(&o.workload)->default_value(o.workload), "random or shared-prefix")
     ("prompt-tokens", po::value(&o.prompt_tokens)->default_value(o.prompt_tokens), "random: prompt length")
     ("output-tokens", po::value(&o.output_tokens)->default_value(o.output_tokens), "output length (ignore_eos)")
+    ("output-spread", po::value(&o.output_spread)->default_value(o.output_spread),
+     "output lengths drawn uniformly within --output-tokens x [1 - spread, 1 + spread] (0: all equal; below 1)")
     ("groups", po::value(&o.groups)->default_value(o.groups), "shared-prefix: groups")
     ("prompts-per-group", po::value(&o.prompts_per_group)->default_value(o.prompts_per_group), "shared-prefix: questions per group")
     ("system-tokens", po::value(&o.system_tokens)->default_value(o.system_tokens), "shared-prefix: system prompt length")
@@ -358,6 +368,10 @@ int main(int argc, char** argv) {
                 << "\n";
       return 2;
     }
+  }
+  if (o.output_spread < 0 || o.output_spread >= 1) {
+    std::cerr << "infergate-loadgen: --output-spread is in [0, 1)\n";
+    return 2;
   }
   if (o.concurrency < 0) {
     std::cerr << "infergate-loadgen: --concurrency must not be negative\n";
