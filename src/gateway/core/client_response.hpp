@@ -18,8 +18,10 @@ class ClientResponse {
   virtual boost::asio::awaitable<bool> finish() = 0;
   // send_body(data) then finish(); a front end may write both at once.
   virtual boost::asio::awaitable<bool> send_last(std::string_view data) {
-    if (!co_await send_body(data)) co_return false;
-    co_return co_await finish();
+    const bool sent = co_await send_body(data);
+    if (!sent) co_return false;
+    const bool finished = co_await finish();
+    co_return finished;
   }
   // Whether any byte of the response has gone to the client (after which nothing is retried).
   virtual bool started() const = 0;
