@@ -239,7 +239,7 @@ std::string dump(const Config& c) {
   if (c.picker) {
     for (const auto& p : c.picker->plugins) {
       o << "picker plugin " << p.name << " type " << p.type;
-      for (const auto& [k, v] : p.parameters.fields) o << " " << k << "=" << (v.is_map ? "{...}" : v.value);
+      for (const auto& f : p.parameters.fields) o << " " << f.key << "=" << (f.is_map ? "{...}" : f.value);
       o << "\n";
     }
     for (const auto& prof : c.picker->profiles) {

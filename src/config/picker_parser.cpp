@@ -35,7 +35,9 @@ void read_parameter(const YAML::Node& node, const std::string& path, const std::
     out.is_map = true;
     for (const auto& kv : node) {
       const std::string key = kv.first.as<std::string>();
-      read_parameter(kv.second, path + "." + key, file, diag, out.fields.emplace_back(key, PluginParameter{}).second);
+      PluginParameter& field = out.fields.emplace_back();
+      field.key = key;
+      read_parameter(kv.second, path + "." + key, file, diag, field);
     }
   } else if (!node.IsNull()) {
     diag.error(out.where, path, "must be a scalar or a mapping");

@@ -148,14 +148,15 @@ struct ApiKeys {
 // ConfigMap as upstream's Helm chart ships it). Plugin types and parameters are checked by the
 // scheduling layer, which owns the plugin registry.
 struct PluginParameter {
+  std::string key;    // its name in the parent mapping
   std::string value;  // a scalar as written; empty for a mapping
   bool is_map = false;
-  std::vector<std::pair<std::string, PluginParameter>> fields;  // a mapping's entries, in order
+  std::vector<PluginParameter> fields;  // a mapping's entries, in order
   SourceLocation where;
   std::string path;  // "plugins[i].parameters.x", for diagnostics
-  const PluginParameter* field(std::string_view key) const {
-    for (const auto& [k, v] : fields)
-      if (k == key) return &v;
+  const PluginParameter* field(std::string_view name) const {
+    for (const auto& f : fields)
+      if (f.key == name) return &f;
     return nullptr;
   }
 };

@@ -21,9 +21,10 @@ std::shared_ptr<P> make(const std::string& type, std::map<std::string, std::stri
   spec.parameters.is_map = true;
   for (auto& [k, v] : params) {
     config::PluginParameter p;
+    p.key = k;
     p.value = v;
     p.path = "plugins[0].parameters." + k;
-    spec.parameters.fields.emplace_back(k, p);
+    spec.parameters.fields.push_back(p);
   }
   config::Diagnostics diag;
   auto plugin = builtin_plugins().create(spec, diag, [](std::string_view) { return nullptr; });
@@ -256,8 +257,10 @@ TEST(Registry, UnknownTypesAndParametersAreErrorsWithTheirLocation) {
   bad.path = "plugins[3].parameters.threshold";
   bad.where = {"f.yaml", 9, 18};
   spec.parameters.is_map = true;
-  spec.parameters.fields = {{"threshold", bad}, {"treshold", bad}};
-  spec.parameters.fields[1].second.path = "plugins[3].parameters.treshold";
+  spec.parameters.fields = {bad, bad};
+  spec.parameters.fields[0].key = "threshold";
+  spec.parameters.fields[1].key = "treshold";
+  spec.parameters.fields[1].path = "plugins[3].parameters.treshold";
   config::Diagnostics diag2;
   EXPECT_FALSE(builtin_plugins().create(spec, diag2, {}));
   ASSERT_EQ(diag2.errors.size(), 2u) << diag2.error_text();

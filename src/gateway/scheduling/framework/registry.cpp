@@ -8,9 +8,8 @@
 namespace infergate::gateway::scheduling {
 
 Parameters::~Parameters() {
-  for (const auto& [key, value] : spec_.parameters.fields)
-    if (!read_.contains(key))
-      diag_.error(value.where, value.path, "unknown parameter for plugin type " + spec_.type);
+  for (const auto& f : spec_.parameters.fields)
+    if (!read_.contains(f.key)) diag_.error(f.where, f.path, "unknown parameter for plugin type " + spec_.type);
 }
 
 const config::PluginParameter* Parameters::take(std::string_view key) {

@@ -63,9 +63,9 @@ std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters&
     p.error(tree, "a decision tree needs `current`");
     return nullptr;
   }
-  for (const auto& [key, value] : tree.fields)
-    if (key != "current" && key != "nextOnSuccess" && key != "nextOnFailure" && key != "nextOnSuccessOrFailure")
-      p.error(value, "unknown field of a decision tree");
+  for (const auto& f : tree.fields)
+    if (f.key != "current" && f.key != "nextOnSuccess" && f.key != "nextOnFailure" && f.key != "nextOnSuccessOrFailure")
+      p.error(f, "unknown field of a decision tree");
   auto node = read_branch(*tree.field("current"), p, lookup);
   if (!node) return nullptr;
   if (node->on_success || node->on_failure) {
@@ -93,7 +93,7 @@ void register_decision_tree_filter(PluginRegistry& r) {
     tree.where = p.spec().parameters.where;
     tree.path = p.spec().parameters.path;
     for (const char* key : {"current", "nextOnSuccess", "nextOnFailure", "nextOnSuccessOrFailure"})
-      if (const auto* v = p.raw(key)) tree.fields.emplace_back(key, *v);
+      if (const auto* v = p.raw(key)) tree.fields.push_back(*v);
     if (!current) {
       p.error("decision-tree-filter needs parameters.current");
       return nullptr;
