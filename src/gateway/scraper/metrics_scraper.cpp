@@ -41,7 +41,7 @@ constexpr std::int64_t kIndexBlockTokens = 16;
 // A response body that a scrape loop hands from one scrape to the next: the page is appended
 // to the string the loop keeps, so its capacity is reused. Beast's string_body allocates a new
 // string per page and zero-fills it (resize) before copying into it; at 10,000 scrapes/s of
-// 20 KB pages that was about a tenth of the scraper's CPU (bench/picker/scrape_cost.sh).
+// 20 KB pages that cost about 5 % of the scraper's CPU (bench/picker/scrape_cost.sh).
 struct PageBody {
   using value_type = std::string;
 
@@ -139,8 +139,9 @@ void MetricsScraper::Impl::sync_loops() {
     auto stopped = std::make_shared<bool>(false);
     loops.emplace(raw, stopped);
     // Whole milliseconds from the scraper's epoch: loops in the same slot wake together, so one
-    // timer expiry and one epoll_wait serve several scrapes, and the slots still spread the
-    // scrapes over the interval.
+    // timer expiry, one epoll_wait and one wake-up of each side serve several scrapes, and the
+    // slots still spread the scrapes over the interval. With 500 endpoints every 50 ms this
+    // halved the gateway's CPU (bench/picker/scrape_cost.sh, docs/benchmarks.md).
     const std::chrono::milliseconds offset(static_cast<std::int64_t>(random() % slots));
     net::co_spawn(io, scrape_loop(ep, stopped, offset), net::detached);
   }

@@ -1,9 +1,10 @@
 // The endpoint scraper: one thread of its own runs a loop per endpoint of the current
 // configuration (GET /metrics on the endpoint's metrics port every `interval`, on a kept-alive
 // connection, each step bounded by `timeout`), applies each result (scrape_result.hpp) and
-// republishes the pools' metrics views, at most every few milliseconds. Loops start with a
-// random offset so scrapes spread over the interval; a reload starts loops for new endpoints
-// and stops those of departed ones. Asio stays out of this header.
+// republishes the pools' metrics views, at most every few milliseconds. Each loop keeps a
+// random slot of whole milliseconds in the interval, so scrapes spread over the interval and
+// the loops of one slot share their wake-ups; a reload starts loops for new endpoints and
+// stops those of departed ones. Asio stays out of this header.
 //
 // Thread-safety: start()/stop() from the owning thread; the scraper thread writes only the
 // endpoints' scrape fields (atomics) and the pools' views (atomic shared_ptr).
