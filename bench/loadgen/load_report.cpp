@@ -80,8 +80,9 @@ std::string LoadReport::to_text() const {
                 e.p99 * 1e3);
   std::string text = buf;
   if (window_s > 0 && window_s < wall_s) {
-    std::snprintf(buf, sizeof buf, "within the %.1f s of arrivals: %d completed, %.1f req/s\n",
-                  window_s, ok_in_window, ok_in_window / window_s);
+    std::snprintf(buf, sizeof buf,
+                  "within the measured %.1f s of arrivals: %d completed, %.1f req/s\n", window_s,
+                  ok_in_window, ok_in_window / window_s);
     text += buf;
   }
   if (with_usage > 0) {

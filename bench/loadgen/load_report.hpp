@@ -38,8 +38,9 @@ struct LoadReport {
   long prompt_tokens = 0;
   long cached_tokens = 0;
   double wall_s = 0;  // from the first arrival until the last response
-  // Completed (200) requests that finished within the arrival window (--duration), which
-  // measures the servers' throughput while the load lasted, without the drain.
+  // Completed (200) requests that finished within the measured window (after --warmup, before
+  // the end of --duration, whenever they were sent), which measures the servers' throughput
+  // while the load lasted, without the ramp and the drain.
   int ok_in_window = 0;
   double window_s = 0;
   std::vector<double> time_to_429_s;

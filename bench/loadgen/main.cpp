@@ -3,7 +3,8 @@
 // with --include-usage the prompt tokens the servers report as cached. With --mix the requests
 // name several models drawn by weight (for example one per criticality) and the report breaks
 // down by model: statuses, TTFT, and how long a 429 took. With --concurrency a fixed number
-// of clients send back to back instead (a closed loop, to measure capacity).
+// of clients send back to back instead (a closed loop, to measure capacity). With --warmup the
+// first seconds' requests are left out of the report.
 // Keep-alive connections are pooled per target; in the open loop a request never waits for
 // another.
 #include <boost/asio/as_tuple.hpp>
@@ -64,6 +65,7 @@ struct Options {
   int concurrency = 0;           // > 0: closed loop with this many clients
   double rate = 100;
   double duration_s = 10;
+  double warmup_s = 0;  // the first seconds of --duration, left out of the report
   double stream_share = 0.5;
   std::string workload = "random";
   int prompt_tokens = 204;
@@ -151,10 +153,16 @@ class RequestMaker {
   std::discrete_distribution<std::size_t> pick_model_;
 };
 
-// Sends one request and records its outcome (`report.sent` is counted by the caller).
-net::awaitable<void> one_request(Target& target, Request request,
-                                 std::chrono::steady_clock::time_point window_end,
-                                 LoadReport& report) {
+// The part of a run that is measured: requests sent before `warmup_end` are left out of the
+// report, and its throughput counts completions between `warmup_end` and `end`.
+struct Window {
+  std::chrono::steady_clock::time_point warmup_end, end;
+};
+
+// Sends one request and records its outcome in `report` (`report.sent` is counted by the
+// caller); a completion within the window counts in `totals.ok_in_window` whoever sent it.
+net::awaitable<void> one_request(Target& target, Request request, LoadReport& report,
+                                 const Window& window, LoadReport& totals) {
   const auto sent_at = std::chrono::steady_clock::now();
   ClassReport* cls = request.cls.empty() ? nullptr : &report.classes[request.cls];
   const auto failed_with = [&](int status) {
@@ -210,7 +218,7 @@ net::awaitable<void> one_request(Target& target, Request request,
     }
   } else {
     ++report.ok;
-    report.ok_in_window += done <= window_end;
+    totals.ok_in_window += done >= window.warmup_end && done <= window.end;
     if (const auto usage = response_usage(parser.get().body(), request.stream)) {
       ++report.with_usage;
       report.prompt_tokens += usage->prompt_tokens;
@@ -233,27 +241,28 @@ net::awaitable<void> one_request(Target& target, Request request,
 
 // The open loop: Poisson arrivals for --duration, then the requests still in flight finish.
 net::awaitable<void> open_loop(std::vector<Target>& targets, RequestMaker& maker,
-                               std::chrono::steady_clock::time_point end, LoadReport& report) {
+                               const Window& window, LoadReport& report, LoadReport& warmup) {
   auto ex = co_await net::this_coro::executor;
   InFlight in_flight(ex);
   std::size_t rr = 0;
   net::steady_timer timer(ex);
-  for (auto next = std::chrono::steady_clock::now(); next < end; next += maker.next_gap()) {
+  for (auto next = std::chrono::steady_clock::now(); next < window.end; next += maker.next_gap()) {
     timer.expires_at(next);
     co_await timer.async_wait(kUseTuple);
     Request request = maker.next();
-    ++report.sent;
-    if (!request.cls.empty()) ++report.classes[request.cls].sent;
+    LoadReport& into = next < window.warmup_end ? warmup : report;
+    ++into.sent;
+    if (!request.cls.empty()) ++into.classes[request.cls].sent;
     ++in_flight.count;
     net::co_spawn(
         ex,
-        [&, &target = targets[rr++ % targets.size()],
+        [&, &target = targets[rr++ % targets.size()], &recorded = into,
          request = std::move(request)]() mutable -> net::awaitable<void> {
           struct Done {
             InFlight& f;
             ~Done() { f.finished(); }
           } done{in_flight};
-          co_await one_request(target, std::move(request), end, report);
+          co_await one_request(target, std::move(request), recorded, window, report);
         },
         net::detached);
   }
@@ -265,8 +274,8 @@ net::awaitable<void> open_loop(std::vector<Target>& targets, RequestMaker& maker
 // The closed loop: --concurrency clients, each sending its next request when the last one is
 // answered, until --duration has passed.
 net::awaitable<void> closed_loop(const Options& o, std::vector<Target>& targets,
-                                 RequestMaker& maker, std::chrono::steady_clock::time_point end,
-                                 LoadReport& report) {
+                                 RequestMaker& maker, const Window& window, LoadReport& report,
+                                 LoadReport& warmup) {
   auto ex = co_await net::this_coro::executor;
   InFlight clients(ex);
   clients.count = o.concurrency;
@@ -280,11 +289,13 @@ net::awaitable<void> closed_loop(const Options& o, std::vector<Target>& targets,
             InFlight& f;
             ~Done() { f.finished(); }
           } done{clients};
-          while (std::chrono::steady_clock::now() < end) {
+          for (auto now = std::chrono::steady_clock::now(); now < window.end;
+               now = std::chrono::steady_clock::now()) {
             Request request = maker.next();
-            ++report.sent;
-            if (!request.cls.empty()) ++report.classes[request.cls].sent;
-            co_await one_request(target, std::move(request), end, report);
+            LoadReport& into = now < window.warmup_end ? warmup : report;
+            ++into.sent;
+            if (!request.cls.empty()) ++into.classes[request.cls].sent;
+            co_await one_request(target, std::move(request), into, window, report);
           }
         },
         net::detached);
@@ -293,14 +304,18 @@ net::awaitable<void> closed_loop(const Options& o, std::vector<Target>& targets,
 
 net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadReport& report) {
   RequestMaker maker(o);
+  LoadReport warmup;  // the warm-up's requests: sent, answered, not reported
   const auto start = std::chrono::steady_clock::now();
-  const auto end = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                               std::chrono::duration<double>(o.duration_s));
-  report.window_s = o.duration_s;
+  const auto after = [&](double seconds) {
+    return start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(seconds));
+  };
+  const Window window{after(o.warmup_s), after(o.duration_s)};
+  report.window_s = o.duration_s - o.warmup_s;
   if (o.concurrency > 0)
-    co_await closed_loop(o, targets, maker, end, report);
+    co_await closed_loop(o, targets, maker, window, report, warmup);
   else
-    co_await open_loop(targets, maker, end, report);
+    co_await open_loop(targets, maker, window, report, warmup);
   report.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (auto& t : targets) t.idle.clear();
 }
@@ -321,6 +336,9 @@ int main(int argc, char** argv) {
      "closed loop: this many clients send back to back for --duration (--rate is then ignored)")
     ("rate", po::value(&o.rate)->default_value(o.rate), "requests per second (Poisson)")
     ("duration", po::value(&o.duration_s)->default_value(o.duration_s), "seconds of arrivals")
+    ("warmup", po::value(&o.warmup_s)->default_value(o.warmup_s),
+     "the first seconds of --duration: their requests are sent but left out of the report, and the "
+     "throughput within the window counts completions after them")
     ("stream-share", po::value(&o.stream_share)->default_value(o.stream_share), "share of streamed requests")
     ("workload", po::value(&o.workload)->default_value(o.workload), "random or shared-prefix")
     ("prompt-tokens", po::value(&o.prompt_tokens)->default_value(o.prompt_tokens), "random: prompt length")
@@ -354,6 +372,10 @@ int main(int argc, char** argv) {
   }
   if (o.rate <= 0 || o.duration_s <= 0) {
     std::cerr << "infergate-loadgen: --rate and --duration must be positive\n";
+    return 2;
+  }
+  if (o.warmup_s < 0 || o.warmup_s >= o.duration_s) {
+    std::cerr << "infergate-loadgen: --warmup must be at least 0 and less than --duration\n";
     return 2;
   }
   for (const auto& m : o.mix) {
