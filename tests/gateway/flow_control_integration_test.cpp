@@ -452,11 +452,14 @@ spec:
 
   const auto capped_critical =
       c->post("/v1/completions", completion(kModelOf[kCritical]), bearer("sk-capped-at-standard"));
+  // Shed as what the cap made it: priority 0 (the message names the priority).
   EXPECT_EQ(capped_critical.status, 429) << capped_critical.body;
+  EXPECT_NE(capped_critical.body.find("priority 0 "), std::string::npos) << capped_critical.body;
   const auto capped_objective = c->post("/v1/completions", completion(kModelOf[kStandard]),
                                         {{"authorization", "Bearer sk-capped-at-standard"},
                                          {"x-gateway-inference-objective", "urgent"}});
   EXPECT_EQ(capped_objective.status, 429) << capped_objective.body;
+  EXPECT_NE(capped_objective.body.find("priority 0 "), std::string::npos) << capped_objective.body;
   EXPECT_EQ(
       c->post("/v1/completions", completion(kModelOf[kSheddable]), bearer("sk-allowed-critical"))
           .status,
