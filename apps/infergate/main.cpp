@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
      "longest wait in the queue (then 503 \"request timed out in queue\")")
     ("standard-allowance-ms", po::value(&allowance_ms)->default_value(0),
      "how long Standard and Sheddable requests may wait for capacity before their 429 (0: shed at once)")
+    ("saturation-queue-depth", po::value(&o.flow.saturation.queue_depth)->default_value(o.flow.saturation.queue_depth),
+     "utilisation rule: an endpoint with this many waiting requests counts as saturated")
+    ("saturation-kv-threshold", po::value(&o.flow.saturation.kv_threshold)->default_value(o.flow.saturation.kv_threshold),
+     "utilisation rule: an endpoint at this KV-cache use counts as saturated")
     ("max-in-flight-per-endpoint", po::value(&o.flow.saturation.max_in_flight_per_endpoint)->default_value(0),
      "concurrency rule: the pool is saturated at this many gateway requests in flight per endpoint (0: off)")
     ("queue-band-max-requests", po::value(&o.flow.band_limits.max_requests)->default_value(o.flow.band_limits.max_requests),
