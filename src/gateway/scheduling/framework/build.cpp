@@ -1,5 +1,6 @@
 #include "gateway/scheduling/framework/build.hpp"
 
+#include <set>
 #include <stdexcept>
 
 #include "gateway/scheduling/framework/named_profiles.hpp"
@@ -82,7 +83,14 @@ std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config
 
 config::ConfigValidator scheduling_validator(SchedulerOptions options) {
   return [options = std::move(options)](const config::Config& config, config::Diagnostics& diag) {
-    for (std::size_t i = 0; i < config.pools.size(); ++i) build_pool_profile(config, i, options, diag);
+    // Pools sharing a profile would report its mistakes once each: keep one of each.
+    config::Diagnostics found;
+    for (std::size_t i = 0; i < config.pools.size(); ++i) build_pool_profile(config, i, options, found);
+    std::set<std::string> seen;
+    for (auto& e : found.errors)
+      if (seen.insert(e.to_string()).second) diag.errors.push_back(std::move(e));
+    for (auto& w : found.warnings)
+      if (seen.insert(w.to_string()).second) diag.warnings.push_back(std::move(w));
   };
 }
 
