@@ -1,162 +1,25 @@
+// The prefix index: leading-run matching, per-endpoint LRU capacity, move and removal, the
+// block table's holders and growth, a reference model, the memory bound.
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 #include <gtest/gtest.h>
-#include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstring>
 #include <list>
 #include <map>
 #include <random>
 #include <set>
-#include <string>
-#include <thread>
 #include <vector>
 
 #include "gateway/scheduling/prefix/block_table.hpp"
-#include "gateway/scheduling/prefix/prompt_blocks.hpp"
 #include "gateway/scheduling/prefix/reclaimer.hpp"
+#include "prefix_index_support.hpp"
 
 namespace infergate::gateway::scheduling::prefix {
 namespace {
-
-std::string text(std::size_t chars, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(chars, ' ');
-  for (char& c : s) c = static_cast<char>('a' + rng() % 26);
-  return s;
-}
-
-std::vector<std::uint64_t> hashes(std::string_view model, std::string_view prompt,
-                                  PromptBlockOptions options = {}) {
-  std::vector<std::uint64_t> out;
-  hash_prompt_blocks(model, prompt, options, out);
-  return out;
-}
-
-// The definition, spelled out: XXH64(previous hash as 8 little-endian bytes + block).
-std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_view prompt,
-                                            std::size_t block, std::size_t max_blocks) {
-  std::vector<std::uint64_t> out;
-  std::uint64_t previous = XXH64(model.data(), model.size(), 0);
-  for (std::size_t i = 0; (i + 1) * block <= prompt.size() && i < max_blocks; ++i) {
-    std::string buffer(8, '\0');
-    for (int b = 0; b < 8; ++b) buffer[b] = static_cast<char>((previous >> (8 * b)) & 0xff);
-    buffer.append(prompt.substr(i * block, block));
-    previous = XXH64(buffer.data(), buffer.size(), 0);
-    out.push_back(previous);
-  }
-  return out;
-}
-
-// ---- hashing ----
-
-TEST(PromptBlocks, FollowsTheChainDefinition) {
-  const std::string prompt = text(64 * 5, 1);
-  EXPECT_EQ(hashes("llama", prompt), reference_hashes("llama", prompt, 64, 256));
-  // Other block sizes than the usual 64.
-  const std::string long_prompt = text(3000 * 3, 2);
-  EXPECT_EQ(hashes("llama", long_prompt, {3000, 256}),
-            reference_hashes("llama", long_prompt, 3000, 256));
-}
-
-TEST(PromptBlocks, EachStepIsXxh64OfThePreviousHashAndTheBlock) {
-  // Every length, so that each path of XXH64 (stripes, 8-, 4- and 1-byte tails) is covered.
-  std::mt19937_64 rng(42);
-  const std::string bytes = text(600, 15);
-  for (std::size_t size = 0; size <= 300; ++size) {
-    const std::uint64_t previous = rng();
-    std::string buffer(8, '\0');
-    for (int b = 0; b < 8; ++b) buffer[b] = static_cast<char>((previous >> (8 * b)) & 0xff);
-    const std::string_view block(bytes.data() + size % 7, size);
-    buffer.append(block);
-    ASSERT_EQ(chain_block_hash(previous, block), XXH64(buffer.data(), buffer.size(), 0)) << size;
-  }
-}
-
-TEST(PromptBlocks, SamePrefixGivesTheSameLeadingHashes) {
-  const std::string shared = text(64 * 3, 3);
-  const auto a = hashes("m", shared + text(64 * 2, 4));
-  const auto b = hashes("m", shared + text(64 * 2, 5));
-  ASSERT_EQ(a.size(), 5u);
-  ASSERT_EQ(b.size(), 5u);
-  EXPECT_TRUE(std::equal(a.begin(), a.begin() + 3, b.begin()));
-  EXPECT_NE(a[3], b[3]);
-  EXPECT_NE(a[4], b[4]);
-}
-
-TEST(PromptBlocks, ABlockHashDependsOnEverythingBeforeIt) {
-  // Same block 1, different block 0: the chain makes block 1's hash differ too.
-  const std::string tail = text(64, 6);
-  const auto a = hashes("m", text(64, 7) + tail);
-  const auto b = hashes("m", text(64, 8) + tail);
-  EXPECT_NE(a[1], b[1]);
-}
-
-TEST(PromptBlocks, TheModelSeedsTheChain) {
-  const std::string prompt = text(64 * 4, 9);
-  const auto a = hashes("model-a", prompt);
-  const auto b = hashes("model-b", prompt);
-  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NE(a[i], b[i]) << i;
-}
-
-TEST(PromptBlocks, APartialLastBlockIsIgnored) {
-  const std::string prompt = text(64 * 3 + 63, 10);
-  const auto partial = hashes("m", prompt);
-  EXPECT_EQ(partial.size(), 3u);
-  EXPECT_EQ(partial, hashes("m", prompt.substr(0, 64 * 3)));
-}
-
-TEST(PromptBlocks, StopsAtMaxBlocks) {
-  const std::string prompt = text(64 * 300, 11);
-  const auto capped = hashes("m", prompt);
-  ASSERT_EQ(capped.size(), 256u);
-  EXPECT_EQ(capped, reference_hashes("m", prompt, 64, 256));
-  EXPECT_EQ(hashes("m", prompt, {64, 10}).size(), 10u);
-}
-
-TEST(PromptBlocks, EmptyAndShortPromptsHaveNoBlocks) {
-  std::vector<std::uint64_t> out = {1, 2, 3};
-  hash_prompt_blocks("m", "", {}, out);
-  EXPECT_TRUE(out.empty());
-  hash_prompt_blocks("m", text(63, 12), {}, out);
-  EXPECT_TRUE(out.empty());
-  hash_prompt_blocks("m", text(640, 12), {0, 256}, out);
-  EXPECT_TRUE(out.empty());
-}
-
-TEST(PromptBlocks, ReusesTheOutputBuffer) {
-  std::vector<std::uint64_t> out;
-  out.reserve(256);
-  const std::uint64_t* data = out.data();
-  hash_prompt_blocks("m", text(16000, 13), {}, out);
-  EXPECT_EQ(out.size(), 250u);
-  EXPECT_EQ(out.data(), data);
-  hash_prompt_blocks("m", text(640, 14), {}, out);
-  EXPECT_EQ(out.size(), 10u);
-  EXPECT_EQ(out.data(), data);
-}
-
-// ---- index ----
-
-std::vector<std::uint64_t> chain(std::uint64_t family, std::size_t n) {
-  std::vector<std::uint64_t> blocks;
-  for (std::size_t i = 0; i < n; ++i) blocks.push_back(family * 1'000'003 + i + 1);
-  return blocks;
-}
-
-std::vector<std::uint32_t> match(const PrefixIndex& index, std::span<const std::uint64_t> blocks,
-                                 std::vector<EndpointId> candidates) {
-  std::vector<std::uint32_t> matched(candidates.size(), 99);
-  index.match(blocks, candidates, matched);
-  return matched;
-}
-
-std::uint32_t match_one(const PrefixIndex& index, std::span<const std::uint64_t> blocks,
-                        EndpointId endpoint) {
-  return match(index, blocks, {endpoint})[0];
-}
+using testing::chain;
+using testing::match;
+using testing::match_one;
 
 TEST(PrefixIndex, MatchCountsLeadingBlocksPerCandidate) {
   PrefixIndex index;
@@ -540,114 +403,6 @@ TEST(PrefixIndex, MemoryStaysWithinTheStatedBoundPerEntry) {
   EXPECT_EQ(stats.entries, 0u);
   EXPECT_EQ(stats.blocks, 0u);
   EXPECT_LE(stats.memory_bytes, empty_bytes + 64 * 1024);
-}
-
-TEST(Reclaimer, FreesOnlyOnceNoReaderIsInside) {
-  static int freed = 0;
-  freed = 0;
-  Reclaimer reclaimer;
-  int block = 0;
-  {
-    Reclaimer::ReadGuard reader(reclaimer);
-    reclaimer.retire(&block, [](void*) { ++freed; });
-    EXPECT_EQ(freed, 0);
-    EXPECT_EQ(reclaimer.pending(), 1u);
-  }
-  reclaimer.collect();
-  EXPECT_EQ(freed, 1);
-  EXPECT_EQ(reclaimer.pending(), 0u);
-  reclaimer.retire(&block, [](void*) { ++freed; });
-  EXPECT_EQ(freed, 2);  // no reader: at once
-}
-
-// Several threads record, move, match, resize and remove at once; afterwards the index is
-// consistent: removing every endpoint leaves no block behind (no stale bit, no lost entry).
-TEST(PrefixIndex, ManyThreadsAtOnce) {
-  PrefixIndex index({.default_capacity_blocks = 300});
-  constexpr int kThreads = 4;
-  constexpr int kSteps = 1500;
-  constexpr EndpointId kEndpoints = 80;  // two bitset words, widened while running
-  std::atomic<bool> bad_match{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 rng(static_cast<std::uint32_t>(t + 1));
-      std::vector<EndpointId> candidates(16);
-      std::vector<std::uint32_t> matched(16);
-      for (int step = 0; step < kSteps; ++step) {
-        const EndpointId e = rng() % kEndpoints;
-        const auto blocks = chain(rng() % 40, 1 + rng() % 64);
-        switch (rng() % 10) {
-          case 0:
-            index.move(e, rng() % kEndpoints, blocks);
-            break;
-          case 1:
-            if (rng() % 8 == 0)
-              index.remove_endpoint(e);
-            else
-              index.set_capacity(e, 50 + rng() % 400);
-            break;
-          case 2:
-          case 3:
-          case 4:
-            index.record(e, blocks);
-            break;
-          default:
-            for (auto& c : candidates) c = rng() % kEndpoints;
-            index.match(blocks, candidates, matched);
-            for (std::uint32_t m : matched) {
-              if (m > blocks.size()) bad_match = true;
-            }
-        }
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  EXPECT_FALSE(bad_match);
-  const auto stats = index.stats();
-  EXPECT_LE(stats.blocks, stats.entries);
-  for (EndpointId e = 0; e < kEndpoints; ++e) index.remove_endpoint(e);
-  EXPECT_EQ(index.stats().blocks, 0u);
-  EXPECT_EQ(index.stats().entries, 0u);
-}
-
-// Readers never see a torn table: while writers churn other endpoints' blocks through every
-// shard (inserting, evicting, resizing the tables as capacities swing), an endpoint whose
-// blocks nobody touches always matches in full.
-TEST(PrefixIndex, ReadersSeeConsistentBlocksWhileWritersChurn) {
-  PrefixIndex index({.default_capacity_blocks = 400});
-  constexpr EndpointId kStable = 999;
-  const auto stable = chain(1000, 200);
-  index.record(kStable, stable);
-  std::atomic<bool> stop{false};
-  std::atomic<int> torn{0};
-  std::atomic<long> matches{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 2; ++t) {
-    writers.emplace_back([&, t] {
-      std::mt19937 rng(static_cast<std::uint32_t>(100 + t));
-      for (int step = 0; step < 800; ++step) {
-        const EndpointId e = rng() % 70;
-        if (step % 100 == 99) index.set_capacity(e, rng() % 2 == 0 ? 20 : 600);
-        index.record(e, chain(rng() % 300, 1 + rng() % 60));
-        if (rng() % 50 == 0) index.remove_endpoint(e);
-      }
-    });
-  }
-  std::thread reader([&] {
-    std::vector<EndpointId> candidates = {kStable, 1, 2, 3};
-    std::vector<std::uint32_t> matched(candidates.size());
-    while (!stop.load()) {
-      index.match(stable, candidates, matched);
-      if (matched[0] != stable.size()) ++torn;
-      ++matches;
-    }
-  });
-  for (auto& writer : writers) writer.join();
-  stop = true;
-  reader.join();
-  EXPECT_EQ(torn.load(), 0);
-  EXPECT_GT(matches.load(), 0);
 }
 
 }  // namespace
