@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/integration.hpp"
 #include "support/http_client.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -40,14 +41,6 @@ constexpr std::array<const char*, 3> kModelOf = {"critical-chat", "standard-chat
                                                  "sheddable-chat"};
 constexpr std::array<const char*, 3> kClassName = {"Critical", "Standard", "Sheddable"};
 
-// Re-checks `pred` until it holds or 30 s pass.
-template <typename Pred>
-bool until(Pred pred) {
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline)
-    if (pred()) return true;
-  return false;
-}
 
 std::string completion(const std::string& model, int max_tokens = kOutputTokens,
                        bool stream = false) {
@@ -73,21 +66,6 @@ double sum_samples(const std::string& page, const std::string& prefix,
   return sum;
 }
 
-class TempConfig {
- public:
-  explicit TempConfig(const std::string& text)
-      : path_((fs::temp_directory_path() / ("infergate-flow-it-" + std::to_string(::getpid()) +
-                                            "-" + std::to_string(counter_++) + ".yaml"))
-                  .string()) {
-    std::ofstream(path_) << text;
-  }
-  ~TempConfig() { fs::remove(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
 
 struct Gateway {
   std::unique_ptr<ChildProcess> process;

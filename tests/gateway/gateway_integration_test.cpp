@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/integration.hpp"
 #include "support/http_client.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -48,25 +49,6 @@ std::string backend(const std::string& pool, int weight = 1) {
          ", weight: " + std::to_string(weight) + "}";
 }
 
-class TempFile {
- public:
-  explicit TempFile(const std::string& text) {
-    path_ = (fs::temp_directory_path() / ("infergate-it-" + std::to_string(::getpid()) + "-" +
-                                          std::to_string(counter_++) + ".yaml")).string();
-    write(text);
-  }
-  ~TempFile() { fs::remove(path_); }
-  void write(const std::string& text) {
-    const std::string tmp = path_ + ".tmp";
-    std::ofstream(tmp) << text;
-    fs::rename(tmp, path_);  // as editors do: the watcher sees one complete file
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
 
 struct Gateway {
   Gateway(const std::string& config_path, std::vector<std::string> extra = {}) {
@@ -94,15 +76,6 @@ std::string completion(const std::string& model, int max_tokens = 4, bool stream
 
 double metric(HttpClient& c, const std::string& prefix) { return sample_value(c.get("/metrics").body, prefix); }
 
-// Re-checks `pred` (each check is typically a real request to a server) until it holds or 30 s
-// pass: waits on observable state, never on a sleep.
-template <typename Pred>
-bool until(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline)
-    if (pred()) return true;
-  return false;
-}
 
 // A fleet shared by most tests: pool "llama" (2 replicas, adapters food-review-1/2), pool
 // "qwen" (1 replica), pool "empty" (no endpoints), pool "dead" (a closed port).
@@ -143,7 +116,7 @@ spec:
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: zombie}]}]
     backendRefs: [)" + backend("dead") + R"(]
 )";
-    config_ = new TempFile(yaml);
+    config_ = new TempConfig(yaml);
     // These tests are about the data path; flow control has its own (shedding would turn the
     // thousand-connection test's overload into 429s).
     gateway_ = new Gateway(config_->path(), {"--max-body-bytes", "65536", "--no-flow-control"});
@@ -156,7 +129,7 @@ spec:
   }
   static inline Process* llama_ = nullptr;
   static inline Process* qwen_ = nullptr;
-  static inline TempFile* config_ = nullptr;
+  static inline TempConfig* config_ = nullptr;
   static inline Gateway* gateway_ = nullptr;
 };
 
@@ -317,7 +290,7 @@ TEST_F(GatewayIT, ClientDisconnectStopsTheModelServersWork) {
 TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
   auto keep = start_sim({"--replicas", "2", "--gpu-profile", "tiny", "--pod-name", "keep"});
   auto doomed = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "doomed"});
-  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                   endpoints_yaml("k", "p", *keep) + endpoints_yaml("d", "p", *doomed) + pool_yaml("p"));
   Gateway gw(config.path());
   std::atomic<int> done{0}, failed{0};
@@ -346,7 +319,7 @@ TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
 TEST(GatewayProcess, RequestMirrorSendsACopyToTheMirrorPool) {
   auto primary = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "primary"});
   auto shadow = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "shadow"});
-  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                   endpoints_yaml("p", "primary", *primary) + endpoints_yaml("s", "shadow", *shadow) +
                   pool_yaml("primary") + pool_yaml("shadow") + R"(---
 apiVersion: gateway.networking.k8s.io/v1
@@ -374,7 +347,7 @@ spec:
 
 TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
   auto slow = start_sim({"--slowdown", "100"});
-  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                   endpoints_yaml("s", "p", *slow) + pool_yaml("p"));
   Gateway gw(config.path(), {"--upstream-response-timeout-ms", "300"});
   auto c = gw.client();
@@ -384,7 +357,7 @@ TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
 
 TEST(GatewayProcess, RouteRequestTimeoutIs504) {
   auto slow = start_sim({"--slowdown", "100"});
-  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                   endpoints_yaml("s", "p", *slow) + pool_yaml("p") +
                   "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n"
                   "  - backendRefs: [" + backend("p") + "]\n    timeouts: {request: 300ms}\n");
@@ -409,7 +382,7 @@ TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
     return eps + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs: [" +
            backend(pool) + "]\n";
   };
-  TempFile config(route_to("a"));
+  TempConfig config(route_to("a"));
   Gateway gw(config.path(), {"--no-watch-config"});
   auto c = gw.client();
   const std::string model = "meta-llama/Llama-3.1-8B-Instruct";
@@ -431,7 +404,7 @@ TEST(GatewayProcess, ReloadsWhenTheFileChanges) {
   auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
   const std::string base = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                            endpoints_yaml("a", "a", *a) + pool_yaml("a");
-  TempFile config(base);
+  TempConfig config(base);
   Gateway gw(config.path());
   auto admin = gw.admin();
   config.write(base + "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\nmetadata: {name: m}\nspec: {modelName: added, poolRef: {name: a}}\n");
@@ -440,7 +413,7 @@ TEST(GatewayProcess, ReloadsWhenTheFileChanges) {
 
 TEST(GatewayProcess, SigtermDrainsInFlightRequests) {
   auto a = start_sim({"--pod-name", "a"});
-  TempFile config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
+  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
                   endpoints_yaml("a", "a", *a) + pool_yaml("a"));
   Gateway gw(config.path());
   auto c = gw.client();
@@ -458,7 +431,7 @@ TEST(GatewayProcess, SigtermDrainsInFlightRequests) {
 }
 
 TEST(GatewayProcess, InvalidConfigurationExitsNonZeroNamingTheLine) {
-  TempFile config("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: blue\n");
+  TempConfig config("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: blue\n");
   EXPECT_THROW(ChildProcess(INFERGATE_BIN, {"--config", config.path()}, std::chrono::seconds(10)),
                std::runtime_error);
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/integration.hpp"
 #include "support/http_client.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -30,14 +31,6 @@ constexpr int kPods = 4;
 constexpr const char* kModel = "meta-llama/Llama-3.1-8B-Instruct";  // the simulator's default
 using PodCounts = std::array<int, kPods>;
 
-// Re-checks `pred` until it holds or 30 s pass.
-template <typename Pred>
-bool until(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline)
-    if (pred()) return true;
-  return false;
-}
 
 std::string completion(const std::string& model, const std::string& prompt, int max_tokens) {
   return json::serialize(json::object{
@@ -76,21 +69,6 @@ std::string prose(std::size_t chars, std::uint64_t seed) {
   return out;
 }
 
-class TempConfig {
- public:
-  explicit TempConfig(const std::string& text)
-      : path_((fs::temp_directory_path() / ("infergate-picker-it-" + std::to_string(::getpid()) + "-" +
-                                            std::to_string(counter_++) + ".yaml"))
-                  .string()) {
-    std::ofstream(path_) << text;
-  }
-  ~TempConfig() { fs::remove(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
 
 // Four simulated replicas in one pool behind one gateway.
 class Fleet {
