@@ -14,7 +14,8 @@ class FakeExchange final : public UpstreamExchange {
   FakeExchange(FakeUpstream& owner, std::string address) : owner_(owner), address_(std::move(address)) {}
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override {
-    owner_.received.push_back({address_, request});
+    owner_.received.push_back({address_, request, request.flat_body()});
+    owner_.received.back().request.body = {};
     auto& queue = owner_.script[address_];
     if (!queue.empty()) {
       reply_ = queue.front();

@@ -59,7 +59,8 @@ class FakeUpstream final : public UpstreamClient {
  public:
   struct Received {
     std::string address;
-    UpstreamRequest request;
+    UpstreamRequest request;  // its body's views are not valid after the exchange
+    std::string body;         // the body as it went out
   };
   std::unique_ptr<UpstreamExchange> exchange(const std::string& address) override;
 

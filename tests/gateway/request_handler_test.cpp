@@ -86,7 +86,7 @@ TEST(RequestPath, RoutesRewritesTheModelAndRewritesItBack) {
   ASSERT_TRUE(res.head);
   EXPECT_EQ(res.head->status, 200);
   ASSERT_EQ(h.upstream.received.size(), 1u);
-  EXPECT_EQ(h.upstream.received[0].request.body,
+  EXPECT_EQ(h.upstream.received[0].body,
             R"({"model": "food-review-1", "prompt": "hi", "max_tokens": 1})")
       << "only the model value changes";
   EXPECT_EQ(json::parse(res.body).at("model").as_string(), "food-review");
@@ -104,7 +104,7 @@ TEST(RequestPath, UndeclaredModelsPassThroughUnchanged) {
   const std::string body = R"({"model":"other","prompt":"x"})";
   const auto res = h.post("/v1/completions", body);
   EXPECT_EQ(res.head->status, 200);
-  EXPECT_EQ(h.upstream.received[0].request.body, body);
+  EXPECT_EQ(h.upstream.received[0].body, body);
   EXPECT_EQ(res.body, completion_json("other"));
 }
 
@@ -270,7 +270,7 @@ TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
   std::set<std::string> addresses;
   for (const auto& r : h.upstream.received) {
     addresses.insert(r.address);
-    EXPECT_EQ(r.request.body, body);
+    EXPECT_EQ(r.body, body);
   }
   EXPECT_EQ(addresses, (std::set<std::string>{"10.0.0.1:8000", "10.0.1.1:8000"}));
   EXPECT_EQ(h.records.at(0).attempts, 1);
@@ -288,7 +288,7 @@ TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {
   for (const auto& r : h.upstream.received) {
     // llama rewrites food-review to its adapter; qwen declares nothing, so the model passes through.
     const std::string expected = r.address == "10.0.1.1:8000" ? "food-review" : "food-review-1";
-    EXPECT_EQ(json::parse(r.request.body).at("model").as_string(), expected) << r.address;
+    EXPECT_EQ(json::parse(r.body).at("model").as_string(), expected) << r.address;
   }
 }
 

@@ -192,12 +192,23 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     }
   } capacity_freed{pool_state};
 
+  // The body goes upstream as views of the client's bytes, a rewritten model spliced between
+  // them: no copy of the (often 4-16 KB) body.
+  const auto set_body = [&](UpstreamRequest& r, const std::string& target_model) {
+    r.body = request.body;
+    if (target_model == parsed.model) {
+      r.replace_at = r.replace_length = 0;
+      r.replacement.clear();
+    } else {
+      r.replace_at = parsed.model_offset;
+      r.replace_length = parsed.model_length;
+      r.replacement = boost::json::serialize(boost::json::string(target_model));
+    }
+  };
   UpstreamRequest upstream_request;
   upstream_request.method = "POST";
   upstream_request.target = request.target;
-  upstream_request.body = resolution.target_model == parsed.model
-                              ? request.body
-                              : rewrite_model(request.body, parsed, resolution.target_model);
+  set_body(upstream_request, resolution.target_model);
   for (const auto& [k, v] : request.headers)
     if (forwardable(k)) upstream_request.headers.emplace_back(k, v);
   if (!find_header(request.headers, "x-request-id"))
@@ -211,10 +222,12 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     const ModelResolution mirrored =
         resolve_model(snapshot->config->pools[mirror_pool], parsed.model, objective.value_or(""), random_);
     UpstreamRequest copy = upstream_request;
-    if (mirrored.target_model != resolution.target_model)
-      copy.body = mirrored.target_model == parsed.model ? request.body
-                                                         : rewrite_model(request.body, parsed, mirrored.target_model);
-    net::co_spawn(co_await net::this_coro::executor, mirror(snapshot, mirror_pool, std::move(copy), mirrored.target_model),
+    set_body(copy, mirrored.target_model);
+    // The mirror outlives this request: it sends its own copy of the client's body. (The
+    // executor is a named local: no temporaries with destructors inside a co_await expression.)
+    const net::any_io_executor executor = co_await net::this_coro::executor;
+    net::co_spawn(executor,
+                  mirror(snapshot, mirror_pool, std::move(copy), std::string(request.body), mirrored.target_model),
                   net::detached);
   }
 
@@ -243,7 +256,8 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
 }
 
 net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
-                                            UpstreamRequest request, std::string target_model) {
+                                            UpstreamRequest request, std::string body, std::string target_model) {
+  request.body = body;  // the copy in this coroutine's frame
   PoolState& state = *snapshot->pools[pool];
   const SchedulingRequest scheduling{target_model, {}, 0};
   Scheduler& scheduler = state.scheduler ? *state.scheduler : scheduler_;

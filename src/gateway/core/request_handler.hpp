@@ -81,9 +81,10 @@ class RequestHandler {
                                      const config::Config::Grant* grant);
   boost::asio::awaitable<void> forward(ForwardPlan& plan, ClientResponse& response,
                                        RequestRecord& record);
-  // Sends a copy of `request` to one endpoint of `pool` and drops the answer.
+  // Sends a copy of `request` (its body's bytes copied into `body`) to one endpoint of `pool`
+  // and drops the answer.
   boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
-                                      UpstreamRequest request, std::string target_model);
+                                      UpstreamRequest request, std::string body, std::string target_model);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
                                      RequestRecord& record);

@@ -1,11 +1,12 @@
 // UpstreamClient over plain Asio sockets: HTTP/1.1 keep-alive connections pooled per endpoint,
 // each with its own read buffer, so an exchange allocates nothing large and copies nothing twice.
 //
-// Per exchange, in the common case: one gather write (request head and body, tried at once
-// without the reactor, which only waits when the socket is full) and one read that returns the
-// response head and, for small answers, the whole body. The head is parsed by hand (http1.hpp);
-// bodies are handed on as they arrive, chunked ones decoded in place. Waits are bounded by
-// DeadlineQueues (connect, response head, body idle): no timer is set per wait.
+// Per exchange, in the common case: one gather write (request head and body, the body as views
+// of the client's bytes around a rewritten model; tried at once without the reactor, which
+// only waits when the socket is full) and one read that returns the response head and, for
+// small answers, the whole body. The head is parsed by hand (http1.hpp); bodies are handed on
+// as they arrive, chunked ones decoded in place. Waits are bounded by DeadlineQueues (connect,
+// response head, body idle): no timer is set per wait.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -193,24 +194,28 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
       h += v;
       h += "\r\n";
     }
-    if (!request.body.empty() || request.method == "POST") {
+    const std::size_t body_size = request.body_size();
+    if (body_size > 0 || request.method == "POST") {
       h += "Content-Length: ";
-      h += std::to_string(request.body.size());
+      h += std::to_string(body_size);
       h += "\r\n";
     }
     h += "\r\n";
-    std::array<net::const_buffer, 2> message{net::buffer(h), net::buffer(request.body)};
+    // The body's pieces (a rewritten model spliced between two views of the client's body).
+    const std::array<std::string_view, 3> body = request.body_pieces();
+    std::array<net::const_buffer, 4> message{net::buffer(h), net::buffer(body[0]), net::buffer(body[1]),
+                                             net::buffer(body[2])};
     // Most writes complete at once: try without the reactor, wait only for what is left.
     boost::system::error_code ec;
-    const std::size_t sent = c.socket.write_some(message, ec);
-    if ((!ec || ec == net::error::would_block) && sent < h.size() + request.body.size()) {
-      const std::size_t head_left = sent < h.size() ? h.size() - sent : 0;
-      const std::size_t body_from = sent > h.size() ? sent - h.size() : 0;
-      const std::array<net::const_buffer, 2> rest{net::buffer(h.data() + h.size() - head_left, head_left),
-                                                  net::buffer(request.body.data() + body_from,
-                                                              request.body.size() - body_from)};
+    std::size_t sent = c.socket.write_some(message, ec);
+    if ((!ec || ec == net::error::would_block) && sent < h.size() + body_size) {
+      for (auto& b : message) {
+        const std::size_t skip = std::min(sent, b.size());
+        b += skip;
+        sent -= skip;
+      }
       client_.head_deadlines.arm(deadline_, c.socket);
-      auto [wec, wn] = co_await net::async_write(c.socket, rest, kUseTuple);
+      auto [wec, wn] = co_await net::async_write(c.socket, message, kUseTuple);
       ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out) : wec;
     }
     bool timed_out = ec == net::error::timed_out;

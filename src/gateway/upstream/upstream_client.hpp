@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <variant>
@@ -22,7 +23,25 @@ struct UpstreamRequest {
   std::string method = "POST";
   std::string target;
   HeaderList headers;  // forwarded as given (the client sets Host and Content-Length)
-  std::string body;
+  // The body is `body` with the bytes [replace_at, replace_at + replace_length) replaced by
+  // `replacement` (a rewritten model value; nothing replaced by default). The three pieces go
+  // out in one gather write, so the client's 4-16 KB body is never copied. `body` is not owned:
+  // its bytes must outlive the exchange.
+  std::string_view body;
+  std::size_t replace_at = 0;
+  std::size_t replace_length = 0;
+  std::string replacement;
+
+  std::array<std::string_view, 3> body_pieces() const {
+    return {body.substr(0, replace_at), std::string_view(replacement), body.substr(replace_at + replace_length)};
+  }
+  std::size_t body_size() const { return body.size() - replace_length + replacement.size(); }
+  std::string flat_body() const {
+    std::string out;
+    out.reserve(body_size());
+    for (const std::string_view piece : body_pieces()) out.append(piece);
+    return out;
+  }
 };
 
 enum class UpstreamFailure {
