@@ -39,6 +39,31 @@ TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
   EXPECT_EQ(r.prompt, "a \"model\": b");
 }
 
+TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
+  // The front end's buffer: the body, then bytes of a pipelined request and room it has not
+  // filled. Parsed where it lies, the body gives what a padded copy gives; bytes past it
+  // (which the parser may read) change nothing.
+  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":3})";
+  for (const std::string& tail : {std::string(kJsonPadding, '"'), std::string(kJsonPadding + 7, '}'),
+                                 "POST /v1/completions HTTP/1.1\r\n" + std::string(kJsonPadding, '[')}) {
+    const std::string buffer = body + tail;
+    const auto r = parse_openai_request(ApiType::kChatCompletions, std::string_view(buffer).substr(0, body.size()),
+                                        buffer.size());
+    ASSERT_TRUE(std::holds_alternative<ParsedRequest>(r)) << tail;
+    const ParsedRequest& in_place = std::get<ParsedRequest>(r);
+    const ParsedRequest copied = ok(ApiType::kChatCompletions, body);
+    EXPECT_EQ(in_place.model, copied.model);
+    EXPECT_EQ(in_place.model_offset, copied.model_offset);
+    EXPECT_EQ(in_place.model_length, copied.model_length);
+    EXPECT_EQ(in_place.max_tokens, copied.max_tokens);
+    EXPECT_EQ(in_place.prompt, "user\nhello\n");
+  }
+  // A truncated body stays an error, whatever follows it.
+  const std::string buffer = R"({"model":"m","prompt":"x")" + std::string(kJsonPadding, '}');
+  EXPECT_TRUE(std::holds_alternative<GatewayError>(
+      parse_openai_request(ApiType::kCompletions, std::string_view(buffer).substr(0, 25), buffer.size())));
+}
+
 TEST(OpenAiRequest, Errors) {
   for (const char* bad : {"", "[]", "{", R"({"prompt":"x"})", R"({"model":""})", R"({"model":1})",
                           R"({"model":"m","stream":1})", R"({"model":"m","max_tokens":"9"})",

@@ -24,6 +24,9 @@ struct ClientRequest {
   std::string target;  // path and query
   HeaderList headers;
   std::string_view body;  // the front end's bytes: valid until the handler returns
+  // How many bytes from body.data() on may be read (>= body.size() when set): a front end whose
+  // buffer goes on past the body says so, and the body is parsed without a padded copy.
+  std::size_t body_readable = 0;
 };
 
 struct ResponseHead {

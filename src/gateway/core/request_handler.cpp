@@ -125,7 +125,7 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
 
   std::optional<GatewayError> error;
-  auto parsed_or_error = parse_openai_request(api, request.body);
+  auto parsed_or_error = parse_openai_request(api, request.body, request.body_readable);
   if (auto* e = std::get_if<GatewayError>(&parsed_or_error)) {
     error = *e;
   }

@@ -296,6 +296,10 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
     }
   }
   request.body = s.in.unread().substr(head.size, static_cast<std::size_t>(length));
+  // The buffer goes on past the body: the JSON parser may read there as its padding (what the
+  // disconnect watch writes there meanwhile changes no parsed value).
+  const std::span<char> room = s.in.room();
+  request.body_readable = static_cast<std::size_t>(room.data() + room.size() - request.body.data());
   s.request_bytes = whole;
   co_return std::nullopt;
 }

@@ -92,12 +92,20 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
 
 }  // namespace
 
-std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body) {
+static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
+
+std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
+                                                               std::size_t readable) {
   thread_local od::parser parser;
-  thread_local std::string buffer;  // reused: no allocation per request
-  buffer.assign(body);
-  buffer.reserve(body.size() + simdjson::SIMDJSON_PADDING);
-  const simdjson::padded_string_view padded(buffer.data(), body.size(), buffer.capacity());
+  simdjson::padded_string_view padded;
+  if (readable >= body.size() + kJsonPadding) {
+    padded = simdjson::padded_string_view(body.data(), body.size(), readable);  // no copy
+  } else {
+    thread_local std::string buffer;  // reused: no allocation per request
+    buffer.assign(body);
+    buffer.reserve(body.size() + kJsonPadding);
+    padded = simdjson::padded_string_view(buffer.data(), body.size(), buffer.capacity());
+  }
   ParsedRequest out;
   out.api = api;
   od::document doc;
@@ -147,8 +155,10 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
       out.max_tokens = n;
     } else if ((key == "prompt" && api == ApiType::kCompletions) ||
                (key == "input" && (api == ApiType::kEmbeddings || api == ApiType::kResponses))) {
+      out.prompt.reserve(body.size());  // the text is shorter than its JSON: no regrowth
       if (append_text(value, out.prompt)) return bad_json();
     } else if (key == "messages" && api == ApiType::kChatCompletions) {
+      out.prompt.reserve(body.size());
       if (append_messages(value, out.prompt))
         return GatewayError::bad_request("'messages' must be an array of message objects", "messages");
     }

@@ -28,7 +28,15 @@ struct ParsedRequest {
   std::string prompt;  // completions: prompt; chat: roles and contents in order; embeddings: input
 };
 
-std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body);
+// simdjson reads up to this many bytes past the end of what it parses (their values do not
+// matter).
+inline constexpr std::size_t kJsonPadding = 64;
+
+// `readable`: how many bytes from body.data() on may be read (the front end's buffer goes on
+// past the body). With kJsonPadding of them past the body, it is parsed where it lies; with
+// fewer, a padded copy is parsed.
+std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
+                                                               std::size_t readable = 0);
 
 // `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.
 std::string rewrite_model(std::string_view body, const ParsedRequest& parsed, std::string_view new_model);
