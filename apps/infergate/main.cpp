@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     ("scrape-interval-ms", po::value(&scrape_interval_ms)->default_value(o.scrape.interval.count()),
      "how often each endpoint's /metrics is scraped (0: never; no endpoint is then stale)")
     ("scrape-timeout-ms", po::value(&scrape_timeout_ms)->default_value(o.scrape.timeout.count()),
-     "bound on each step of a scrape (connect, request, page)")
+     "bound on a whole scrape (connect, request, page)")
     ("scrape-failures-to-unhealthy", po::value(&o.scrape.failures_to_unhealthy)->default_value(o.scrape.failures_to_unhealthy),
      "consecutive failed scrapes that take an endpoint out of picking (a refused connection: at once)")
     ("metrics-staleness-ms", po::value(&staleness_ms)->default_value(

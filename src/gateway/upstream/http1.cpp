@@ -80,7 +80,9 @@ struct Fields {
   std::uint64_t length = 0;
 };
 
-bool parse_fields(std::string_view rest, bool keep_hop_by_hop, MessageHead& out, Fields& f) {
+enum class Keep { kAll, kEndToEnd, kNone };  // which header fields parse_fields stores
+
+bool parse_fields(std::string_view rest, Keep keep, MessageHead& out, Fields& f) {
   std::string_view line;
   while (!rest.empty()) {
     if (!next_line(rest, line)) return false;
@@ -93,26 +95,27 @@ bool parse_fields(std::string_view rest, bool keep_hop_by_hop, MessageHead& out,
     const std::string_view value = trim(line.substr(colon + 1));
     for (char c : value)
       if (!is_value_char(static_cast<unsigned char>(c))) return false;
-    std::string lower_name(name);
-    for (char& c : lower_name) c = lower(c);
-    if (lower_name == "content-length") {
+    if (iequals(name, "content-length")) {
       std::uint64_t n = 0;
       if (!parse_length(value, n) || (f.has_length && n != f.length)) return false;
       f.has_length = true;
       f.length = n;
-    } else if (lower_name == "transfer-encoding") {
+    } else if (iequals(name, "transfer-encoding")) {
       f.has_encoding = true;
       f.chunked = false;
       for_each_token(value, [&](std::string_view t) { f.chunked = iequals(t, "chunked"); });
-    } else if (lower_name == "connection") {
+    } else if (iequals(name, "connection")) {
       for_each_token(value, [&](std::string_view t) {
         if (iequals(t, "close")) f.close = true;
         if (iequals(t, "keep-alive")) f.keep_alive = true;
       });
-    } else if (lower_name == "expect") {
+    } else if (iequals(name, "expect")) {
       out.expect_continue = iequals(value, "100-continue");
     }
-    if (keep_hop_by_hop || !is_hop_by_hop(lower_name))
+    if (keep == Keep::kNone) continue;
+    std::string lower_name(name);
+    for (char& c : lower_name) c = lower(c);
+    if (keep == Keep::kAll || !is_hop_by_hop(lower_name))
       out.headers.emplace_back(std::move(lower_name), std::string(value));
   }
   return true;
@@ -156,7 +159,7 @@ Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHe
   const int minor = minor_version(line.substr(sp2 + 1));
   if (minor < 0) return Parse::kBad;
   Fields f;
-  if (!parse_fields(rest, /*keep_hop_by_hop=*/true, out, f)) return Parse::kBad;
+  if (!parse_fields(rest, Keep::kAll, out, f)) return Parse::kBad;
   if (f.has_encoding && (!f.chunked || f.has_length)) return Parse::kBad;  // no smuggling
   out.size = end;
   out.keep_alive = minor == 1 ? !f.close : (f.keep_alive && !f.close);
@@ -165,7 +168,7 @@ Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHe
   return Parse::kDone;
 }
 
-Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out) {
+Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out, bool keep_headers) {
   std::size_t end = 0;
   if (const Parse p = locate(bytes, max_head, end); p != Parse::kDone) return p;
   std::string_view rest = bytes.substr(0, end), line;
@@ -180,7 +183,7 @@ Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageH
   }
   if (status < 100) return Parse::kBad;
   Fields f;
-  if (!parse_fields(rest, /*keep_hop_by_hop=*/false, out, f)) return Parse::kBad;
+  if (!parse_fields(rest, keep_headers ? Keep::kEndToEnd : Keep::kNone, out, f)) return Parse::kBad;
   out.size = end;
   out.status = status;
   out.keep_alive = minor == 1 ? !f.close : (f.keep_alive && !f.close);

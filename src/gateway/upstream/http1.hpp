@@ -39,8 +39,10 @@ struct MessageHead {
 // `bytes` starts with a request head. kIncomplete: not all of it is here yet (and it is still
 // within `max_head`); kTooLarge: longer than `max_head`.
 Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHead& out);
-// `bytes` starts with a response head (to a request with method `method`).
-Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out);
+// `bytes` starts with a response head. Without `keep_headers` only the status and the framing
+// are read (out.headers stays empty): what the metrics scraper needs, without an allocation per
+// header.
+Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out, bool keep_headers = true);
 
 // Whether a header must not be forwarded from one connection to the next.
 bool is_hop_by_hop(std::string_view lower_name);
