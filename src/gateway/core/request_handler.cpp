@@ -52,6 +52,20 @@ RequestHandler::RequestHandler(const SnapshotSource& snapshots, Scheduler& sched
       clock_(clock),
       options_(options) {}
 
+std::string RequestHandler::take_prompt_buffer() {
+  if (prompt_buffers_.empty()) return {};
+  std::string buffer = std::move(prompt_buffers_.back());
+  prompt_buffers_.pop_back();
+  return buffer;
+}
+
+void RequestHandler::keep_prompt_buffer(std::string buffer) {
+  constexpr std::size_t kMaxBuffers = 64;            // about the requests one worker has in flight
+  constexpr std::size_t kMaxCapacity = 64 * 1024;    // a rare huge prompt's memory goes back
+  if (prompt_buffers_.size() < kMaxBuffers && buffer.capacity() <= kMaxCapacity)
+    prompt_buffers_.push_back(std::move(buffer));
+}
+
 net::awaitable<void> RequestHandler::send_error(ClientResponse& response, const GatewayError& error) {
   if (response.started()) co_return;  // too late for a status; the caller ends the stream
   ResponseHead head;
@@ -125,10 +139,19 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
 
   std::optional<GatewayError> error;
-  auto parsed_or_error = parse_openai_request(api, request.body, request.body_readable);
+  auto parsed_or_error = parse_openai_request(api, request.body, request.body_readable, take_prompt_buffer());
   if (auto* e = std::get_if<GatewayError>(&parsed_or_error)) {
     error = *e;
   }
+  // However the request ends, its prompt's buffer is kept for the next one. (Declared before
+  // the plan that views the prompt, so destroyed after it.)
+  struct PromptRecycler {
+    RequestHandler& handler;
+    std::variant<ParsedRequest, GatewayError>& parsed;
+    ~PromptRecycler() {
+      if (auto* p = std::get_if<ParsedRequest>(&parsed)) handler.keep_prompt_buffer(std::move(p->prompt));
+    }
+  } prompt_recycler{*this, parsed_or_error};
   std::optional<RouteDecision> decision;
   if (!error) {
     const ParsedRequest& parsed = std::get<ParsedRequest>(parsed_or_error);

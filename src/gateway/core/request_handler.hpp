@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/random.hpp"
@@ -89,6 +91,10 @@ class RequestHandler {
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
                                      RequestRecord& record);
   boost::asio::awaitable<void> send_error(ClientResponse& response, const GatewayError& error);
+  // Prompt texts are 4-16 KB and every request builds one: their buffers are kept for the next
+  // requests instead of being freed and allocated again (a bounded number, of bounded size).
+  std::string take_prompt_buffer();
+  void keep_prompt_buffer(std::string buffer);
 
   const SnapshotSource& snapshots_;
   Scheduler& scheduler_;
@@ -98,6 +104,7 @@ class RequestHandler {
   HandlerOptions options_;
   struct ModelsCache;
   std::shared_ptr<ModelsCache> models_cache_;
+  std::vector<std::string> prompt_buffers_;
 };
 
 }  // namespace infergate::gateway

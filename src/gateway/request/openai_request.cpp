@@ -95,7 +95,7 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
 static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
 
 std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
-                                                               std::size_t readable) {
+                                                               std::size_t readable, std::string prompt_buffer) {
   thread_local od::parser parser;
   simdjson::padded_string_view padded;
   if (readable >= body.size() + kJsonPadding) {
@@ -108,6 +108,8 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
   }
   ParsedRequest out;
   out.api = api;
+  out.prompt = std::move(prompt_buffer);
+  out.prompt.clear();
   od::document doc;
   od::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root))

@@ -34,9 +34,11 @@ inline constexpr std::size_t kJsonPadding = 64;
 
 // `readable`: how many bytes from body.data() on may be read (the front end's buffer goes on
 // past the body). With kJsonPadding of them past the body, it is parsed where it lies; with
-// fewer, a padded copy is parsed.
+// fewer, a padded copy is parsed. The prompt text is written into `prompt_buffer` (emptied
+// first), so a caller that keeps buffers reuses their memory.
 std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
-                                                               std::size_t readable = 0);
+                                                               std::size_t readable = 0,
+                                                               std::string prompt_buffer = {});
 
 // `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.
 std::string rewrite_model(std::string_view body, const ParsedRequest& parsed, std::string_view new_model);
