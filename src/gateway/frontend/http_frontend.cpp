@@ -1,9 +1,10 @@
 #include "gateway/frontend/http_frontend.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -20,7 +21,6 @@
 namespace infergate::gateway {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using namespace net::experimental::awaitable_operators;
 
 namespace {
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
@@ -195,22 +195,6 @@ net::awaitable<bool> HttpFrontend::Session::finish() {
 
 namespace {
 
-// Completes only when the client closes the connection; bytes of a pipelined request are kept
-// after the current request's (never moving those: the handler holds a view of them).
-net::awaitable<void> watch_for_close(HttpFrontend::Session& s) {
-  for (;;) {
-    const std::span<char> room = s.in.room();
-    if (room.empty()) {  // the client sent all it may: wait for the handler to finish
-      net::steady_timer never(co_await net::this_coro::executor, net::steady_timer::time_point::max());
-      co_await never.async_wait(kUseTuple);
-      co_return;
-    }
-    auto [ec, n] = co_await s.socket.async_read_some(net::buffer(room.data(), room.size()), kUseTuple);
-    if (ec) co_return;
-    s.in.commit(n);
-  }
-}
-
 ResponseHead error_head(const GatewayError& e, std::string& body) {
   body = to_response_body(e);
   ResponseHead head;
@@ -313,6 +297,8 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     ~Guard() { f(); }
   } guard{unregister};
 
+  const net::any_io_executor executor = session.socket.get_executor();
+  net::steady_timer wake(executor);  // wakes this coroutine when the handler ends
   bool first = true;
   while (!draining_) {
     http1::MessageHead head;
@@ -344,10 +330,43 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     session.keep_alive = head.keep_alive && !draining_;
     session.reset_for_next();
 
-    auto outcome = co_await (handler_(request, session) || watch_for_close(session));
+    // The handler runs as a coroutine of its own while this one watches the client socket with
+    // a read that completes only when the client closes (or pipelines bytes, kept after the
+    // current request's: the handler holds a view of those). The handler's end cancels the
+    // read; the client's leaving cancels the handler, and with it the upstream request. (A
+    // parallel group `handler || watch` spawned two coroutines per request and cost more.)
+    bool handler_done = false;
+    bool waiting_for_handler = false;
+    net::cancellation_signal cancel_handler;
+    net::co_spawn(executor, handler_(request, session),
+                  net::bind_cancellation_slot(cancel_handler.slot(), [&](const std::exception_ptr&) {
+                    handler_done = true;
+                    boost::system::error_code ignored;
+                    session.socket.cancel(ignored);  // ends the watch's read
+                    if (waiting_for_handler) wake.cancel();
+                  }));
+    bool client_gone = false;
+    while (!handler_done) {
+      const std::span<char> room = session.in.room();
+      if (!room.empty()) {
+        auto [ec, n] = co_await session.socket.async_read_some(net::buffer(room.data(), room.size()), kUseTuple);
+        session.in.commit(n);
+        if (!ec) continue;
+        if (handler_done) break;  // the read was cancelled because the handler ended
+        client_gone = true;
+        cancel_handler.emit(net::cancellation_type::all);
+      }
+      // The client left, or sent all it may: wait for the handler to finish.
+      waiting_for_handler = true;
+      while (!handler_done) {
+        wake.expires_at(net::steady_timer::time_point::max());
+        co_await wake.async_wait(kUseTuple);
+      }
+      waiting_for_handler = false;
+    }
     session.busy = false;
     session.in.consume(session.request_bytes);
-    if (outcome.index() == 1) break;                      // the client went away: the handler was cancelled
+    if (client_gone) break;                               // the handler was cancelled
     if (!session.finished || !session.keep_alive) break;  // a body cut short cannot be reused
   }
   boost::system::error_code ignored;
