@@ -17,8 +17,7 @@ RULES = [
     ("metrics parser (extract_metrics)", ("extract_metrics", "SampleScanner")),
     ("publishing views", ("publish_view", "Impl::publish")),
     ("apply_scrape (rest)", ("apply_scrape",)),
-    ("Beast HTTP parser", ("basic_parser", "basic_fields", "string_to_field")),
-    ("timers (Asio timer queue, stream deadlines)", ("timer_queue", "expires_after", "timeout_handler")),
+    ("HTTP response head (http1)", ("http1::",)),
     ("allocation", ("malloc", "_int_free", "cfree", "unlink_chunk", "operator new", "aligned_new",
                     "aligned_delete")),
 ]
@@ -33,13 +32,13 @@ def category(frames):
     stack = " ".join(frames)
     leaf = frames[0] if frames else ""
     if "memmove" in leaf or "memcpy" in leaf or "memset" in leaf:
-        return "memcpy/memset (page copy into the body)"
+        return "memcpy/memset"
     for name, needles in RULES:
         if any(n in stack for n in needles):
             return name
     if "[kernel" in stack:
         return "kernel (other)"
-    return "Asio, coroutines, rest"
+    return "scrape loop, rest (user space)"
 
 
 def main():
