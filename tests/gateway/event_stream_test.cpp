@@ -78,7 +78,21 @@ TEST(SkimResponseJson, AgreesWithTheFullParser) {
       R"({"nested":{"model":"no","choices":[{"text":"no"}]},"model":"yes"})",
       R"({"mod\u0065l":"escaped key","choices":[]})",
       R"([1,2])", R"({"model":"unterminated)", "", R"({"a":[}]})"};
-  for (const auto& doc : docs) {
+  // Keys and values of every length around the skimmer's word and short-string sizes, with an
+  // escaped quote or backslash at every position (and documents cut short inside them).
+  std::vector<std::string> generated = docs;
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (const std::string special : {R"(\")", R"(\\)", "x"}) {
+      for (std::size_t at = 0; at <= n; ++at) {
+        const std::string text = std::string(at, 'a') + special + std::string(n - at, 'b');
+        const std::string doc = R"({")" + text + R"(":")" + text + R"(","model":"m","choices":[{"delta":{"content":")" +
+                                text + R"("}}],"m)" + text + R"(":1})";
+        generated.push_back(doc);
+        generated.push_back(doc.substr(0, 2 + at + n / 2));
+      }
+    }
+  }
+  for (const auto& doc : generated) {
     const ResponseJson fast = skim_response_json(doc);
     const ResponseJson full = inspect_response_json(doc);
     EXPECT_EQ(fast.valid, full.valid) << doc;

@@ -8,7 +8,9 @@
 // brackets outside strings. Nesting depth is bounded; every read is bounds-checked. A key with
 // an escape sequence (which only unescaping can compare) sends the document to the full parser.
 #include <array>
+#include <bit>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 #include "gateway/request/response_json.hpp"
@@ -17,6 +19,11 @@ namespace infergate::gateway {
 namespace {
 
 constexpr int kMaxDepth = 1024;
+
+// Flags (0x80) the zero bytes of `x`: exactly for the lowest one; bytes above a zero byte may be
+// flagged falsely (borrows), which finding the first one does not mind.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t zero_bytes(std::uint64_t x) { return (x - kOnes) & ~x & (kOnes * 0x80); }
 
 // Bytes that end a number or literal.
 constexpr auto kDelimiter = [] {
@@ -33,7 +40,10 @@ class Skimmer {
   bool escaped_key = false;  // a key needs unescaping: the caller falls back to the full parser
 
   void ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+    // Most calls find no whitespace: one comparison rules out every byte above ' '.
+    while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
+           (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
+      ++p_;
   }
   bool at(char c) {
     ws();
@@ -52,8 +62,22 @@ class Skimmer {
     if (p_ >= end_ || *p_ != '"') return fail();
     ++p_;
     last_string_escaped_ = false;
-    // Keys and short values: byte by byte is faster than a library call.
-    for (const char* stop = p_ + 32 < end_ ? p_ + 32 : end_; p_ < stop; ++p_) {
+    // Keys and short values: faster than a library call. Eight bytes at a time while none is a
+    // quote or a backslash, then byte by byte from the first that is.
+    const char* const stop = p_ + 32 < end_ ? p_ + 32 : end_;
+    if constexpr (std::endian::native == std::endian::little) {
+      while (stop - p_ >= 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p_, sizeof word);
+        const std::uint64_t hits = zero_bytes(word ^ (kOnes * '"')) | zero_bytes(word ^ (kOnes * '\\'));
+        if (hits != 0) {
+          p_ += std::countr_zero(hits) / 8;  // the lowest flagged byte is exact (first in memory)
+          break;
+        }
+        p_ += 8;
+      }
+    }
+    for (; p_ < stop; ++p_) {
       if (*p_ == '"') {
         ++p_;
         return {start, static_cast<std::size_t>(p_ - start)};
