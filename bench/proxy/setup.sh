@@ -1,6 +1,8 @@
 # Shared by the proxy benchmarks (sourced, not run): ports, the backend, nginx, HAProxy and
 # InferGate configurations, and starting/stopping a proxy. The caller sets `work` (a scratch
-# folder), `BUILD` (InferGate's build folder) and an array `pids`.
+# folder), `BUILD` (InferGate's build folder) and an array `pids`. INFERGATE_ARGS adds flags to
+# InferGate's command line (e.g. `--scheduling-profile round-robin` to take the picker's prompt
+# hashing out of the measurement).
 BACKEND_PORT=18900 NGINX_PORT=18901 HAPROXY_PORT=18902 GATEWAY_PORT=18903 ADMIN_PORT=18904
 CORES=$(nproc)
 
@@ -123,7 +125,7 @@ start_proxy() {  # $1: kind, $2: workers, $3: pin prefix; sets PORT
     nginx) nginx_conf "$2"; $3 nginx -c "$work/nginx.conf" -g "daemon off;" & pids+=($!); PORT=$NGINX_PORT ;;
     haproxy) haproxy_conf "$2"; $3 haproxy -f "$work/haproxy.cfg" -q & pids+=($!); PORT=$HAPROXY_PORT ;;
     infergate) $3 "$BUILD/bin/infergate" --config "$work/gateway.yaml" --listen 127.0.0.1:$GATEWAY_PORT \
-                 --admin-listen 127.0.0.1:$ADMIN_PORT --workers "$2" --no-watch-config --scrape-interval-ms 0 >/dev/null 2>&1 & pids+=($!);
+                 --admin-listen 127.0.0.1:$ADMIN_PORT --workers "$2" --no-watch-config --scrape-interval-ms 0 ${INFERGATE_ARGS:-} >/dev/null 2>&1 & pids+=($!);
                PORT=$GATEWAY_PORT ;;
   esac
   wait_port "$PORT"
