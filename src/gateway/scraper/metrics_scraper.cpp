@@ -116,7 +116,7 @@ struct MetricsScraper::Impl {
   std::mt19937_64 random{0x5c4a9e};
   std::uint64_t next_target_id = 1;
   std::map<Endpoint*, std::unique_ptr<ScrapeTarget>> targets;
-  std::vector<std::vector<ScrapeTarget*>> wheel;  // the targets of each millisecond slot
+  std::vector<std::vector<ScrapeTarget*>> wheel;  // the targets of each tick's slot
   std::vector<ScrapeBuffer> spare_buffers;        // read buffers of no scrape in flight
   ScrapeTarget* oldest = nullptr;
   ScrapeTarget* newest = nullptr;
@@ -499,7 +499,7 @@ void MetricsScraper::Impl::close_connection(ScrapeTarget& t) {
 
 void MetricsScraper::Impl::finish(ScrapeTarget& t, ScrapeFailure failure) {
   unlink(t);
-  if (failure == ScrapeFailure::kNone && !t.reader.reusable()) close_connection(t);
+  if (failure != ScrapeFailure::kNone || !t.reader.reusable()) close_connection(t);
   t.step = ScrapeTarget::Step::kIdle;
   record(t, failure, failure == ScrapeFailure::kNone ? t.reader.page() : std::string_view{});
   spare_buffers.push_back(t.reader.release());
