@@ -251,6 +251,8 @@ std::string dump(const Config& c) {
       o << "\n";
     }
     if (c.picker->metrics_staleness) o << "picker metricsStaleness " << c.picker->metrics_staleness->count() << "ms\n";
+    if (c.picker->queue_depth_threshold) o << "picker queueDepthThreshold " << *c.picker->queue_depth_threshold << "\n";
+    if (c.picker->kv_cache_util_threshold) o << "picker kvCacheUtilThreshold " << *c.picker->kv_cache_util_threshold << "\n";
   }
   if (!c.api_keys.empty()) {  // never the keys themselves
     std::map<std::string, std::int64_t> tenants;

@@ -2,6 +2,7 @@
 // profiles. The structure is checked here; plugin types and parameters by the scheduling layer.
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <set>
 
 #include "config/parsers.hpp"
@@ -108,8 +109,15 @@ void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out) {
       if (auto d = parse_duration(*s)) out.metrics_staleness = *d;
       else sd.error("metricsStalenessThreshold", "must be a duration such as 200ms, got '" + *s + "'");
     }
-    sd.ignore("queueDepthThreshold", "saturation thresholds come with flow control");
-    sd.ignore("kvCacheUtilThreshold", "saturation thresholds come with flow control");
+    out.queue_depth_threshold = sd.integer("queueDepthThreshold", 1, 1'000'000);
+    if (auto s = sd.string("kvCacheUtilThreshold")) {
+      char* end = nullptr;
+      const double v = std::strtod(s->c_str(), &end);
+      if (end == s->c_str() || *end != '\0' || !(v > 0 && v <= 1))
+        sd.error("kvCacheUtilThreshold", "must be a number in (0, 1], got '" + *s + "'");
+      else
+        out.kv_cache_util_threshold = v;
+    }
   }
   obj.ignore("featureGates", "InferGate has no feature gates");
   obj.ignore("parser", "InferGate parses OpenAI requests itself");

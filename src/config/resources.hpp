@@ -186,6 +186,8 @@ struct EndpointPickerConfig {
   std::vector<PluginSpec> plugins;
   std::vector<SchedulingProfileSpec> profiles;
   std::optional<std::chrono::milliseconds> metrics_staleness;  // saturationDetector.metricsStalenessThreshold
+  std::optional<std::int64_t> queue_depth_threshold;         // saturationDetector.queueDepthThreshold
+  std::optional<double> kv_cache_util_threshold;             // saturationDetector.kvCacheUtilThreshold
   SourceLocation where;
 };
 

@@ -328,6 +328,40 @@ spec:
   EXPECT_EQ(eps[2].engine, "sglang");
 }
 
+const char* kPickerHead = R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+schedulingProfiles:
+- name: default
+  plugins:
+  - pluginRef: queue-scorer
+saturationDetector:
+)";
+
+// Upstream's saturation detector settings reach flow control (the gateway applies them).
+TEST(ConfigResolution, SaturationDetectorThresholdsAreRead) {
+  std::string path;
+  const auto r = load_yaml(std::string(kPool) + kPickerHead +
+                               "  queueDepthThreshold: 8\n  kvCacheUtilThreshold: 0.9\n"
+                               "  metricsStalenessThreshold: 150ms\n",
+                           path);
+  ASSERT_TRUE(r.config) << r.diagnostics.error_text();
+  ASSERT_TRUE(r.config->picker);
+  EXPECT_EQ(r.config->picker->queue_depth_threshold, 8);
+  EXPECT_EQ(r.config->picker->kv_cache_util_threshold, 0.9);
+  EXPECT_EQ(r.config->picker->metrics_staleness, std::chrono::milliseconds(150));
+  for (const auto& w : r.diagnostics.warnings) EXPECT_EQ(w.to_string().find("saturationDetector"), std::string::npos) << w.to_string();
+}
+
+TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {
+  expect_error(std::string(kPool) + kPickerHead + "  kvCacheUtilThreshold: 1.5\n", 21,
+               "saturationDetector.kvCacheUtilThreshold", "(0, 1]");
+  expect_error(std::string(kPool) + kPickerHead + "  queueDepthThreshold: 0\n", 21,
+               "saturationDetector.queueDepthThreshold", "");
+}
+
 TEST(ConfigResolution, IgnoredFieldsWarn) {
   const auto r = load({"gie-v1.0.2/config/manifests/inferencepool-resources.yaml",
                        "gie-v1.0.2/config/manifests/gateway/gke/httproute.yaml"});

@@ -200,7 +200,7 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     if (!admission.admitted) {
       GatewayError e{admission.status, admission.message, {}, ErrorSource::kGateway, false};
       if (e.status == 429)
-        e.retry_after_seconds = static_cast<int>(pool_state.flow->options().retry_after.count());
+        e.retry_after_seconds = static_cast<int>(pool_state.flow->retry_after().count());
       record.status = e.status;
       record.error = e;
       co_await send_error(response, e);

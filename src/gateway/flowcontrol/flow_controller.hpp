@@ -70,7 +70,11 @@ class FlowController {
 
   void attach(std::shared_ptr<PoolState> pool);
   void set_options(FlowControlOptions options);
-  const FlowControlOptions& options() const { return options_; }
+  // The Retry-After of a 429 (options may change at a reload: read under the lock).
+  std::chrono::seconds retry_after() const {
+    std::lock_guard lock(mu_);
+    return options_.retry_after;
+  }
 
   boost::asio::awaitable<Admission> admit(AdmitRequest request);
   // Capacity may have freed (a request finished, a metrics view was published): dispatch.

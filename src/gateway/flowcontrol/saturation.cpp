@@ -50,4 +50,11 @@ Saturation measure_saturation(const PoolState& pool, TimePoint now, const Satura
   return s;
 }
 
+SaturationOptions with_saturation_detector(SaturationOptions base, const config::EndpointPickerConfig& picker) {
+  if (picker.metrics_staleness) base.staleness = *picker.metrics_staleness;
+  if (picker.queue_depth_threshold) base.queue_depth = static_cast<double>(*picker.queue_depth_threshold);
+  if (picker.kv_cache_util_threshold) base.kv_threshold = *picker.kv_cache_util_threshold;
+  return base;
+}
+
 }  // namespace infergate::gateway::flowcontrol

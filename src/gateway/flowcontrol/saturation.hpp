@@ -34,6 +34,10 @@ struct Saturation {
   double value() const { return utilisation > concurrency ? utilisation : concurrency; }
 };
 
+// `base` with an EndpointPickerConfig's saturationDetector settings (queue depth, KV-cache
+// threshold, metrics staleness) in place of the flags' values, as upstream's picker reads them.
+SaturationOptions with_saturation_detector(SaturationOptions base, const config::EndpointPickerConfig& picker);
+
 // `pending`: requests let through that have not reached an endpoint yet; they count as in
 // flight and each takes one idle endpoint.
 Saturation measure_saturation(const PoolState& pool, TimePoint now, const SaturationOptions& options,

@@ -39,6 +39,23 @@ scheduling::SchedulerOptions scheduling_options(const GatewayOptions& o) {
   return s;
 }
 
+// The flags' flow-control options, with an EndpointPickerConfig's saturationDetector (queue
+// depth, KV-cache threshold, staleness) taking precedence, as upstream's picker reads it.
+flowcontrol::FlowControlOptions flow_options(const GatewayOptions& o, const config::Config* config) {
+  flowcontrol::FlowControlOptions flow = o.flow;
+  flow.saturation.staleness = o.scheduling.metrics_staleness;
+  flow.saturation.scraping = o.scrape.interval.count() > 0;
+  if (config && config->picker) flow.saturation = flowcontrol::with_saturation_detector(flow.saturation, *config->picker);
+  return flow;
+}
+
+// Every pool's flow controller takes the options of the configuration just loaded.
+void apply_flow_options(const GatewayOptions& o, const Snapshot& snap) {
+  const flowcontrol::FlowControlOptions flow = flow_options(o, snap.config.get());
+  for (const auto& pool : snap.pools)
+    if (pool->flow) pool->flow->set_options(flow);
+}
+
 }  // namespace
 
 struct Gateway::Worker {
@@ -67,13 +84,11 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> i
     : options_(std::move(options)),
       datastore_(scheduling::scheduler_factory(scheduling_options(options_)),
                  [this](const std::string& pool) {
-                   flowcontrol::FlowControlOptions flow = options_.flow;
-                   flow.saturation.staleness = options_.scheduling.metrics_staleness;
-                   flow.saturation.scraping = options_.scrape.interval.count() > 0;
-                   return std::make_shared<flowcontrol::FlowController>(pool, clock_, flow);
+                   return std::make_shared<flowcontrol::FlowController>(pool, clock_, flow_options(options_, nullptr));
                  }),
       control_(std::make_unique<Control>()) {
   snapshot_.store(datastore_.reconcile(std::move(initial)));
+  apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
   int n = options_.workers > 0 ? options_.workers
                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -181,7 +196,9 @@ bool Gateway::reload() {
     return false;
   }
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
-  snapshot_.store(datastore_.reconcile(std::move(result.config)));
+  auto snap = datastore_.reconcile(std::move(result.config));
+  apply_flow_options(options_, *snap);
+  snapshot_.store(std::move(snap));
   scraper_->snapshot_changed();
   counters_.reloads.fetch_add(1);
   log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");

@@ -44,6 +44,30 @@ TEST(Saturation, UpstreamUtilisationRuleStalenessAndConcurrency) {
   EXPECT_DOUBLE_EQ(s.utilisation, 0.6);
 }
 
+TEST(Saturation, PickerConfigThresholdsReplaceTheFlags) {
+  SaturationOptions flags;
+  flags.queue_depth = 5;
+  flags.kv_threshold = 0.8;
+  flags.max_in_flight_per_endpoint = 7;
+  config::EndpointPickerConfig picker;
+  EXPECT_EQ(with_saturation_detector(flags, picker).queue_depth, 5);  // nothing set: the flags stay
+  picker.queue_depth_threshold = 10;
+  picker.kv_cache_util_threshold = 0.95;
+  picker.metrics_staleness = std::chrono::milliseconds(150);
+  const SaturationOptions o = with_saturation_detector(flags, picker);
+  EXPECT_EQ(o.queue_depth, 10);
+  EXPECT_EQ(o.kv_threshold, 0.95);
+  EXPECT_EQ(o.staleness, std::chrono::milliseconds(150));
+  EXPECT_EQ(o.max_in_flight_per_endpoint, 7);
+  // With the larger queue depth, 5 waiting requests are half of saturation, not all of it.
+  TestPool pool(1);
+  EndpointLoad load;
+  load.waiting = 5;
+  pool.set(0, load);
+  EXPECT_DOUBLE_EQ(measure_saturation(pool.pool, pool.clock.now(), flags).utilisation, 1.0);
+  EXPECT_DOUBLE_EQ(measure_saturation(pool.pool, pool.clock.now(), o).utilisation, 0.5);
+}
+
 TEST(Saturation, IdleEndpointsAreTakenByPendingDispatches) {
   TestPool tp(2);
   tp.set(0, {.waiting = 50});
