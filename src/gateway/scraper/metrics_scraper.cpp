@@ -32,6 +32,7 @@ using std::chrono::milliseconds;
 
 constexpr auto kMinPublishGap = milliseconds(5);
 constexpr auto kResolveRetry = std::chrono::seconds(5);
+constexpr std::size_t kMaxSpareBuffers = 64;  // 4 MB of 64 KB read buffers
 // The prefix index counts blocks of 16 tokens (64 characters): an engine's KV capacity in
 // tokens divided by that is how many prompt blocks it can hold.
 constexpr std::int64_t kIndexBlockTokens = 16;
@@ -174,6 +175,7 @@ struct MetricsScraper::Impl {
   void link(ScrapeTarget& t);
   void unlink(ScrapeTarget& t);
   ScrapeBuffer take_buffer();
+  void give_back_buffer(ScrapeBuffer buffer);
 
   void queue_resolve(ScrapeTarget& t, SteadyClock::time_point now);
   void take_resolved();
@@ -285,6 +287,12 @@ void MetricsScraper::Impl::unlink(ScrapeTarget& t) {
   t.older = t.newer = nullptr;
 }
 
+// Buffers beyond what the usual number of scrapes in flight needs are freed (a burst of
+// hanging endpoints would otherwise keep its buffers for good).
+void MetricsScraper::Impl::give_back_buffer(ScrapeBuffer buffer) {
+  if (spare_buffers.size() < kMaxSpareBuffers) spare_buffers.push_back(std::move(buffer));
+}
+
 ScrapeBuffer MetricsScraper::Impl::take_buffer() {
   if (spare_buffers.empty()) return {};
   ScrapeBuffer b = std::move(spare_buffers.back());
@@ -346,7 +354,7 @@ void MetricsScraper::Impl::sync_targets() {
 void MetricsScraper::Impl::remove_target(ScrapeTarget& t) {
   if (t.step != ScrapeTarget::Step::kIdle) {
     unlink(t);
-    spare_buffers.push_back(t.reader.release());
+    give_back_buffer(t.reader.release());
   }
   close_connection(t);
   auto& slot = wheel[t.slot];
@@ -502,7 +510,7 @@ void MetricsScraper::Impl::finish(ScrapeTarget& t, ScrapeFailure failure) {
   if (failure != ScrapeFailure::kNone || !t.reader.reusable()) close_connection(t);
   t.step = ScrapeTarget::Step::kIdle;
   record(t, failure, failure == ScrapeFailure::kNone ? t.reader.page() : std::string_view{});
-  spare_buffers.push_back(t.reader.release());
+  give_back_buffer(t.reader.release());
 }
 
 void MetricsScraper::Impl::count_first(ScrapeTarget& t) {
