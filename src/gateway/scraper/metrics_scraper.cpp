@@ -1,8 +1,5 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -12,9 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <random>
@@ -23,6 +18,7 @@
 
 #include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
+#include "gateway/scraper/host_resolver.hpp"
 #include "gateway/scraper/page_reader.hpp"
 
 namespace infergate::gateway {
@@ -36,28 +32,6 @@ constexpr std::size_t kMaxSpareBuffers = 64;  // 4 MB of 64 KB read buffers
 // The prefix index counts blocks of 16 tokens (64 characters): an engine's KV capacity in
 // tokens divided by that is how many prompt blocks it can hold.
 constexpr std::int64_t kIndexBlockTokens = 16;
-
-// A literal IPv4 or IPv6 address (brackets allowed) needs no resolver.
-bool parse_numeric(const std::string& host, std::uint16_t port, sockaddr_storage& out, socklen_t& len) {
-  std::string h = host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  out = {};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-  if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -139,18 +113,7 @@ struct MetricsScraper::Impl {
   bool first_sync = false;
 
   // Host names are resolved on a thread of their own, so a slow resolver never delays scrapes.
-  struct Resolved {
-    std::uint64_t target_id;
-    bool ok;
-    sockaddr_storage address;
-    socklen_t address_len;
-    std::string error;
-  };
-  std::mutex resolve_mu;  // guards the three members below
-  std::condition_variable resolve_cv;
-  std::deque<std::tuple<std::uint64_t, std::string, std::uint16_t>> to_resolve;
-  std::vector<Resolved> resolved;
-  std::thread resolver;
+  HostResolver resolver{[this] { wake(); }};
 
   void run();
   void wake() const;
@@ -179,7 +142,6 @@ struct MetricsScraper::Impl {
 
   void queue_resolve(ScrapeTarget& t, SteadyClock::time_point now);
   void take_resolved();
-  void resolver_loop();
 
   void request_publish();
   void publish();
@@ -336,7 +298,7 @@ void MetricsScraper::Impl::sync_targets() {
     // nanoseconds (bench/picker/scrape_cost.sh, docs/benchmarks.md).
     t->slot = static_cast<std::uint32_t>(random() % wheel.size());
     wheel[t->slot].push_back(t.get());
-    if (parse_numeric(spec.host, spec.metrics_port, t->address, t->address_len))
+    if (HostResolver::numeric(spec.host, spec.metrics_port, t->address, t->address_len))
       t->address_state = ScrapeTarget::Address::kResolved;
     else
       queue_resolve(*t, now);
@@ -554,53 +516,14 @@ void MetricsScraper::Impl::record(ScrapeTarget& t, ScrapeFailure failure, std::s
 void MetricsScraper::Impl::queue_resolve(ScrapeTarget& t, SteadyClock::time_point now) {
   t.address_state = ScrapeTarget::Address::kResolving;
   t.next_resolve = now + kResolveRetry;
-  {
-    std::lock_guard lock(resolve_mu);
-    to_resolve.emplace_back(t.id, t.endpoint->spec.host, t.endpoint->spec.metrics_port);
-    if (!resolver.joinable()) resolver = std::thread([this] { resolver_loop(); });
-  }
-  resolve_cv.notify_one();
-}
-
-void MetricsScraper::Impl::resolver_loop() {
-  std::unique_lock lock(resolve_mu);
-  for (;;) {
-    resolve_cv.wait(lock, [this] { return stopping.load() || !to_resolve.empty(); });
-    if (stopping.load()) return;
-    auto [id, host, port] = std::move(to_resolve.front());
-    to_resolve.pop_front();
-    lock.unlock();
-    Resolved r{id, false, {}, 0, {}};
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
-    if (rc == 0 && found) {
-      std::memcpy(&r.address, found->ai_addr, found->ai_addrlen);
-      r.address_len = static_cast<socklen_t>(found->ai_addrlen);
-      r.ok = true;
-    } else {
-      r.error = ::gai_strerror(rc);
-    }
-    if (found) ::freeaddrinfo(found);
-    lock.lock();
-    resolved.push_back(std::move(r));
-    wake();
-  }
+  resolver.resolve(t.id, t.endpoint->spec.host, t.endpoint->spec.metrics_port);
 }
 
 void MetricsScraper::Impl::take_resolved() {
-  std::vector<Resolved> done;
-  {
-    std::lock_guard lock(resolve_mu);
-    if (resolved.empty()) return;
-    done.swap(resolved);
-  }
-  for (Resolved& r : done) {
+  for (ResolvedAddress& r : resolver.take()) {
     ScrapeTarget* t = nullptr;
     for (auto& [raw, target] : targets)
-      if (target->id == r.target_id) t = target.get();
+      if (target->id == r.id) t = target.get();
     if (!t) continue;  // removed meanwhile
     if (r.ok) {
       t->address = r.address;
@@ -675,14 +598,10 @@ void MetricsScraper::snapshot_changed() {
 void MetricsScraper::stop() {
   Impl& s = *impl_;
   if (!s.thread.joinable()) return;
-  {
-    std::lock_guard lock(s.resolve_mu);  // the resolver checks the flag under this lock
-    s.stopping.store(true, std::memory_order_release);
-  }
-  s.resolve_cv.notify_all();
+  s.stopping.store(true, std::memory_order_release);
   s.wake();
   s.thread.join();
-  if (s.resolver.joinable()) s.resolver.join();
+  s.resolver.stop();
 }
 
 }  // namespace infergate::gateway

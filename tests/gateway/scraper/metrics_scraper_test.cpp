@@ -4,6 +4,7 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -161,10 +162,10 @@ class Fleet : public SnapshotSource {
     return snapshot_;
   }
 
-  void replace(const std::vector<std::uint16_t>& ports) {
+  void replace(const std::vector<std::uint16_t>& ports, const std::string& host = "127.0.0.1") {
     auto pool = std::make_shared<PoolState>();
     for (const std::uint16_t port : ports) {
-      config::EndpointSpec spec{"ep-" + std::to_string(port), "127.0.0.1", port, port, "vllm", {}};
+      config::EndpointSpec spec{"ep-" + std::to_string(port), host, port, port, "vllm", {}};
       std::shared_ptr<Endpoint> ep;
       for (const auto& old : endpoints_)
         if (old->spec.port == port) ep = old;  // kept across the reload, as the datastore does
@@ -190,8 +191,9 @@ class Fleet : public SnapshotSource {
 };
 
 struct ScraperRig {
-  explicit ScraperRig(const std::vector<std::uint16_t>& ports, ScrapeOptions options = fast()) {
-    fleet.replace(ports);
+  explicit ScraperRig(const std::vector<std::uint16_t>& ports, ScrapeOptions options = fast(),
+                      const std::string& host = "127.0.0.1") {
+    fleet.replace(ports, host);
     scraper = std::make_unique<MetricsScraper>(fleet, clock, options, [this](const std::string& line) {
       std::lock_guard lock(log_mu);
       log.push_back(line);
@@ -243,6 +245,23 @@ TEST(MetricsScraper, ScrapesEveryIntervalOnOneKeptAliveConnection) {
   EXPECT_EQ(sample->metrics.kv_usage, 0.5);
   EXPECT_EQ(server.connections(), 1);
   EXPECT_EQ(ep.scrape_failures_total.load(), 0u);
+}
+
+// A host name is resolved (on the resolver's thread) before the first scrape.
+TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
+  // The page server listens on IPv4 only; the scraper takes a name's first address.
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found) GTEST_SKIP() << "localhost does not resolve";
+  const bool ipv4_first = found->ai_family == AF_INET;
+  ::freeaddrinfo(found);
+  if (!ipv4_first) GTEST_SKIP() << "localhost resolves to IPv6 first here";
+  PageServer server(PageServer::Mode::kLength);
+  ScraperRig rig({server.port()}, ScraperRig::fast(), "localhost");
+  ASSERT_TRUE(rig.scraper->wait_first_round(10s));
+  ASSERT_TRUE(until([&] { return server.requests() >= 3; }));
+  EXPECT_TRUE(rig.fleet.endpoint(0).scrape_healthy.load());
 }
 
 TEST(MetricsScraper, ChunkedPagesParse) {
