@@ -4,7 +4,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
-
 #include <cstdio>
 #include <iostream>
 
@@ -91,9 +90,10 @@ int main(int argc, char** argv) {
     return usage_error(e.what());
   }
   if (vm.count("help")) {
-    std::cout << opts << "\nRuntime control: POST /sim/faults with JSON keys metrics, "
-                         "metrics_delay_ms,\nfailure_rate, failure_status, abort_after_tokens, "
-                         "health, slowdown.\n";
+    std::cout << opts
+              << "\nRuntime control: POST /sim/faults with JSON keys metrics, "
+                 "metrics_delay_ms,\nfailure_rate, failure_status, abort_after_tokens, "
+                 "health, slowdown.\n";
     return 0;
   }
 
@@ -115,14 +115,20 @@ int main(int argc, char** argv) {
   }
   if (!ro.lora_modules.empty() && !ro.enable_lora)
     return usage_error("--lora-modules needs --enable-lora");
-  if (metrics_fault == "ok") ro.faults.metrics = FaultSettings::Metrics::kOk;
-  else if (metrics_fault == "slow") ro.faults.metrics = FaultSettings::Metrics::kSlow;
-  else if (metrics_fault == "garbled") ro.faults.metrics = FaultSettings::Metrics::kGarbled;
-  else if (metrics_fault == "missing") ro.faults.metrics = FaultSettings::Metrics::kMissing;
-  else return usage_error("unknown --metrics-fault " + metrics_fault);
+  if (metrics_fault == "ok")
+    ro.faults.metrics = FaultSettings::Metrics::kOk;
+  else if (metrics_fault == "slow")
+    ro.faults.metrics = FaultSettings::Metrics::kSlow;
+  else if (metrics_fault == "garbled")
+    ro.faults.metrics = FaultSettings::Metrics::kGarbled;
+  else if (metrics_fault == "missing")
+    ro.faults.metrics = FaultSettings::Metrics::kMissing;
+  else
+    return usage_error("unknown --metrics-fault " + metrics_fault);
   ro.faults.metrics_delay = std::chrono::milliseconds(metrics_delay_ms);
   ro.startup_delay = std::chrono::milliseconds(startup_delay_ms);
-  if (server.replicas < 1 || server.replicas > 1024) return usage_error("--replicas must be 1..1024");
+  if (server.replicas < 1 || server.replicas > 1024)
+    return usage_error("--replicas must be 1..1024");
 
   raise_open_file_limit();
   boost::asio::io_context io;

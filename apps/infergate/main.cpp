@@ -1,6 +1,5 @@
 // infergate: the standalone inference gateway. See docs/configuration.md.
 #include <boost/program_options.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -15,7 +14,8 @@ using namespace infergate::gateway;
 
 int main(int argc, char** argv) {
   GatewayOptions o;
-  long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;
+  long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0,
+       drain_ms = 0;
   long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
   long queue_ttl_ms = 0, allowance_ms = 0;
   bool no_flow_control = false;
@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   o.flow.standard_allowance = std::chrono::milliseconds(allowance_ms);
 
   auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));
-  for (const auto& w : loaded.diagnostics.warnings) std::cerr << "infergate: warning: " << w.to_string() << "\n";
+  for (const auto& w : loaded.diagnostics.warnings)
+    std::cerr << "infergate: warning: " << w.to_string() << "\n";
   if (!loaded.config) {
     std::cerr << "infergate: invalid configuration:\n" << loaded.diagnostics.error_text();
     return 1;

@@ -1,8 +1,7 @@
 #include "load_report.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <numeric>
 
@@ -86,9 +85,12 @@ std::string LoadReport::to_text() const {
     text += buf;
   }
   if (with_usage > 0) {
-    std::snprintf(buf, sizeof buf, "usage     %d responses: %ld prompt tokens, %ld cached (%.1f %%)\n", with_usage,
-                  prompt_tokens, cached_tokens,
-                  prompt_tokens > 0 ? 100.0 * static_cast<double>(cached_tokens) / static_cast<double>(prompt_tokens) : 0.0);
+    std::snprintf(
+        buf, sizeof buf, "usage     %d responses: %ld prompt tokens, %ld cached (%.1f %%)\n",
+        with_usage, prompt_tokens, cached_tokens,
+        prompt_tokens > 0
+            ? 100.0 * static_cast<double>(cached_tokens) / static_cast<double>(prompt_tokens)
+            : 0.0);
     text += buf;
   }
   if (!time_to_429_s.empty()) {

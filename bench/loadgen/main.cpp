@@ -7,6 +7,7 @@
 // first seconds' requests are left out of the report.
 // Keep-alive connections are pooled per target; in the open loop a request never waits for
 // another.
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,8 +19,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
-
-#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <memory>
@@ -49,7 +48,8 @@ struct Target {
 
 // Requests in flight, and a timer that the last one to finish cancels to end the run.
 struct InFlight {
-  explicit InFlight(const net::any_io_executor& ex) : drained(ex, net::steady_timer::time_point::max()) {}
+  explicit InFlight(const net::any_io_executor& ex)
+      : drained(ex, net::steady_timer::time_point::max()) {}
   int count = 0;
   bool arrivals_done = false;
   net::steady_timer drained;
@@ -124,7 +124,8 @@ class RequestMaker {
     if (!models_.empty()) r.cls = models_[pick_model_(coin_)];
     if (o_.output_spread > 0) {
       const double spread = o_.output_spread * item.output_tokens;
-      const double drawn = item.output_tokens + std::uniform_real_distribution<double>(-spread, spread)(coin_);
+      const double drawn =
+          item.output_tokens + std::uniform_real_distribution<double>(-spread, spread)(coin_);
       item.output_tokens = std::max(1, static_cast<int>(std::lround(drawn)));
     }
     boost::json::object body{{"model", r.cls.empty() ? o_.model : r.cls},
@@ -403,9 +404,10 @@ int main(int argc, char** argv) {
     std::cerr << "infergate-loadgen: --workload is random or shared-prefix\n";
     return 2;
   }
-  if (o.workload == "shared-prefix" && (o.groups < 1 || o.prompts_per_group < 1 || o.system_tokens < 0 ||
-                                        o.question_tokens < 0)) {
-    std::cerr << "infergate-loadgen: shared-prefix needs --groups and --prompts-per-group >= 1, token counts >= 0\n";
+  if (o.workload == "shared-prefix" &&
+      (o.groups < 1 || o.prompts_per_group < 1 || o.system_tokens < 0 || o.question_tokens < 0)) {
+    std::cerr << "infergate-loadgen: shared-prefix needs --groups and --prompts-per-group >= 1, "
+                 "token counts >= 0\n";
     return 2;
   }
   net::io_context io;

@@ -13,7 +13,8 @@ std::optional<PromptUsage> from_document(std::string_view text) {
   if (!usage || !usage->is_object()) return std::nullopt;
   const auto& u = usage->as_object();
   PromptUsage out;
-  if (const auto* p = u.if_contains("prompt_tokens"); p && p->is_int64()) out.prompt_tokens = static_cast<long>(p->as_int64());
+  if (const auto* p = u.if_contains("prompt_tokens"); p && p->is_int64())
+    out.prompt_tokens = static_cast<long>(p->as_int64());
   if (const auto* d = u.if_contains("prompt_tokens_details"); d && d->is_object())
     if (const auto* c = d->as_object().if_contains("cached_tokens"); c && c->is_int64())
       out.cached_tokens = static_cast<long>(c->as_int64());

@@ -7,7 +7,8 @@ namespace infergate::bench {
 SharedPrefixPrompts::SharedPrefixPrompts(const SharedPrefixShape& shape, std::uint64_t prefix_seed)
     : shape_(shape) {
   std::mt19937_64 rng(prefix_seed);
-  for (int g = 0; g < shape_.groups; ++g) systems_.push_back(sim::random_text(rng, shape_.system_tokens));
+  for (int g = 0; g < shape_.groups; ++g)
+    systems_.push_back(sim::random_text(rng, shape_.system_tokens));
   if (!shape_.distinct_questions)
     for (int q = 0; q < shape_.groups * shape_.prompts_per_group; ++q)
       questions_.push_back(sim::random_text(rng, shape_.question_tokens));

@@ -49,8 +49,12 @@ struct Fleet {
   Fleet() {
     std::mt19937_64 rng(7);
     for (std::size_t i = 0; i < kEndpoints; ++i) {
-      config::EndpointSpec spec{"ep" + std::to_string(i), "10.0.0.1", static_cast<std::uint16_t>(8000 + i),
-                                static_cast<std::uint16_t>(8000 + i), "vllm", {}};
+      config::EndpointSpec spec{"ep" + std::to_string(i),
+                                "10.0.0.1",
+                                static_cast<std::uint16_t>(8000 + i),
+                                static_cast<std::uint16_t>(8000 + i),
+                                "vllm",
+                                {}};
       auto ep = std::make_shared<Endpoint>(spec, static_cast<std::uint32_t>(i + 1));
       metrics::EndpointMetrics m;
       m.waiting = static_cast<double>(rng() % 8);
@@ -61,7 +65,8 @@ struct Fleet {
       ep->in_flight = static_cast<int>(rng() % 16);
       pool.endpoints.push_back(std::move(ep));
     }
-    pool.prefix_index = std::make_shared<PrefixIndex>(scheduling::prefix::PrefixIndexOptions{kCapacity});
+    pool.prefix_index =
+        std::make_shared<PrefixIndex>(scheduling::prefix::PrefixIndexOptions{kCapacity});
     pool.publish_view();
 
     std::vector<std::string> systems;
@@ -80,8 +85,8 @@ struct Fleet {
     cfg.picker = scheduling::named_profile("default");
     cfg.pools.emplace_back();
     config::Diagnostics diag;
-    scheduler = std::make_shared<scheduling::ProfileScheduler>(scheduling::build_pool_profile(cfg, 0, {}, diag),
-                                                               scheduling::SchedulerOptions{});
+    scheduler = std::make_shared<scheduling::ProfileScheduler>(
+        scheduling::build_pool_profile(cfg, 0, {}, diag), scheduling::SchedulerOptions{});
   }
 };
 
@@ -118,7 +123,11 @@ void BM_DefaultProfileDecision(benchmark::State& state) {
       static_cast<double>(f.pool.prefix_index->stats().memory_bytes) /
       static_cast<double>(std::max<std::size_t>(1, f.pool.prefix_index->stats().entries));
 }
-BENCHMARK(BM_DefaultProfileDecision)->ComputeStatistics("min", min_of)->ArgName("record")->Arg(0)->Arg(1);
+BENCHMARK(BM_DefaultProfileDecision)
+    ->ComputeStatistics("min", min_of)
+    ->ArgName("record")
+    ->Arg(0)
+    ->Arg(1);
 
 }  // namespace
 

@@ -34,8 +34,8 @@ void resolve_endpoints(const Resources& r, PoolConfig& pool, Diagnostics& diag) 
     for (const auto& e : set.endpoints) {
       if (!selects(pool.resource.selector, e.labels)) continue;
       const auto make = [&](std::string name, std::uint16_t port) {
-        EndpointSpec spec{std::move(name), e.host, port, e.metrics_port.value_or(port), e.engine,
-                          e.labels};
+        EndpointSpec spec{std::move(name), e.host,  port, e.metrics_port.value_or(port),
+                          e.engine,        e.labels};
         pool.endpoints.push_back(std::move(spec));
       };
       if (e.port) {
@@ -49,8 +49,9 @@ void resolve_endpoints(const Resources& r, PoolConfig& pool, Diagnostics& diag) 
     }
   }
   if (pool.endpoints.empty())
-    diag.warn(pool.resource.meta.where, "spec.selector",
-              "pool " + qualified(pool.resource.meta) + " selects no endpoints: its requests get 503");
+    diag.warn(
+        pool.resource.meta.where, "spec.selector",
+        "pool " + qualified(pool.resource.meta) + " selects no endpoints: its requests get 503");
 }
 
 }  // namespace
@@ -61,7 +62,8 @@ std::optional<std::size_t> Config::find_pool(const std::string& ns, const std::s
   return std::nullopt;
 }
 
-BuildResult build_config(LoadResult loaded, std::vector<std::string> files, const ConfigValidator& validate) {
+BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
+                         const ConfigValidator& validate) {
   BuildResult out;
   out.diagnostics = std::move(loaded.diagnostics);
   Diagnostics& diag = out.diagnostics;
@@ -149,9 +151,11 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files, cons
       }
       for (const auto& m : rule.mirrors) {
         const std::string ns = m.ns.empty() ? route.meta.ns : m.ns;
-        if (auto idx = config->find_pool(ns, m.pool)) rr.mirrors.push_back({*idx, m.fraction});
-        else diag.error(route.meta.where, field + ".filters.requestMirror.backendRef.name",
-                        "InferencePool " + ns + "/" + m.pool + " does not exist");
+        if (auto idx = config->find_pool(ns, m.pool))
+          rr.mirrors.push_back({*idx, m.fraction});
+        else
+          diag.error(route.meta.where, field + ".filters.requestMirror.backendRef.name",
+                     "InferencePool " + ns + "/" + m.pool + " does not exist");
       }
       config->rules.push_back(std::move(rr));
     }
@@ -159,8 +163,8 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files, cons
   // Embedded texts: the ones a Deployment's --config-file names, or every one when none does.
   for (const auto& e : r.embedded_picker_configs) {
     const bool chosen = r.picker_config_files.empty() ||
-                        std::find(r.picker_config_files.begin(), r.picker_config_files.end(), e.key) !=
-                            r.picker_config_files.end();
+                        std::find(r.picker_config_files.begin(), r.picker_config_files.end(),
+                                  e.key) != r.picker_config_files.end();
     if (!chosen) {
       config->skipped.push_back(e.name + ": EndpointPickerConfig " + e.key +
                                 ": not the --config-file of any endpoint picker Deployment");
@@ -175,7 +179,8 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files, cons
   if (r.picker_configs.size() > 1) {
     for (std::size_t i = 1; i < r.picker_configs.size(); ++i)
       diag.error(r.picker_configs[i].where, "kind",
-                 "a second EndpointPickerConfig (the first is at " + r.picker_configs[0].where.file + ":" +
+                 "a second EndpointPickerConfig (the first is at " +
+                     r.picker_configs[0].where.file + ":" +
                      std::to_string(r.picker_configs[0].where.line) +
                      "); InferGate takes one and selects profiles per pool with the annotation "
                      "infergate.dev/scheduling-profile");
@@ -206,8 +211,8 @@ std::string dump(const Config& c) {
       o << "  endpointPicker: " << *p.resource.endpoint_picker << " (ignored), failureMode "
         << (p.resource.failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";
     for (const auto& e : p.endpoints)
-      o << "  endpoint " << e.name << " " << e.host << ":" << e.port << " metrics:" << e.metrics_port
-        << " engine:" << e.engine << "\n";
+      o << "  endpoint " << e.name << " " << e.host << ":" << e.port
+        << " metrics:" << e.metrics_port << " engine:" << e.engine << "\n";
     std::vector<std::string> names;
     for (const auto& [name, m] : p.models) names.push_back(name);
     std::sort(names.begin(), names.end());
@@ -220,7 +225,8 @@ std::string dump(const Config& c) {
     names.clear();
     for (const auto& [name, obj] : p.objectives) names.push_back(name);
     std::sort(names.begin(), names.end());
-    for (const auto& name : names) o << "  objective " << name << " priority:" << p.objectives.at(name).priority << "\n";
+    for (const auto& name : names)
+      o << "  objective " << name << " priority:" << p.objectives.at(name).priority << "\n";
   }
   for (const auto& r : c.rules) {
     o << "route " << r.route << " rule " << r.rule_index << "\n";
@@ -231,15 +237,18 @@ std::string dump(const Config& c) {
       o << "\n";
     }
     for (const auto& b : r.backends)
-      o << "  backend " << c.pools[b.pool].ns() << "/" << c.pools[b.pool].name() << " weight " << b.weight << "\n";
+      o << "  backend " << c.pools[b.pool].ns() << "/" << c.pools[b.pool].name() << " weight "
+        << b.weight << "\n";
     for (const auto& m : r.mirrors)
-      o << "  mirror " << c.pools[m.pool].ns() << "/" << c.pools[m.pool].name() << " fraction " << m.fraction << "\n";
+      o << "  mirror " << c.pools[m.pool].ns() << "/" << c.pools[m.pool].name() << " fraction "
+        << m.fraction << "\n";
     if (r.request_timeout) o << "  timeout " << r.request_timeout->count() << "ms\n";
   }
   if (c.picker) {
     for (const auto& p : c.picker->plugins) {
       o << "picker plugin " << p.name << " type " << p.type;
-      for (const auto& f : p.parameters.fields) o << " " << f.key << "=" << (f.is_map ? "{...}" : f.value);
+      for (const auto& f : p.parameters.fields)
+        o << " " << f.key << "=" << (f.is_map ? "{...}" : f.value);
       o << "\n";
     }
     for (const auto& prof : c.picker->profiles) {
@@ -250,13 +259,17 @@ std::string dump(const Config& c) {
       }
       o << "\n";
     }
-    if (c.picker->metrics_staleness) o << "picker metricsStaleness " << c.picker->metrics_staleness->count() << "ms\n";
-    if (c.picker->queue_depth_threshold) o << "picker queueDepthThreshold " << *c.picker->queue_depth_threshold << "\n";
-    if (c.picker->kv_cache_util_threshold) o << "picker kvCacheUtilThreshold " << *c.picker->kv_cache_util_threshold << "\n";
+    if (c.picker->metrics_staleness)
+      o << "picker metricsStaleness " << c.picker->metrics_staleness->count() << "ms\n";
+    if (c.picker->queue_depth_threshold)
+      o << "picker queueDepthThreshold " << *c.picker->queue_depth_threshold << "\n";
+    if (c.picker->kv_cache_util_threshold)
+      o << "picker kvCacheUtilThreshold " << *c.picker->kv_cache_util_threshold << "\n";
   }
   if (!c.api_keys.empty()) {  // never the keys themselves
     std::map<std::string, std::int64_t> tenants;
-    for (const auto& [key, grant] : c.api_keys) tenants[grant.tenant] = std::max(tenants[grant.tenant], grant.max_priority);
+    for (const auto& [key, grant] : c.api_keys)
+      tenants[grant.tenant] = std::max(tenants[grant.tenant], grant.max_priority);
     o << "api keys " << c.api_keys.size() << ":";
     for (const auto& [tenant, max] : tenants) o << " " << tenant << "(maxPriority " << max << ")";
     o << "\n";

@@ -88,7 +88,8 @@ using ConfigValidator = std::function<void(const Config&, Diagnostics&)>;
 BuildResult build_config(LoadResult loaded, std::vector<std::string> files = {},
                          const ConfigValidator& validate = {});
 // Loads and builds in one step.
-BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate = {});
+BuildResult load_config(const std::vector<std::string>& paths,
+                        const ConfigValidator& validate = {});
 
 // A normalised, deterministic text rendering of what was loaded (golden tests, --check-config).
 std::string dump(const Config& config);

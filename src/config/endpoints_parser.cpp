@@ -37,8 +37,8 @@ void parse_static_endpoints(MapReader& spec, StaticEndpoints& out) {
         host = addr.substr(1, close == std::string_view::npos ? addr.size() : close - 1);
         if (close != std::string_view::npos && close + 1 < addr.size() && addr[close + 1] == ':')
           port = addr.substr(close + 2);
-      } else if (const auto colon = addr.rfind(':'); colon != std::string_view::npos &&
-                                                     addr.find(':') == colon) {
+      } else if (const auto colon = addr.rfind(':');
+                 colon != std::string_view::npos && addr.find(':') == colon) {
         host = addr.substr(0, colon);
         port = addr.substr(colon + 1);
       }
@@ -46,16 +46,21 @@ void parse_static_endpoints(MapReader& spec, StaticEndpoints& out) {
       ep.host = std::string(host);
       if (!port.empty()) {
         std::uint16_t p = 0;
-        if (parse_port(port, p)) ep.port = p;
-        else e.error("address", "bad port in '" + *a + "'");
+        if (parse_port(port, p))
+          ep.port = p;
+        else
+          e.error("address", "bad port in '" + *a + "'");
       }
     }
-    if (auto mp = e.integer("metricsPort", 1, 65535)) ep.metrics_port = static_cast<std::uint16_t>(*mp);
+    if (auto mp = e.integer("metricsPort", 1, 65535))
+      ep.metrics_port = static_cast<std::uint16_t>(*mp);
     if (auto labels = e.string_map("labels")) ep.labels = *labels;
     if (auto engine = e.string("engine")) {
-      static const std::set<std::string> kEngines = {"vllm", "sglang", "trtllm", "triton-trtllm", "tgi"};
+      static const std::set<std::string> kEngines = {"vllm", "sglang", "trtllm", "triton-trtllm",
+                                                     "tgi"};
       if (!kEngines.contains(*engine))
-        e.error("engine", "must be vllm, sglang, trtllm, triton-trtllm or tgi, got '" + *engine + "'");
+        e.error("engine",
+                "must be vllm, sglang, trtllm, triton-trtllm or tgi, got '" + *engine + "'");
       ep.engine = *engine;
     }
     out.endpoints.push_back(std::move(ep));

@@ -12,13 +12,30 @@ namespace {
 // API groups of ordinary Kubernetes (and common gateway vendors') kinds: objects of these are
 // skipped with a log line, so the file a user applies to a cluster loads unchanged.
 bool is_ignorable_group(const std::string& group) {
-  static const std::set<std::string> kGroups = {
-      "", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io", "policy",
-      "autoscaling", "apiextensions.k8s.io", "admissionregistration.k8s.io", "storage.k8s.io",
-      "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "monitoring.coreos.com",
-      "gateway.networking.k8s.io", "gateway.networking.x-k8s.io", "networking.gke.io",
-      "cloud.google.com", "networking.istio.io", "security.istio.io", "gateway.envoyproxy.io",
-      "gateway.kgateway.dev", "agentgateway.dev", "cert-manager.io"};
+  static const std::set<std::string> kGroups = {"",
+                                                "apps",
+                                                "batch",
+                                                "rbac.authorization.k8s.io",
+                                                "networking.k8s.io",
+                                                "policy",
+                                                "autoscaling",
+                                                "apiextensions.k8s.io",
+                                                "admissionregistration.k8s.io",
+                                                "storage.k8s.io",
+                                                "scheduling.k8s.io",
+                                                "coordination.k8s.io",
+                                                "discovery.k8s.io",
+                                                "monitoring.coreos.com",
+                                                "gateway.networking.k8s.io",
+                                                "gateway.networking.x-k8s.io",
+                                                "networking.gke.io",
+                                                "cloud.google.com",
+                                                "networking.istio.io",
+                                                "security.istio.io",
+                                                "gateway.envoyproxy.io",
+                                                "gateway.kgateway.dev",
+                                                "agentgateway.dev",
+                                                "cert-manager.io"};
   return kGroups.contains(group);
 }
 
@@ -37,12 +54,11 @@ void read_metadata(MapReader& obj, ObjectMeta& meta, const std::string& file, Di
   if (auto ns = m.string("namespace")) meta.ns = *ns;
   if (auto a = m.string_map("annotations")) meta.annotations = std::move(*a);
   // The rest of Kubernetes' ObjectMeta is valid and meaningless here.
-  for (const char* k : {"labels", "generateName", "uid", "resourceVersion",
-                        "generation", "creationTimestamp", "deletionTimestamp", "finalizers",
-                        "ownerReferences", "managedFields", "deletionGracePeriodSeconds"})
+  for (const char* k : {"labels", "generateName", "uid", "resourceVersion", "generation",
+                        "creationTimestamp", "deletionTimestamp", "finalizers", "ownerReferences",
+                        "managedFields", "deletionGracePeriodSeconds"})
     m.child(k);
 }
-
 
 // A ConfigMap may carry an EndpointPickerConfig as the text of one of its data keys (upstream's
 // Helm chart ships it so). Such texts are kept and parsed when the configuration is built, as
@@ -58,7 +74,9 @@ bool keep_embedded_picker_configs(const YAML::Node& doc, const std::string& file
     const YAML::Node name = doc["metadata"]["name"];
     const std::string key = kv.first.as<std::string>();
     out.embedded_picker_configs.push_back(
-        {text, file + " (ConfigMap " + (name.IsScalar() ? name.Scalar() : "?") + ", data." + key + ")", key});
+        {text,
+         file + " (ConfigMap " + (name.IsScalar() ? name.Scalar() : "?") + ", data." + key + ")",
+         key});
     found = true;
   }
   return found;
@@ -126,10 +144,12 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
   Resources& r = out.resources;
   if (kind == "InferencePool" && (api_version == "inference.networking.k8s.io/v1" ||
                                   api_version == "inference.networking.x-k8s.io/v1alpha2")) {
-    load(r.pools, [&](MapReader& spec, InferencePool& p) { parse_inference_pool(spec, api_version, p); });
+    load(r.pools,
+         [&](MapReader& spec, InferencePool& p) { parse_inference_pool(spec, api_version, p); });
   } else if (kind == "InferenceModel" && api_version == "inference.networking.x-k8s.io/v1alpha2") {
     load(r.models, parse_inference_model);
-  } else if (kind == "InferenceObjective" && api_version == "inference.networking.x-k8s.io/v1alpha2") {
+  } else if (kind == "InferenceObjective" &&
+             api_version == "inference.networking.x-k8s.io/v1alpha2") {
     load(r.objectives, parse_inference_objective);
   } else if (kind == "HTTPRoute" && api_version == "gateway.networking.k8s.io/v1") {
     load(r.routes, parse_http_route);
@@ -137,7 +157,8 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     load(r.endpoint_sets, parse_static_endpoints);
   } else if (kind == "ApiKeys" && api_version == "infergate.dev/v1alpha1") {
     load(r.api_key_sets, parse_api_keys);
-  } else if (kind == "EndpointPickerConfig" && api_version == "inference.networking.x-k8s.io/v1alpha1") {
+  } else if (kind == "EndpointPickerConfig" &&
+             api_version == "inference.networking.x-k8s.io/v1alpha1") {
     parse_endpoint_picker_config(obj, r.picker_configs.emplace_back());
   } else if (kind == "InferenceModelRewrite" && inference_group) {
     diag.error(obj.where("kind"), "kind", "InferenceModelRewrite is not supported yet");

@@ -22,24 +22,30 @@ void parse_pool_ref(MapReader& spec, PoolRef& out) {
 
 std::string_view criticality_name(Criticality c) {
   switch (c) {
-    case Criticality::kCritical: return "Critical";
-    case Criticality::kStandard: return "Standard";
-    case Criticality::kSheddable: return "Sheddable";
+    case Criticality::kCritical:
+      return "Critical";
+    case Criticality::kStandard:
+      return "Standard";
+    case Criticality::kSheddable:
+      return "Sheddable";
   }
   return "Standard";
 }
 
 void parse_inference_model(MapReader& spec, InferenceModel& out) {
   if (auto name = spec.string("modelName", true)) {
-    if (name->empty() || name->size() > 256)
-      spec.error("modelName", "must be 1 to 256 characters");
+    if (name->empty() || name->size() > 256) spec.error("modelName", "must be 1 to 256 characters");
     out.model_name = *name;
   }
   if (auto c = spec.string("criticality")) {
-    if (*c == "Critical") out.criticality = Criticality::kCritical;
-    else if (*c == "Standard") out.criticality = Criticality::kStandard;
-    else if (*c == "Sheddable") out.criticality = Criticality::kSheddable;
-    else spec.error("criticality", "must be Critical, Standard or Sheddable, got '" + *c + "'");
+    if (*c == "Critical")
+      out.criticality = Criticality::kCritical;
+    else if (*c == "Standard")
+      out.criticality = Criticality::kStandard;
+    else if (*c == "Sheddable")
+      out.criticality = Criticality::kSheddable;
+    else
+      spec.error("criticality", "must be Critical, Standard or Sheddable, got '" + *c + "'");
   }
   int with_weight = 0;
   for_each_item(spec, "targetModels", [&](const YAML::Node& item, const std::string& path) {

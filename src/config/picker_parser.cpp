@@ -18,11 +18,16 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   if (ec != std::errc() || p == text.data() || value < 0) return std::nullopt;
   const std::string_view unit(p, static_cast<std::size_t>(end - p));
   double ms = 0;
-  if (unit == "ms") ms = value;
-  else if (unit == "s") ms = value * 1000;
-  else if (unit == "m") ms = value * 60000;
-  else if (unit == "us" || unit == "µs") ms = value / 1000;
-  else return std::nullopt;
+  if (unit == "ms")
+    ms = value;
+  else if (unit == "s")
+    ms = value * 1000;
+  else if (unit == "m")
+    ms = value * 60000;
+  else if (unit == "us" || unit == "µs")
+    ms = value / 1000;
+  else
+    return std::nullopt;
   return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
 }
 
@@ -59,8 +64,11 @@ void parse_plugin(const YAML::Node& node, const std::string& path, MapReader& pa
   spec.parameters.path = path + ".parameters";
   const YAML::Node params = p.child("parameters");
   if (params.IsDefined() && !params.IsNull()) {
-    if (params.IsMap()) read_parameter(params, path + ".parameters", p.file(), p.diagnostics(), spec.parameters);
-    else parent.diagnostics().error(location_of(p.file(), params), path + ".parameters", "must be a mapping");
+    if (params.IsMap())
+      read_parameter(params, path + ".parameters", p.file(), p.diagnostics(), spec.parameters);
+    else
+      parent.diagnostics().error(location_of(p.file(), params), path + ".parameters",
+                                 "must be a mapping");
   }
   out.plugins.push_back(std::move(spec));
 }
@@ -104,10 +112,13 @@ void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out) {
     parse_profile(n, path, obj, out);
   });
   if (obj.has("saturationDetector")) {
-    MapReader sd(obj.child("saturationDetector"), "saturationDetector", obj.file(), obj.diagnostics());
+    MapReader sd(obj.child("saturationDetector"), "saturationDetector", obj.file(),
+                 obj.diagnostics());
     if (auto s = sd.string("metricsStalenessThreshold")) {
-      if (auto d = parse_duration(*s)) out.metrics_staleness = *d;
-      else sd.error("metricsStalenessThreshold", "must be a duration such as 200ms, got '" + *s + "'");
+      if (auto d = parse_duration(*s))
+        out.metrics_staleness = *d;
+      else
+        sd.error("metricsStalenessThreshold", "must be a duration such as 200ms, got '" + *s + "'");
     }
     out.queue_depth_threshold = sd.integer("queueDepthThreshold", 1, 1'000'000);
     if (auto s = sd.string("kvCacheUtilThreshold")) {
@@ -130,7 +141,8 @@ void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out) {
   std::set<std::string> profile_names;
   for (const auto& prof : out.profiles) {
     if (!profile_names.insert(prof.name).second)
-      obj.diagnostics().error(prof.where, "schedulingProfiles", "duplicate profile name '" + prof.name + "'");
+      obj.diagnostics().error(prof.where, "schedulingProfiles",
+                              "duplicate profile name '" + prof.name + "'");
     for (const auto& ref : prof.plugins)
       if (!names.contains(ref.plugin_ref))
         obj.diagnostics().error(ref.where, ref.path + ".pluginRef",

@@ -12,9 +12,12 @@ namespace {
 
 void parse_failure_mode(MapReader& ref, InferencePool& out) {
   if (auto mode = ref.string("failureMode")) {
-    if (*mode == "FailOpen") out.failure_mode = FailureMode::kFailOpen;
-    else if (*mode == "FailClose") out.failure_mode = FailureMode::kFailClose;
-    else ref.error("failureMode", "must be FailOpen or FailClose, got '" + *mode + "'");
+    if (*mode == "FailOpen")
+      out.failure_mode = FailureMode::kFailOpen;
+    else if (*mode == "FailClose")
+      out.failure_mode = FailureMode::kFailClose;
+    else
+      ref.error("failureMode", "must be FailOpen or FailClose, got '" + *mode + "'");
   }
 }
 
@@ -41,8 +44,10 @@ void parse_v1(MapReader& spec, InferencePool& out) {
   if (spec.has("selector")) {
     MapReader selector(spec.child("selector"), spec.path_of("selector"), spec.file(),
                        spec.diagnostics());
-    if (auto labels = selector.string_map("matchLabels")) out.selector = *labels;
-    else selector.error("matchLabels", "required field is missing");
+    if (auto labels = selector.string_map("matchLabels"))
+      out.selector = *labels;
+    else
+      selector.error("matchLabels", "required field is missing");
   } else {
     spec.error("selector", "required field is missing");
   }
@@ -69,8 +74,10 @@ void parse_v1(MapReader& spec, InferencePool& out) {
 }
 
 void parse_v1alpha2(MapReader& spec, InferencePool& out) {
-  if (auto labels = spec.string_map("selector")) out.selector = *labels;
-  else spec.error("selector", "required field is missing");
+  if (auto labels = spec.string_map("selector"))
+    out.selector = *labels;
+  else
+    spec.error("selector", "required field is missing");
   if (auto port = spec.integer("targetPortNumber", 1, 65535, true))
     out.target_ports.push_back(static_cast<std::uint16_t>(*port));
   if (spec.has("extensionRef")) {
@@ -93,8 +100,10 @@ void parse_v1alpha2(MapReader& spec, InferencePool& out) {
 void parse_inference_pool(MapReader& spec, const std::string& api_version, InferencePool& out) {
   out.api_version = api_version;
   // An empty selector selects every endpoint, as an empty matchLabels does in Kubernetes.
-  if (api_version == "inference.networking.k8s.io/v1") parse_v1(spec, out);
-  else parse_v1alpha2(spec, out);
+  if (api_version == "inference.networking.k8s.io/v1")
+    parse_v1(spec, out);
+  else
+    parse_v1alpha2(spec, out);
 }
 
 }  // namespace infergate::config

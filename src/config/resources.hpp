@@ -26,7 +26,8 @@ struct ObjectMeta {
   std::string name;
   std::string ns = "default";
   SourceLocation where;
-  int order = 0;  // position in the load: earlier is older (wins name clashes where upstream says so)
+  int order =
+      0;  // position in the load: earlier is older (wins name clashes where upstream says so)
   std::map<std::string, std::string> annotations;
 };
 
@@ -185,9 +186,10 @@ struct SchedulingProfileSpec {
 struct EndpointPickerConfig {
   std::vector<PluginSpec> plugins;
   std::vector<SchedulingProfileSpec> profiles;
-  std::optional<std::chrono::milliseconds> metrics_staleness;  // saturationDetector.metricsStalenessThreshold
-  std::optional<std::int64_t> queue_depth_threshold;         // saturationDetector.queueDepthThreshold
-  std::optional<double> kv_cache_util_threshold;             // saturationDetector.kvCacheUtilThreshold
+  std::optional<std::chrono::milliseconds>
+      metrics_staleness;  // saturationDetector.metricsStalenessThreshold
+  std::optional<std::int64_t> queue_depth_threshold;  // saturationDetector.queueDepthThreshold
+  std::optional<double> kv_cache_util_threshold;      // saturationDetector.kvCacheUtilThreshold
   SourceLocation where;
 };
 

@@ -31,7 +31,9 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& s) {
       j += 2;
     } else {
       const char u = s[j++];
-      total += u == 'h' ? std::chrono::hours(n) : u == 'm' ? std::chrono::minutes(n) : std::chrono::seconds(n);
+      total += u == 'h'   ? std::chrono::hours(n)
+               : u == 'm' ? std::chrono::minutes(n)
+                          : std::chrono::seconds(n);
     }
     i = j;
   }
@@ -44,9 +46,10 @@ void parse_pool_backend(MapReader& ref, Out& out) {
   const std::string group = ref.string("group").value_or("");
   const std::string kind = ref.string("kind").value_or("Service");
   if (kind != "InferencePool" || !is_pool_group(group))
-    ref.error(ref.has("kind") ? "kind" : "name",
-              "only InferencePool backends (group inference.networking.k8s.io) are supported, got " +
-                  (group.empty() ? std::string("core") : group) + "/" + kind);
+    ref.error(
+        ref.has("kind") ? "kind" : "name",
+        "only InferencePool backends (group inference.networking.k8s.io) are supported, got " +
+            (group.empty() ? std::string("core") : group) + "/" + kind);
   if (auto n = ref.string("name", true)) out.pool = *n;
   if (auto ns = ref.string("namespace")) out.ns = *ns;
 }
@@ -55,9 +58,12 @@ void parse_match(MapReader& m, RouteMatch& out) {
   if (m.has("path")) {
     MapReader path(m.child("path"), m.path_of("path"), m.file(), m.diagnostics());
     if (auto t = path.string("type")) {
-      if (*t == "PathPrefix") out.path.type = PathMatch::Type::kPathPrefix;
-      else if (*t == "Exact") out.path.type = PathMatch::Type::kExact;
-      else path.error("type", "path match type '" + *t + "' is not supported (PathPrefix, Exact)");
+      if (*t == "PathPrefix")
+        out.path.type = PathMatch::Type::kPathPrefix;
+      else if (*t == "Exact")
+        out.path.type = PathMatch::Type::kExact;
+      else
+        path.error("type", "path match type '" + *t + "' is not supported (PathPrefix, Exact)");
     }
     if (auto v = path.string("value")) {
       if (v->empty() || v->front() != '/') path.error("value", "must start with '/'");
@@ -89,13 +95,15 @@ void parse_mirror(MapReader& f, RouteRule& rule) {
   MapReader mirror(f.child("requestMirror"), f.path_of("requestMirror"), f.file(), f.diagnostics());
   MirrorFilter out;
   if (mirror.has("backendRef")) {
-    MapReader ref(mirror.child("backendRef"), mirror.path_of("backendRef"), f.file(), f.diagnostics());
+    MapReader ref(mirror.child("backendRef"), mirror.path_of("backendRef"), f.file(),
+                  f.diagnostics());
     parse_pool_backend(ref, out);
     ref.integer("port", 1, 65535);
   } else {
     mirror.error("backendRef", "required field is missing");
   }
-  if (auto pct = mirror.integer("percent", 0, 100)) out.fraction = static_cast<double>(*pct) / 100.0;
+  if (auto pct = mirror.integer("percent", 0, 100))
+    out.fraction = static_cast<double>(*pct) / 100.0;
   if (mirror.has("fraction")) {
     MapReader fr(mirror.child("fraction"), mirror.path_of("fraction"), f.file(), f.diagnostics());
     const auto num = fr.integer("numerator", 0, INT32_MAX, true);

@@ -105,8 +105,8 @@ void MapReader::ignore(const std::string& key, const std::string& why) {
 }
 
 std::string Diagnostic::to_string() const {
-  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-         ": " + (field.empty() ? "" : field + ": ") + message;
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+         (field.empty() ? "" : field + ": ") + message;
 }
 
 std::string Diagnostics::error_text() const {

@@ -28,7 +28,9 @@ class MapReader {
   bool has(const std::string& key) const;
   // The child node (marked as read); an undefined node when absent.
   YAML::Node child(const std::string& key);
-  std::string path_of(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  std::string path_of(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
   SourceLocation where(const std::string& key) const;
   SourceLocation where() const { return location_of(file_, node_); }
 

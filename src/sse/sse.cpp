@@ -53,8 +53,8 @@ void SseParser::finish_line(const std::function<void(const Event&)>& on_event) {
   if (line.front() != ':') {
     const std::size_t colon = line.find(':');
     std::string_view field = line.substr(0, colon);
-    std::string_view value = colon == std::string_view::npos ? std::string_view{}
-                                                              : line.substr(colon + 1);
+    std::string_view value =
+        colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
     if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
     if (field == "data") {
       if (has_data_) data_.push_back('\n');

@@ -1,13 +1,13 @@
 // Configuration loading against the real upstream manifests (golden dumps) and against
 // mutated copies that must fail with the exact file, line and field.
+#include "config/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "config/config.hpp"
 
 namespace infergate::config {
 namespace {
@@ -96,8 +96,8 @@ TEST(UpstreamFixtures, EveryHttpRouteLoads) {
     for (const auto& vendor : fs::directory_iterator(dir)) {
       const auto route = vendor.path() / "httproute.yaml";
       if (!fs::exists(route)) continue;
-      const auto result = load({kFixtures + release + "/config/manifests/inferencepool-resources.yaml",
-                                route.string()});
+      const auto result = load(
+          {kFixtures + release + "/config/manifests/inferencepool-resources.yaml", route.string()});
       EXPECT_TRUE(result.config) << route << "\n" << result.diagnostics.error_text();
       ++routes;
     }
@@ -121,7 +121,8 @@ TEST(UpstreamFixtures, EmbeddedPickerConfigIsReadFromTheConfigMap) {
   EXPECT_EQ(result.config->picker->plugins.size(), 7u);
   EXPECT_EQ(result.config->picker->plugins[4].type, "decision-tree-filter");
   bool other_skipped = false;
-  for (const auto& s : result.config->skipped) other_skipped |= s.find("data.plugins-v2.yaml") != std::string::npos;
+  for (const auto& s : result.config->skipped)
+    other_skipped |= s.find("data.plugins-v2.yaml") != std::string::npos;
   EXPECT_TRUE(other_skipped);
 }
 
@@ -130,7 +131,8 @@ TEST(UpstreamFixtures, EmbeddedPickerConfigIsReadFromTheConfigMap) {
 // Writes `text` to a temporary file and loads it alone (plus the fixture endpoints).
 BuildResult load_yaml(const std::string& text, std::string& path) {
   path = (fs::temp_directory_path() / ("infergate-config-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(std::rand()) + ".yaml")).string();
+                                       std::to_string(std::rand()) + ".yaml"))
+             .string();
   std::ofstream(path) << text;
   auto r = load({path});
   fs::remove(path);
@@ -157,8 +159,10 @@ void expect_error(const std::string& yaml, int line, const std::string& field,
   const std::string text = r.diagnostics.error_text();
   const std::string where = path + ":" + std::to_string(line) + ":";
   EXPECT_NE(text.find(where), std::string::npos) << "want " << where << " in\n" << text;
-  EXPECT_NE(text.find(field + ": "), std::string::npos) << "want field " << field << " in\n" << text;
-  EXPECT_NE(text.find(message_part), std::string::npos) << "want '" << message_part << "' in\n" << text;
+  EXPECT_NE(text.find(field + ": "), std::string::npos) << "want field " << field << " in\n"
+                                                        << text;
+  EXPECT_NE(text.find(message_part), std::string::npos) << "want '" << message_part << "' in\n"
+                                                        << text;
 }
 
 TEST(ConfigErrors, MisspeltField) {
@@ -172,7 +176,8 @@ spec:
   critcality: Critical
   poolRef:
     name: vllm-llama3-8b-instruct
-)", 18, "spec.critcality", "unknown field");
+)",
+               18, "spec.critcality", "unknown field");
 }
 
 TEST(ConfigErrors, DanglingPool) {
@@ -184,7 +189,8 @@ spec:
   modelName: m
   poolRef:
     name: nowhere
-)", 1, "spec.poolRef.name", "InferencePool default/nowhere does not exist");
+)",
+               1, "spec.poolRef.name", "InferencePool default/nowhere does not exist");
 }
 
 TEST(ConfigErrors, BadWeight) {
@@ -199,7 +205,8 @@ spec:
   targetModels:
   - name: a
     weight: 0
-)", 21, "spec.targetModels[0].weight", "must be between 1 and 1000000");
+)",
+               21, "spec.targetModels[0].weight", "must be between 1 and 1000000");
 }
 
 TEST(ConfigErrors, WeightsOnSomeTargetsOnly) {
@@ -215,7 +222,8 @@ spec:
   - name: a
     weight: 10
   - name: b
-)", 19, "spec.targetModels", "either every target model has a weight or none has");
+)",
+               19, "spec.targetModels", "either every target model has a weight or none has");
 }
 
 TEST(ConfigErrors, DuplicateModelName) {
@@ -235,12 +243,15 @@ metadata:
 spec:
   modelName: shared
   poolRef: {name: vllm-llama3-8b-instruct}
-)", 20, "spec.modelName", "already declared");
+)",
+               20, "spec.modelName", "already declared");
 }
 
 TEST(ConfigErrors, UnsupportedApiVersionAndUnknownKind) {
-  expect_error("apiVersion: inference.networking.k8s.io/v2\nkind: InferencePool\nmetadata: {name: p}\nspec: {}\n",
-               1, "apiVersion", "unsupported API version");
+  expect_error(
+      "apiVersion: inference.networking.k8s.io/v2\nkind: InferencePool\nmetadata: {name: p}\nspec: "
+      "{}\n",
+      1, "apiVersion", "unsupported API version");
   expect_error("apiVersion: example.com/v1\nkind: Frobnicator\nmetadata: {name: p}\n", 2, "kind",
                "unknown kind Frobnicator");
 }
@@ -274,7 +285,8 @@ spec:
   rules:
   - backendRefs:
     - name: some-service
-)", 8, "spec.rules[0].backendRefs[0].name", "only InferencePool backends");
+)",
+               8, "spec.rules[0].backendRefs[0].name", "only InferencePool backends");
 }
 
 TEST(ConfigErrors, InvalidYamlNamesTheLine) {
@@ -293,7 +305,8 @@ spec:
   criticality: Urgent
   poolRef: {name: nowhere}
   extra: 1
-)", path);
+)",
+                           path);
   EXPECT_GE(r.diagnostics.errors.size(), 3u) << r.diagnostics.error_text();
 }
 
@@ -314,7 +327,8 @@ spec:
   - {name: a, address: 10.1.0.1, labels: {app: multi}}
   - {name: b, address: "10.1.0.2:9100", metricsPort: 9200, labels: {app: multi}, engine: sglang}
   - {name: c, address: 10.1.0.3, labels: {app: other}}
-)", path);
+)",
+                           path);
   ASSERT_TRUE(r.config) << r.diagnostics.error_text();
   const auto& eps = r.config->pools.at(0).endpoints;
   ASSERT_EQ(eps.size(), 3u);
@@ -352,7 +366,8 @@ TEST(ConfigResolution, SaturationDetectorThresholdsAreRead) {
   EXPECT_EQ(r.config->picker->queue_depth_threshold, 8);
   EXPECT_EQ(r.config->picker->kv_cache_util_threshold, 0.9);
   EXPECT_EQ(r.config->picker->metrics_staleness, std::chrono::milliseconds(150));
-  for (const auto& w : r.diagnostics.warnings) EXPECT_EQ(w.to_string().find("saturationDetector"), std::string::npos) << w.to_string();
+  for (const auto& w : r.diagnostics.warnings)
+    EXPECT_EQ(w.to_string().find("saturationDetector"), std::string::npos) << w.to_string();
 }
 
 TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {

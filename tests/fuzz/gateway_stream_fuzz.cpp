@@ -3,7 +3,6 @@
 // bytes are split into reads, and skim_response_json must agree with the full parser
 // (inspect_response_json) on every document Boost.JSON accepts.
 #include <boost/json/parse.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t at = 0, step = 1 + split % 37;
   const auto take = [&] {
     for (const auto& e : events) {
-      if (e.end > buffer.size() || e.begin > e.end || (!e.joined && e.data_end > e.end)) __builtin_trap();
+      if (e.end > buffer.size() || e.begin > e.end || (!e.joined && e.data_end > e.end))
+        __builtin_trap();
       found.emplace_back(e.data(buffer));
       check_skim(e.data(buffer));
     }

@@ -11,13 +11,17 @@ using namespace infergate::gateway::http1;
 
 void check_head(std::string_view bytes, bool request) {
   MessageHead head;
-  const Parse p = request ? parse_request_head(bytes, 4096, head) : parse_response_head(bytes, 4096, head);
-  if (p == Parse::kDone && (head.size == 0 || head.size > bytes.size() || head.size > 4096)) __builtin_trap();
-  if (p == Parse::kDone && request && (head.method.empty() || head.target.empty())) __builtin_trap();
+  const Parse p =
+      request ? parse_request_head(bytes, 4096, head) : parse_response_head(bytes, 4096, head);
+  if (p == Parse::kDone && (head.size == 0 || head.size > bytes.size() || head.size > 4096))
+    __builtin_trap();
+  if (p == Parse::kDone && request && (head.method.empty() || head.target.empty()))
+    __builtin_trap();
   if (p == Parse::kDone && !request && (head.status < 100 || head.status > 999)) __builtin_trap();
 }
 
-ChunkedDecoder::Result decode_in_pieces(std::string_view bytes, std::size_t step, std::string& body) {
+ChunkedDecoder::Result decode_in_pieces(std::string_view bytes, std::size_t step,
+                                        std::string& body) {
   ChunkedDecoder decoder;
   ChunkedDecoder::Result r = ChunkedDecoder::Result::kMore;
   for (std::size_t at = 0; at < bytes.size() && r == ChunkedDecoder::Result::kMore; at += step) {

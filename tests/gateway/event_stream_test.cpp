@@ -1,15 +1,17 @@
 // The relay's stream scanner and JSON skimmer: the same answers as the SSE parser and the full
 // JSON parser, found where the bytes lie.
+#include "gateway/request/event_stream.hpp"
+
 #include <gtest/gtest.h>
 
-#include "gateway/request/event_stream.hpp"
 #include "gateway/request/response_json.hpp"
 
 namespace infergate::gateway {
 namespace {
 
 // Feeds `stream` in pieces of `step` bytes as the relay does; returns the events' data.
-std::vector<std::string> scan_all(std::string_view stream, std::size_t step, std::string* forwarded = nullptr) {
+std::vector<std::string> scan_all(std::string_view stream, std::size_t step,
+                                  std::string* forwarded = nullptr) {
   EventStreamScanner scanner(64);
   std::vector<StreamEvent> events;
   std::vector<std::string> out;
@@ -51,7 +53,8 @@ TEST(EventStreamScanner, AOneLineEventIsReportedWhereItLies) {
   EXPECT_EQ(events[0].begin, 0u);
   EXPECT_EQ(events[0].end, 21u);
   EXPECT_FALSE(events[0].joined);
-  EXPECT_EQ(buffer.substr(events[0].data_begin, events[0].data_end - events[0].data_begin), "{\"model\":\"m\"}");
+  EXPECT_EQ(buffer.substr(events[0].data_begin, events[0].data_end - events[0].data_begin),
+            "{\"model\":\"m\"}");
   EXPECT_EQ(scanner.complete_end(), 21u) << "the unfinished event stays";
 }
 
@@ -77,7 +80,10 @@ TEST(SkimResponseJson, AgreesWithTheFullParser) {
       R"({"usage":{"prompt_tokens":1.5,"completion_tokens":-4,"prompt_tokens_details":null}})",
       R"({"nested":{"model":"no","choices":[{"text":"no"}]},"model":"yes"})",
       R"({"mod\u0065l":"escaped key","choices":[]})",
-      R"([1,2])", R"({"model":"unterminated)", "", R"({"a":[}]})"};
+      R"([1,2])",
+      R"({"model":"unterminated)",
+      "",
+      R"({"a":[}]})"};
   // Keys and values of every length around the skimmer's word and short-string sizes, with an
   // escaped quote or backslash at every position (and documents cut short inside them).
   std::vector<std::string> generated = docs;
@@ -85,8 +91,9 @@ TEST(SkimResponseJson, AgreesWithTheFullParser) {
     for (const std::string special : {R"(\")", R"(\\)", "x"}) {
       for (std::size_t at = 0; at <= n; ++at) {
         const std::string text = std::string(at, 'a') + special + std::string(n - at, 'b');
-        const std::string doc = R"({")" + text + R"(":")" + text + R"(","model":"m","choices":[{"delta":{"content":")" +
-                                text + R"("}}],"m)" + text + R"(":1})";
+        const std::string doc = R"({")" + text + R"(":")" + text +
+                                R"(","model":"m","choices":[{"delta":{"content":")" + text +
+                                R"("}}],"m)" + text + R"(":1})";
         generated.push_back(doc);
         generated.push_back(doc.substr(0, 2 + at + n / 2));
       }

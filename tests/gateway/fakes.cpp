@@ -11,9 +11,11 @@ namespace {
 
 class FakeExchange final : public UpstreamExchange {
  public:
-  FakeExchange(FakeUpstream& owner, std::string address) : owner_(owner), address_(std::move(address)) {}
+  FakeExchange(FakeUpstream& owner, std::string address)
+      : owner_(owner), address_(std::move(address)) {}
 
-  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override {
+  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
+      const UpstreamRequest& request) override {
     owner_.received.push_back({address_, request, request.flat_body()});
     owner_.received.back().request.body = {};
     auto& queue = owner_.script[address_];

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-
 #include <deque>
 #include <map>
 
@@ -82,8 +81,8 @@ class StaticSnapshots final : public SnapshotSource {
 struct Harness {
   explicit Harness(const std::string& yaml, HandlerOptions options = {});
   MemoryResponse run(ClientRequest request, int fail_after_writes = -1);
-  MemoryResponse post(const std::string& path, const std::string& body,
-                      HeaderList headers = {}, int fail_after_writes = -1);
+  MemoryResponse post(const std::string& path, const std::string& body, HeaderList headers = {},
+                      int fail_after_writes = -1);
 
   StaticSnapshots snapshots;
   FakeUpstream upstream;

@@ -21,8 +21,8 @@
 #include <thread>
 
 #include "support/child_process.hpp"
-#include "support/integration.hpp"
 #include "support/http_client.hpp"
+#include "support/integration.hpp"
 #include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
@@ -40,7 +40,6 @@ enum Class { kCritical, kStandard, kSheddable };
 constexpr std::array<const char*, 3> kModelOf = {"critical-chat", "standard-chat",
                                                  "sheddable-chat"};
 constexpr std::array<const char*, 3> kClassName = {"Critical", "Standard", "Sheddable"};
-
 
 std::string completion(const std::string& model, int max_tokens = kOutputTokens,
                        bool stream = false) {
@@ -65,7 +64,6 @@ double sum_samples(const std::string& page, const std::string& prefix,
   }
   return sum;
 }
-
 
 struct Gateway {
   std::unique_ptr<ChildProcess> process;

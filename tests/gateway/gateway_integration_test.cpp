@@ -1,17 +1,16 @@
 // infergate and infergate-sim as real processes on loopback ports chosen at run time.
+#include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
-
 #include <atomic>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "support/child_process.hpp"
-#include "support/integration.hpp"
 #include "support/http_client.hpp"
+#include "support/integration.hpp"
 #include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
@@ -34,14 +33,15 @@ std::string endpoints_yaml(const std::string& name, const std::string& app, cons
   std::string out;
   int i = 0;
   for (auto port : replica_ports(sim.child.ready_json()))
-    out += "  - {name: " + name + "-" + std::to_string(i++) + ", address: \"127.0.0.1:" +
-           std::to_string(port) + "\", labels: {app: " + app + "}}\n";
+    out += "  - {name: " + name + "-" + std::to_string(i++) +
+           ", address: \"127.0.0.1:" + std::to_string(port) + "\", labels: {app: " + app + "}}\n";
   return out;
 }
 
 std::string pool_yaml(const std::string& name) {
-  return "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: " + name +
-         "}\nspec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: " + name + "}}}\n";
+  return "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: " +
+         name + "}\nspec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: " + name +
+         "}}}\n";
 }
 
 std::string backend(const std::string& pool, int weight = 1) {
@@ -49,10 +49,9 @@ std::string backend(const std::string& pool, int weight = 1) {
          ", weight: " + std::to_string(weight) + "}";
 }
 
-
 struct Gateway {
   Gateway(const std::string& config_path, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--config", config_path, "--listen", "127.0.0.1:0",
+    std::vector<std::string> args = {"--config",       config_path,   "--listen",  "127.0.0.1:0",
                                      "--admin-listen", "127.0.0.1:0", "--workers", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     process = std::make_unique<Process>(INFERGATE_BIN, args);
@@ -68,28 +67,36 @@ struct Gateway {
 
 std::string completion(const std::string& model, int max_tokens = 4, bool stream = false,
                        bool usage = false) {
-  json::object body{{"model", model}, {"prompt", "Hello gateway"}, {"max_tokens", max_tokens},
-                    {"ignore_eos", true}, {"stream", stream}};
+  json::object body{{"model", model},
+                    {"prompt", "Hello gateway"},
+                    {"max_tokens", max_tokens},
+                    {"ignore_eos", true},
+                    {"stream", stream}};
   if (usage) body["stream_options"] = json::object{{"include_usage", true}};
   return json::serialize(body);
 }
 
-double metric(HttpClient& c, const std::string& prefix) { return sample_value(c.get("/metrics").body, prefix); }
-
+double metric(HttpClient& c, const std::string& prefix) {
+  return sample_value(c.get("/metrics").body, prefix);
+}
 
 // A fleet shared by most tests: pool "llama" (2 replicas, adapters food-review-1/2), pool
 // "qwen" (1 replica), pool "empty" (no endpoints), pool "dead" (a closed port).
 class GatewayIT : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    llama_ = start_sim({"--replicas", "2", "--pod-name", "llama", "--served-model-name", "llama", "shared",
-                        "--enable-lora", "--max-loras", "2", "--lora-modules", "food-review-1=/a/1",
-                        "food-review-2=/a/2"}).release();
-    qwen_ = start_sim({"--replicas", "1", "--pod-name", "qwen", "--served-model-name", "qwen", "shared",
-                       "--gpu-profile", "tiny"}).release();
-    std::string yaml = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: eps}\nspec:\n  endpoints:\n" +
-                       endpoints_yaml("llama", "llama", *llama_) + endpoints_yaml("qwen", "qwen", *qwen_) +
-                       "  - {name: dead-0, address: \"127.0.0.1:1\", labels: {app: dead}}\n";
+    llama_ = start_sim({"--replicas", "2", "--pod-name", "llama", "--served-model-name", "llama",
+                        "shared", "--enable-lora", "--max-loras", "2", "--lora-modules",
+                        "food-review-1=/a/1", "food-review-2=/a/2"})
+                 .release();
+    qwen_ = start_sim({"--replicas", "1", "--pod-name", "qwen", "--served-model-name", "qwen",
+                       "shared", "--gpu-profile", "tiny"})
+                .release();
+    std::string yaml =
+        "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: eps}\nspec:\n "
+        " endpoints:\n" +
+        endpoints_yaml("llama", "llama", *llama_) + endpoints_yaml("qwen", "qwen", *qwen_) +
+        "  - {name: dead-0, address: \"127.0.0.1:1\", labels: {app: dead}}\n";
     yaml += pool_yaml("llama") + pool_yaml("qwen") + pool_yaml("empty") + pool_yaml("dead");
     yaml += R"(---
 apiVersion: inference.networking.x-k8s.io/v1alpha2
@@ -106,15 +113,20 @@ metadata: {name: llm}
 spec:
   rules:
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: qwen}]}]
-    backendRefs: [)" + backend("qwen") + R"(]
+    backendRefs: [)" +
+            backend("qwen") + R"(]
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: llama}]}, {headers: [{name: X-Gateway-Model-Name, value: food-review}]}]
-    backendRefs: [)" + backend("llama") + R"(]
+    backendRefs: [)" +
+            backend("llama") + R"(]
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: shared}]}]
-    backendRefs: [)" + backend("llama", 3) + ", " + backend("qwen", 1) + R"(]
+    backendRefs: [)" +
+            backend("llama", 3) + ", " + backend("qwen", 1) + R"(]
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: ghost}]}]
-    backendRefs: [)" + backend("empty") + R"(]
+    backendRefs: [)" +
+            backend("empty") + R"(]
   - matches: [{headers: [{name: X-Gateway-Model-Name, value: zombie}]}]
-    backendRefs: [)" + backend("dead") + R"(]
+    backendRefs: [)" +
+            backend("dead") + R"(]
 )";
     config_ = new TempConfig(yaml);
     // These tests are about the data path; flow control has its own (shedding would turn the
@@ -183,9 +195,11 @@ TEST_F(GatewayIT, ModelRewriteGoesUpstreamAndComesBack) {
 
 TEST_F(GatewayIT, ChatAndCompletionsStreamedAndNot) {
   auto c = gateway_->client();
-  const std::string chat = json::serialize(json::object{
-      {"model", "qwen"}, {"max_tokens", 3}, {"ignore_eos", true},
-      {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}});
+  const std::string chat = json::serialize(
+      json::object{{"model", "qwen"},
+                   {"max_tokens", 3},
+                   {"ignore_eos", true},
+                   {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}});
   const auto whole = c.post("/v1/chat/completions", chat);
   ASSERT_EQ(whole.status, 200);
   EXPECT_EQ(json::parse(whole.body).at("usage").at("completion_tokens").as_int64(), 3);
@@ -230,13 +244,16 @@ TEST_F(GatewayIT, ErrorsAreOpenAiShaped) {
   check(c.post("/v1/completions", "{not json"), 400, "BadRequestError");
   check(c.post("/v1/completions", R"({"prompt":"x"})"), 400, "BadRequestError");
   check(c.post("/v1/completions", completion("nope")), 404, "NotFoundError");
-  EXPECT_NE(c.post("/v1/completions", completion("nope")).body.find("The model `nope` does not exist."),
-            std::string::npos);
+  EXPECT_NE(
+      c.post("/v1/completions", completion("nope")).body.find("The model `nope` does not exist."),
+      std::string::npos);
   check(c.get("/v1/nothing"), 404, "NotFoundError");
   check(c.post("/v1/completions", completion("ghost")), 503, "ServiceUnavailableError");
   check(c.post("/v1/completions", completion("zombie")), 503, "ServiceUnavailableError");
   // The model server's own errors reach the client as it sent them.
-  EXPECT_EQ(c.post("/v1/completions", R"({"model":"llama","prompt":"x","max_tokens":999999999})").status, 400);
+  EXPECT_EQ(
+      c.post("/v1/completions", R"({"model":"llama","prompt":"x","max_tokens":999999999})").status,
+      400);
   check(c.post("/v1/completions", completion(std::string(70000, 'x'))), 413, "BadRequestError");
 }
 
@@ -273,7 +290,8 @@ TEST_F(GatewayIT, ModelsListsDeclaredAndServedModels) {
   std::set<std::string> ids;
   const auto doc = json::parse(res.body);
   for (const auto& m : doc.at("data").as_array()) ids.insert(std::string(m.at("id").as_string()));
-  for (const char* id : {"food-review", "llama", "shared", "qwen", "food-review-1", "food-review-2"})
+  for (const char* id :
+       {"food-review", "llama", "shared", "qwen", "food-review-1", "food-review-2"})
     EXPECT_TRUE(ids.contains(id)) << id << " in " << res.body;
 }
 
@@ -290,8 +308,10 @@ TEST_F(GatewayIT, ClientDisconnectStopsTheModelServersWork) {
 TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
   auto keep = start_sim({"--replicas", "2", "--gpu-profile", "tiny", "--pod-name", "keep"});
   auto doomed = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "doomed"});
-  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                  endpoints_yaml("k", "p", *keep) + endpoints_yaml("d", "p", *doomed) + pool_yaml("p"));
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("k", "p", *keep) + endpoints_yaml("d", "p", *doomed) + pool_yaml("p"));
   Gateway gw(config.path());
   std::atomic<int> done{0}, failed{0};
   std::vector<std::thread> clients;
@@ -299,7 +319,8 @@ TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
     clients.emplace_back([&] {
       auto c = gw.client();
       for (int i = 0; i < 100; ++i) {
-        const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 20));
+        const auto res =
+            c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 20));
         if (res.status != 200) ++failed;
         ++done;
       }
@@ -307,7 +328,8 @@ TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
   }
   // Kill the third endpoint once a quarter of the requests are done (bounded wait).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (done.load() < 100 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (done.load() < 100 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   EXPECT_GE(done.load(), 100);
   doomed->child.terminate();
   for (auto& t : clients) t.join();
@@ -319,15 +341,18 @@ TEST(GatewayProcess, AnEndpointKilledMidRunFailsNoRequest) {
 TEST(GatewayProcess, RequestMirrorSendsACopyToTheMirrorPool) {
   auto primary = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "primary"});
   auto shadow = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "shadow"});
-  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                  endpoints_yaml("p", "primary", *primary) + endpoints_yaml("s", "shadow", *shadow) +
-                  pool_yaml("primary") + pool_yaml("shadow") + R"(---
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("p", "primary", *primary) + endpoints_yaml("s", "shadow", *shadow) +
+      pool_yaml("primary") + pool_yaml("shadow") + R"(---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: mirrored}
 spec:
   rules:
-  - backendRefs: [)" + backend("primary") + R"(]
+  - backendRefs: [)" +
+      backend("primary") + R"(]
     filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: shadow}}}]
 )");
   Gateway gw(config.path());
@@ -336,19 +361,22 @@ spec:
   for (int i = 0; i < kRequests; ++i) {
     const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 4));
     ASSERT_EQ(res.status, 200) << res.body;
-    EXPECT_EQ(res.header("x-inference-pod").rfind("primary-", 0), 0u) << "the client gets the primary's answer";
+    EXPECT_EQ(res.header("x-inference-pod").rfind("primary-", 0), 0u)
+        << "the client gets the primary's answer";
   }
   HttpClient shadow_metrics("127.0.0.1", replica_ports(shadow->child.ready_json()).front());
   EXPECT_TRUE(until([&] {
-    return sample_value(shadow_metrics.get("/metrics").body, "vllm:request_success_total{finished_reason=\"length\"") ==
-           kRequests;
+    return sample_value(shadow_metrics.get("/metrics").body,
+                        "vllm:request_success_total{finished_reason=\"length\"") == kRequests;
   }));
 }
 
 TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
   auto slow = start_sim({"--slowdown", "100"});
-  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                  endpoints_yaml("s", "p", *slow) + pool_yaml("p"));
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("s", "p", *slow) + pool_yaml("p"));
   Gateway gw(config.path(), {"--upstream-response-timeout-ms", "300"});
   auto c = gw.client();
   const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 50));
@@ -357,10 +385,14 @@ TEST(GatewayProcess, UpstreamResponseTimeoutIs504) {
 
 TEST(GatewayProcess, RouteRequestTimeoutIs504) {
   auto slow = start_sim({"--slowdown", "100"});
-  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                  endpoints_yaml("s", "p", *slow) + pool_yaml("p") +
-                  "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n"
-                  "  - backendRefs: [" + backend("p") + "]\n    timeouts: {request: 300ms}\n");
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("s", "p", *slow) + pool_yaml("p") +
+      "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: "
+      "r}\nspec:\n  rules:\n"
+      "  - backendRefs: [" +
+      backend("p") + "]\n    timeouts: {request: 300ms}\n");
   Gateway gw(config.path());
   auto c = gw.client();
   const auto t0 = std::chrono::steady_clock::now();
@@ -376,10 +408,14 @@ TEST(GatewayProcess, RouteRequestTimeoutIs504) {
 TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
   auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
   auto b = start_sim({"--gpu-profile", "tiny", "--pod-name", "b"});
-  const std::string eps = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                          endpoints_yaml("a", "a", *a) + endpoints_yaml("b", "b", *b) + pool_yaml("a") + pool_yaml("b");
+  const std::string eps =
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("a", "a", *a) + endpoints_yaml("b", "b", *b) + pool_yaml("a") + pool_yaml("b");
   const auto route_to = [&](const std::string& pool) {
-    return eps + "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rules:\n  - backendRefs: [" +
+    return eps +
+           "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: "
+           "r}\nspec:\n  rules:\n  - backendRefs: [" +
            backend(pool) + "]\n";
   };
   TempConfig config(route_to("a"));
@@ -390,9 +426,13 @@ TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
 
   config.write(route_to("b"));
   kill(gw.process->child.pid(), SIGHUP);
-  EXPECT_TRUE(until([&] { return c.post("/v1/completions", completion(model)).header("x-inference-pod") == "b-0"; }));
+  EXPECT_TRUE(until([&] {
+    return c.post("/v1/completions", completion(model)).header("x-inference-pod") == "b-0";
+  }));
 
-  config.write("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec: {bogus: 1}\n");
+  config.write(
+      "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec: "
+      "{bogus: 1}\n");
   auto admin = gw.admin();
   EXPECT_EQ(admin.post("/reload", "").status, 400);
   EXPECT_EQ(c.post("/v1/completions", completion(model)).header("x-inference-pod"), "b-0")
@@ -402,36 +442,48 @@ TEST(GatewayProcess, ReloadSwapsValidConfigurationsAndKeepsTheOldOnError) {
 
 TEST(GatewayProcess, ReloadsWhenTheFileChanges) {
   auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
-  const std::string base = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                           endpoints_yaml("a", "a", *a) + pool_yaml("a");
+  const std::string base =
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("a", "a", *a) + pool_yaml("a");
   TempConfig config(base);
   Gateway gw(config.path());
   auto admin = gw.admin();
-  config.write(base + "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\nmetadata: {name: m}\nspec: {modelName: added, poolRef: {name: a}}\n");
-  EXPECT_TRUE(until([&] { return admin.get("/config").body.find("model added") != std::string::npos; }));
+  config.write(
+      base +
+      "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\nmetadata: "
+      "{name: m}\nspec: {modelName: added, poolRef: {name: a}}\n");
+  EXPECT_TRUE(
+      until([&] { return admin.get("/config").body.find("model added") != std::string::npos; }));
 }
 
 TEST(GatewayProcess, SigtermDrainsInFlightRequests) {
   auto a = start_sim({"--pod-name", "a"});
-  TempConfig config("apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  endpoints:\n" +
-                  endpoints_yaml("a", "a", *a) + pool_yaml("a"));
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("a", "a", *a) + pool_yaml("a"));
   Gateway gw(config.path());
   auto c = gw.client();
   bool signalled = false;
   // ~100 decode steps of 7 ms: SIGTERM arrives after the first event, the stream still ends.
-  const auto res = c.post_streaming("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 100, true),
-                                    [&](const std::string&) {
-                                      if (!signalled) kill(gw.process->child.pid(), SIGTERM);
-                                      signalled = true;
-                                      return true;
-                                    });
+  const auto res =
+      c.post_streaming("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 100, true),
+                       [&](const std::string&) {
+                         if (!signalled) kill(gw.process->child.pid(), SIGTERM);
+                         signalled = true;
+                         return true;
+                       });
   EXPECT_TRUE(res.complete);
   EXPECT_EQ(sse_payloads(res.body).back(), "[DONE]");
   EXPECT_EQ(gw.process->child.terminate(), 0);
 }
 
 TEST(GatewayProcess, InvalidConfigurationExitsNonZeroNamingTheLine) {
-  TempConfig config("apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: blue\n");
+  TempConfig config(
+      "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: "
+      "x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: "
+      "blue\n");
   EXPECT_THROW(ChildProcess(INFERGATE_BIN, {"--config", config.path()}, std::chrono::seconds(10)),
                std::runtime_error);
 }

@@ -22,8 +22,9 @@ TEST(OpenAiRequest, ApiFromPath) {
 }
 
 TEST(OpenAiRequest, ReadsFieldsAndPromptText) {
-  const auto r = ok(ApiType::kChatCompletions,
-                    R"({"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]}],
+  const auto r = ok(
+      ApiType::kChatCompletions,
+      R"({"messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]}],
                         "model" : "m\"x" ,"stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":9})");
   EXPECT_EQ(r.model, "m\"x");
   EXPECT_TRUE(r.stream);
@@ -35,7 +36,8 @@ TEST(OpenAiRequest, ReadsFieldsAndPromptText) {
 TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
   const std::string body = R"({"prompt":"a \"model\": b", "model" : "m\"x" , "n":1})";
   const auto r = ok(ApiType::kCompletions, body);
-  EXPECT_EQ(rewrite_model(body, r, "lora/new"), R"({"prompt":"a \"model\": b", "model" : "lora/new" , "n":1})");
+  EXPECT_EQ(rewrite_model(body, r, "lora/new"),
+            R"({"prompt":"a \"model\": b", "model" : "lora/new" , "n":1})");
   EXPECT_EQ(r.prompt, "a \"model\": b");
 }
 
@@ -43,12 +45,14 @@ TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
   // The front end's buffer: the body, then bytes of a pipelined request and room it has not
   // filled. Parsed where it lies, the body gives what a padded copy gives; bytes past it
   // (which the parser may read) change nothing.
-  const std::string body = R"({"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":3})";
-  for (const std::string& tail : {std::string(kJsonPadding, '"'), std::string(kJsonPadding + 7, '}'),
-                                 "POST /v1/completions HTTP/1.1\r\n" + std::string(kJsonPadding, '[')}) {
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":"hello"}],"max_tokens":3})";
+  for (const std::string& tail :
+       {std::string(kJsonPadding, '"'), std::string(kJsonPadding + 7, '}'),
+        "POST /v1/completions HTTP/1.1\r\n" + std::string(kJsonPadding, '[')}) {
     const std::string buffer = body + tail;
-    const auto r = parse_openai_request(ApiType::kChatCompletions, std::string_view(buffer).substr(0, body.size()),
-                                        buffer.size());
+    const auto r = parse_openai_request(
+        ApiType::kChatCompletions, std::string_view(buffer).substr(0, body.size()), buffer.size());
     ASSERT_TRUE(std::holds_alternative<ParsedRequest>(r)) << tail;
     const ParsedRequest& in_place = std::get<ParsedRequest>(r);
     const ParsedRequest copied = ok(ApiType::kChatCompletions, body);
@@ -60,8 +64,8 @@ TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
   }
   // A truncated body stays an error, whatever follows it.
   const std::string buffer = R"({"model":"m","prompt":"x")" + std::string(kJsonPadding, '}');
-  EXPECT_TRUE(std::holds_alternative<GatewayError>(
-      parse_openai_request(ApiType::kCompletions, std::string_view(buffer).substr(0, 25), buffer.size())));
+  EXPECT_TRUE(std::holds_alternative<GatewayError>(parse_openai_request(
+      ApiType::kCompletions, std::string_view(buffer).substr(0, 25), buffer.size())));
 }
 
 TEST(OpenAiRequest, Errors) {
@@ -69,9 +73,12 @@ TEST(OpenAiRequest, Errors) {
                           R"({"model":"m","stream":1})", R"({"model":"m","max_tokens":"9"})",
                           // found by fuzzing: a malformed literal where a boolean belongs
                           R"({"model":"m","stream":nrue})"}) {
-    EXPECT_TRUE(std::holds_alternative<GatewayError>(parse_openai_request(ApiType::kCompletions, bad))) << bad;
+    EXPECT_TRUE(
+        std::holds_alternative<GatewayError>(parse_openai_request(ApiType::kCompletions, bad)))
+        << bad;
   }
-  const auto e = std::get<GatewayError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));
+  const auto e =
+      std::get<GatewayError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));
   EXPECT_EQ(e.status, 400);
   EXPECT_EQ(e.param, "model");
 }

@@ -8,18 +8,18 @@
 //
 // Outcomes are asserted on shares with wide margins, never on exact timing; every wait is
 // bounded (until()) and waits on something observable, never on a sleep.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <array>
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <thread>
 
 #include "support/child_process.hpp"
-#include "support/integration.hpp"
 #include "support/http_client.hpp"
+#include "support/integration.hpp"
 #include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
@@ -31,7 +31,6 @@ constexpr int kPods = 4;
 constexpr const char* kModel = "meta-llama/Llama-3.1-8B-Instruct";  // the simulator's default
 using PodCounts = std::array<int, kPods>;
 
-
 std::string completion(const std::string& model, const std::string& prompt, int max_tokens) {
   return json::serialize(json::object{
       {"model", model}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"ignore_eos", true}});
@@ -40,23 +39,27 @@ std::string completion(const std::string& model, const std::string& prompt, int 
 // The replica that answered ("p-2" -> 2), or -1.
 int pod_of(const HttpResponse& res) {
   const std::string pod = res.header("x-inference-pod");
-  if (pod.size() != 3 || pod.rfind("p-", 0) != 0 || pod[2] < '0' || pod[2] >= '0' + kPods) return -1;
+  if (pod.size() != 3 || pod.rfind("p-", 0) != 0 || pod[2] < '0' || pod[2] >= '0' + kPods)
+    return -1;
   return pod[2] - '0';
 }
 
 int total(const PodCounts& c) { return c[0] + c[1] + c[2] + c[3]; }
-double share(const PodCounts& c, int pod) { return static_cast<double>(c[pod]) / std::max(1, total(c)); }
+double share(const PodCounts& c, int pod) {
+  return static_cast<double>(c[pod]) / std::max(1, total(c));
+}
 
 std::string describe(const PodCounts& c) {
   std::string out;
-  for (int i = 0; i < kPods; ++i) out += (i ? " " : "") + ("p-" + std::to_string(i)) + "=" + std::to_string(c[i]);
+  for (int i = 0; i < kPods; ++i)
+    out += (i ? " " : "") + ("p-" + std::to_string(i)) + "=" + std::to_string(c[i]);
   return out;
 }
 
 // Text that does not repeat within `chars` (so every 64-character prompt block differs).
 std::string prose(std::size_t chars, std::uint64_t seed) {
-  static constexpr std::array<const char*, 8> kWords = {"alpha ", "bravo ", "charlie ", "delta ",
-                                                        "echo ", "foxtrot ", "golf ", "hotel "};
+  static constexpr std::array<const char*, 8> kWords = {"alpha ", "bravo ",   "charlie ", "delta ",
+                                                        "echo ",  "foxtrot ", "golf ",    "hotel "};
   std::string out;
   std::uint64_t x = seed * 0x9e3779b97f4a7c15ULL + 1;
   while (out.size() < chars) {
@@ -69,24 +72,38 @@ std::string prose(std::size_t chars, std::uint64_t seed) {
   return out;
 }
 
-
 // Four simulated replicas in one pool behind one gateway.
 class Fleet {
  public:
   Fleet(std::vector<std::string> sim_args, std::vector<std::string> gateway_args = {}) {
-    sim_args.insert(sim_args.begin(), {"--port", "0", "--replicas", std::to_string(kPods), "--pod-name", "p"});
+    sim_args.insert(sim_args.begin(),
+                    {"--port", "0", "--replicas", std::to_string(kPods), "--pod-name", "p"});
     sim_ = std::make_unique<ChildProcess>(INFERGATE_SIM_BIN, sim_args);
     ports_ = replica_ports(sim_->ready_json());
-    std::string yaml = "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: eps}\nspec:\n  endpoints:\n";
+    std::string yaml =
+        "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: eps}\nspec:\n "
+        " endpoints:\n";
     for (int i = 0; i < kPods; ++i)
-      yaml += "  - {name: p-" + std::to_string(i) + ", address: \"127.0.0.1:" + std::to_string(ports_.at(i)) +
-              "\", labels: {app: p}}\n";
-    yaml += "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: p}\n"
-            "spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: p}}}\n";
+      yaml += "  - {name: p-" + std::to_string(i) +
+              ", address: \"127.0.0.1:" + std::to_string(ports_.at(i)) + "\", labels: {app: p}}\n";
+    yaml +=
+        "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: "
+        "p}\n"
+        "spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: p}}}\n";
     config_ = std::make_unique<TempConfig>(yaml);
-    std::vector<std::string> args = {"--config", config_->path(), "--listen", "127.0.0.1:0", "--admin-listen",
-                                     "127.0.0.1:0", "--workers", "2", "--no-watch-config",
-                                     "--scheduling-profile", "default", "--scrape-interval-ms", "50"};
+    std::vector<std::string> args = {"--config",
+                                     config_->path(),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--admin-listen",
+                                     "127.0.0.1:0",
+                                     "--workers",
+                                     "2",
+                                     "--no-watch-config",
+                                     "--scheduling-profile",
+                                     "default",
+                                     "--scrape-interval-ms",
+                                     "50"};
     args.insert(args.end(), gateway_args.begin(), gateway_args.end());
     gateway_ = std::make_unique<ChildProcess>(INFERGATE_BIN, args);
     const auto ready = json::parse(gateway_->ready_json());
@@ -97,8 +114,12 @@ class Fleet {
     await_scrapes(3);
   }
 
-  std::unique_ptr<HttpClient> client() const { return std::make_unique<HttpClient>("127.0.0.1", port_); }
-  std::unique_ptr<HttpClient> admin() const { return std::make_unique<HttpClient>("127.0.0.1", admin_port_); }
+  std::unique_ptr<HttpClient> client() const {
+    return std::make_unique<HttpClient>("127.0.0.1", port_);
+  }
+  std::unique_ptr<HttpClient> admin() const {
+    return std::make_unique<HttpClient>("127.0.0.1", admin_port_);
+  }
   std::unique_ptr<HttpClient> replica(int pod) const {
     return std::make_unique<HttpClient>("127.0.0.1", ports_.at(static_cast<std::size_t>(pod)));
   }
@@ -120,7 +141,8 @@ class Fleet {
     }
     for (int pod = 0; pod < kPods; ++pod) {
       const auto i = static_cast<std::size_t>(pod);
-      ASSERT_TRUE(until([&] { return metrics_requests(*sims[i]) >= from[i] + n; })) << "p-" << pod << " not scraped";
+      ASSERT_TRUE(until([&] { return metrics_requests(*sims[i]) >= from[i] + n; }))
+          << "p-" << pod << " not scraped";
     }
   }
 
@@ -137,20 +159,23 @@ class Fleet {
 };
 
 // Sends `n` requests one after another; counts where each was served and what failed.
-PodCounts send_sequentially(HttpClient& c, int n, const std::function<std::string(int)>& body, int& failures) {
+PodCounts send_sequentially(HttpClient& c, int n, const std::function<std::string(int)>& body,
+                            int& failures) {
   PodCounts pods{};
   for (int i = 0; i < n; ++i) {
     const auto res = c.post("/v1/completions", body(i));
     const int pod = pod_of(res);
-    if (res.status != 200 || pod < 0) ++failures;
-    else ++pods[pod];
+    if (res.status != 200 || pod < 0)
+      ++failures;
+    else
+      ++pods[pod];
   }
   return pods;
 }
 
 // `threads` clients, each sending `per_thread` requests back to back (a closed loop).
-PodCounts send_concurrently(const Fleet& fleet, int threads, int per_thread, const std::function<std::string(int)>& body,
-                            int& failures) {
+PodCounts send_concurrently(const Fleet& fleet, int threads, int per_thread,
+                            const std::function<std::string(int)>& body, int& failures) {
   std::vector<PodCounts> counts(static_cast<std::size_t>(threads));
   std::vector<int> failed(static_cast<std::size_t>(threads));
   std::vector<std::thread> clients;
@@ -158,7 +183,8 @@ PodCounts send_concurrently(const Fleet& fleet, int threads, int per_thread, con
     clients.emplace_back([&, t] {
       auto c = fleet.client();
       const auto slot = static_cast<std::size_t>(t);
-      counts[slot] = send_sequentially(*c, per_thread, [&](int i) { return body(t * per_thread + i); }, failed[slot]);
+      counts[slot] = send_sequentially(
+          *c, per_thread, [&](int i) { return body(t * per_thread + i); }, failed[slot]);
     });
   for (auto& t : clients) t.join();
   PodCounts pods{};
@@ -169,7 +195,9 @@ PodCounts send_concurrently(const Fleet& fleet, int threads, int per_thread, con
   return pods;
 }
 
-std::string short_request(int) { return completion(kModel, "Hello gateway", 2); }  // under one prompt block
+std::string short_request(int) {
+  return completion(kModel, "Hello gateway", 2);
+}  // under one prompt block
 
 // LoRA: the gateway learns which adapters run where only from each replica's
 // vllm:lora_requests_info. Long generations sent straight to the replicas keep `sql` running on
@@ -178,19 +206,24 @@ std::string short_request(int) { return completion(kModel, "Hello gateway", 2); 
 // lora-affinity scorer sets the running replicas apart: it must send each adapter's requests
 // to the replicas that already run it.
 TEST(PickerProcess, AdapterRequestsGoToThePodsRunningTheAdapter) {
-  const Fleet fleet({"--gpu-profile", "tiny", "--num-gpu-blocks", "8192", "--enable-lora", "--max-loras", "2",
-                     "--lora-modules", "sql=/adapters/sql", "tweet=/adapters/tweet"});
+  const Fleet fleet({"--gpu-profile", "tiny", "--num-gpu-blocks", "8192", "--enable-lora",
+                     "--max-loras", "2", "--lora-modules", "sql=/adapters/sql",
+                     "tweet=/adapters/tweet"});
   const auto adapter_of = [](int pod) { return std::string(pod < 2 ? "sql" : "tweet"); };
-  std::vector<std::unique_ptr<HttpClient>> anchors;  // closing them at the end aborts the generations
+  std::vector<std::unique_ptr<HttpClient>>
+      anchors;  // closing them at the end aborts the generations
   for (int pod = 0; pod < kPods; ++pod) {
     anchors.push_back(fleet.replica(pod));
-    anchors.back()->send_only("/v1/completions", completion(adapter_of(pod), "keep this adapter busy", 30000));
+    anchors.back()->send_only("/v1/completions",
+                              completion(adapter_of(pod), "keep this adapter busy", 30000));
   }
   for (int pod = 0; pod < kPods; ++pod) {
     auto sim = fleet.replica(pod);
     ASSERT_TRUE(until([&] {
-      return sim->get("/metrics").body.find("running_lora_adapters=\"" + adapter_of(pod) + "\"") != std::string::npos;
-    })) << "p-" << pod << " never reported its adapter running";
+      return sim->get("/metrics").body.find("running_lora_adapters=\"" + adapter_of(pod) + "\"") !=
+             std::string::npos;
+    })) << "p-"
+        << pod << " never reported its adapter running";
   }
 
   fleet.await_scrapes(3);
@@ -217,7 +250,9 @@ TEST(PickerProcess, ASharedPrefixSticksToOnePodUntilItQueues) {
   const Fleet fleet({"--gpu-profile", "tiny", "--num-gpu-blocks", "4096", "--max-num-seqs", "4"});
   const std::string prefix = prose(8192, 7);
   const auto grouped = [&](int max_tokens) {
-    return [&prefix, max_tokens](int i) { return completion(kModel, prefix + "Question " + std::to_string(i) + "?", max_tokens); };
+    return [&prefix, max_tokens](int i) {
+      return completion(kModel, prefix + "Question " + std::to_string(i) + "?", max_tokens);
+    };
   };
 
   auto c = fleet.client();
@@ -233,9 +268,11 @@ TEST(PickerProcess, ASharedPrefixSticksToOnePodUntilItQueues) {
     const auto cached = usage.at("prompt_tokens_details").at("cached_tokens").to_number<double>();
     cache_hits += i > 0 && cached >= 0.9 * usage.at("prompt_tokens").to_number<double>();
   }
-  const int home = static_cast<int>(std::max_element(sticky.begin(), sticky.end()) - sticky.begin());
-  std::printf("prefix, one at a time: %s; %d of %d later requests found >= 90%% of their prompt cached\n",
-              describe(sticky).c_str(), cache_hits, kSequential - 1);
+  const int home =
+      static_cast<int>(std::max_element(sticky.begin(), sticky.end()) - sticky.begin());
+  std::printf(
+      "prefix, one at a time: %s; %d of %d later requests found >= 90%% of their prompt cached\n",
+      describe(sticky).c_str(), cache_hits, kSequential - 1);
   EXPECT_GE(sticky[home], kSequential * 9 / 10) << describe(sticky);
   EXPECT_GE(cache_hits, (kSequential - 1) * 9 / 10);
 
@@ -257,7 +294,8 @@ TEST(PickerProcess, ASlowPodGetsAFallingShare) {
   fleet.fault(3, R"({"slowdown": 20})");
   const PodCounts after = send_concurrently(fleet, 8, 25, request, failures);
   EXPECT_EQ(failures, 0);
-  std::printf("slowdown 20 on p-3: before %s; after %s\n", describe(before).c_str(), describe(after).c_str());
+  std::printf("slowdown 20 on p-3: before %s; after %s\n", describe(before).c_str(),
+              describe(after).c_str());
   EXPECT_GE(share(before, 3), 0.1) << describe(before);
   const double peers = (share(after, 0) + share(after, 1) + share(after, 2)) / 3;
   EXPECT_LE(share(after, 3), 0.25 * peers) << describe(after);
@@ -312,8 +350,10 @@ TEST(PickerProcess, APodFailingEveryRequestIsEjectedAndClientsSeeNoError) {
   const double retried = retried_after(200);
   const PodCounts later = send_sequentially(*c, 200, short_request, failures);
   const double retried_later = retried_after(400);
-  std::printf("p-1 failing every request: %s, then %s; %d client errors; requests retried: %.0f, then %.0f\n",
-              describe(first).c_str(), describe(later).c_str(), failures, retried, retried_later);
+  std::printf(
+      "p-1 failing every request: %s, then %s; %d client errors; requests retried: %.0f, then "
+      "%.0f\n",
+      describe(first).c_str(), describe(later).c_str(), failures, retried, retried_later);
   EXPECT_EQ(failures, 0);
   EXPECT_EQ(first[1] + later[1], 0);
   // Each request that met p-1 was retried once; the fifth ejected it, and nothing met it since.

@@ -15,15 +15,16 @@ inline std::vector<std::uint64_t> chain(std::uint64_t family, std::size_t n) {
   return blocks;
 }
 
-inline std::vector<std::uint32_t> match(const PrefixIndex& index, std::span<const std::uint64_t> blocks,
-                                 std::vector<EndpointId> candidates) {
+inline std::vector<std::uint32_t> match(const PrefixIndex& index,
+                                        std::span<const std::uint64_t> blocks,
+                                        std::vector<EndpointId> candidates) {
   std::vector<std::uint32_t> matched(candidates.size(), 99);
   index.match(blocks, candidates, matched);
   return matched;
 }
 
 inline std::uint32_t match_one(const PrefixIndex& index, std::span<const std::uint64_t> blocks,
-                        EndpointId endpoint) {
+                               EndpointId endpoint) {
   return match(index, blocks, {endpoint})[0];
 }
 

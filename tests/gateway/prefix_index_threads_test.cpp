@@ -1,7 +1,5 @@
 // The prefix index under several threads: reclamation waits for readers, writers never
 // show readers a torn block.
-#include "gateway/scheduling/prefix/prefix_index.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "gateway/scheduling/prefix/reclaimer.hpp"
 #include "prefix_index_support.hpp"
 

@@ -1,7 +1,7 @@
 // The request path driven through an in-memory front end and scripted model servers.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <set>
 
 #include "fakes.hpp"
@@ -81,8 +81,10 @@ json::value error_of(const MemoryResponse& r) { return json::parse(r.body).at("e
 TEST(RequestPath, RoutesRewritesTheModelAndRewritesItBack) {
   Harness h(kConfig);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json(
-      "food-review-1", R"({"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":4}})"));
-  const auto res = h.post("/v1/completions", R"({"model": "food-review", "prompt": "hi", "max_tokens": 1})");
+      "food-review-1",
+      R"({"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":4}})"));
+  const auto res =
+      h.post("/v1/completions", R"({"model": "food-review", "prompt": "hi", "max_tokens": 1})");
   ASSERT_TRUE(res.head);
   EXPECT_EQ(res.head->status, 200);
   ASSERT_EQ(h.upstream.received.size(), 1u);
@@ -121,8 +123,10 @@ TEST(RequestPath, ForwardsHeadersButNotControlOrHopByHopOnes) {
   Harness h(kConfig);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
   h.post("/v1/completions", R"({"model":"m","prompt":"x"})",
-         {{"authorization", "Bearer k"}, {"x-gateway-destination-endpoint", "6.6.6.6:1"},
-          {"x-gateway-destination-endpoint-subset", "6.6.6.6:1"}, {"connection", "keep-alive"},
+         {{"authorization", "Bearer k"},
+          {"x-gateway-destination-endpoint", "6.6.6.6:1"},
+          {"x-gateway-destination-endpoint-subset", "6.6.6.6:1"},
+          {"connection", "keep-alive"},
           {"x-gateway-model-name", "spoofed"}});
   const auto& fwd = h.upstream.received.at(0).request.headers;
   EXPECT_EQ(find_header(fwd, "authorization"), "Bearer k");
@@ -138,9 +142,11 @@ TEST(RequestPath, StreamsEventsUnchangedAndCountsThem) {
   Harness h(kConfig);
   ScriptedReply r;
   r.content_type = "text/event-stream";
-  const std::string stream = chunk("m", "a") + chunk("m", "b") + chunk("m", "c") + "data: [DONE]\n\n";
+  const std::string stream =
+      chunk("m", "a") + chunk("m", "b") + chunk("m", "c") + "data: [DONE]\n\n";
   // Split at awkward places: inside an event and inside "data:".
-  r.body_pieces = {stream.substr(0, 30), stream.substr(30, 100), stream.substr(130, 3), stream.substr(133)};
+  r.body_pieces = {stream.substr(0, 30), stream.substr(30, 100), stream.substr(130, 3),
+                   stream.substr(133)};
   h.upstream.fallback["10.0.0.1:8000"] = r;
   const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})");
   EXPECT_FALSE(res.head->content_length) << "a stream is not buffered";
@@ -158,15 +164,18 @@ TEST(RequestPath, StreamWithRewriteReframesEventsWithTheClientModel) {
   const std::string usage_event =
       R"(data: {"id":"c","model":"food-review-1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}})"
       "\n\n";
-  const std::string stream = chunk("food-review-1", "a") + chunk("food-review-1", "b") + usage_event + "data: [DONE]\n\n";
+  const std::string stream =
+      chunk("food-review-1", "a") + chunk("food-review-1", "b") + usage_event + "data: [DONE]\n\n";
   r.body_pieces = {stream.substr(0, 50), stream.substr(50)};
   h.upstream.fallback["10.0.0.1:8000"] = r;
-  const auto res = h.post("/v1/completions", R"({"model":"food-review","prompt":"x","stream":true})");
+  const auto res =
+      h.post("/v1/completions", R"({"model":"food-review","prompt":"x","stream":true})");
   std::vector<std::string> events;
   sse::SseParser parser;
   parser.feed(res.body, [&](const sse::Event& e) { events.emplace_back(e.data); });
   ASSERT_EQ(events.size(), 4u);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(json::parse(events[i]).at("model").as_string(), "food-review");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(json::parse(events[i]).at("model").as_string(), "food-review");
   EXPECT_EQ(events[3], "[DONE]");
   ASSERT_TRUE(h.records[0].usage);
   EXPECT_EQ(h.records[0].usage->completion_tokens, 2);
@@ -195,7 +204,8 @@ TEST(RequestPath, RetriesOverloadedAnswersAndPassesTheLastOneThrough) {
   EXPECT_EQ(h.post("/v1/completions", R"({"model":"m","prompt":"x"})").head->status, 200);
   h.upstream.fallback["10.0.0.2:8000"] = busy;
   const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
-  EXPECT_EQ(res.head->status, 429) << "when every endpoint is busy, the server's answer reaches the client";
+  EXPECT_EQ(res.head->status, 429)
+      << "when every endpoint is busy, the server's answer reaches the client";
   EXPECT_EQ(h.records.back().attempts, 2);
 }
 
@@ -204,10 +214,12 @@ TEST(RequestPath, AllEndpointsFailedIs503AndNoEndpointsIs503) {
   const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
   EXPECT_EQ(res.head->status, 503);
   EXPECT_EQ(error_of(res).at("type").as_string(), "ServiceUnavailableError");
-  EXPECT_NE(std::string(error_of(res).at("message").as_string()).find("all endpoints failed"), std::string::npos);
+  EXPECT_NE(std::string(error_of(res).at("message").as_string()).find("all endpoints failed"),
+            std::string::npos);
   const auto empty = h.post("/v1/completions", R"({"model":"nobody-home","prompt":"x"})");
   EXPECT_EQ(empty.head->status, 503);
-  EXPECT_NE(std::string(error_of(empty).at("message").as_string()).find("no endpoints"), std::string::npos);
+  EXPECT_NE(std::string(error_of(empty).at("message").as_string()).find("no endpoints"),
+            std::string::npos);
 }
 
 TEST(RequestPath, UpstreamTimeoutIs504WithoutRetry) {
@@ -259,10 +271,13 @@ TEST(RequestPath, ARouteTimeoutThatDoesNotFireChangesNothing) {
 
 TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
   std::string config = kConfig;
-  config += "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
+  config +=
+      "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: "
+      "inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
   Harness h(config);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
-  h.upstream.fallback["10.0.1.1:8000"] = ScriptedReply{UpstreamFailure::kClosedBeforeStatus, 0, "", {}, false};
+  h.upstream.fallback["10.0.1.1:8000"] =
+      ScriptedReply{UpstreamFailure::kClosedBeforeStatus, 0, "", {}, false};
   const std::string body = R"({"model":"m","prompt":"x"})";
   const auto res = h.post("/v1/completions", body);
   EXPECT_EQ(res.head->status, 200) << "a failing mirror does not fail the request";
@@ -278,7 +293,9 @@ TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
 
 TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {
   std::string config = kConfig;
-  config += "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
+  config +=
+      "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: "
+      "inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
   Harness h(config);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("food-review-1"));
   h.upstream.fallback["10.0.1.1:8000"] = ok_json(completion_json("food-review"));
@@ -286,7 +303,8 @@ TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {
   EXPECT_EQ(res.head->status, 200);
   ASSERT_EQ(h.upstream.received.size(), 2u);
   for (const auto& r : h.upstream.received) {
-    // llama rewrites food-review to its adapter; qwen declares nothing, so the model passes through.
+    // llama rewrites food-review to its adapter; qwen declares nothing, so the model passes
+    // through.
     const std::string expected = r.address == "10.0.1.1:8000" ? "food-review" : "food-review-1";
     EXPECT_EQ(json::parse(r.body).at("model").as_string(), expected) << r.address;
   }
@@ -309,10 +327,14 @@ spec:
   const auto missing = h.post("/v1/completions", body);
   EXPECT_EQ(missing.head->status, 401);
   EXPECT_EQ(error_of(missing).at("type").as_string(), "AuthenticationError");
-  EXPECT_EQ(h.post("/v1/completions", body, {{"authorization", "Bearer sk-wrong-key"}}).head->status, 401);
+  EXPECT_EQ(
+      h.post("/v1/completions", body, {{"authorization", "Bearer sk-wrong-key"}}).head->status,
+      401);
   EXPECT_EQ(h.run(ClientRequest{"GET", "/v1/models", {}, ""}).head->status, 401);
   EXPECT_TRUE(h.upstream.received.empty());
-  EXPECT_EQ(h.post("/v1/completions", body, {{"authorization", "Bearer sk-team-a-0123"}}).head->status, 200);
+  EXPECT_EQ(
+      h.post("/v1/completions", body, {{"authorization", "Bearer sk-team-a-0123"}}).head->status,
+      200);
 }
 
 TEST(RequestPath, ClientErrors) {
@@ -322,12 +344,15 @@ TEST(RequestPath, ClientErrors) {
     EXPECT_EQ(res.header("content-type"), "application/json");
     return std::pair{res.head->status, std::string(error_of(res).at("type").as_string())};
   };
-  EXPECT_EQ(status_of("/v1/completions", "{nope"), (std::pair{400, std::string("BadRequestError")}));
+  EXPECT_EQ(status_of("/v1/completions", "{nope"),
+            (std::pair{400, std::string("BadRequestError")}));
   EXPECT_EQ(status_of("/v1/completions", R"({"prompt":"x"})").first, 400);
   EXPECT_EQ(status_of("/v1/completions", R"({"model":7})").first, 400);
   EXPECT_EQ(status_of("/v1/completions", R"({"model":"m","stream":"yes"})").first, 400);
-  EXPECT_EQ(status_of("/v2/unknown", R"({"model":"m"})"), (std::pair{404, std::string("NotFoundError")}));
-  EXPECT_EQ(status_of("/other/chat/completions", R"({"model":"m"})").first, 404) << "no route matches /other";
+  EXPECT_EQ(status_of("/v2/unknown", R"({"model":"m"})"),
+            (std::pair{404, std::string("NotFoundError")}));
+  EXPECT_EQ(status_of("/other/chat/completions", R"({"model":"m"})").first, 404)
+      << "no route matches /other";
   const auto get = h.run(ClientRequest{"GET", "/v1/completions", {}, ""});
   EXPECT_EQ(get.head->status, 405);
   EXPECT_TRUE(h.upstream.received.empty());
@@ -335,7 +360,8 @@ TEST(RequestPath, ClientErrors) {
 
 TEST(RequestPath, ModelsListsDeclaredAndReportedModels) {
   Harness h(kConfig);
-  h.upstream.fallback["10.0.0.1:8000"] = ok_json(R"({"object":"list","data":[{"id":"base"},{"id":"food-review-1"}]})");
+  h.upstream.fallback["10.0.0.1:8000"] =
+      ok_json(R"({"object":"list","data":[{"id":"base"},{"id":"food-review-1"}]})");
   h.upstream.fallback["10.0.1.1:8000"] = ok_json(R"({"object":"list","data":[{"id":"qwen"}]})");
   const auto res = h.run(ClientRequest{"GET", "/v1/models", {}, ""});
   ASSERT_EQ(res.head->status, 200);

@@ -19,7 +19,8 @@ std::string pools(int n) {
   std::string out;
   for (int i = 0; i < n; ++i)
     out += "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: p" +
-           std::to_string(i) + "}\nspec: {targetPorts: [{number: 80}], selector: {matchLabels: {a: b}}}\n---\n";
+           std::to_string(i) +
+           "}\nspec: {targetPorts: [{number: 80}], selector: {matchLabels: {a: b}}}\n---\n";
   return out;
 }
 
@@ -42,7 +43,9 @@ spec:
   int p0 = 0;
   constexpr int kDraws = 100000;
   for (int i = 0; i < kDraws; ++i)
-    p0 += std::get<RouteDecision>(router.route("/v1/completions", "m", no_headers(), random)).pool == 0;
+    p0 +=
+        std::get<RouteDecision>(router.route("/v1/completions", "m", no_headers(), random)).pool ==
+        0;
   EXPECT_NEAR(static_cast<double>(p0) / kDraws, 0.8, 0.01);
 }
 
@@ -87,9 +90,12 @@ metadata: {name: m}
 spec: {modelName: m1, poolRef: {name: p1}}
 )"));
   Mt19937Random random(1);
-  EXPECT_EQ(std::get<RouteDecision>(router.route("/v1/completions", "m1", no_headers(), random)).pool, 1u);
+  EXPECT_EQ(
+      std::get<RouteDecision>(router.route("/v1/completions", "m1", no_headers(), random)).pool,
+      1u);
   EXPECT_EQ(std::get<RouteFailure>(router.route("/v1/completions", "m2", no_headers(), random)),
-            RouteFailure::kNoRoute) << "two pools and no declaration: nowhere to go";
+            RouteFailure::kNoRoute)
+      << "two pools and no declaration: nowhere to go";
 }
 
 TEST(ResolveModel, TargetsDrawnByWeightAndObjectivesSetPriority) {
@@ -110,7 +116,8 @@ spec: {priority: 5, poolRef: {name: p0}}
   Mt19937Random random(3);
   std::map<std::string, int> counts;
   constexpr int kDraws = 100000;
-  for (int i = 0; i < kDraws; ++i) ++counts[resolve_model(config->pools[0], "food", "", random).target_model];
+  for (int i = 0; i < kDraws; ++i)
+    ++counts[resolve_model(config->pools[0], "food", "", random).target_model];
   EXPECT_NEAR(counts["a"] / double(kDraws), 0.9, 0.01);
   const auto r = resolve_model(config->pools[0], "food", "", random);
   EXPECT_EQ(r.priority, -1);

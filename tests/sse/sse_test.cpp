@@ -43,7 +43,8 @@ TEST(Sse, ReassemblesEventsSplitAtEveryByte) {
 }
 
 TEST(Sse, HandlesCrLfCommentsAndMultiLineData) {
-  const std::string stream = ": keep-alive\r\n\r\nevent: message\r\ndata: a\r\ndata: b\r\n\r\ndata:c\n\n";
+  const std::string stream =
+      ": keep-alive\r\n\r\nevent: message\r\ndata: a\r\ndata: b\r\n\r\ndata:c\n\n";
   SseParser parser;
   std::vector<std::pair<std::string, std::string>> events;
   parser.feed(stream, [&](const Event& e) { events.emplace_back(e.event, e.data); });
@@ -73,7 +74,8 @@ TEST(Sse, RejectsAnOversizedEvent) {
 }
 
 TEST(Sse, ParsesTheRecordedVllmStream) {
-  std::ifstream in(INFERGATE_FIXTURES "/sse/vllm/llm-d-docs_vllm-0.21_text_completion_stream_sanitized-ids.sse");
+  std::ifstream in(INFERGATE_FIXTURES
+                   "/sse/vllm/llm-d-docs_vllm-0.21_text_completion_stream_sanitized-ids.sse");
   ASSERT_TRUE(in) << "fixture missing";
   std::stringstream ss;
   ss << in.rdbuf();

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-
 #include <cstring>
 #include <stdexcept>
 

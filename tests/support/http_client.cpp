@@ -1,12 +1,11 @@
 #include "support/http_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 
 #include "sse/sse.hpp"
 
@@ -124,7 +123,9 @@ HttpResponse HttpClient::post_streaming(const std::string& target, const std::st
 void HttpClient::send_only(const std::string& target, const std::string& body) {
   impl_->send(http::verb::post, target, body, {});
 }
-HttpResponse HttpClient::read_response() { return impl_->read(std::chrono::steady_clock::now(), nullptr); }
+HttpResponse HttpClient::read_response() {
+  return impl_->read(std::chrono::steady_clock::now(), nullptr);
+}
 void HttpClient::close() { impl_->close(); }
 int HttpClient::connections_opened() const { return impl_->opened; }
 

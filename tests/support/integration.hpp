@@ -26,7 +26,8 @@ class TempConfig {
  public:
   explicit TempConfig(const std::string& text)
       : path_((std::filesystem::temp_directory_path() /
-               ("infergate-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".yaml"))
+               ("infergate-it-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) +
+                ".yaml"))
                   .string()) {
     write(text);
   }

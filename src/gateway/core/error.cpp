@@ -7,14 +7,24 @@ namespace infergate::gateway {
 
 std::string_view openai_error_type(int status) {
   switch (status) {
-    case 400: case 413: case 431: return "BadRequestError";
-    case 401: return "AuthenticationError";
-    case 403: return "PermissionDeniedError";
-    case 404: return "NotFoundError";
-    case 429: return "RateLimitError";
-    case 503: return "ServiceUnavailableError";
-    case 504: return "GatewayTimeoutError";
-    default: return status >= 500 ? "InternalServerError" : "BadRequestError";
+    case 400:
+    case 413:
+    case 431:
+      return "BadRequestError";
+    case 401:
+      return "AuthenticationError";
+    case 403:
+      return "PermissionDeniedError";
+    case 404:
+      return "NotFoundError";
+    case 429:
+      return "RateLimitError";
+    case 503:
+      return "ServiceUnavailableError";
+    case 504:
+      return "GatewayTimeoutError";
+    default:
+      return status >= 500 ? "InternalServerError" : "BadRequestError";
   }
 }
 
@@ -24,7 +34,8 @@ std::string to_response_body(const GatewayError& e) {
   out += R"(,"type":")";
   out += openai_error_type(e.status);
   out += R"(","param":)";
-  out += e.param.empty() ? std::string("null") : boost::json::serialize(boost::json::string(e.param));
+  out +=
+      e.param.empty() ? std::string("null") : boost::json::serialize(boost::json::string(e.param));
   out += R"(,"code":)";
   out += std::to_string(e.status);
   out += "}}";

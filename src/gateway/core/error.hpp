@@ -15,7 +15,7 @@ struct GatewayError {
   std::string message;
   std::string param;  // the request field at fault, if any
   ErrorSource source = ErrorSource::kGateway;
-  bool retryable = false;  // another endpoint may succeed
+  bool retryable = false;       // another endpoint may succeed
   int retry_after_seconds = 0;  // > 0: sent as Retry-After (shed requests)
 
   static GatewayError bad_request(std::string message, std::string param = {}) {

@@ -13,7 +13,8 @@ namespace infergate::gateway {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;  // names lower-case
 
-inline std::optional<std::string_view> find_header(const HeaderList& headers, std::string_view name) {
+inline std::optional<std::string_view> find_header(const HeaderList& headers,
+                                                   std::string_view name) {
   for (const auto& [k, v] : headers)
     if (k == name) return std::string_view(v);
   return std::nullopt;

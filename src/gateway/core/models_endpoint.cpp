@@ -1,7 +1,6 @@
 // GET /v1/models, answered by the gateway: every model name an InferenceModel declares, then
 // what each pool's model servers report (fetched from one endpoint per pool, cached briefly).
 #include <boost/json.hpp>
-
 #include <chrono>
 #include <map>
 #include <set>
@@ -82,14 +81,18 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
   }
   json::array data;
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
   for (const auto& [id, owner] : models)
-    data.push_back(json::object{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", owner}});
-  const std::string body = json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
+    data.push_back(
+        json::object{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", owner}});
+  const std::string body =
+      json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
   ResponseHead head;
   head.headers.emplace_back("content-type", "application/json");
   head.content_length = body.size();
-  if (co_await response.send_head(head) && co_await response.send_body(body)) co_await response.finish();
+  if (co_await response.send_head(head) && co_await response.send_body(body))
+    co_await response.finish();
 }
 
 }  // namespace infergate::gateway

@@ -25,8 +25,7 @@ bool forwardable(std::string_view name) {
   return !(name == "host" || name == "content-length" || name == "connection" ||
            name == "keep-alive" || name == "transfer-encoding" || name == "te" ||
            name == "upgrade" || name == "proxy-connection" || name == "expect" ||
-           name == "x-gateway-model-name" ||
-           name.starts_with("x-gateway-destination-endpoint"));
+           name == "x-gateway-model-name" || name.starts_with("x-gateway-destination-endpoint"));
 }
 
 std::string new_request_id(Random& random) {
@@ -60,24 +59,28 @@ std::string RequestHandler::take_prompt_buffer() {
 }
 
 void RequestHandler::keep_prompt_buffer(std::string buffer) {
-  constexpr std::size_t kMaxBuffers = 64;            // about the requests one worker has in flight
-  constexpr std::size_t kMaxCapacity = 64 * 1024;    // a rare huge prompt's memory goes back
+  constexpr std::size_t kMaxBuffers = 64;          // about the requests one worker has in flight
+  constexpr std::size_t kMaxCapacity = 64 * 1024;  // a rare huge prompt's memory goes back
   if (prompt_buffers_.size() < kMaxBuffers && buffer.capacity() <= kMaxCapacity)
     prompt_buffers_.push_back(std::move(buffer));
 }
 
-net::awaitable<void> RequestHandler::send_error(ClientResponse& response, const GatewayError& error) {
+net::awaitable<void> RequestHandler::send_error(ClientResponse& response,
+                                                const GatewayError& error) {
   if (response.started()) co_return;  // too late for a status; the caller ends the stream
   ResponseHead head;
   head.status = error.status;
   head.headers.emplace_back("content-type", "application/json");
-  if (error.retry_after_seconds > 0) head.headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
+  if (error.retry_after_seconds > 0)
+    head.headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
   const std::string body = to_response_body(error);
   head.content_length = body.size();
-  if (co_await response.send_head(head) && co_await response.send_body(body)) co_await response.finish();
+  if (co_await response.send_head(head) && co_await response.send_body(body))
+    co_await response.finish();
 }
 
-net::awaitable<void> RequestHandler::handle(const ClientRequest& request, ClientResponse& response) {
+net::awaitable<void> RequestHandler::handle(const ClientRequest& request,
+                                            ClientResponse& response) {
   RequestRecord record;
   const TimePoint start = clock_.now();
   std::string_view path = request.target;
@@ -90,14 +93,18 @@ net::awaitable<void> RequestHandler::handle(const ClientRequest& request, Client
   if (!snapshot->config->api_keys.empty()) {
     const auto auth = find_header(request.headers, "authorization");
     std::string_view key = auth.value_or("");
-    if (key.size() > 7 && (key.starts_with("Bearer ") || key.starts_with("bearer "))) key.remove_prefix(7);
-    else key = {};
+    if (key.size() > 7 && (key.starts_with("Bearer ") || key.starts_with("bearer ")))
+      key.remove_prefix(7);
+    else
+      key = {};
     auto it = snapshot->config->api_keys.find(std::string(key));
     if (it == snapshot->config->api_keys.end()) {
       const GatewayError e{401,
                            key.empty() ? "Missing API key: send `Authorization: Bearer <key>`."
                                        : "Incorrect API key provided.",
-                           {}, ErrorSource::kClient, false};
+                           {},
+                           ErrorSource::kClient,
+                           false};
       record.status = 401;
       record.error = e;
       co_await send_error(response, e);
@@ -139,7 +146,8 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   const std::shared_ptr<const Snapshot> snapshot = snapshots_.current();
 
   std::optional<GatewayError> error;
-  auto parsed_or_error = parse_openai_request(api, request.body, request.body_readable, take_prompt_buffer());
+  auto parsed_or_error =
+      parse_openai_request(api, request.body, request.body_readable, take_prompt_buffer());
   if (auto* e = std::get_if<GatewayError>(&parsed_or_error)) {
     error = *e;
   }
@@ -149,7 +157,8 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     RequestHandler& handler;
     std::variant<ParsedRequest, GatewayError>& parsed;
     ~PromptRecycler() {
-      if (auto* p = std::get_if<ParsedRequest>(&parsed)) handler.keep_prompt_buffer(std::move(p->prompt));
+      if (auto* p = std::get_if<ParsedRequest>(&parsed))
+        handler.keep_prompt_buffer(std::move(p->prompt));
     }
   } prompt_recycler{*this, parsed_or_error};
   std::optional<RouteDecision> decision;
@@ -193,7 +202,8 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
     const flowcontrol::AdmitRequest admit{
         grant ? std::min(resolution.priority, grant->max_priority) : resolution.priority,
         grant ? grant->tenant
-              : std::string(find_header(request.headers, "x-gateway-inference-fairness-id").value_or("default-flow")),
+              : std::string(find_header(request.headers, "x-gateway-inference-fairness-id")
+                                .value_or("default-flow")),
         request.body.size()};
     const flowcontrol::Admission admission = co_await pool_state.flow->admit(admit);
     record.queued = admission.waited;
@@ -242,21 +252,23 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   // the primary request; its answer is read and dropped. The mirror pool resolves the client's
   // model with its own InferenceModels.
   for (const std::size_t mirror_pool : decision->mirror_pools) {
-    const ModelResolution mirrored =
-        resolve_model(snapshot->config->pools[mirror_pool], parsed.model, objective.value_or(""), random_);
+    const ModelResolution mirrored = resolve_model(snapshot->config->pools[mirror_pool],
+                                                   parsed.model, objective.value_or(""), random_);
     UpstreamRequest copy = upstream_request;
     set_body(copy, mirrored.target_model);
     // The mirror outlives this request: it sends its own copy of the client's body. (The
     // executor is a named local: no temporaries with destructors inside a co_await expression.)
     const net::any_io_executor executor = co_await net::this_coro::executor;
     net::co_spawn(executor,
-                  mirror(snapshot, mirror_pool, std::move(copy), std::string(request.body), mirrored.target_model),
+                  mirror(snapshot, mirror_pool, std::move(copy), std::string(request.body),
+                         mirrored.target_model),
                   net::detached);
   }
 
   ForwardPlan plan{pool_state, std::move(upstream_request),
-                   SchedulingRequest{resolution.target_model, parsed.prompt,
-                                     static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)},
+                   SchedulingRequest{
+                       resolution.target_model, parsed.prompt,
+                       static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)},
                    resolution.target_model == parsed.model
                        ? std::string()
                        : boost::json::serialize(boost::json::string(parsed.model))};
@@ -268,18 +280,21 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   // HTTPRoute timeouts.request bounds the whole exchange: 504 if nothing was sent yet,
   // otherwise the response is cut short (the front end closes the connection).
   net::steady_timer deadline(co_await net::this_coro::executor, *timeout);
-  auto outcome = co_await (forward(plan, response, record) || deadline.async_wait(net::use_awaitable));
+  auto outcome =
+      co_await (forward(plan, response, record) || deadline.async_wait(net::use_awaitable));
   if (outcome.index() == 1) {
-    const GatewayError e = GatewayError::timeout(
-        "the request did not complete within the route's timeout of " + std::to_string(timeout->count()) + " ms");
+    const GatewayError e =
+        GatewayError::timeout("the request did not complete within the route's timeout of " +
+                              std::to_string(timeout->count()) + " ms");
     record.status = response.started() ? record.status : 504;
     record.error = e;
     co_await send_error(response, e);
   }
 }
 
-net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
-                                            UpstreamRequest request, std::string body, std::string target_model) {
+net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snapshot,
+                                            std::size_t pool, UpstreamRequest request,
+                                            std::string body, std::string target_model) {
   request.body = body;  // the copy in this coroutine's frame
   PoolState& state = *snapshot->pools[pool];
   const SchedulingRequest scheduling{target_model, {}, 0};
@@ -305,7 +320,8 @@ bool retryable_status(int status) {
 net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& response,
                                              RequestRecord& record) {
   Scheduler& scheduler = plan.pool.scheduler ? *plan.pool.scheduler : scheduler_;
-  const std::unique_ptr<SchedulingSession> session = scheduler.begin(plan.pool, plan.scheduling, {random_, clock_});
+  const std::unique_ptr<SchedulingSession> session =
+      scheduler.begin(plan.pool, plan.scheduling, {random_, clock_});
   std::vector<const Endpoint*> tried;
   std::string last_failure;
   PickFailure pick_failure;
@@ -314,7 +330,8 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
       last_failure += " (" + ep.address + " ejected)";
       if (on_event)
         on_event("endpoint " + ep.spec.name + " (" + ep.address + ") ejected after " +
-                 std::to_string(options_.outlier.consecutive_failures) + " failed requests in a row (ejection " +
+                 std::to_string(options_.outlier.consecutive_failures) +
+                 " failed requests in a row (ejection " +
                  std::to_string(ep.outlier.times_ejected.load()) + ")");
     }
   };
@@ -328,7 +345,8 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
     session->dispatched(*endpoint);
     tried.push_back(endpoint.get());
     ++record.attempts;
-    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address), plan.scheduling.expected_tokens);
+    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address),
+                       plan.scheduling.expected_tokens);
     ex.started = clock_.now();
     ex.quoted_client_model = plan.quoted_client_model;
     auto sent = co_await ex.upstream->send(plan.request);
@@ -345,7 +363,7 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
       continue;  // nothing reached the model server's client side: try another endpoint
     }
     ResponseHead head = std::move(std::get<ResponseHead>(sent));
-    report(*endpoint, head.status >= 500 ? AttemptOutcome::kFailure
+    report(*endpoint, head.status >= 500   ? AttemptOutcome::kFailure
                       : head.status == 429 ? AttemptOutcome::kNeutral
                                            : AttemptOutcome::kSuccess);
     if (retryable_status(head.status) && attempt < options_.max_retries &&
@@ -356,12 +374,16 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
     record.endpoint = endpoint->address;
     record.status = head.status;
     co_await relay(ex, std::move(head), response, record);
-    if (record.error && record.error->source == ErrorSource::kUpstream) report(*endpoint, AttemptOutcome::kFailure);
+    if (record.error && record.error->source == ErrorSource::kUpstream)
+      report(*endpoint, AttemptOutcome::kFailure);
     co_return;
   }
   const GatewayError e =
-      tried.empty() ? GatewayError{pick_failure.status, pick_failure.message + " (pool " + record.pool + ")", {},
-                                   ErrorSource::kGateway, false}
+      tried.empty() ? GatewayError{pick_failure.status,
+                                   pick_failure.message + " (pool " + record.pool + ")",
+                                   {},
+                                   ErrorSource::kGateway,
+                                   false}
                     : GatewayError::unavailable("all endpoints failed (" + last_failure + ")");
   record.status = e.status;
   record.error = e;

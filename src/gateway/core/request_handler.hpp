@@ -7,7 +7,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,13 +44,13 @@ struct RequestRecord {
   std::string model;         // as the client sent it
   std::string target_model;  // as sent upstream
   std::string pool;
-  std::string endpoint;      // the one that served (after retries)
+  std::string endpoint;  // the one that served (after retries)
   int status = 0;
   int attempts = 0;
   bool streamed = false;
   std::optional<Usage> usage;  // from the response's usage, when present
   long counted_output = 0;     // generated pieces counted from the stream
-  Duration queued{};  // time waiting in flow control
+  Duration queued{};           // time waiting in flow control
   Duration ttft{};
   Duration total{};
   std::optional<GatewayError> error;
@@ -86,10 +85,11 @@ class RequestHandler {
   // Sends a copy of `request` (its body's bytes copied into `body`) to one endpoint of `pool`
   // and drops the answer.
   boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
-                                      UpstreamRequest request, std::string body, std::string target_model);
+                                      UpstreamRequest request, std::string body,
+                                      std::string target_model);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
-  boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
-                                     RequestRecord& record);
+  boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head,
+                                     ClientResponse& response, RequestRecord& record);
   boost::asio::awaitable<void> send_error(ClientResponse& response, const GatewayError& error);
   // Prompt texts are 4-16 KB and every request builds one: their buffers are kept for the next
   // requests instead of being freed and allocated again (a bounded number, of bounded size).

@@ -26,8 +26,8 @@ std::string sse_error_event(const std::string& message) {
   return out;
 }
 
-net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response, RequestRecord& record,
-                                  const Clock& clock) {
+net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
+                                  RequestRecord& record, const Clock& clock) {
   const bool rewrite = !ex.quoted_client_model.empty();
   EventStreamScanner scanner;
   std::vector<StreamEvent> events;
@@ -121,8 +121,8 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
 
 }  // namespace
 
-net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead head, ClientResponse& response,
-                                           RequestRecord& record) {
+net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead head,
+                                           ClientResponse& response, RequestRecord& record) {
   const std::string_view content_type = find_header(head.headers, "content-type").value_or("");
   const bool sse = content_type.starts_with("text/event-stream");
   const bool rewrite = !ex.quoted_client_model.empty();
@@ -144,8 +144,11 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
     const BodyRead r = co_await ex.upstream->read_body(piece);
     if (r == BodyRead::kEnd) break;
     if (r != BodyRead::kData) {
-      const GatewayError e{502, "the model server failed while sending its response", {},
-                           ErrorSource::kUpstream, false};
+      const GatewayError e{502,
+                           "the model server failed while sending its response",
+                           {},
+                           ErrorSource::kUpstream,
+                           false};
       record.status = 502;
       record.error = e;
       co_await send_error(response, e);

@@ -70,7 +70,8 @@ struct Endpoint {
 
   // Written by the scraper only.
   std::atomic<std::shared_ptr<const EndpointSample>> latest;  // last good scrape; null: none yet
-  std::atomic<bool> scrape_healthy{true};  // false after consecutive failures or a refused connection
+  std::atomic<bool> scrape_healthy{
+      true};  // false after consecutive failures or a refused connection
   std::atomic<std::uint64_t> scrape_failures_total{0};
 
   OutlierState outlier;
@@ -79,7 +80,7 @@ struct Endpoint {
 // The pool's endpoints as the last scrapes saw them, parallel to PoolState::endpoints.
 struct PoolMetricsView {
   std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
-  std::vector<char> healthy;                                     // scrape health
+  std::vector<char> healthy;                                   // scrape health
   long in_flight = 0;  // the gateway's in-flight requests on the pool when the view was built
 };
 
@@ -87,8 +88,8 @@ struct PoolState {
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::atomic<std::uint64_t> next{0};  // round-robin position
   std::atomic<std::shared_ptr<const PoolMetricsView>> view;
-  std::shared_ptr<PrefixIndex> prefix_index;  // kept across reloads for the same pool
-  std::shared_ptr<Scheduler> scheduler;       // null: the gateway's default scheduler
+  std::shared_ptr<PrefixIndex> prefix_index;          // kept across reloads for the same pool
+  std::shared_ptr<Scheduler> scheduler;               // null: the gateway's default scheduler
   std::shared_ptr<flowcontrol::FlowController> flow;  // null: no flow control; kept across reloads
 
   // A new view from the endpoints' latest samples and health (scraper thread, reconcile).
@@ -103,11 +104,12 @@ struct Snapshot {
 };
 
 // Builds the scheduler of one pool (the scheduling layer provides it).
-using SchedulerFactory =
-    std::function<std::shared_ptr<Scheduler>(const config::Config&, std::size_t pool_index, PoolState&)>;
+using SchedulerFactory = std::function<std::shared_ptr<Scheduler>(
+    const config::Config&, std::size_t pool_index, PoolState&)>;
 
 // Makes the flow controller of a pool (named namespace/name) the first time it is seen.
-using FlowFactory = std::function<std::shared_ptr<flowcontrol::FlowController>(const std::string& pool)>;
+using FlowFactory =
+    std::function<std::shared_ptr<flowcontrol::FlowController>(const std::string& pool)>;
 
 class Datastore {
  public:
@@ -127,7 +129,8 @@ class Datastore {
   };
   std::map<std::string, Known> known_;
   std::map<std::string, std::shared_ptr<PrefixIndex>> prefix_indexes_;  // by pool namespace/name
-  std::map<std::string, std::shared_ptr<flowcontrol::FlowController>> flows_;  // by pool namespace/name
+  std::map<std::string, std::shared_ptr<flowcontrol::FlowController>>
+      flows_;  // by pool namespace/name
   std::uint32_t next_id_ = 1;
   std::uint64_t generation_ = 0;
 };

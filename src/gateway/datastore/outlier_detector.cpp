@@ -4,7 +4,8 @@
 
 namespace infergate::gateway {
 
-bool report_outcome(const OutlierOptions& o, PoolState& pool, Endpoint& ep, AttemptOutcome outcome, TimePoint now) {
+bool report_outcome(const OutlierOptions& o, PoolState& pool, Endpoint& ep, AttemptOutcome outcome,
+                    TimePoint now) {
   OutlierState& s = ep.outlier;
   if (outcome == AttemptOutcome::kNeutral || o.consecutive_failures <= 0) return false;
   if (outcome == AttemptOutcome::kSuccess) {
@@ -14,14 +15,17 @@ bool report_outcome(const OutlierOptions& o, PoolState& pool, Endpoint& ep, Atte
       s.times_ejected.store(0, std::memory_order_relaxed);  // a long healthy run forgives
     return false;
   }
-  if (s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < o.consecutive_failures) return false;
-  if (s.ejected_until_ns.load(std::memory_order_relaxed) > now.count()) return false;  // already out
+  if (s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < o.consecutive_failures)
+    return false;
+  if (s.ejected_until_ns.load(std::memory_order_relaxed) > now.count())
+    return false;  // already out
   // Keep the pool serving: at most a share of it ejected, never the last endpoint.
   std::size_t ejected = 0;
   for (const auto& other : pool.endpoints)
     if (other->outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count()) ++ejected;
   const std::size_t n = pool.endpoints.size();
-  const auto allowed = std::min(n - 1, static_cast<std::size_t>(o.max_ejected_share * static_cast<double>(n)));
+  const auto allowed =
+      std::min(n - 1, static_cast<std::size_t>(o.max_ejected_share * static_cast<double>(n)));
   if (ejected + 1 > std::max<std::size_t>(allowed, n > 1 ? 1 : 0)) return false;
   const int times = s.times_ejected.fetch_add(1, std::memory_order_relaxed) + 1;
   const auto duration = std::min<std::chrono::nanoseconds>(o.base_ejection * times, o.max_ejection);

@@ -27,7 +27,7 @@ struct OutlierOptions {
 enum class AttemptOutcome { kSuccess, kFailure, kNeutral };  // neutral: 4xx, 429, client gone
 
 // Returns true when this report ejected the endpoint.
-bool report_outcome(const OutlierOptions& options, PoolState& pool, Endpoint& endpoint, AttemptOutcome outcome,
-                    TimePoint now);
+bool report_outcome(const OutlierOptions& options, PoolState& pool, Endpoint& endpoint,
+                    AttemptOutcome outcome, TimePoint now);
 
 }  // namespace infergate::gateway

@@ -22,7 +22,8 @@ struct FlowController::Waiter {
   WaitState state = WaitState::kQueued;  // guarded by the controller's mutex
 };
 
-FlowController::FlowController(std::string pool_name, const Clock& clock, FlowControlOptions options)
+FlowController::FlowController(std::string pool_name, const Clock& clock,
+                               FlowControlOptions options)
     : pool_name_(std::move(pool_name)),
       clock_(clock),
       options_(options),
@@ -47,11 +48,16 @@ Saturation FlowController::measure_locked(TimePoint now) const {
   return measure_saturation(*pool, now, options_.saturation, pending_);
 }
 
-void FlowController::count_shed(std::int64_t priority, const std::string& reason) { ++shed_[{priority, reason}]; }
+void FlowController::count_shed(std::int64_t priority, const std::string& reason) {
+  ++shed_[{priority, reason}];
+}
 
-void FlowController::observe_wait(std::int64_t priority, const std::string& outcome, Duration waited) {
+void FlowController::observe_wait(std::int64_t priority, const std::string& outcome,
+                                  Duration waited) {
   auto& h = waits_[{priority, outcome}];
-  if (!h) h = std::make_unique<AtomicHistogram>(std::vector<double>{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60});
+  if (!h)
+    h = std::make_unique<AtomicHistogram>(
+        std::vector<double>{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60});
   h->observe(waited.count());
 }
 
@@ -67,7 +73,7 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     const Saturation sat = measure_locked(start);
     last_saturation_ = sat.value();
     const std::int64_t p = request.priority;
-    const double threshold = p > 0 ? options_.dispatch_threshold
+    const double threshold = p > 0    ? options_.dispatch_threshold
                              : p == 0 ? options_.standard_threshold
                                       : options_.sheddable_threshold;
     // No endpoint to wait for: the picker answers 503 at once, better than a queue or a 429.
@@ -78,13 +84,15 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
       observe_wait(p, "dispatched", Duration::zero());
       co_return Admission{true, 0, {}, {}};
     }
-    patience = p > 0 ? options_.queue_ttl : std::min(options_.standard_allowance, options_.queue_ttl);
+    patience =
+        p > 0 ? options_.queue_ttl : std::min(options_.standard_allowance, options_.queue_ttl);
     if (patience <= Duration::zero()) {
       count_shed(p, "saturated");
       observe_wait(p, "shed", Duration::zero());
-      co_return Admission{false, 429,
-                          "the pool " + pool_name_ + " is saturated; requests of priority " + priority_label(p) +
-                              " are shed (retry later)",
+      co_return Admission{false,
+                          429,
+                          "the pool " + pool_name_ + " is saturated; requests of priority " +
+                              priority_label(p) + " are shed (retry later)",
                           {}};
     }
     waiter = std::make_shared<Waiter>(executor);
@@ -94,10 +102,15 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
       const std::string what = pushed == FlowQueue::Push::kBandFull ? "band" : "queue";
       count_shed(p, what + "_full");
       observe_wait(p, "shed", Duration::zero());
-      co_return Admission{false, 429, "the " + what + " of pool " + pool_name_ + " is full for priority " + priority_label(p), {}};
+      co_return Admission{
+          false,
+          429,
+          "the " + what + " of pool " + pool_name_ + " is full for priority " + priority_label(p),
+          {}};
     }
     waiters_[id] = waiter;
-    waiter->timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(patience));
+    waiter->timer.expires_after(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(patience));
   }
   // Leaves the queue (or gives back its dispatch) however the coroutine ends, even destroyed
   // while suspended.
@@ -136,8 +149,10 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
   if (request.priority <= 0) {
     count_shed(request.priority, "allowance_expired");
     observe_wait(request.priority, "shed", waited);
-    co_return Admission{false, 429,
-                        "the pool " + pool_name_ + " stayed saturated for the queueing allowance (retry later)", waited};
+    co_return Admission{
+        false, 429,
+        "the pool " + pool_name_ + " stayed saturated for the queueing allowance (retry later)",
+        waited};
   }
   count_shed(request.priority, "ttl_expired");
   observe_wait(request.priority, "expired", waited);
@@ -173,23 +188,28 @@ std::size_t FlowController::queued() const {
 void FlowController::render(std::string& out, Family family) const {
   std::lock_guard lock(mu_);
   const std::string pool = "inference_pool=\"" + pool_name_ + "\"";
-  const auto band_label = [&](std::int64_t p) { return pool + ",priority=\"" + priority_label(p) + "\""; };
+  const auto band_label = [&](std::int64_t p) {
+    return pool + ",priority=\"" + priority_label(p) + "\"";
+  };
   switch (family) {
     case Family::kSaturation:
-      out += "inference_extension_flow_control_pool_saturation{" + pool + "} " + std::to_string(last_saturation_) + "\n";
+      out += "inference_extension_flow_control_pool_saturation{" + pool + "} " +
+             std::to_string(last_saturation_) + "\n";
       break;
     case Family::kQueueSize:
       for (const auto& [p, b] : queue_.bands())
-        out += "inference_extension_flow_control_queue_size{" + band_label(p) + "} " + std::to_string(b.requests) + "\n";
+        out += "inference_extension_flow_control_queue_size{" + band_label(p) + "} " +
+               std::to_string(b.requests) + "\n";
       break;
     case Family::kQueueBytes:
       for (const auto& [p, b] : queue_.bands())
-        out += "infergate_flow_control_queue_bytes{" + band_label(p) + "} " + std::to_string(b.bytes) + "\n";
+        out += "infergate_flow_control_queue_bytes{" + band_label(p) + "} " +
+               std::to_string(b.bytes) + "\n";
       break;
     case Family::kShed:
       for (const auto& [key, n] : shed_)
-        out += "infergate_flow_control_shed_total{" + band_label(key.first) + ",reason=\"" + key.second + "\"} " +
-               std::to_string(n) + "\n";
+        out += "infergate_flow_control_shed_total{" + band_label(key.first) + ",reason=\"" +
+               key.second + "\"} " + std::to_string(n) + "\n";
       break;
     case Family::kQueueDuration:
       for (const auto& [key, h] : waits_)

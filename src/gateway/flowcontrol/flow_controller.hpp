@@ -23,7 +23,6 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
-
 #include <chrono>
 #include <map>
 #include <memory>

@@ -5,7 +5,8 @@
 namespace infergate::gateway::flowcontrol {
 
 FlowQueue::Push FlowQueue::push(QueuedRequest r) {
-  if (index_.size() + 1 > global_.max_requests || bytes_ + r.bytes > global_.max_bytes) return Push::kQueueFull;
+  if (index_.size() + 1 > global_.max_requests || bytes_ + r.bytes > global_.max_bytes)
+    return Push::kQueueFull;
   Band& band = bands_[r.priority];
   if (band.requests + 1 > per_band_.max_requests || band.bytes + r.bytes > per_band_.max_bytes) {
     if (band.requests == 0) bands_.erase(r.priority);

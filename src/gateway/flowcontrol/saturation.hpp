@@ -19,8 +19,8 @@
 namespace infergate::gateway::flowcontrol {
 
 struct SaturationOptions {
-  double queue_depth = 5;     // upstream's queueDepthThreshold
-  double kv_threshold = 0.8;  // upstream's kvCacheUtilThreshold
+  double queue_depth = 5;              // upstream's queueDepthThreshold
+  double kv_threshold = 0.8;           // upstream's kvCacheUtilThreshold
   int max_in_flight_per_endpoint = 0;  // 0: no concurrency rule
   Duration staleness = std::chrono::milliseconds(200);
   bool scraping = true;  // false: only the concurrency rule and idle endpoints speak
@@ -36,11 +36,12 @@ struct Saturation {
 
 // `base` with an EndpointPickerConfig's saturationDetector settings (queue depth, KV-cache
 // threshold, metrics staleness) in place of the flags' values, as upstream's picker reads them.
-SaturationOptions with_saturation_detector(SaturationOptions base, const config::EndpointPickerConfig& picker);
+SaturationOptions with_saturation_detector(SaturationOptions base,
+                                           const config::EndpointPickerConfig& picker);
 
 // `pending`: requests let through that have not reached an endpoint yet; they count as in
 // flight and each takes one idle endpoint.
-Saturation measure_saturation(const PoolState& pool, TimePoint now, const SaturationOptions& options,
-                              long pending = 0);
+Saturation measure_saturation(const PoolState& pool, TimePoint now,
+                              const SaturationOptions& options, long pending = 0);
 
 }  // namespace infergate::gateway::flowcontrol

@@ -1,5 +1,6 @@
 #include "gateway/frontend/http_frontend.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -9,8 +10,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <cstdio>
 #include <cstring>
 
@@ -27,43 +26,69 @@ constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
   }
 }
 }  // namespace
 
 struct HttpFrontend::Deadlines {
   Deadlines(const net::any_io_executor& ex, const FrontendLimits& limits)
-      : request_read(ex, limits.request_read_timeout), idle(ex, limits.idle_timeout), error_linger(ex, std::chrono::seconds(2)) {}
+      : request_read(ex, limits.request_read_timeout),
+        idle(ex, limits.idle_timeout),
+        error_linger(ex, std::chrono::seconds(2)) {}
   DeadlineQueue request_read;  // a request that has begun, headers and body
   DeadlineQueue idle;          // keep-alive wait for the next request
   DeadlineQueue error_linger;  // reading what a refused request still sends, before closing
 };
 
-tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& address, bool reuse_port) {
+tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& address,
+                            bool reuse_port) {
   const auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("listen address must be host:port: " + address);
+  if (colon == std::string::npos)
+    throw std::runtime_error("listen address must be host:port: " + address);
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   const tcp::endpoint ep(net::ip::make_address(host.empty() ? "0.0.0.0" : host),
@@ -156,10 +181,12 @@ net::awaitable<bool> HttpFrontend::Session::send_body(std::string_view data) {
   if (data.empty()) co_return true;
   char size_line[24];
   std::size_t size_len = 0;
-  if (chunked) size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
-  const bool ok = co_await write_all(std::array<net::const_buffer, 4>{net::buffer(pending_head), net::buffer(size_line, size_len),
-                                                net::const_buffer(data.data(), data.size()),
-                                                net::const_buffer("\r\n", chunked ? 2 : 0)});
+  if (chunked)
+    size_len = static_cast<std::size_t>(
+        std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+  const bool ok = co_await write_all(std::array<net::const_buffer, 4>{
+      net::buffer(pending_head), net::buffer(size_line, size_len),
+      net::const_buffer(data.data(), data.size()), net::const_buffer("\r\n", chunked ? 2 : 0)});
   pending_head.clear();
   failed = !ok;
   co_return ok;
@@ -171,10 +198,13 @@ net::awaitable<bool> HttpFrontend::Session::send_last(std::string_view data) {
   char size_line[24];
   std::size_t size_len = 0;
   if (chunked && !data.empty())
-    size_len = static_cast<std::size_t>(std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
+    size_len = static_cast<std::size_t>(
+        std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
   const bool ok = co_await write_all(std::array<net::const_buffer, 4>{
-      net::buffer(pending_head), net::buffer(size_line, size_len), net::const_buffer(data.data(), data.size()),
-      net::const_buffer(data.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n", chunked ? (data.empty() ? 5 : 7) : 0)});
+      net::buffer(pending_head), net::buffer(size_line, size_len),
+      net::const_buffer(data.data(), data.size()),
+      net::const_buffer(data.empty() ? "0\r\n\r\n" : "\r\n0\r\n\r\n",
+                        chunked ? (data.empty() ? 5 : 7) : 0)});
   pending_head.clear();
   failed = !ok;
   finished = ok;
@@ -184,8 +214,8 @@ net::awaitable<bool> HttpFrontend::Session::send_last(std::string_view data) {
 net::awaitable<bool> HttpFrontend::Session::finish() {
   if (failed) co_return false;
   if (!pending_head.empty() || chunked) {
-    const bool ok = co_await write_all(std::array<net::const_buffer, 2>{net::buffer(pending_head),
-                                                  net::const_buffer("0\r\n\r\n", chunked ? 5 : 0)});
+    const bool ok = co_await write_all(std::array<net::const_buffer, 2>{
+        net::buffer(pending_head), net::const_buffer("0\r\n\r\n", chunked ? 5 : 0)});
     pending_head.clear();
     failed = !ok;
   }
@@ -211,7 +241,8 @@ ResponseHead error_head(const GatewayError& e, std::string& body) {
 // with, or nothing; sets `close` when the connection just ends (the client left, or idled out).
 net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& s, bool first,
                                                                        ClientRequest& request,
-                                                                       http1::MessageHead& head, bool& close) {
+                                                                       http1::MessageHead& head,
+                                                                       bool& close) {
   boost::system::error_code ec;
   for (;;) {
     head = http1::MessageHead{};
@@ -219,9 +250,14 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
     if (p == http1::Parse::kDone) break;
     if (p == http1::Parse::kBad) co_return GatewayError::bad_request("malformed HTTP request");
     if (p == http1::Parse::kTooLarge)
-      co_return GatewayError{431, "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes",
-                             {}, ErrorSource::kClient, false};
-    DeadlineQueue& wait = s.in.unread().empty() && !first ? deadlines_->idle : deadlines_->request_read;
+      co_return GatewayError{
+          431,
+          "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes",
+          {},
+          ErrorSource::kClient,
+          false};
+    DeadlineQueue& wait =
+        s.in.unread().empty() && !first ? deadlines_->idle : deadlines_->request_read;
     if (!co_await s.read_more(limits_.max_header_bytes, wait, ec)) {
       close = true;  // gone, or idle too long: nothing to answer
       co_return std::nullopt;
@@ -233,8 +269,11 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
   request.target = std::string(head.target);
   request.headers = std::move(head.headers);
   const auto too_large = [&] {
-    return GatewayError{413, "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes",
-                        {}, ErrorSource::kClient, false};
+    return GatewayError{413,
+                        "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes",
+                        {},
+                        ErrorSource::kClient,
+                        false};
   };
   const auto timed_out = [&] {
     return GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
@@ -255,7 +294,8 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
       const std::size_t from = s.chunked_body.size();
       s.chunked_body.append(piece);
       const auto r = decoder.decode(s.chunked_body, from);
-      if (r == http1::ChunkedDecoder::Result::kBad) co_return GatewayError::bad_request("malformed chunked body");
+      if (r == http1::ChunkedDecoder::Result::kBad)
+        co_return GatewayError::bad_request("malformed chunked body");
       s.in.consume(piece.size() - decoder.trailing());
       if (s.chunked_body.size() > limits_.max_body_bytes) co_return too_large();
       if (r == http1::ChunkedDecoder::Result::kDone) break;
@@ -269,7 +309,8 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
     s.request_bytes = 0;
     co_return std::nullopt;
   }
-  const std::uint64_t length = head.framing == http1::BodyFraming::kLength ? head.content_length : 0;
+  const std::uint64_t length =
+      head.framing == http1::BodyFraming::kLength ? head.content_length : 0;
   if (length > limits_.max_body_bytes) co_return too_large();
   const std::size_t whole = head.size + static_cast<std::size_t>(length);
   while (s.in.unread().size() < whole) {
@@ -304,7 +345,8 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     http1::MessageHead head;
     ClientRequest request;
     bool close = false;
-    const std::optional<GatewayError> error = co_await read_request(session, first, request, head, close);
+    const std::optional<GatewayError> error =
+        co_await read_request(session, first, request, head, close);
     first = false;
     if (close) break;
     if (error) {
@@ -338,18 +380,20 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     bool handler_done = false;
     bool waiting_for_handler = false;
     net::cancellation_signal cancel_handler;
-    net::co_spawn(executor, handler_(request, session),
-                  net::bind_cancellation_slot(cancel_handler.slot(), [&](const std::exception_ptr&) {
-                    handler_done = true;
-                    boost::system::error_code ignored;
-                    session.socket.cancel(ignored);  // ends the watch's read
-                    if (waiting_for_handler) wake.cancel();
-                  }));
+    net::co_spawn(
+        executor, handler_(request, session),
+        net::bind_cancellation_slot(cancel_handler.slot(), [&](const std::exception_ptr&) {
+          handler_done = true;
+          boost::system::error_code ignored;
+          session.socket.cancel(ignored);  // ends the watch's read
+          if (waiting_for_handler) wake.cancel();
+        }));
     bool client_gone = false;
     while (!handler_done) {
       const std::span<char> room = session.in.room();
       if (!room.empty()) {
-        auto [ec, n] = co_await session.socket.async_read_some(net::buffer(room.data(), room.size()), kUseTuple);
+        auto [ec, n] = co_await session.socket.async_read_some(
+            net::buffer(room.data(), room.size()), kUseTuple);
         session.in.commit(n);
         if (!ec) continue;
         if (handler_done) break;  // the read was cancelled because the handler ended

@@ -9,7 +9,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-
 #include <chrono>
 #include <functional>
 #include <list>
@@ -49,8 +48,10 @@ class HttpFrontend {
 
  private:
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
-  boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first, ClientRequest& request,
-                                                                   http1::MessageHead& head, bool& close);
+  boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first,
+                                                                   ClientRequest& request,
+                                                                   http1::MessageHead& head,
+                                                                   bool& close);
 
   struct Deadlines;  // bounds on request reads and keep-alive waits
 

@@ -8,12 +8,11 @@
 // Thread-safety: belongs to its worker's io_context thread.
 #pragma once
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -67,12 +66,14 @@ struct HttpFrontend::Session final : ClientResponse {
 
   // Reads more of the request, with room for `total` unread bytes in all; false when the
   // client left or the wait ran out (then `timed_out`).
-  boost::asio::awaitable<bool> read_more(std::size_t total, DeadlineQueue& deadlines, boost::system::error_code& ec) {
+  boost::asio::awaitable<bool> read_more(std::size_t total, DeadlineQueue& deadlines,
+                                         boost::system::error_code& ec) {
     in.reserve(std::max(total, in.unread().size() + 16 * 1024));
     const std::span<char> room = in.room();
     deadlines.arm(deadline, socket);
-    auto [rec, n] = co_await socket.async_read_some(boost::asio::buffer(room.data(), room.size()),
-                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [rec, n] =
+        co_await socket.async_read_some(boost::asio::buffer(room.data(), room.size()),
+                                        boost::asio::as_tuple(boost::asio::use_awaitable));
     timed_out = deadlines.disarm(deadline) && rec == boost::asio::error::operation_aborted;
     ec = rec;
     in.commit(n);
@@ -93,7 +94,8 @@ struct HttpFrontend::Session final : ClientResponse {
       b += skip;
       sent -= skip;
     }
-    auto [wec, n] = co_await boost::asio::async_write(socket, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [wec, n] = co_await boost::asio::async_write(
+        socket, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
     co_return !wec;
   }
 

@@ -45,7 +45,7 @@ void EventStreamScanner::line(std::string_view buffer, std::size_t begin, std::s
     if (text.front() == ':') return;  // a comment
     const std::size_t colon = text.find(':');
     if (text.substr(0, colon) != "data") return;  // "event", "id", "retry" or unknown: not read
-    value = text.size();                           // "data" alone: an empty data line
+    value = text.size();                          // "data" alone: an empty data line
   }
   if (value < text.size() && text[value] == ' ') ++value;
   const std::size_t value_begin = begin + value;
@@ -60,7 +60,8 @@ void EventStreamScanner::line(std::string_view buffer, std::size_t begin, std::s
   ++data_lines_;
 }
 
-EventStreamScanner::Status EventStreamScanner::scan(std::string_view buffer, std::vector<StreamEvent>& events) {
+EventStreamScanner::Status EventStreamScanner::scan(std::string_view buffer,
+                                                    std::vector<StreamEvent>& events) {
   Status status = Status::kOk;
   const char* b = buffer.data();
   const std::size_t n = buffer.size();

@@ -22,21 +22,23 @@
 namespace infergate::gateway {
 
 struct StreamEvent {
-  std::size_t begin = 0;  // the event's first byte in the buffer
-  std::size_t end = 0;    // one past its closing blank line
+  std::size_t begin = 0;       // the event's first byte in the buffer
+  std::size_t end = 0;         // one past its closing blank line
   std::size_t data_begin = 0;  // the data of a one-line event, in the buffer
   std::size_t data_end = 0;
-  bool joined = false;         // several data lines: the data is `joined_data` instead
+  bool joined = false;  // several data lines: the data is `joined_data` instead
   std::string joined_data;
 
   std::string_view data(std::string_view buffer) const {
-    return joined ? std::string_view(joined_data) : buffer.substr(data_begin, data_end - data_begin);
+    return joined ? std::string_view(joined_data)
+                  : buffer.substr(data_begin, data_end - data_begin);
   }
 };
 
 class EventStreamScanner {
  public:
-  explicit EventStreamScanner(std::size_t max_event_bytes = 1 << 20) : max_event_bytes_(max_event_bytes) {}
+  explicit EventStreamScanner(std::size_t max_event_bytes = 1 << 20)
+      : max_event_bytes_(max_event_bytes) {}
 
   enum class Status { kOk, kEventTooLarge };
   // Scans what `buffer` holds past the previous scan and appends each event it completes to

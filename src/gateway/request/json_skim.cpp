@@ -34,7 +34,8 @@ constexpr auto kDelimiter = [] {
 
 class Skimmer {
  public:
-  explicit Skimmer(std::string_view json) : p_(json.data()), begin_(json.data()), end_(json.data() + json.size()) {}
+  explicit Skimmer(std::string_view json)
+      : p_(json.data()), begin_(json.data()), end_(json.data() + json.size()) {}
 
   bool failed = false;
   bool escaped_key = false;  // a key needs unescaping: the caller falls back to the full parser
@@ -69,7 +70,8 @@ class Skimmer {
       while (stop - p_ >= 8) {
         std::uint64_t word;
         std::memcpy(&word, p_, sizeof word);
-        const std::uint64_t hits = zero_bytes(word ^ (kOnes * '"')) | zero_bytes(word ^ (kOnes * '\\'));
+        const std::uint64_t hits =
+            zero_bytes(word ^ (kOnes * '"')) | zero_bytes(word ^ (kOnes * '\\'));
         if (hits != 0) {
           p_ += std::countr_zero(hits) / 8;  // the lowest flagged byte is exact (first in memory)
           break;
@@ -89,7 +91,8 @@ class Skimmer {
     }
     last_string_escaped_ = true;  // a long string: not looked into (keys are short)
     for (;;) {
-      const void* q = p_ < end_ ? std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)) : nullptr;
+      const void* q =
+          p_ < end_ ? std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_)) : nullptr;
       if (!q) return fail();
       const char* quote = static_cast<const char*>(q);
       // The quote ends the string unless an odd number of backslashes precedes it.

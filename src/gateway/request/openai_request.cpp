@@ -21,10 +21,14 @@ std::optional<ApiType> api_type_for_path(std::string_view path) {
 
 std::string_view api_type_name(ApiType type) {
   switch (type) {
-    case ApiType::kCompletions: return "completions";
-    case ApiType::kChatCompletions: return "chat_completions";
-    case ApiType::kEmbeddings: return "embeddings";
-    case ApiType::kResponses: return "responses";
+    case ApiType::kCompletions:
+      return "completions";
+    case ApiType::kChatCompletions:
+      return "chat_completions";
+    case ApiType::kEmbeddings:
+      return "embeddings";
+    case ApiType::kResponses:
+      return "responses";
   }
   return "completions";
 }
@@ -95,7 +99,8 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
 static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
 
 std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
-                                                               std::size_t readable, std::string prompt_buffer) {
+                                                               std::size_t readable,
+                                                               std::string prompt_buffer) {
   thread_local od::parser parser;
   simdjson::padded_string_view padded;
   if (readable >= body.size() + kJsonPadding) {
@@ -147,12 +152,15 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
         return GatewayError::bad_request("'stream_options' must be an object", "stream_options");
       }
       bool usage = false;
-      if (!opts.find_field_unordered("include_usage").get_bool().get(usage)) out.include_usage = usage;
-    } else if (key == "max_tokens" || key == "max_completion_tokens" || key == "max_output_tokens") {
+      if (!opts.find_field_unordered("include_usage").get_bool().get(usage))
+        out.include_usage = usage;
+    } else if (key == "max_tokens" || key == "max_completion_tokens" ||
+               key == "max_output_tokens") {
       int64_t n = 0;
       if (value.get_int64().get(n)) {
         if (is_null(value)) continue;
-        return GatewayError::bad_request("'" + std::string(key) + "' must be an integer", std::string(key));
+        return GatewayError::bad_request("'" + std::string(key) + "' must be an integer",
+                                         std::string(key));
       }
       out.max_tokens = n;
     } else if ((key == "prompt" && api == ApiType::kCompletions) ||
@@ -162,7 +170,8 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
     } else if (key == "messages" && api == ApiType::kChatCompletions) {
       out.prompt.reserve(body.size());
       if (append_messages(value, out.prompt))
-        return GatewayError::bad_request("'messages' must be an array of message objects", "messages");
+        return GatewayError::bad_request("'messages' must be an array of message objects",
+                                         "messages");
     }
   }
   if (!have_model) return GatewayError::bad_request("'model' is required", "model");

@@ -41,6 +41,7 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
                                                                std::string prompt_buffer = {});
 
 // `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.
-std::string rewrite_model(std::string_view body, const ParsedRequest& parsed, std::string_view new_model);
+std::string rewrite_model(std::string_view body, const ParsedRequest& parsed,
+                          std::string_view new_model);
 
 }  // namespace infergate::gateway

@@ -19,8 +19,8 @@ struct ResponseJson {
   bool valid = false;
   std::size_t model_offset = 0;  // the model's JSON string (with quotes), if present
   std::size_t model_length = 0;
-  std::optional<Usage> usage;    // when the payload carries a usage object
-  int content_pieces = 0;        // choices carrying non-empty generated text
+  std::optional<Usage> usage;  // when the payload carries a usage object
+  int content_pieces = 0;      // choices carrying non-empty generated text
 };
 
 ResponseJson inspect_response_json(std::string_view json);

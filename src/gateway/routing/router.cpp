@@ -32,20 +32,25 @@ Router::Router(std::shared_ptr<const config::Config> config) : config_(std::move
   const auto& rules = config_->rules;
   for (std::size_t r = 0; r < rules.size(); ++r)
     for (std::size_t m = 0; m < rules[r].matches.size(); ++m) by_precedence_.push_back({r, m});
-  std::stable_sort(by_precedence_.begin(), by_precedence_.end(), [&](const Candidate& a, const Candidate& b) {
-    const RouteMatch& ma = rules[a.rule].matches[a.match];
-    const RouteMatch& mb = rules[b.rule].matches[b.match];
-    const bool ea = ma.path.type == PathMatch::Type::kExact, eb = mb.path.type == PathMatch::Type::kExact;
-    if (ea != eb) return ea;
-    if (ma.path.value.size() != mb.path.value.size()) return ma.path.value.size() > mb.path.value.size();
-    if (ma.headers.size() != mb.headers.size()) return ma.headers.size() > mb.headers.size();
-    if (rules[a.rule].route_order != rules[b.rule].route_order)
-      return rules[a.rule].route_order < rules[b.rule].route_order;
-    return a.rule < b.rule;
-  });
+  std::stable_sort(by_precedence_.begin(), by_precedence_.end(),
+                   [&](const Candidate& a, const Candidate& b) {
+                     const RouteMatch& ma = rules[a.rule].matches[a.match];
+                     const RouteMatch& mb = rules[b.rule].matches[b.match];
+                     const bool ea = ma.path.type == PathMatch::Type::kExact,
+                                eb = mb.path.type == PathMatch::Type::kExact;
+                     if (ea != eb) return ea;
+                     if (ma.path.value.size() != mb.path.value.size())
+                       return ma.path.value.size() > mb.path.value.size();
+                     if (ma.headers.size() != mb.headers.size())
+                       return ma.headers.size() > mb.headers.size();
+                     if (rules[a.rule].route_order != rules[b.rule].route_order)
+                       return rules[a.rule].route_order < rules[b.rule].route_order;
+                     return a.rule < b.rule;
+                   });
 }
 
-std::variant<RouteDecision, RouteFailure> Router::route(std::string_view path, std::string_view model,
+std::variant<RouteDecision, RouteFailure> Router::route(std::string_view path,
+                                                        std::string_view model,
                                                         const HeaderLookup& headers,
                                                         Random& random) const {
   const config::Config& c = *config_;

@@ -39,7 +39,8 @@ class Router {
   explicit Router(std::shared_ptr<const config::Config> config);
 
   std::variant<RouteDecision, RouteFailure> route(std::string_view path, std::string_view model,
-                                                  const HeaderLookup& headers, Random& random) const;
+                                                  const HeaderLookup& headers,
+                                                  Random& random) const;
 
  private:
   struct Candidate {
@@ -52,7 +53,7 @@ class Router {
 
 // The model a request is served as, and how important it is.
 struct ModelResolution {
-  std::string target_model;               // what goes upstream
+  std::string target_model;                          // what goes upstream
   const config::InferenceModel* declared = nullptr;  // null: passed through undeclared
   config::Criticality criticality = config::Criticality::kStandard;
   std::int64_t priority = 0;

@@ -29,7 +29,8 @@ class RoundRobinSession final : public SchedulingSession {
 
 }  // namespace
 
-std::unique_ptr<SchedulingSession> RoundRobinScheduler::begin(PoolState& pool, const SchedulingRequest&,
+std::unique_ptr<SchedulingSession> RoundRobinScheduler::begin(PoolState& pool,
+                                                              const SchedulingRequest&,
                                                               SchedulingEnv) {
   return std::make_unique<RoundRobinSession>(pool);
 }

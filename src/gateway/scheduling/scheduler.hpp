@@ -59,7 +59,8 @@ struct SchedulingEnv {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
+  virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool,
+                                                   const SchedulingRequest& request,
                                                    SchedulingEnv env) = 0;
 };
 

@@ -8,7 +8,8 @@
 
 namespace infergate::gateway {
 
-bool HostResolver::numeric(const std::string& host, std::uint16_t port, sockaddr_storage& out, socklen_t& len) {
+bool HostResolver::numeric(const std::string& host, std::uint16_t port, sockaddr_storage& out,
+                           socklen_t& len) {
   std::string h = host;
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
   out = {};
@@ -69,7 +70,8 @@ void HostResolver::run() {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
-    const int rc = ::getaddrinfo(name.host.c_str(), std::to_string(name.port).c_str(), &hints, &found);
+    const int rc =
+        ::getaddrinfo(name.host.c_str(), std::to_string(name.port).c_str(), &hints, &found);
     if (rc == 0 && found) {
       std::memcpy(&r.address, found->ai_addr, found->ai_addrlen);
       r.address_len = static_cast<socklen_t>(found->ai_addrlen);

@@ -36,7 +36,8 @@ class HostResolver {
   HostResolver& operator=(const HostResolver&) = delete;
 
   // A literal address (brackets allowed around IPv6), or false.
-  static bool numeric(const std::string& host, std::uint16_t port, sockaddr_storage& out, socklen_t& len);
+  static bool numeric(const std::string& host, std::uint16_t port, sockaddr_storage& out,
+                      socklen_t& len);
 
   void resolve(std::uint64_t id, std::string host, std::uint16_t port);
   std::vector<ResolvedAddress> take();

@@ -291,7 +291,8 @@ void MetricsScraper::Impl::sync_targets() {
     auto t = std::make_unique<ScrapeTarget>(next_target_id++, ep, options.max_page_bytes);
     const config::EndpointSpec& spec = ep->spec;
     t->host_port = spec.host + ":" + std::to_string(spec.metrics_port);
-    t->request = "GET /metrics HTTP/1.1\r\nHost: " + t->host_port + "\r\nAccept: text/plain\r\n\r\n";
+    t->request =
+        "GET /metrics HTTP/1.1\r\nHost: " + t->host_port + "\r\nAccept: text/plain\r\n\r\n";
     // A random slot (tick) in the interval: scrapes spread over the interval, and the targets
     // of one slot share one wake-up of this thread and of the model servers' side. With 500
     // endpoints every 50 ms this halved the gateway's CPU against random offsets in
@@ -326,9 +327,11 @@ void MetricsScraper::Impl::remove_target(ScrapeTarget& t) {
 // --- one scrape ---------------------------------------------------------------------------------
 
 void MetricsScraper::Impl::begin_scrape(ScrapeTarget& t, SteadyClock::time_point now) {
-  if (t.step != ScrapeTarget::Step::kIdle) return;  // the last one still runs (bounded by the timeout)
+  if (t.step != ScrapeTarget::Step::kIdle)
+    return;  // the last one still runs (bounded by the timeout)
   if (t.address_state != ScrapeTarget::Address::kResolved) {
-    if (t.address_state == ScrapeTarget::Address::kUnresolved && now >= t.next_resolve) queue_resolve(t, now);
+    if (t.address_state == ScrapeTarget::Address::kUnresolved && now >= t.next_resolve)
+      queue_resolve(t, now);
     return;
   }
   t.reader.begin(take_buffer());
@@ -349,7 +352,8 @@ void MetricsScraper::Impl::connect(ScrapeTarget& t) {
   t.sent = 0;
   t.step = ScrapeTarget::Step::kConnecting;
   const int fd = ::socket(t.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return finish(t, ScrapeFailure::kConnect);  // EMFILE and the like: the next tick tries again
+  if (fd < 0)
+    return finish(t, ScrapeFailure::kConnect);  // EMFILE and the like: the next tick tries again
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   t.fd = fd;
@@ -376,7 +380,8 @@ void MetricsScraper::Impl::connect(ScrapeTarget& t) {
 void MetricsScraper::Impl::send_request(ScrapeTarget& t) {
   t.step = ScrapeTarget::Step::kSending;
   while (t.sent < t.request.size()) {
-    const ssize_t n = ::send(t.fd, t.request.data() + t.sent, t.request.size() - t.sent, MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(t.fd, t.request.data() + t.sent, t.request.size() - t.sent, MSG_NOSIGNAL);
     if (n > 0) {
       t.sent += static_cast<std::size_t>(n);
     } else if (n < 0 && errno == EINTR) {
@@ -388,7 +393,8 @@ void MetricsScraper::Impl::send_request(ScrapeTarget& t) {
     }
   }
   if (t.want_write) set_want_write(t, false);
-  t.step = ScrapeTarget::Step::kReading;  // the answer is waited for, not read at once: it is not there yet
+  t.step = ScrapeTarget::Step::kReading;  // the answer is waited for, not read at once: it is not
+                                          // there yet
 }
 
 void MetricsScraper::Impl::read_response(ScrapeTarget& t) {
@@ -400,9 +406,13 @@ void MetricsScraper::Impl::read_response(ScrapeTarget& t) {
   const ssize_t n = ::recv(t.fd, space.data(), space.size(), 0);
   if (n > 0) {
     switch (t.reader.received(static_cast<std::size_t>(n))) {
-      case PageReader::Progress::kMore: return;
-      case PageReader::Progress::kDone: return finish(t, ScrapeFailure::kNone);
-      case PageReader::Progress::kFailed: close_connection(t); return finish(t, t.reader.failure());
+      case PageReader::Progress::kMore:
+        return;
+      case PageReader::Progress::kDone:
+        return finish(t, ScrapeFailure::kNone);
+      case PageReader::Progress::kFailed:
+        close_connection(t);
+        return finish(t, t.reader.failure());
     }
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -435,7 +445,8 @@ void MetricsScraper::Impl::on_event(ScrapeTarget& t, std::uint32_t events) {
       // The server answered before the whole request was sent: not an answer to it.
       close_connection(t);
       return finish(t, ScrapeFailure::kConnect);
-    case ScrapeTarget::Step::kReading: return read_response(t);
+    case ScrapeTarget::Step::kReading:
+      return read_response(t);
   }
 }
 
@@ -486,9 +497,10 @@ void MetricsScraper::Impl::count_first(ScrapeTarget& t) {
 void MetricsScraper::Impl::record(ScrapeTarget& t, ScrapeFailure failure, std::string_view page) {
   Endpoint& ep = *t.endpoint;
   if (apply_scrape(ep, t.track, failure, page, clock.now(), options)) {
-    log(ep.scrape_healthy.load() ? "endpoint " + ep.spec.name + " (" + t.host_port + ") scrapes again: back in picking"
-                                 : "endpoint " + ep.spec.name + " (" + t.host_port + ") taken out of picking: " +
-                                       t.track.last_error);
+    log(ep.scrape_healthy.load()
+            ? "endpoint " + ep.spec.name + " (" + t.host_port + ") scrapes again: back in picking"
+            : "endpoint " + ep.spec.name + " (" + t.host_port +
+                  ") taken out of picking: " + t.track.last_error);
   }
   // Counted once applied, so whoever waits on the count sees the endpoint's new state.
   owner.scrapes_.fetch_add(1, std::memory_order_release);
@@ -533,7 +545,8 @@ void MetricsScraper::Impl::take_resolved() {
     }
     // Out of picking until the name resolves; tried again every few seconds.
     t->address_state = ScrapeTarget::Address::kUnresolved;
-    log("cannot resolve " + t->host_port + " for scraping: " + r.error + "; the endpoint is out of picking");
+    log("cannot resolve " + t->host_port + " for scraping: " + r.error +
+        "; the endpoint is out of picking");
     t->endpoint->scrape_healthy.store(false, std::memory_order_relaxed);
     count_first(*t);
     request_publish();
@@ -554,14 +567,15 @@ void MetricsScraper::Impl::publish() {
   if (const auto snap = snapshots.current())
     for (const auto& pool : snap->pools) {
       pool->publish_view();
-      if (pool->flow) pool->flow->on_capacity_changed();  // fresh metrics may let queued requests go
+      if (pool->flow)
+        pool->flow->on_capacity_changed();  // fresh metrics may let queued requests go
     }
 }
 
 // --- the owner's side ---------------------------------------------------------------------------
 
-MetricsScraper::MetricsScraper(const SnapshotSource& snapshots, const Clock& clock, ScrapeOptions options,
-                               std::function<void(const std::string&)> log)
+MetricsScraper::MetricsScraper(const SnapshotSource& snapshots, const Clock& clock,
+                               ScrapeOptions options, std::function<void(const std::string&)> log)
     : impl_(std::make_unique<Impl>(*this, snapshots, clock, options, std::move(log))) {}
 
 MetricsScraper::~MetricsScraper() { stop(); }

@@ -59,24 +59,31 @@ PageReader::Progress PageReader::advance() {
   const char* data = buffer_.data.get();
   if (!have_head_) {
     switch (http1::parse_response_head({data, used_}, kMaxHead, head_, /*keep_headers=*/false)) {
-      case http1::Parse::kIncomplete: return Progress::kMore;
+      case http1::Parse::kIncomplete:
+        return Progress::kMore;
       case http1::Parse::kBad:
-      case http1::Parse::kTooLarge: return fail(ScrapeFailure::kMalformed);
-      case http1::Parse::kDone: break;
+      case http1::Parse::kTooLarge:
+        return fail(ScrapeFailure::kMalformed);
+      case http1::Parse::kDone:
+        break;
     }
     have_head_ = true;
     // Anything but a page: the rest of the response is not read (the connection is closed).
     if (head_.status != 200) return fail(ScrapeFailure::kStatus);
     switch (head_.framing) {
-      case http1::BodyFraming::kNone: return done({}, head_.keep_alive && used_ == head_.size);
+      case http1::BodyFraming::kNone:
+        return done({}, head_.keep_alive && used_ == head_.size);
       case http1::BodyFraming::kLength:
         if (head_.content_length > max_page_) return fail(ScrapeFailure::kTooLarge);
         if (!grow(head_.size + static_cast<std::size_t>(head_.content_length)))
           return fail(ScrapeFailure::kTooLarge);
         data = buffer_.data.get();
         break;
-      case http1::BodyFraming::kChunked: consumed_ = head_.size; break;
-      case http1::BodyFraming::kUntilClose: break;
+      case http1::BodyFraming::kChunked:
+        consumed_ = head_.size;
+        break;
+      case http1::BodyFraming::kUntilClose:
+        break;
     }
   }
   switch (head_.framing) {
@@ -100,7 +107,8 @@ PageReader::Progress PageReader::advance() {
     case http1::BodyFraming::kUntilClose:
       if (used_ - head_.size > max_page_) return fail(ScrapeFailure::kTooLarge);
       return Progress::kMore;
-    case http1::BodyFraming::kNone: break;
+    case http1::BodyFraming::kNone:
+      break;
   }
   return state_;
 }

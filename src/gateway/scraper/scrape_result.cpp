@@ -6,22 +6,30 @@ namespace infergate::gateway {
 
 std::string_view scrape_failure_name(ScrapeFailure f) {
   switch (f) {
-    case ScrapeFailure::kNone: return "ok";
-    case ScrapeFailure::kRefused: return "connection refused";
-    case ScrapeFailure::kConnect: return "connect failed";
-    case ScrapeFailure::kTimeout: return "timed out";
-    case ScrapeFailure::kStatus: return "status not 200";
-    case ScrapeFailure::kMalformed: return "malformed page";
-    case ScrapeFailure::kTooLarge: return "page too large";
+    case ScrapeFailure::kNone:
+      return "ok";
+    case ScrapeFailure::kRefused:
+      return "connection refused";
+    case ScrapeFailure::kConnect:
+      return "connect failed";
+    case ScrapeFailure::kTimeout:
+      return "timed out";
+    case ScrapeFailure::kStatus:
+      return "status not 200";
+    case ScrapeFailure::kMalformed:
+      return "malformed page";
+    case ScrapeFailure::kTooLarge:
+      return "page too large";
   }
   return "?";
 }
 
-bool apply_scrape(Endpoint& ep, ScrapeTrack& track, ScrapeFailure failure, std::string_view page, TimePoint now,
-                  const ScrapeOptions& options) {
+bool apply_scrape(Endpoint& ep, ScrapeTrack& track, ScrapeFailure failure, std::string_view page,
+                  TimePoint now, const ScrapeOptions& options) {
   const bool was_healthy = ep.scrape_healthy.load(std::memory_order_relaxed);
   if (failure == ScrapeFailure::kNone) {
-    const auto engine = metrics::engine_kind_from_name(ep.spec.engine).value_or(metrics::EngineKind::kVllm);
+    const auto engine =
+        metrics::engine_kind_from_name(ep.spec.engine).value_or(metrics::EngineKind::kVllm);
     auto parsed = metrics::extract_metrics(engine, page);
     if (auto* m = std::get_if<metrics::EndpointMetrics>(&parsed)) {
       ep.latest.store(std::make_shared<const EndpointSample>(EndpointSample{std::move(*m), now}),

@@ -35,7 +35,7 @@ struct ScrapeTrack {
 
 // Applies a page (failure == kNone) or a failure. Returns true when the endpoint's health
 // changed (the caller logs it and republishes).
-bool apply_scrape(Endpoint& endpoint, ScrapeTrack& track, ScrapeFailure failure, std::string_view page,
-                  TimePoint now, const ScrapeOptions& options);
+bool apply_scrape(Endpoint& endpoint, ScrapeTrack& track, ScrapeFailure failure,
+                  std::string_view page, TimePoint now, const ScrapeOptions& options);
 
 }  // namespace infergate::gateway

@@ -13,11 +13,13 @@ namespace {
 std::string render_metrics(const Gateway& g) {
   const auto& c = g.counters();
   std::string out;
-  const auto counter = [&](const char* name, const char* help, double v, const char* type = "counter") {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name +
-           " " + std::to_string(v) + "\n";
+  const auto counter = [&](const char* name, const char* help, double v,
+                           const char* type = "counter") {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
   };
-  counter("infergate_requests_total", "Requests answered by the gateway.", static_cast<double>(c.requests.load()));
+  counter("infergate_requests_total", "Requests answered by the gateway.",
+          static_cast<double>(c.requests.load()));
   counter("infergate_request_errors_total", "Requests answered with an error status.",
           static_cast<double>(c.errors.load()));
   counter("infergate_requests_retried_total", "Requests tried on more than one endpoint.",
@@ -27,10 +29,12 @@ std::string render_metrics(const Gateway& g) {
   counter("infergate_output_tokens_total",
           "Generated tokens of answered requests (usage, or pieces counted in the stream).",
           static_cast<double>(c.output_tokens.load()));
-  counter("infergate_config_reloads_total", "Configuration reloads applied.", static_cast<double>(c.reloads.load()));
+  counter("infergate_config_reloads_total", "Configuration reloads applied.",
+          static_cast<double>(c.reloads.load()));
   counter("infergate_config_reload_failures_total", "Configuration reloads rejected as invalid.",
           static_cast<double>(c.reload_failures.load()));
-  counter("infergate_requests_in_flight", "Requests being served.", static_cast<double>(c.in_flight.load()), "gauge");
+  counter("infergate_requests_in_flight", "Requests being served.",
+          static_cast<double>(c.in_flight.load()), "gauge");
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(), out);
   return out;
 }

@@ -10,7 +10,6 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -41,11 +40,13 @@ scheduling::SchedulerOptions scheduling_options(const GatewayOptions& o) {
 
 // The flags' flow-control options, with an EndpointPickerConfig's saturationDetector (queue
 // depth, KV-cache threshold, staleness) taking precedence, as upstream's picker reads it.
-flowcontrol::FlowControlOptions flow_options(const GatewayOptions& o, const config::Config* config) {
+flowcontrol::FlowControlOptions flow_options(const GatewayOptions& o,
+                                             const config::Config* config) {
   flowcontrol::FlowControlOptions flow = o.flow;
   flow.saturation.staleness = o.scheduling.metrics_staleness;
   flow.saturation.scraping = o.scrape.interval.count() > 0;
-  if (config && config->picker) flow.saturation = flowcontrol::with_saturation_detector(flow.saturation, *config->picker);
+  if (config && config->picker)
+    flow.saturation = flowcontrol::with_saturation_detector(flow.saturation, *config->picker);
   return flow;
 }
 
@@ -84,15 +85,19 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> i
     : options_(std::move(options)),
       datastore_(scheduling::scheduler_factory(scheduling_options(options_)),
                  [this](const std::string& pool) {
-                   return std::make_shared<flowcontrol::FlowController>(pool, clock_, flow_options(options_, nullptr));
+                   return std::make_shared<flowcontrol::FlowController>(
+                       pool, clock_, flow_options(options_, nullptr));
                  }),
       control_(std::make_unique<Control>()) {
   snapshot_.store(datastore_.reconcile(std::move(initial)));
   apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
-  int n = options_.workers > 0 ? options_.workers
-                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(0x1f2e3d4c5b6a7988ULL + static_cast<std::uint64_t>(i)));
+  int n = options_.workers > 0
+              ? options_.workers
+              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < n; ++i)
+    workers_.push_back(
+        std::make_unique<Worker>(0x1f2e3d4c5b6a7988ULL + static_cast<std::uint64_t>(i)));
 }
 
 Gateway::~Gateway() {
@@ -111,7 +116,8 @@ void Gateway::start() {
   for (auto& w : workers_) {
     auto acceptor = make_acceptor(w->io.get_executor(), listen, /*reuse_port=*/true);
     if (listen.ends_with(":0")) {  // the others share the port the first one got
-      listen = listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
+      listen =
+          listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
     }
     w->upstream = make_beast_upstream_client(w->io.get_executor(), options_.upstream,
                                              options_.max_idle_upstream_per_endpoint);
@@ -122,20 +128,22 @@ void Gateway::start() {
       counters_.requests.fetch_add(1, std::memory_order_relaxed);
       if (r.status >= 400 || r.error) counters_.errors.fetch_add(1, std::memory_order_relaxed);
       if (r.attempts > 1) counters_.retried.fetch_add(1, std::memory_order_relaxed);
-      if (r.usage) counters_.prompt_tokens.fetch_add(static_cast<std::uint64_t>(r.usage->prompt_tokens),
-                                                     std::memory_order_relaxed);
+      if (r.usage)
+        counters_.prompt_tokens.fetch_add(static_cast<std::uint64_t>(r.usage->prompt_tokens),
+                                          std::memory_order_relaxed);
       counters_.output_tokens.fetch_add(
           static_cast<std::uint64_t>(r.usage ? r.usage->completion_tokens : r.counted_output),
           std::memory_order_relaxed);
       if (options_.access_log) {
-        log_line("request model=" + r.model + " target=" + r.target_model + " pool=" + r.pool +
-                 " endpoint=" + r.endpoint + " status=" + std::to_string(r.status) +
-                 " attempts=" + std::to_string(r.attempts) +
-                 " ms=" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(r.total).count()) +
-                 (r.usage ? " prompt_tokens=" + std::to_string(r.usage->prompt_tokens) +
-                                " completion_tokens=" + std::to_string(r.usage->completion_tokens)
-                          : std::string()) +
-                 (r.error ? " error=\"" + r.error->message + "\"" : std::string()));
+        log_line(
+            "request model=" + r.model + " target=" + r.target_model + " pool=" + r.pool +
+            " endpoint=" + r.endpoint + " status=" + std::to_string(r.status) +
+            " attempts=" + std::to_string(r.attempts) + " ms=" +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(r.total).count()) +
+            (r.usage ? " prompt_tokens=" + std::to_string(r.usage->prompt_tokens) +
+                           " completion_tokens=" + std::to_string(r.usage->completion_tokens)
+                     : std::string()) +
+            (r.error ? " error=\"" + r.error->message + "\"" : std::string()));
       }
     };
     RequestHandler* handler = w->handler.get();
@@ -178,21 +186,23 @@ void Gateway::start() {
         dirs.insert(p.parent_path().string());
         c.watched_names.insert(p.filename().string());
       }
-      for (const auto& d : dirs) inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+      for (const auto& d : dirs)
+        inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
       c.inotify.emplace(c.io, fd);
       watch_config_files();
     } else {
       log_line("cannot watch the configuration files; reload with SIGHUP");
     }
   }
-
 }
 
 bool Gateway::reload() {
-  auto result = config::load_config(options_.config_files, scheduling::scheduling_validator(scheduling_options(options_)));
+  auto result = config::load_config(options_.config_files,
+                                    scheduling::scheduling_validator(scheduling_options(options_)));
   if (!result.config) {
     counters_.reload_failures.fetch_add(1);
-    log_line("reload rejected, keeping the current configuration:\n" + result.diagnostics.error_text());
+    log_line("reload rejected, keeping the current configuration:\n" +
+             result.diagnostics.error_text());
     return false;
   }
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
@@ -229,25 +239,26 @@ void Gateway::watch_signals() {
 
 void Gateway::watch_config_files() {
   Control& c = *control_;
-  c.inotify->async_read_some(net::buffer(c.inotify_buffer), [this, &c](const boost::system::error_code& ec,
-                                                                        std::size_t n) {
-    if (ec) return;
-    bool ours = false;
-    for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-      inotify_event ev{};
-      std::memcpy(&ev, c.inotify_buffer.data() + off, sizeof ev);
-      const char* name = c.inotify_buffer.data() + off + sizeof(inotify_event);
-      if (ev.len > 0 && c.watched_names.contains(std::string(name))) ours = true;
-      off += sizeof(inotify_event) + ev.len;
-    }
-    if (ours) {  // coalesce the burst of events one save makes
-      c.reload_debounce.expires_after(std::chrono::milliseconds(100));
-      c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
-        if (!tec) reload();
+  c.inotify->async_read_some(
+      net::buffer(c.inotify_buffer),
+      [this, &c](const boost::system::error_code& ec, std::size_t n) {
+        if (ec) return;
+        bool ours = false;
+        for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+          inotify_event ev{};
+          std::memcpy(&ev, c.inotify_buffer.data() + off, sizeof ev);
+          const char* name = c.inotify_buffer.data() + off + sizeof(inotify_event);
+          if (ev.len > 0 && c.watched_names.contains(std::string(name))) ours = true;
+          off += sizeof(inotify_event) + ev.len;
+        }
+        if (ours) {  // coalesce the burst of events one save makes
+          c.reload_debounce.expires_after(std::chrono::milliseconds(100));
+          c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
+            if (!tec) reload();
+          });
+        }
+        watch_config_files();
       });
-    }
-    watch_config_files();
-  });
 }
 
 void Gateway::run() {

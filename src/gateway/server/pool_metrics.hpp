@@ -11,6 +11,7 @@
 namespace infergate::gateway {
 
 // `staleness`: samples older than this count as absent (not ready).
-void render_pool_metrics(const Snapshot& snapshot, TimePoint now, Duration staleness, std::string& out);
+void render_pool_metrics(const Snapshot& snapshot, TimePoint now, Duration staleness,
+                         std::string& out);
 
 }  // namespace infergate::gateway

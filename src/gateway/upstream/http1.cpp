@@ -5,7 +5,7 @@
 namespace infergate::gateway::http1 {
 namespace {
 
-constexpr std::size_t kMaxChunkLine = 4096;     // a chunk-size line with its extensions
+constexpr std::size_t kMaxChunkLine = 4096;      // a chunk-size line with its extensions
 constexpr std::size_t kMaxTrailerBytes = 16384;  // all trailer fields of one body
 
 bool is_token_char(unsigned char c) {
@@ -138,8 +138,8 @@ Parse locate(std::string_view bytes, std::size_t max_head, std::size_t& end) {
 
 bool is_hop_by_hop(std::string_view n) {
   return n == "connection" || n == "keep-alive" || n == "transfer-encoding" || n == "te" ||
-         n == "trailer" || n == "upgrade" || n == "proxy-authenticate" || n == "proxy-authorization" ||
-         n == "proxy-connection" || n == "content-length";
+         n == "trailer" || n == "upgrade" || n == "proxy-authenticate" ||
+         n == "proxy-authorization" || n == "proxy-connection" || n == "content-length";
 }
 
 Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHead& out) {
@@ -163,12 +163,15 @@ Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHe
   if (f.has_encoding && (!f.chunked || f.has_length)) return Parse::kBad;  // no smuggling
   out.size = end;
   out.keep_alive = minor == 1 ? !f.close : (f.keep_alive && !f.close);
-  out.framing = f.chunked ? BodyFraming::kChunked : f.has_length ? BodyFraming::kLength : BodyFraming::kNone;
+  out.framing = f.chunked      ? BodyFraming::kChunked
+                : f.has_length ? BodyFraming::kLength
+                               : BodyFraming::kNone;
   out.content_length = f.length;
   return Parse::kDone;
 }
 
-Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out, bool keep_headers) {
+Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out,
+                          bool keep_headers) {
   std::size_t end = 0;
   if (const Parse p = locate(bytes, max_head, end); p != Parse::kDone) return p;
   std::string_view rest = bytes.substr(0, end), line;
@@ -214,8 +217,10 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string& buffer, std::size_t f
     switch (state_) {
       case State::kSize: {
         int v = -1;
-        if (c >= '0' && c <= '9') v = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') v = (c | 0x20) - 'a' + 10;
+        if (c >= '0' && c <= '9')
+          v = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+          v = (c | 0x20) - 'a' + 10;
         if (v >= 0) {
           if (++size_digits_ > 15) return bad();
           remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
@@ -235,9 +240,12 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string& buffer, std::size_t f
         break;
       }
       case State::kExtension:
-        if (c == '\r') state_ = State::kSizeLf;
-        else if (c == '\n') state_ = remaining_ == 0 ? State::kTrailer : State::kData;
-        else if (++line_bytes_ > kMaxChunkLine || (!is_value_char(static_cast<unsigned char>(c)))) return bad();
+        if (c == '\r')
+          state_ = State::kSizeLf;
+        else if (c == '\n')
+          state_ = remaining_ == 0 ? State::kTrailer : State::kData;
+        else if (++line_bytes_ > kMaxChunkLine || (!is_value_char(static_cast<unsigned char>(c))))
+          return bad();
         ++r;
         break;
       case State::kSizeLf:
@@ -255,9 +263,12 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string& buffer, std::size_t f
         break;
       }
       case State::kDataCr:
-        if (c == '\r') state_ = State::kDataLf;
-        else if (c == '\n') state_ = State::kSize, size_digits_ = 0;
-        else return bad();
+        if (c == '\r')
+          state_ = State::kDataLf;
+        else if (c == '\n')
+          state_ = State::kSize, size_digits_ = 0;
+        else
+          return bad();
         ++r;
         break;
       case State::kDataLf:
@@ -269,8 +280,10 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string& buffer, std::size_t f
       case State::kTrailer:
       case State::kTrailerLf:
         if (c == '\n') {
-          if (trailer_line_empty_) state_ = State::kDone;
-          else state_ = State::kTrailer, trailer_line_empty_ = true;
+          if (trailer_line_empty_)
+            state_ = State::kDone;
+          else
+            state_ = State::kTrailer, trailer_line_empty_ = true;
         } else if (state_ == State::kTrailerLf) {
           return bad();
         } else if (c == '\r') {

@@ -26,10 +26,10 @@ enum class Parse { kIncomplete, kDone, kBad, kTooLarge };
 enum class BodyFraming { kNone, kLength, kChunked, kUntilClose };
 
 struct MessageHead {
-  std::size_t size = 0;  // bytes of the head, its closing blank line included
-  int status = 0;        // responses
+  std::size_t size = 0;             // bytes of the head, its closing blank line included
+  int status = 0;                   // responses
   std::string_view method, target;  // requests (views into the parsed bytes)
-  HeaderList headers;    // names lower-case; hop-by-hop and framing headers left out
+  HeaderList headers;               // names lower-case; hop-by-hop and framing headers left out
   BodyFraming framing = BodyFraming::kNone;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
@@ -42,7 +42,8 @@ Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHe
 // `bytes` starts with a response head. Without `keep_headers` only the status and the framing
 // are read (out.headers stays empty): what the metrics scraper needs, without an allocation per
 // header.
-Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out, bool keep_headers = true);
+Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageHead& out,
+                          bool keep_headers = true);
 
 // Whether a header must not be forwarded from one connection to the next.
 bool is_hop_by_hop(std::string_view lower_name);
@@ -58,7 +59,17 @@ class ChunkedDecoder {
   std::size_t trailing() const { return trailing_; }
 
  private:
-  enum class State { kSize, kExtension, kSizeLf, kData, kDataCr, kDataLf, kTrailer, kTrailerLf, kDone };
+  enum class State {
+    kSize,
+    kExtension,
+    kSizeLf,
+    kData,
+    kDataCr,
+    kDataLf,
+    kTrailer,
+    kTrailerLf,
+    kDone
+  };
   State state_ = State::kSize;
   std::uint64_t remaining_ = 0;
   int size_digits_ = 0;

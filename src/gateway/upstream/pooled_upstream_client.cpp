@@ -7,12 +7,11 @@
 // small answers, the whole body. The head is parsed by hand (http1.hpp); bodies are handed on
 // as they arrive, chunked ones decoded in place. Waits are bounded by DeadlineQueues (connect,
 // response head, body idle): no timer is set per wait.
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <unordered_map>
 
 #include "gateway/upstream/deadline_queue.hpp"
@@ -39,24 +38,28 @@ struct Connection {
 };
 
 bool closed_early(const boost::system::error_code& ec) {
-  return ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe;
+  return ec == net::error::eof || ec == net::error::connection_reset ||
+         ec == net::error::broken_pipe;
 }
 
 class PooledUpstreamClient;
 
 class PooledExchange final : public UpstreamExchange {
  public:
-  PooledExchange(PooledUpstreamClient& client, std::string address) : client_(client), address_(std::move(address)) {}
+  PooledExchange(PooledUpstreamClient& client, std::string address)
+      : client_(client), address_(std::move(address)) {}
   ~PooledExchange() override;
 
-  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(const UpstreamRequest& request) override;
+  net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
+      const UpstreamRequest& request) override;
   net::awaitable<BodyRead> read_body(std::string& out) override;
   bool body_complete() const override { return done_; }
 
  private:
   net::awaitable<bool> connect();
   // Reads more bytes into the connection's buffer, bounded by `queue`: 0 on failure, with `ec`.
-  net::awaitable<std::size_t> read_more(DeadlineQueue& queue, boost::system::error_code& ec, bool& timed_out);
+  net::awaitable<std::size_t> read_more(DeadlineQueue& queue, boost::system::error_code& ec,
+                                        bool& timed_out);
   // Hands on buffered body bytes; false when there were none to hand on.
   bool take_buffered(std::string& out, BodyRead& result);
 
@@ -73,7 +76,8 @@ class PooledExchange final : public UpstreamExchange {
 
 class PooledUpstreamClient final : public UpstreamClient {
  public:
-  PooledUpstreamClient(const net::any_io_executor& ex, UpstreamTimeouts timeouts, std::size_t max_idle)
+  PooledUpstreamClient(const net::any_io_executor& ex, UpstreamTimeouts timeouts,
+                       std::size_t max_idle)
       : executor_(ex),
         max_idle_(max_idle),
         resolver_(ex),
@@ -106,7 +110,8 @@ class PooledUpstreamClient final : public UpstreamClient {
     if (colon == std::string::npos) co_return std::nullopt;
     std::string host = address.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    auto [ec, results] = co_await resolver_.async_resolve(host, address.substr(colon + 1), kUseTuple);
+    auto [ec, results] =
+        co_await resolver_.async_resolve(host, address.substr(colon + 1), kUseTuple);
     if (ec || results.empty()) co_return std::nullopt;
     resolved_.emplace(address, results);
     co_return results;
@@ -152,7 +157,8 @@ net::awaitable<bool> PooledExchange::connect() {
   co_return true;
 }
 
-net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue, boost::system::error_code& ec,
+net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue,
+                                                      boost::system::error_code& ec,
                                                       bool& timed_out) {
   Connection& c = *conn_;
   if (c.begin == c.end) c.begin = c.end = 0;
@@ -162,14 +168,16 @@ net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue, boos
     c.begin = 0;
   }
   queue.arm(deadline_, c.socket);
-  auto [rec, n] = co_await c.socket.async_read_some(net::buffer(c.buffer.get() + c.end, kReadBuffer - c.end), kUseTuple);
+  auto [rec, n] = co_await c.socket.async_read_some(
+      net::buffer(c.buffer.get() + c.end, kReadBuffer - c.end), kUseTuple);
   timed_out = queue.disarm(deadline_) && rec == net::error::operation_aborted;
   ec = rec;
   c.end += n;
   co_return rec ? 0 : n;
 }
 
-net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send(const UpstreamRequest& request) {
+net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send(
+    const UpstreamRequest& request) {
   // A pooled connection may have been closed by the server while idle: a failure before any
   // response byte on a reused connection is retried once on a fresh one.
   http1::MessageHead head;
@@ -203,8 +211,8 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
     h += "\r\n";
     // The body's pieces (a rewritten model spliced between two views of the client's body).
     const std::array<std::string_view, 3> body = request.body_pieces();
-    std::array<net::const_buffer, 4> message{net::buffer(h), net::buffer(body[0]), net::buffer(body[1]),
-                                             net::buffer(body[2])};
+    std::array<net::const_buffer, 4> message{net::buffer(h), net::buffer(body[0]),
+                                             net::buffer(body[1]), net::buffer(body[2])};
     // Most writes complete at once: try without the reactor, wait only for what is left.
     boost::system::error_code ec;
     std::size_t sent = c.socket.write_some(message, ec);
@@ -216,7 +224,8 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
       }
       client_.head_deadlines.arm(deadline_, c.socket);
       auto [wec, wn] = co_await net::async_write(c.socket, message, kUseTuple);
-      ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out) : wec;
+      ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out)
+                                                           : wec;
     }
     bool timed_out = ec == net::error::timed_out;
     // Read until a whole head is here; informational (1xx) heads are skipped.
@@ -251,7 +260,8 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
   ResponseHead out;
   out.status = head.status;
   out.headers = std::move(head.headers);
-  if (framing_ == http1::BodyFraming::kLength) out.content_length = static_cast<std::size_t>(remaining_);
+  if (framing_ == http1::BodyFraming::kLength)
+    out.content_length = static_cast<std::size_t>(remaining_);
   if (framing_ == http1::BodyFraming::kNone) out.content_length = 0;
   co_return out;
 }
@@ -262,7 +272,8 @@ bool PooledExchange::take_buffered(std::string& out, BodyRead& result) {
   if (bytes.empty()) return false;
   switch (framing_) {
     case http1::BodyFraming::kLength: {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, bytes.size()));
+      const std::size_t n =
+          static_cast<std::size_t>(std::min<std::uint64_t>(remaining_, bytes.size()));
       out.append(bytes.data(), n);
       c.begin += n;
       remaining_ -= n;

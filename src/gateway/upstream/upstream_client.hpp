@@ -7,10 +7,9 @@
 // them; each worker has its own client, so pools need no locks.
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-
-#include <array>
 #include <chrono>
 #include <memory>
 #include <variant>
@@ -33,7 +32,8 @@ struct UpstreamRequest {
   std::string replacement;
 
   std::array<std::string_view, 3> body_pieces() const {
-    return {body.substr(0, replace_at), std::string_view(replacement), body.substr(replace_at + replace_length)};
+    return {body.substr(0, replace_at), std::string_view(replacement),
+            body.substr(replace_at + replace_length)};
   }
   std::size_t body_size() const { return body.size() - replace_length + replacement.size(); }
   std::string flat_body() const {
@@ -45,17 +45,21 @@ struct UpstreamRequest {
 };
 
 enum class UpstreamFailure {
-  kConnect,              // could not connect (refused, unreachable, timed out)
-  kClosedBeforeStatus,   // reset or closed before the status line: the request was not served
-  kTimeout,              // no response head in time
-  kProtocol,             // not HTTP
+  kConnect,             // could not connect (refused, unreachable, timed out)
+  kClosedBeforeStatus,  // reset or closed before the status line: the request was not served
+  kTimeout,             // no response head in time
+  kProtocol,            // not HTTP
 };
 inline std::string_view upstream_failure_name(UpstreamFailure f) {
   switch (f) {
-    case UpstreamFailure::kConnect: return "connect failure";
-    case UpstreamFailure::kClosedBeforeStatus: return "connection closed before the response";
-    case UpstreamFailure::kTimeout: return "timed out waiting for the response";
-    case UpstreamFailure::kProtocol: return "malformed response";
+    case UpstreamFailure::kConnect:
+      return "connect failure";
+    case UpstreamFailure::kClosedBeforeStatus:
+      return "connection closed before the response";
+    case UpstreamFailure::kTimeout:
+      return "timed out waiting for the response";
+    case UpstreamFailure::kProtocol:
+      return "malformed response";
   }
   return "failure";
 }
@@ -92,9 +96,9 @@ std::unique_ptr<UpstreamClient> make_pooled_upstream_client(const boost::asio::a
                                                             UpstreamTimeouts timeouts,
                                                             std::size_t max_idle_per_endpoint);
 // The name the server used when the client was built on Beast.
-inline std::unique_ptr<UpstreamClient> make_beast_upstream_client(const boost::asio::any_io_executor& ex,
-                                                                  UpstreamTimeouts timeouts,
-                                                                  std::size_t max_idle_per_endpoint) {
+inline std::unique_ptr<UpstreamClient> make_beast_upstream_client(
+    const boost::asio::any_io_executor& ex, UpstreamTimeouts timeouts,
+    std::size_t max_idle_per_endpoint) {
   return make_pooled_upstream_client(ex, timeouts, max_idle_per_endpoint);
 }
 

@@ -9,16 +9,16 @@ namespace infergate::sim {
 struct Engine::Sequence {
   RequestId id = 0;
   EngineRequest request;
-  std::vector<TokenId> tokens;       // prompt, then generated tokens
-  std::vector<BlockHash> hashes;     // one per full block of `tokens`
-  std::vector<BlockId> blocks;       // KV blocks held while running
+  std::vector<TokenId> tokens;    // prompt, then generated tokens
+  std::vector<BlockHash> hashes;  // one per full block of `tokens`
+  std::vector<BlockId> blocks;    // KV blocks held while running
   std::uint64_t lora_key = 0;
-  int computed = 0;                  // tokens whose KV is in `blocks`
-  int registered = 0;                // leading blocks published to the prefix cache
+  int computed = 0;    // tokens whose KV is in `blocks`
+  int registered = 0;  // leading blocks published to the prefix cache
   int generated = 0;
-  bool started = false;              // admitted from the queue at least once
+  bool started = false;  // admitted from the queue at least once
   bool running = false;
-  bool done = false;                 // finished or aborted; freed at the end of the step
+  bool done = false;  // finished or aborted; freed at the end of the step
   RequestResult result;
   TimePoint ready_at{};
   TimePoint last_token_at{};
@@ -239,10 +239,9 @@ int Engine::load_adapters_for_step() {
       ++loads;
       if (static_cast<int>(gpu_lora_slots_.size()) >= config_.max_loras) {
         // Evict the least recently used adapter that this step does not use.
-        auto victim = std::find_if(gpu_lora_slots_.begin(), gpu_lora_slots_.end(),
-                                   [&](const std::string& s) {
-                                     return !running_lora_counts_.contains(s);
-                                   });
+        auto victim =
+            std::find_if(gpu_lora_slots_.begin(), gpu_lora_slots_.end(),
+                         [&](const std::string& s) { return !running_lora_counts_.contains(s); });
         if (victim != gpu_lora_slots_.end()) gpu_lora_slots_.erase(victim);
       }
     }

@@ -66,12 +66,12 @@ class RequestObserver {
 };
 
 struct EngineRequest {
-  std::vector<TokenId> prompt;  // at least one token
-  int output_tokens = 0;        // tokens it will generate; 0: prefill only (embeddings)
+  std::vector<TokenId> prompt;           // at least one token
+  int output_tokens = 0;                 // tokens it will generate; 0: prefill only (embeddings)
   std::string finish_reason = "length";  // reported when output_tokens are done
-  std::string lora;             // adapter name; empty for the base model
-  std::uint64_t seed = 0;       // varies the generated token ids
-  RequestObserver* observer = nullptr;  // not owned; must outlive the request
+  std::string lora;                      // adapter name; empty for the base model
+  std::uint64_t seed = 0;                // varies the generated token ids
+  RequestObserver* observer = nullptr;   // not owned; must outlive the request
 };
 
 class Engine {
@@ -137,8 +137,8 @@ class Engine {
   RequestId next_id_ = 1;
 
   std::unordered_map<RequestId, std::unique_ptr<Sequence>> sequences_;
-  std::deque<Sequence*> pending_;  // in the API server, ordered by ready time
-  std::deque<Sequence*> waiting_;  // engine queue, FCFS (preempted ones at the front)
+  std::deque<Sequence*> pending_;   // in the API server, ordered by ready time
+  std::deque<Sequence*> waiting_;   // engine queue, FCFS (preempted ones at the front)
   std::vector<Sequence*> running_;  // in the order they started
   std::unordered_map<std::string, int> running_lora_counts_;
   std::vector<std::string> gpu_lora_slots_;  // least recently used first

@@ -35,10 +35,10 @@ struct EngineStats {
   std::uint64_t preemptions = 0;
   std::uint64_t steps = 0;
   std::map<std::string, std::uint64_t> finished_by_reason;  // "stop", "length", "abort"
-  Histogram time_to_first_token;   // seconds
-  Histogram inter_token_latency;   // seconds
-  Histogram e2e_request_latency;   // seconds
-  Histogram iteration_tokens;      // tokens per step
+  Histogram time_to_first_token;                            // seconds
+  Histogram inter_token_latency;                            // seconds
+  Histogram e2e_request_latency;                            // seconds
+  Histogram iteration_tokens;                               // tokens per step
 };
 
 }  // namespace infergate::sim

@@ -22,7 +22,10 @@ void KvCache::push_free_tail(BlockId id) {
   b.on_free_list = true;
   b.prev = free_tail_;
   b.next = -1;
-  if (free_tail_ >= 0) at(free_tail_).next = id; else free_head_ = id;
+  if (free_tail_ >= 0)
+    at(free_tail_).next = id;
+  else
+    free_head_ = id;
   free_tail_ = id;
   ++free_count_;
 }
@@ -30,8 +33,14 @@ void KvCache::push_free_tail(BlockId id) {
 void KvCache::unlink_free(BlockId id) {
   Block& b = at(id);
   assert(b.on_free_list);
-  if (b.prev >= 0) at(b.prev).next = b.next; else free_head_ = b.next;
-  if (b.next >= 0) at(b.next).prev = b.prev; else free_tail_ = b.prev;
+  if (b.prev >= 0)
+    at(b.prev).next = b.next;
+  else
+    free_head_ = b.next;
+  if (b.next >= 0)
+    at(b.next).prev = b.prev;
+  else
+    free_tail_ = b.prev;
   b.prev = b.next = -1;
   b.on_free_list = false;
   --free_count_;

@@ -20,16 +20,16 @@ namespace infergate::sim {
 
 struct StepTimeModel {
   Duration c0{};
-  Duration c_prefill_per_token{};  // c_pf
+  Duration c_prefill_per_token{};        // c_pf
   double c_kv_per_context_token_ns = 0;  // c_kv, in ns (fractions matter)
-  Duration c_per_sequence{};       // c_seq
+  Duration c_per_sequence{};             // c_seq
   int knee_tokens = 128;
-  Duration lora_load{};            // loading one adapter into a GPU slot
-  Duration request_overhead{};     // API server time before the engine queue
+  Duration lora_load{};         // loading one adapter into a GPU slot
+  Duration request_overhead{};  // API server time before the engine queue
 
   struct Step {
-    long tokens = 0;           // N: tokens computed in the step
-    long context_tokens = 0;   // attention context summed over the batch
+    long tokens = 0;          // N: tokens computed in the step
+    long context_tokens = 0;  // attention context summed over the batch
     int sequences = 0;
     int lora_loads = 0;
   };

@@ -8,8 +8,8 @@ namespace {
 
 // 4-byte pieces that the simulator "generates"; each is one token.
 constexpr std::array<std::string_view, 16> kPieces = {
-    " the", " sim", " ran", " one", " KV ", "blck", " and", " for", " GPU", " lot",
-    " tok", " en ", " was", " bat", " ch ", " ok."};
+    " the", " sim", " ran", " one", " KV ", "blck", " and", " for",
+    " GPU", " lot", " tok", " en ", " was", " bat", " ch ", " ok."};
 
 }  // namespace
 

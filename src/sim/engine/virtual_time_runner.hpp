@@ -30,8 +30,7 @@ class VirtualTimeRunner {
   RunReport run_open_loop(const std::vector<WorkloadItem>& items);
   // Keeps `concurrency` requests in the system: each one that finishes is replaced at once by
   // next(), until `total` have been submitted; runs until all have finished.
-  RunReport run_closed_loop(int concurrency, int total,
-                            const std::function<WorkloadItem()>& next);
+  RunReport run_closed_loop(int concurrency, int total, const std::function<WorkloadItem()>& next);
 
  private:
   class Recorder;

@@ -2,6 +2,7 @@
 // the engine's tokens as they are produced (SSE over chunked encoding) or whole.
 #include "sim/server/http_session.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,11 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <array>
 #include <charconv>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 
 #include "sim/server/openai_api.hpp"
 
@@ -131,8 +130,10 @@ net::awaitable<void> Session::run() {
       // Over a limit or malformed: answer, then close. A closed or idle connection just ends.
       std::optional<ApiError> error;
       if (ec == http::error::body_limit) {
-        error = ApiError{413, "request body exceeds " + std::to_string(ctx_.limits.max_body_bytes) +
-                                  " bytes", {}};
+        error = ApiError{
+            413,
+            "request body exceeds " + std::to_string(ctx_.limits.max_body_bytes) + " bytes",
+            {}};
       } else if (ec == http::error::header_limit) {
         error = ApiError{431, "request headers too large", {}};
       } else if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -204,13 +205,15 @@ Session::Route Session::route(Request& req) {
     return Route{Reply{http::status::ok,
                        R"({"metrics_requests":)" + std::to_string(replica.metrics_requests()) + "}",
                        "application/json"},
-                 {}, false};
+                 {},
+                 false};
   }
   if (!replica.ready(now)) return error(503, "the model server is starting");
   if (target == "/v1/models") {
     if (!get) return not_allowed();
     return Route{Reply{http::status::ok, replica.models_json(unix_seconds()), "application/json"},
-                 {}, false};
+                 {},
+                 false};
   }
   if (target == "/v1/load_lora_adapter" || target == "/v1/unload_lora_adapter") {
     if (!post) return not_allowed();
@@ -245,7 +248,8 @@ net::awaitable<bool> Session::handle_metrics() {
       co_await delay.async_wait(kUseTuple);
       break;
     }
-    case FaultSettings::Metrics::kOk: break;
+    case FaultSettings::Metrics::kOk:
+      break;
   }
   reply.body = render_metrics(ctx_.replica, unix_seconds_precise());
   co_return co_await send(reply);
@@ -256,7 +260,8 @@ net::awaitable<bool> Session::handle_generation(Request& req, ApiKind kind) {
   std::optional<ApiError> error;
   std::optional<GenerationRequest> gen;
   std::optional<EngineRequest> engine_request;
-  if (auto forced = header_int(req, "x-sim-force-status"); forced && *forced >= 400 && *forced <= 599) {
+  if (auto forced = header_int(req, "x-sim-force-status");
+      forced && *forced >= 400 && *forced <= 599) {
     error = ApiError{*forced, "failure injected by x-sim-force-status", {}};
   } else if (auto parsed = parse_generation_request(kind, req.body());
              std::holds_alternative<ApiError>(parsed)) {
@@ -316,11 +321,10 @@ net::awaitable<bool> Session::handle_generation(Request& req, ApiKind kind) {
   const RequestResult& r = *pending.result;
   const Usage usage{r.prompt_tokens, r.output_tokens, r.cached_tokens};
   Reply reply;
-  reply.body = kind == ApiKind::kEmbeddings
-                   ? embeddings_body(rc, gen->embedding_inputs, replica.options().embedding_dims,
-                                     usage)
-                   : completion_body(rc, static_cast<std::size_t>(r.output_tokens),
-                                     r.finish_reason, usage);
+  reply.body =
+      kind == ApiKind::kEmbeddings
+          ? embeddings_body(rc, gen->embedding_inputs, replica.options().embedding_dims, usage)
+          : completion_body(rc, static_cast<std::size_t>(r.output_tokens), r.finish_reason, usage);
   co_return co_await send(reply);
 }
 
@@ -329,9 +333,9 @@ net::awaitable<bool> Session::write_chunk(const std::string& data, bool last) {
   const int len = std::snprintf(head, sizeof head, "%zx\r\n", data.size());
   static constexpr std::string_view kEnd = "\r\n";
   static constexpr std::string_view kEndAndLast = "\r\n0\r\n\r\n";
-  const std::array<net::const_buffer, 3> buffers{
-      net::buffer(head, static_cast<std::size_t>(len)), net::buffer(data),
-      net::buffer(last ? kEndAndLast : kEnd)};
+  const std::array<net::const_buffer, 3> buffers{net::buffer(head, static_cast<std::size_t>(len)),
+                                                 net::buffer(data),
+                                                 net::buffer(last ? kEndAndLast : kEnd)};
   auto [ec, n] = co_await net::async_write(stream_, buffers, kUseTuple);
   co_return !ec;
 }
@@ -349,7 +353,8 @@ net::awaitable<void> Session::watch_for_close() {
     buffer_.commit(n);
     if (buffer_.size() > ctx_.limits.max_body_bytes + ctx_.limits.max_header_bytes) {
       // A client flooding us while waiting: stop reading; the response still goes out.
-      net::steady_timer never(co_await net::this_coro::executor, net::steady_timer::time_point::max());
+      net::steady_timer never(co_await net::this_coro::executor,
+                              net::steady_timer::time_point::max());
       co_await never.async_wait(kUseTuple);
       co_return;
     }
@@ -373,7 +378,8 @@ net::awaitable<bool> Session::stream_tokens(PendingRequest& pending, const Respo
   for (;;) {
     const std::size_t produced = pending.produced;
     const bool finished = pending.result.has_value();
-    const std::size_t total = finished ? static_cast<std::size_t>(pending.result->output_tokens) : 0;
+    const std::size_t total =
+        finished ? static_cast<std::size_t>(pending.result->output_tokens) : 0;
     for (; sent < produced; ++sent) {
       if (abort_after > 0 && sent >= static_cast<std::size_t>(abort_after)) break;
       const bool last = finished && sent + 1 == total;
@@ -393,7 +399,7 @@ net::awaitable<bool> Session::stream_tokens(PendingRequest& pending, const Respo
       }
       append_done(chunk);
       const bool ok = co_await write_chunk(chunk, true);
-      co_return ok && keep_alive_;
+      co_return ok&& keep_alive_;
     }
     if (!chunk.empty()) {
       if (!co_await write_chunk(chunk, false)) co_return false;

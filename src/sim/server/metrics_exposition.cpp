@@ -143,7 +143,8 @@ void render_vllm(const Replica& r, double unix_now, std::string& out) {
   w.counter("vllm:prefix_cache_queries_total",
             "Prefix cache queries, in terms of number of queried tokens.",
             static_cast<double>(s.prefix_cache_queries));
-  w.counter("vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.",
+  w.counter("vllm:prefix_cache_hits_total",
+            "Prefix cache hits, in terms of number of cached tokens.",
             static_cast<double>(s.prefix_cache_hits));
   w.counter("vllm:num_preemptions_total", "Cumulative number of preemption from the engine.",
             static_cast<double>(s.preemptions));
@@ -162,8 +163,8 @@ void render_vllm(const Replica& r, double unix_now, std::string& out) {
               s.time_to_first_token);
   w.histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
               s.inter_token_latency);
-  w.histogram("vllm:e2e_request_latency_seconds",
-              "Histogram of e2e request latency in seconds.", s.e2e_request_latency);
+  w.histogram("vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+              s.e2e_request_latency);
   w.histogram("vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.",
               s.iteration_tokens);
   out = w.take();
@@ -183,10 +184,10 @@ void render_sglang(const Replica& r, std::string& out) {
   w.info("sglang:cache_config_info", 1.0,
          "page_size=\"" + std::to_string(profile.block_size) + "\",num_pages=\"" +
              std::to_string(profile.num_gpu_blocks) + "\"");
-  const double hit_rate = s.prefix_cache_queries == 0
-                              ? 0.0
-                              : static_cast<double>(s.prefix_cache_hits) /
-                                    static_cast<double>(s.prefix_cache_queries);
+  const double hit_rate =
+      s.prefix_cache_queries == 0
+          ? 0.0
+          : static_cast<double>(s.prefix_cache_hits) / static_cast<double>(s.prefix_cache_queries);
   w.gauge("sglang:cache_hit_rate", "The prefix cache hit rate.", hit_rate);
   w.counter("sglang:prompt_tokens_total", "Number of prefill tokens processed.",
             static_cast<double>(s.prompt_tokens));
@@ -196,8 +197,8 @@ void render_sglang(const Replica& r, std::string& out) {
               s.time_to_first_token);
   w.histogram("sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
               s.inter_token_latency);
-  w.histogram("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds",
-              s.e2e_request_latency);
+  w.histogram("sglang:e2e_request_latency_seconds",
+              "Histogram of End-to-end request latency in seconds", s.e2e_request_latency);
   out = w.take();
 }
 
@@ -219,8 +220,8 @@ void render_trtllm(const Replica& r, std::string& out) {
             static_cast<double>(s.generation_tokens));
   w.histogram("trtllm_time_to_first_token_seconds", "Histogram of time to first token in seconds.",
               s.time_to_first_token);
-  w.histogram("trtllm_e2e_request_latency_seconds", "Histogram of end to end request latency in seconds.",
-              s.e2e_request_latency);
+  w.histogram("trtllm_e2e_request_latency_seconds",
+              "Histogram of end to end request latency in seconds.", s.e2e_request_latency);
   out = w.take();
 }
 
@@ -229,9 +230,15 @@ void render_trtllm(const Replica& r, std::string& out) {
 std::string render_metrics(const Replica& replica, double unix_now) {
   std::string out;
   switch (replica.options().flavor) {
-    case MetricsFlavor::kVllm: render_vllm(replica, unix_now, out); break;
-    case MetricsFlavor::kSglang: render_sglang(replica, out); break;
-    case MetricsFlavor::kTrtllm: render_trtllm(replica, out); break;
+    case MetricsFlavor::kVllm:
+      render_vllm(replica, unix_now, out);
+      break;
+    case MetricsFlavor::kSglang:
+      render_sglang(replica, out);
+      break;
+    case MetricsFlavor::kTrtllm:
+      render_trtllm(replica, out);
+      break;
   }
   return out;
 }

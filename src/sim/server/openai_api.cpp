@@ -1,7 +1,6 @@
 #include "sim/server/openai_api.hpp"
 
 #include <boost/json.hpp>
-
 #include <charconv>
 
 namespace infergate::sim {
@@ -9,14 +8,22 @@ namespace json = boost::json;
 
 std::string_view error_type(int status) {
   switch (status) {
-    case 400: return "BadRequestError";
-    case 401: return "AuthenticationError";
-    case 403: return "PermissionDeniedError";
-    case 404: return "NotFoundError";
-    case 413: return "BadRequestError";
-    case 429: return "RateLimitError";
-    case 503: return "ServiceUnavailableError";
-    default: return status >= 500 ? "InternalServerError" : "BadRequestError";
+    case 400:
+      return "BadRequestError";
+    case 401:
+      return "AuthenticationError";
+    case 403:
+      return "PermissionDeniedError";
+    case 404:
+      return "NotFoundError";
+    case 413:
+      return "BadRequestError";
+    case 429:
+      return "RateLimitError";
+    case 503:
+      return "ServiceUnavailableError";
+    default:
+      return status >= 500 ? "InternalServerError" : "BadRequestError";
   }
 }
 
@@ -103,7 +110,8 @@ std::optional<ApiError> parse_embedding_input(const json::value* input, Generati
     for (const auto& item : input->get_array()) {
       if (!item.is_string()) return bad("'input' must be a string or strings", "input");
       // Each input is tokenised on its own: pad to a token boundary before the next one.
-      out.prompt.resize((out.prompt.size() + kBytesPerToken - 1) / kBytesPerToken * kBytesPerToken, ' ');
+      out.prompt.resize((out.prompt.size() + kBytesPerToken - 1) / kBytesPerToken * kBytesPerToken,
+                        ' ');
       out.prompt += item.get_string();
     }
   } else {
@@ -146,8 +154,12 @@ std::variant<GenerationRequest, ApiError> parse_generation_request(ApiKind kind,
       err = parse_prompt(*prompt, req);
       break;
     }
-    case ApiKind::kChat: err = parse_messages(obj.if_contains("messages"), req); break;
-    case ApiKind::kEmbeddings: err = parse_embedding_input(obj.if_contains("input"), req); break;
+    case ApiKind::kChat:
+      err = parse_messages(obj.if_contains("messages"), req);
+      break;
+    case ApiKind::kEmbeddings:
+      err = parse_embedding_input(obj.if_contains("input"), req);
+      break;
   }
   if (err) return *err;
   if (req.prompt.empty() && req.prompt_tokens.empty())
@@ -160,7 +172,8 @@ std::variant<GenerationRequest, ApiError> parse_generation_request(ApiKind kind,
     if (!so->is_object()) return bad("'stream_options' must be an object", "stream_options");
     if (!optional_bool(so->get_object(), "include_usage", req.include_usage))
       return bad("'stream_options.include_usage' must be a boolean", "stream_options");
-    if (!req.stream) return bad("'stream_options' is only allowed with 'stream': true", "stream_options");
+    if (!req.stream)
+      return bad("'stream_options' is only allowed with 'stream': true", "stream_options");
   }
   for (std::string_view key : {"max_tokens", "max_completion_tokens"}) {
     const auto* v = obj.if_contains(key);
@@ -229,7 +242,8 @@ void append_finish(std::string& out, const char* finish_reason) {
 void append_role_chunk(std::string& out, const ResponseContext& ctx) {
   out += "data: ";
   append_head(out, ctx, "chat.completion.chunk");
-  out += R"(,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}])";
+  out +=
+      R"(,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}])";
   if (ctx.include_usage) out += R"(,"usage":null)";
   out += "}\n\n";
 }
@@ -296,7 +310,8 @@ std::string embeddings_body(const ResponseContext& ctx, std::size_t inputs, std:
     // A deterministic unit-ish vector per input: enough for clients that only read shapes.
     for (std::size_t d = 0; d < dims; ++d)
       vec.push_back(static_cast<double>(Tokenizer::output_token(i, d) % 2001) / 1000.0 - 1.0);
-    data.push_back(json::object{{"index", i}, {"object", "embedding"}, {"embedding", std::move(vec)}});
+    data.push_back(
+        json::object{{"index", i}, {"object", "embedding"}, {"embedding", std::move(vec)}});
   }
   json::object body;
   body["id"] = ctx.id;
@@ -304,8 +319,8 @@ std::string embeddings_body(const ResponseContext& ctx, std::size_t inputs, std:
   body["created"] = ctx.created;
   body["model"] = json::parse(ctx.model_json);
   body["data"] = std::move(data);
-  body["usage"] = json::object{{"prompt_tokens", usage.prompt_tokens},
-                               {"total_tokens", usage.prompt_tokens}};
+  body["usage"] =
+      json::object{{"prompt_tokens", usage.prompt_tokens}, {"total_tokens", usage.prompt_tokens}};
   return json::serialize(body);
 }
 
@@ -313,14 +328,14 @@ std::string models_body(const std::vector<ModelCard>& models, std::int64_t creat
                         int max_model_len) {
   json::array data;
   for (const auto& m : models) {
-    data.push_back(json::object{
-        {"id", m.id},
-        {"object", "model"},
-        {"created", created},
-        {"owned_by", "vllm"},
-        {"root", m.root},
-        {"parent", m.parent.empty() ? json::value(nullptr) : json::value(m.parent)},
-        {"max_model_len", max_model_len}});
+    data.push_back(
+        json::object{{"id", m.id},
+                     {"object", "model"},
+                     {"created", created},
+                     {"owned_by", "vllm"},
+                     {"root", m.root},
+                     {"parent", m.parent.empty() ? json::value(nullptr) : json::value(m.parent)},
+                     {"max_model_len", max_model_len}});
   }
   return json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
 }

@@ -50,7 +50,7 @@ struct Usage {
 // What every chunk and body of one response shares.
 struct ResponseContext {
   ApiKind kind = ApiKind::kCompletions;
-  std::string id;          // "cmpl-..." or "chatcmpl-..."
+  std::string id;  // "cmpl-..." or "chatcmpl-..."
   std::int64_t created = 0;
   std::string model_json;  // the model name, already a quoted JSON string
   bool include_usage = false;

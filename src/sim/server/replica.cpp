@@ -1,8 +1,7 @@
 #include "sim/server/replica.hpp"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 
 namespace infergate::sim {
 namespace json = boost::json;
@@ -16,9 +15,12 @@ std::optional<MetricsFlavor> parse_metrics_flavor(std::string_view name) {
 
 std::string_view metrics_flavor_name(MetricsFlavor flavor) {
   switch (flavor) {
-    case MetricsFlavor::kVllm: return "vllm";
-    case MetricsFlavor::kSglang: return "sglang";
-    case MetricsFlavor::kTrtllm: return "trtllm";
+    case MetricsFlavor::kVllm:
+      return "vllm";
+    case MetricsFlavor::kSglang:
+      return "sglang";
+    case MetricsFlavor::kTrtllm:
+      return "trtllm";
   }
   return "vllm";
 }
@@ -98,11 +100,16 @@ std::optional<ApiError> Replica::update_faults(std::string_view body) {
   for (const auto& [key, v] : doc.get_object()) {
     if (key == "metrics" && v.is_string()) {
       const std::string_view m = v.get_string();
-      if (m == "ok") f.metrics = FaultSettings::Metrics::kOk;
-      else if (m == "slow") f.metrics = FaultSettings::Metrics::kSlow;
-      else if (m == "garbled") f.metrics = FaultSettings::Metrics::kGarbled;
-      else if (m == "missing") f.metrics = FaultSettings::Metrics::kMissing;
-      else return ApiError{400, "'metrics' must be ok, slow, garbled or missing", "metrics"};
+      if (m == "ok")
+        f.metrics = FaultSettings::Metrics::kOk;
+      else if (m == "slow")
+        f.metrics = FaultSettings::Metrics::kSlow;
+      else if (m == "garbled")
+        f.metrics = FaultSettings::Metrics::kGarbled;
+      else if (m == "missing")
+        f.metrics = FaultSettings::Metrics::kMissing;
+      else
+        return ApiError{400, "'metrics' must be ok, slow, garbled or missing", "metrics"};
     } else if (key == "metrics_delay_ms" && v.is_int64() && v.get_int64() >= 0) {
       f.metrics_delay = std::chrono::milliseconds(v.get_int64());
     } else if (key == "failure_rate" && v.is_number() && v.to_number<double>() >= 0 &&
@@ -131,16 +138,17 @@ std::optional<ApiError> Replica::update_faults(std::string_view body) {
 std::variant<EngineRequest, ApiError> Replica::prepare(const GenerationRequest& request,
                                                        const std::string& adapter) {
   EngineRequest out;
-  out.prompt = request.prompt_tokens.empty() ? Tokenizer::encode(request.prompt)
-                                             : request.prompt_tokens;
+  out.prompt =
+      request.prompt_tokens.empty() ? Tokenizer::encode(request.prompt) : request.prompt_tokens;
   out.lora = adapter;
   out.seed = rng_();
   const int prompt_tokens = static_cast<int>(out.prompt.size());
   const auto too_long = [&](int requested_tokens, const char* param) {
-    return ApiError{400, "This model's maximum context length is " +
-                             std::to_string(options_.max_model_len) +
-                             " tokens. However, you requested " + std::to_string(requested_tokens) +
-                             " tokens. Please reduce the length of the input or completion.",
+    return ApiError{400,
+                    "This model's maximum context length is " +
+                        std::to_string(options_.max_model_len) +
+                        " tokens. However, you requested " + std::to_string(requested_tokens) +
+                        " tokens. Please reduce the length of the input or completion.",
                     param};
   };
   if (request.kind == ApiKind::kEmbeddings) {
@@ -150,9 +158,10 @@ std::variant<EngineRequest, ApiError> Replica::prepare(const GenerationRequest& 
   }
   const int room = options_.max_model_len - prompt_tokens;
   // vLLM's defaults: 16 tokens for completions (as OpenAI's API), the rest of the context for chat.
-  const int requested =
-      request.max_tokens.value_or(request.kind == ApiKind::kCompletions ? std::min(16, room) : room);
-  if (room < 1 || requested > room) return too_long(prompt_tokens + std::max(requested, 1), "max_tokens");
+  const int requested = request.max_tokens.value_or(
+      request.kind == ApiKind::kCompletions ? std::min(16, room) : room);
+  if (room < 1 || requested > room)
+    return too_long(prompt_tokens + std::max(requested, 1), "max_tokens");
   if (request.ignore_eos) {
     out.output_tokens = requested;
     out.finish_reason = "length";

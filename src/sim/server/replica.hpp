@@ -28,10 +28,10 @@ struct FaultSettings {
   enum class Metrics { kOk, kSlow, kGarbled, kMissing };
   Metrics metrics = Metrics::kOk;
   Duration metrics_delay = std::chrono::seconds(2);  // for kSlow
-  double failure_rate = 0;      // share of generation requests answered with failure_status
+  double failure_rate = 0;  // share of generation requests answered with failure_status
   int failure_status = 500;
-  int abort_after_tokens = 0;   // >0: streams are cut after this many tokens
-  bool health_fail = false;     // /health answers 503
+  int abort_after_tokens = 0;  // >0: streams are cut after this many tokens
+  bool health_fail = false;    // /health answers 503
 };
 
 struct ReplicaOptions {

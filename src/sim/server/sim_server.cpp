@@ -1,12 +1,11 @@
 #include "sim/server/sim_server.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
-
 #include <list>
 
 #include "sim/server/http_session.hpp"
@@ -24,7 +23,8 @@ struct ReplicaSlot {
 };
 
 struct SimServer::Impl {
-  Impl(net::io_context& io_context, ServerOptions opts) : io(io_context), options(std::move(opts)) {}
+  Impl(net::io_context& io_context, ServerOptions opts)
+      : io(io_context), options(std::move(opts)) {}
   net::io_context& io;
   ServerOptions options;
   SteadyClock clock;
@@ -57,8 +57,8 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     ro.name = o.pod_name_prefix + "-" + std::to_string(i);
     ro.seed = o.replica.seed * 1000003 + static_cast<std::uint64_t>(i);
     slot.replica = std::make_unique<Replica>(std::move(ro), impl_->clock.now());
-    slot.driver = std::make_unique<EngineDriver>(io.get_executor(), slot.replica->engine(),
-                                                 impl_->clock);
+    slot.driver =
+        std::make_unique<EngineDriver>(io.get_executor(), slot.replica->engine(), impl_->clock);
     slot.context = std::make_unique<ReplicaContext>(ReplicaContext{
         *slot.replica, *slot.driver, impl_->clock,
         SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout}, &slot.open_sockets});

@@ -32,7 +32,8 @@ WorkloadItem WorkloadGenerator::shared_prefix(const SharedPrefixSpec& spec) {
       questions_.push_back(random_text(rng_, spec.question_tokens));
   }
   const auto group = static_cast<int>(rng_() % static_cast<std::uint64_t>(spec.groups));
-  const auto question = static_cast<int>(rng_() % static_cast<std::uint64_t>(spec.prompts_per_group));
+  const auto question =
+      static_cast<int>(rng_() % static_cast<std::uint64_t>(spec.prompts_per_group));
   WorkloadItem item;
   item.group = group;
   item.prompt = systems_[static_cast<std::size_t>(group)] +

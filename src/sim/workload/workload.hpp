@@ -17,11 +17,11 @@
 namespace infergate::sim {
 
 struct WorkloadItem {
-  Duration arrival{};     // offset from the start of the run
+  Duration arrival{};  // offset from the start of the run
   std::string prompt;
   int output_tokens = 0;
-  std::string lora;       // empty: the base model
-  int group = -1;         // shared-prefix group, -1 when none
+  std::string lora;  // empty: the base model
+  int group = -1;    // shared-prefix group, -1 when none
 };
 
 // Random text of exactly `tokens` simulator tokens.

@@ -1,5 +1,7 @@
 // Saturation rules and the flow controller's decisions: admit, queue, shed, dispatch by events,
 // TTL expiry, cancellation. Time comes from a manual clock; waits run on an io_context.
+#include "gateway/flowcontrol/flow_controller.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -8,7 +10,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include "../scheduling/pool_fixture.hpp"
-#include "gateway/flowcontrol/flow_controller.hpp"
 
 namespace infergate::gateway::flowcontrol {
 namespace {
@@ -85,7 +86,8 @@ struct Harness {
     flow = std::make_shared<FlowController>("default/p", tp.clock, o);
     flow->attach(pool);
   }
-  std::shared_ptr<std::optional<Admission>> admit(std::int64_t priority, std::string flow_id = "default-flow",
+  std::shared_ptr<std::optional<Admission>> admit(std::int64_t priority,
+                                                  std::string flow_id = "default-flow",
                                                   net::cancellation_signal* cancel = nullptr) {
     auto result = std::make_shared<std::optional<Admission>>();
     auto op = [](std::shared_ptr<FlowController> f, AdmitRequest r,
@@ -93,9 +95,12 @@ struct Harness {
       *out = co_await f->admit(std::move(r));
     }(flow, AdmitRequest{priority, std::move(flow_id), 100}, result);
     if (cancel)
-      net::co_spawn(io, std::move(op), net::bind_cancellation_slot(cancel->slot(), [](std::exception_ptr) {}));
+      net::co_spawn(io, std::move(op),
+                    net::bind_cancellation_slot(cancel->slot(), [](std::exception_ptr) {}));
     else
-      net::co_spawn(io, std::move(op), [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+      net::co_spawn(io, std::move(op), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
     run();
     return result;
   }

@@ -1,7 +1,7 @@
 // The waiting room: bands, fairness between flows, FCFS, limits, removal.
-#include <gtest/gtest.h>
-
 #include "gateway/flowcontrol/flow_queue.hpp"
+
+#include <gtest/gtest.h>
 
 namespace infergate::gateway::flowcontrol {
 namespace {

@@ -107,11 +107,14 @@ TEST(Scorers, KvCacheScorerIsOneMinusUse) {
 TEST(Scorers, LoraAffinityScoresRunningFreeSlotWaitingFull) {
   TestPool tp(4);
   tp.set(0, {.running_adapters = {"sql-lora"}, .max_lora = 2});
-  tp.set(1, {.running_adapters = {"other"}, .max_lora = 2});                    // free slot
-  tp.set(2, {.running_adapters = {"a"}, .waiting_adapters = {"sql-lora"}, .max_lora = 2});  // waiting, full
-  tp.set(3, {.running_adapters = {"a", "b"}, .max_lora = 2});                    // full
+  tp.set(1, {.running_adapters = {"other"}, .max_lora = 2});  // free slot
+  tp.set(2, {.running_adapters = {"a"},
+             .waiting_adapters = {"sql-lora"},
+             .max_lora = 2});                                  // waiting, full
+  tp.set(3, {.running_adapters = {"a", "b"}, .max_lora = 2});  // full
   Decision d(tp, "sql-lora");
-  EXPECT_EQ(d.score(*make<Scorer>("lora-affinity-scorer")), (std::vector<double>{1.0, 0.8, 0.6, 0.0}));
+  EXPECT_EQ(d.score(*make<Scorer>("lora-affinity-scorer")),
+            (std::vector<double>{1.0, 0.8, 0.6, 0.0}));
 }
 
 TEST(Scorers, RunningRequestsAndTokenLoadUseTheGatewaysOwnCounters) {
@@ -122,7 +125,8 @@ TEST(Scorers, RunningRequestsAndTokenLoadUseTheGatewaysOwnCounters) {
   tp.pool.endpoints[0]->in_flight_tokens = 4194304;
   tp.pool.endpoints[1]->in_flight_tokens = 1048576;
   Decision d(tp);
-  EXPECT_EQ(d.score(*make<Scorer>("running-requests-scorer")), (std::vector<double>{0.0, 0.5, 1.0}));
+  EXPECT_EQ(d.score(*make<Scorer>("running-requests-scorer")),
+            (std::vector<double>{0.0, 0.5, 1.0}));
   EXPECT_EQ(d.score(*make<Scorer>("token-load-scorer")), (std::vector<double>{0.0, 0.75, 1.0}));
   EXPECT_EQ(d.score(*make<Scorer>("token-load-scorer", {{"maxTokens", "2097152"}})),
             (std::vector<double>{0.0, 0.5, 1.0}));
@@ -134,8 +138,9 @@ TEST(Scorers, PrefixScorerIsTheShareOfLeadingBlocksCachedOnTheEndpoint) {
   std::vector<std::uint64_t> blocks;
   prefix::hash_prompt_blocks("m", prompt, {}, blocks);
   ASSERT_EQ(blocks.size(), 10u);
-  tp.pool.prefix_index->record(1, blocks);                                    // ep0: all 10
-  tp.pool.prefix_index->record(2, std::span<const std::uint64_t>(blocks).first(4));  // ep1: the first 4
+  tp.pool.prefix_index->record(1, blocks);  // ep0: all 10
+  tp.pool.prefix_index->record(
+      2, std::span<const std::uint64_t>(blocks).first(4));  // ep1: the first 4
   Decision d(tp, "m", prompt);
   const auto s = d.score(*make<Scorer>("prefix-cache-scorer"));
   EXPECT_DOUBLE_EQ(s[0], 1.0);
@@ -154,7 +159,8 @@ TEST(Filters, LowQueueLeastQueueLeastKv) {
   tp.set(3, {.waiting = 40, .kv = 0.5});
   Decision d(tp);
   EXPECT_EQ(d.filter(*make<Filter>("low-queue-filter")), (std::vector<std::size_t>{0, 1, 3}));
-  EXPECT_EQ(d.filter(*make<Filter>("low-queue-filter", {{"threshold", "10"}})), (std::vector<std::size_t>{0, 1}));
+  EXPECT_EQ(d.filter(*make<Filter>("low-queue-filter", {{"threshold", "10"}})),
+            (std::vector<std::size_t>{0, 1}));
   // Band [0, 0 + 200/4 = 50]: 0, 1, 3.
   EXPECT_EQ(d.filter(*make<Filter>("least-queue-filter")), (std::vector<std::size_t>{0, 1, 3}));
   // Band [0.1, 0.1 + 0.8/4 = 0.3]: 1, 2.
@@ -163,19 +169,22 @@ TEST(Filters, LowQueueLeastQueueLeastKv) {
 
 TEST(Filters, LoraAffinityPrefersLoadedThenFreeSlots) {
   TestPool tp(3);
-  tp.set(0, {.running_adapters = {"x"}, .max_lora = 1});       // full, no adapter
-  tp.set(1, {.running_adapters = {"sql"}, .max_lora = 1});     // has it
-  tp.set(2, {.running_adapters = {}, .max_lora = 1});          // free slot
+  tp.set(0, {.running_adapters = {"x"}, .max_lora = 1});    // full, no adapter
+  tp.set(1, {.running_adapters = {"sql"}, .max_lora = 1});  // has it
+  tp.set(2, {.running_adapters = {}, .max_lora = 1});       // free slot
   Decision d(tp, "sql");
-  EXPECT_EQ(d.filter(*make<Filter>("lora-affinity-filter", {{"threshold", "1"}})), (std::vector<std::size_t>{1}));
-  EXPECT_EQ(d.filter(*make<Filter>("lora-affinity-filter", {{"threshold", "0"}})), (std::vector<std::size_t>{2}));
+  EXPECT_EQ(d.filter(*make<Filter>("lora-affinity-filter", {{"threshold", "1"}})),
+            (std::vector<std::size_t>{1}));
+  EXPECT_EQ(d.filter(*make<Filter>("lora-affinity-filter", {{"threshold", "0"}})),
+            (std::vector<std::size_t>{2}));
   Decision nobody(tp, "new-adapter");
   EXPECT_EQ(nobody.filter(*make<Filter>("lora-affinity-filter")), (std::vector<std::size_t>{2}));
 }
 
 // --- pickers: statistical tests, 100k picks, fixed seed ----------------------------------
 
-std::vector<int> pick_counts(Picker& picker, TestPool& tp, const std::vector<double>& totals, int n) {
+std::vector<int> pick_counts(Picker& picker, TestPool& tp, const std::vector<double>& totals,
+                             int n) {
   Decision d(tp);
   std::vector<int> counts(tp.pool.endpoints.size());
   for (int i = 0; i < n; ++i) ++counts[picker.pick(*d.state, d.pointers, totals)->slot];
@@ -185,11 +194,13 @@ std::vector<int> pick_counts(Picker& picker, TestPool& tp, const std::vector<dou
 TEST(Pickers, MaxScorePicksTheBestAndBreaksTiesUniformly) {
   TestPool tp(4);
   auto picker = make<Picker>("max-score-picker");
-  EXPECT_EQ(pick_counts(*picker, tp, {0.1, 0.9, 0.3, 0.2}, 1000), (std::vector<int>{0, 1000, 0, 0}));
+  EXPECT_EQ(pick_counts(*picker, tp, {0.1, 0.9, 0.3, 0.2}, 1000),
+            (std::vector<int>{0, 1000, 0, 0}));
   const int n = 100000;
   const auto c = pick_counts(*picker, tp, {0.5, 0.9, 0.9, 0.9}, n);
   EXPECT_EQ(c[0], 0);
-  for (int i = 1; i < 4; ++i) EXPECT_NEAR(c[static_cast<std::size_t>(i)] / double(n), 1.0 / 3, 0.01);
+  for (int i = 1; i < 4; ++i)
+    EXPECT_NEAR(c[static_cast<std::size_t>(i)] / double(n), 1.0 / 3, 0.01);
 }
 
 TEST(Pickers, RandomIsUniform) {
@@ -210,7 +221,8 @@ TEST(Pickers, WeightedRandomIsProportionalToScore) {
 
 TEST(Pickers, RoundRobinTakesEachInTurn) {
   TestPool tp(3);
-  EXPECT_EQ(pick_counts(*make<Picker>("round-robin-picker"), tp, {0, 0, 0}, 300), (std::vector<int>{100, 100, 100}));
+  EXPECT_EQ(pick_counts(*make<Picker>("round-robin-picker"), tp, {0, 0, 0}, 300),
+            (std::vector<int>{100, 100, 100}));
 }
 
 TEST(Pickers, CacheAwareFollowsThePrefixUnlessLoadIsImbalanced) {
@@ -247,7 +259,8 @@ TEST(Registry, UnknownTypesAndParametersAreErrorsWithTheirLocation) {
   config::Diagnostics diag;
   EXPECT_FALSE(builtin_plugins().create(spec, diag, {}));
   ASSERT_EQ(diag.errors.size(), 1u);
-  EXPECT_NE(diag.errors[0].to_string().find("f.yaml:7:3: plugins[3].type: unknown plugin type 'no-such-scorer'"),
+  EXPECT_NE(diag.errors[0].to_string().find(
+                "f.yaml:7:3: plugins[3].type: unknown plugin type 'no-such-scorer'"),
             std::string::npos)
       << diag.errors[0].to_string();
 
@@ -264,8 +277,11 @@ TEST(Registry, UnknownTypesAndParametersAreErrorsWithTheirLocation) {
   config::Diagnostics diag2;
   EXPECT_FALSE(builtin_plugins().create(spec, diag2, {}));
   ASSERT_EQ(diag2.errors.size(), 2u) << diag2.error_text();
-  EXPECT_NE(diag2.error_text().find("f.yaml:9:18: plugins[3].parameters.threshold: must be a number"), std::string::npos);
-  EXPECT_NE(diag2.error_text().find("plugins[3].parameters.treshold: unknown parameter"), std::string::npos);
+  EXPECT_NE(
+      diag2.error_text().find("f.yaml:9:18: plugins[3].parameters.threshold: must be a number"),
+      std::string::npos);
+  EXPECT_NE(diag2.error_text().find("plugins[3].parameters.treshold: unknown parameter"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -25,8 +25,12 @@ struct EndpointLoad {
 struct TestPool {
   explicit TestPool(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
-      config::EndpointSpec spec{"ep" + std::to_string(i), "127.0.0.1", static_cast<std::uint16_t>(9000 + i),
-                                static_cast<std::uint16_t>(9000 + i), "vllm", {}};
+      config::EndpointSpec spec{"ep" + std::to_string(i),
+                                "127.0.0.1",
+                                static_cast<std::uint16_t>(9000 + i),
+                                static_cast<std::uint16_t>(9000 + i),
+                                "vllm",
+                                {}};
       pool.endpoints.push_back(std::make_shared<Endpoint>(spec, static_cast<std::uint32_t>(i + 1)));
     }
     pool.prefix_index = std::make_shared<PrefixIndex>();
@@ -38,8 +42,10 @@ struct TestPool {
     m.waiting = load.waiting;
     m.running = load.running;
     m.kv_usage = load.kv;
-    if (load.max_lora > 0) m.lora = metrics::LoraInfo{load.running_adapters, load.waiting_adapters, load.max_lora};
-    pool.endpoints[i]->latest.store(std::make_shared<const EndpointSample>(EndpointSample{m, clock.now()}));
+    if (load.max_lora > 0)
+      m.lora = metrics::LoraInfo{load.running_adapters, load.waiting_adapters, load.max_lora};
+    pool.endpoints[i]->latest.store(
+        std::make_shared<const EndpointSample>(EndpointSample{m, clock.now()}));
     pool.publish_view();
   }
 

@@ -30,7 +30,8 @@ std::shared_ptr<ProfileScheduler> named(const std::string& name, SchedulerOption
   return std::make_shared<ProfileScheduler>(profile, options);
 }
 
-std::size_t pick_slot(Scheduler& s, TestPool& tp, const std::string& prompt = "", const std::string& model = "m") {
+std::size_t pick_slot(Scheduler& s, TestPool& tp, const std::string& prompt = "",
+                      const std::string& model = "m") {
   SchedulingRequest r{model, prompt, 0};
   auto session = s.begin(tp.pool, r, {tp.random, tp.clock});
   auto picked = session->pick({});
@@ -43,9 +44,10 @@ TEST(NamedProfiles, EveryOneBuilds) {
   for (const auto& name : named_profile_names()) named(name);
   EXPECT_EQ(named("gie-default")->profile().describe(),
             "queue-scorer*2 kv-cache-utilization-scorer*2 prefix-cache-scorer*3 max-score-picker");
-  EXPECT_EQ(named("default")->profile().describe(),
-            "queue-scorer*2 kv-cache-utilization-scorer*2 prefix-cache-scorer*3 lora-affinity-scorer*1 "
-            "running-requests-scorer*1 max-score-picker");
+  EXPECT_EQ(
+      named("default")->profile().describe(),
+      "queue-scorer*2 kv-cache-utilization-scorer*2 prefix-cache-scorer*3 lora-affinity-scorer*1 "
+      "running-requests-scorer*1 max-score-picker");
 }
 
 TEST(ProfileScheduler, PicksTheLeastLoadedEndpoint) {
@@ -61,7 +63,7 @@ TEST(ProfileScheduler, StaleMetricsCountAsSaturated) {
   TestPool tp(2);
   tp.set(0, {.waiting = 10, .kv = 0.5});
   tp.clock.advance(std::chrono::milliseconds(300));  // ep0's sample is now stale
-  tp.set(1, {.waiting = 50, .kv = 0.9});              // fresh but busy
+  tp.set(1, {.waiting = 50, .kv = 0.9});             // fresh but busy
   auto s = named("gie-default");
   EXPECT_EQ(pick_slot(*s, tp), 1u);
   // Without scraping nothing is stale: ep0 looks idle (no metrics).
@@ -76,7 +78,8 @@ TEST(ProfileScheduler, UnhealthyAndEjectedEndpointsAreNotCandidates) {
   TestPool tp(3);
   for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
   tp.pool.endpoints[0]->scrape_healthy = false;
-  tp.pool.endpoints[1]->outlier.ejected_until_ns = (tp.clock.now() + std::chrono::seconds(10)).count();
+  tp.pool.endpoints[1]->outlier.ejected_until_ns =
+      (tp.clock.now() + std::chrono::seconds(10)).count();
   tp.pool.publish_view();
   auto s = named("random");
   for (int i = 0; i < 50; ++i) EXPECT_EQ(pick_slot(*s, tp), 2u);
@@ -86,7 +89,8 @@ TEST(ProfileScheduler, UnhealthyAndEjectedEndpointsAreNotCandidates) {
   auto picked = s->begin(tp.pool, r, {tp.random, tp.clock})->pick({});
   EXPECT_FALSE(picked.endpoint);
   EXPECT_EQ(picked.failure.status, 503);
-  EXPECT_NE(picked.failure.message.find("2 failing their metrics scrapes, 1 ejected"), std::string::npos)
+  EXPECT_NE(picked.failure.message.find("2 failing their metrics scrapes, 1 ejected"),
+            std::string::npos)
       << picked.failure.message;
   tp.clock.advance(std::chrono::seconds(11));  // the ejection ends
   EXPECT_EQ(pick_slot(*s, tp), 1u);
@@ -100,7 +104,8 @@ plugins:
 - {type: low-queue-filter, parameters: {threshold: 5}}
 schedulingProfiles:
 - {name: default, plugins: [{pluginRef: low-queue-filter}]}
-)", "epc.yaml", loaded);
+)",
+                    "epc.yaml", loaded);
   ASSERT_TRUE(loaded.diagnostics.ok()) << loaded.diagnostics.error_text();
   config::Config cfg;
   cfg.picker = loaded.resources.picker_configs.front();
@@ -171,16 +176,20 @@ TEST(PickerConfig, UpstreamManifestsWithEmbeddedConfigsBuild) {
     auto profile = build_pool_profile(*result.config, 0, {}, diag);
     ASSERT_TRUE(profile) << diag.error_text();
     if (std::string(file).find("v0.5.1") != std::string::npos)
-      EXPECT_EQ(profile->describe(), "low-latency-filter random-picker");  // the legacy decision tree
+      EXPECT_EQ(profile->describe(),
+                "low-latency-filter random-picker");  // the legacy decision tree
     else
-      EXPECT_EQ(profile->describe(), "queue-scorer*1 kv-cache-utilization-scorer*1 prefix-cache-scorer*1 max-score-picker");
+      EXPECT_EQ(
+          profile->describe(),
+          "queue-scorer*1 kv-cache-utilization-scorer*1 prefix-cache-scorer*1 max-score-picker");
   }
 }
 
 TEST(PickerConfig, DocsExamplesBuild) {
-  for (const char* file : {"gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-minimal.yaml",
-                           "gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-with-picker.yaml",
-                           "gie-v1.5.0/test/integration/epp/testdata/default-config.yaml"}) {
+  for (const char* file :
+       {"gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-minimal.yaml",
+        "gie-v1.5.0/extracted-from-docs/endpointpickerconfig-prefix-cache-with-picker.yaml",
+        "gie-v1.5.0/test/integration/epp/testdata/default-config.yaml"}) {
     config::LoadResult loaded = config::load_files({kFixtures + file});
     auto built = config::build_config(std::move(loaded), {}, scheduling_validator({}));
     ASSERT_TRUE(built.config) << file << "\n" << built.diagnostics.error_text();
@@ -192,7 +201,10 @@ std::string with_picker(const std::string& picker, const std::string& annotation
 kind: InferencePool
 metadata:
   name: p
-)") + (annotation.empty() ? "" : "  annotations: {infergate.dev/scheduling-profile: " + annotation + "}\n") +
+)") +
+         (annotation.empty()
+              ? ""
+              : "  annotations: {infergate.dev/scheduling-profile: " + annotation + "}\n") +
          R"(spec:
   targetPorts: [{number: 8000}]
   selector: {matchLabels: {app: x}}
@@ -207,19 +219,25 @@ TEST(PickerConfig, MistakesFailWithFileLineAndField) {
   };
   const std::vector<Case> cases = {
       {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
-       "- type: queue-scorerr\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue-scorerr}]\n",
+       "- type: queue-scorerr\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: "
+       "queue-scorerr}]\n",
        "", "t.yaml:13:3: plugins[0].type: unknown plugin type 'queue-scorerr'"},
       {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
-       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue}]\n",
+       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: "
+       "queue}]\n",
        "", "plugins[0].pluginRef: no plugin named 'queue'"},
       {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
-       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: queue-scorer, weight: -2}]\n",
+       "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins: [{pluginRef: "
+       "queue-scorer, weight: -2}]\n",
        "", "weight: must be a non-negative number"},
       {"apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
-       "- type: low-queue-filter\n  parameters: {threshold: many}\nschedulingProfiles:\n- name: default\n"
+       "- type: low-queue-filter\n  parameters: {threshold: many}\nschedulingProfiles:\n- name: "
+       "default\n"
        "  plugins: [{pluginRef: low-queue-filter}]\n",
        "", "t.yaml:14:27: plugins[0].parameters.threshold: must be a number"},
-      {"", "fastest", "metadata.annotations.infergate.dev/scheduling-profile: no scheduling profile named 'fastest'"},
+      {"", "fastest",
+       "metadata.annotations.infergate.dev/scheduling-profile: no scheduling profile named "
+       "'fastest'"},
   };
   for (const auto& c : cases) {
     config::LoadResult loaded;
@@ -235,7 +253,8 @@ TEST(PickerConfig, MistakesFailWithFileLineAndField) {
   auto built = config::build_config(std::move(loaded), {}, scheduling_validator({}));
   ASSERT_TRUE(built.config) << built.diagnostics.error_text();
   config::Diagnostics diag;
-  EXPECT_EQ(build_pool_profile(*built.config, 0, {}, diag)->describe(), "running-requests-scorer*1 max-score-picker");
+  EXPECT_EQ(build_pool_profile(*built.config, 0, {}, diag)->describe(),
+            "running-requests-scorer*1 max-score-picker");
 }
 
 // --- outlier ejection ------------------------------------------------------------------------
@@ -246,7 +265,8 @@ TEST(OutlierDetector, ConsecutiveFailuresEjectWithGrowingBackOffWithinTheShare) 
   Endpoint& a = *tp.pool.endpoints[0];
   const auto fail = [&](Endpoint& ep, int n) {
     bool ejected = false;
-    for (int i = 0; i < n; ++i) ejected |= report_outcome(o, tp.pool, ep, AttemptOutcome::kFailure, tp.clock.now());
+    for (int i = 0; i < n; ++i)
+      ejected |= report_outcome(o, tp.pool, ep, AttemptOutcome::kFailure, tp.clock.now());
     return ejected;
   };
   EXPECT_FALSE(fail(a, 4));
@@ -266,13 +286,15 @@ TEST(OutlierDetector, NeverEjectsTheLastEndpoint) {
   TestPool tp(1);
   OutlierOptions o;
   for (int i = 0; i < 20; ++i)
-    EXPECT_FALSE(report_outcome(o, tp.pool, *tp.pool.endpoints[0], AttemptOutcome::kFailure, tp.clock.now()));
+    EXPECT_FALSE(report_outcome(o, tp.pool, *tp.pool.endpoints[0], AttemptOutcome::kFailure,
+                                tp.clock.now()));
 }
 
 // --- scrape results ----------------------------------------------------------------------------
 
-const char* kPage = "vllm:num_requests_waiting{model_name=\"m\"} 3\nvllm:num_requests_running{model_name=\"m\"} 7\n"
-                    "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n";
+const char* kPage =
+    "vllm:num_requests_waiting{model_name=\"m\"} 3\nvllm:num_requests_running{model_name=\"m\"} 7\n"
+    "vllm:kv_cache_usage_perc{model_name=\"m\"} 0.25\n";
 
 TEST(ScrapeResult, PagesFeedSamplesAndFailuresTakeEndpointsOut) {
   TestPool tp(1);
@@ -286,14 +308,17 @@ TEST(ScrapeResult, PagesFeedSamplesAndFailuresTakeEndpointsOut) {
   EXPECT_EQ(sample->metrics.running, 7);
   EXPECT_EQ(sample->metrics.kv_usage, 0.25);
   EXPECT_FALSE(apply_scrape(ep, track, ScrapeFailure::kTimeout, "", tp.clock.now(), o));
-  EXPECT_FALSE(apply_scrape(ep, track, ScrapeFailure::kNone, "garbage{", tp.clock.now(), o));  // malformed
+  EXPECT_FALSE(
+      apply_scrape(ep, track, ScrapeFailure::kNone, "garbage{", tp.clock.now(), o));  // malformed
   EXPECT_TRUE(ep.scrape_healthy.load());
-  EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kStatus, "", tp.clock.now(), o));  // third in a row
+  EXPECT_TRUE(
+      apply_scrape(ep, track, ScrapeFailure::kStatus, "", tp.clock.now(), o));  // third in a row
   EXPECT_FALSE(ep.scrape_healthy.load());
   EXPECT_EQ(ep.latest.load(), sample);  // the last good sample stays (and ages into staleness)
   EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kNone, kPage, tp.clock.now(), o));  // back
   EXPECT_TRUE(ep.scrape_healthy.load());
-  EXPECT_TRUE(apply_scrape(ep, track, ScrapeFailure::kRefused, "", tp.clock.now(), o));  // refused: at once
+  EXPECT_TRUE(
+      apply_scrape(ep, track, ScrapeFailure::kRefused, "", tp.clock.now(), o));  // refused: at once
   EXPECT_FALSE(ep.scrape_healthy.load());
   EXPECT_EQ(ep.scrape_failures_total.load(), 4u);
 }

@@ -2,9 +2,8 @@
 #include "gateway/scraper/host_resolver.hpp"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <atomic>
 

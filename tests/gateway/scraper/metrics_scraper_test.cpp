@@ -4,12 +4,11 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
@@ -48,7 +47,8 @@ class PageServer {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 || ::listen(listener_, 64) != 0)
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listener_, 64) != 0)
       throw std::runtime_error("page server: cannot listen");
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
     port_ = ntohs(addr.sin_port);
@@ -111,7 +111,8 @@ class PageServer {
       if (mode == Mode::kStatus500) {
         out = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\noops";
       } else if (mode == Mode::kChunked) {
-        out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n" + kPage.substr(0, 16) + "\r\n" +
+        out = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n" + kPage.substr(0, 16) +
+              "\r\n" +
               [] {
                 char size[16];
                 std::snprintf(size, sizeof size, "%zx", kPage.size() - 16);
@@ -119,10 +120,11 @@ class PageServer {
               }() +
               "\r\n" + kPage.substr(16) + "\r\n0\r\n\r\n";
       } else {
-        out = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(kPage.size()) +
-              "\r\n\r\n" + kPage;
+        out = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+              std::to_string(kPage.size()) + "\r\n\r\n" + kPage;
       }
-      if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) break;
+      if (::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+        break;
       if (mode == Mode::kCloseAfter) break;
     }
     std::lock_guard lock(mu_);
@@ -174,8 +176,8 @@ class Fleet : public SnapshotSource {
     }
     endpoints_ = pool->endpoints;
     pool->publish_view();
-    auto snap = std::make_shared<Snapshot>(Snapshot{nullptr, Router(std::make_shared<config::Config>()), {pool},
-                                                    ++generation_});
+    auto snap = std::make_shared<Snapshot>(
+        Snapshot{nullptr, Router(std::make_shared<config::Config>()), {pool}, ++generation_});
     std::lock_guard lock(mu_);
     snapshot_ = std::move(snap);
   }
@@ -194,10 +196,11 @@ struct ScraperRig {
   explicit ScraperRig(const std::vector<std::uint16_t>& ports, ScrapeOptions options = fast(),
                       const std::string& host = "127.0.0.1") {
     fleet.replace(ports, host);
-    scraper = std::make_unique<MetricsScraper>(fleet, clock, options, [this](const std::string& line) {
-      std::lock_guard lock(log_mu);
-      log.push_back(line);
-    });
+    scraper =
+        std::make_unique<MetricsScraper>(fleet, clock, options, [this](const std::string& line) {
+          std::lock_guard lock(log_mu);
+          log.push_back(line);
+        });
     scraper->start();
   }
 
@@ -253,7 +256,8 @@ TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found) GTEST_SKIP() << "localhost does not resolve";
+  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found)
+    GTEST_SKIP() << "localhost does not resolve";
   const bool ipv4_first = found->ai_family == AF_INET;
   ::freeaddrinfo(found);
   if (!ipv4_first) GTEST_SKIP() << "localhost resolves to IPv6 first here";

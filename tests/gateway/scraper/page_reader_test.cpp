@@ -13,7 +13,8 @@ namespace {
 using Progress = PageReader::Progress;
 
 constexpr std::size_t kMaxPage = 1 << 20;
-const std::string kPage = "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"m\"} 3\n";
+const std::string kPage =
+    "# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name=\"m\"} 3\n";
 
 std::string with_length(const std::string& body, const std::string& extra_headers = "") {
   return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + extra_headers +
@@ -56,14 +57,17 @@ void expect_page_in_every_split(const std::string& response) {
   }
 }
 
-TEST(PageReader, PageWithContentLengthInAnySplit) { expect_page_in_every_split(with_length(kPage)); }
+TEST(PageReader, PageWithContentLengthInAnySplit) {
+  expect_page_in_every_split(with_length(kPage));
+}
 
 TEST(PageReader, ChunkedPageInAnySplit) { expect_page_in_every_split(chunked(kPage, 7)); }
 
 TEST(PageReader, PageUntilCloseEndsAtEndOfStream) {
   PageReader reader(kMaxPage);
   reader.begin({});
-  ASSERT_EQ(feed(reader, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + kPage, 5), Progress::kMore);
+  ASSERT_EQ(feed(reader, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + kPage, 5),
+            Progress::kMore);
   ASSERT_EQ(reader.end_of_stream(), Progress::kDone);
   EXPECT_EQ(reader.page(), kPage);
   EXPECT_FALSE(reader.reusable());
@@ -83,7 +87,8 @@ TEST(PageReader, ConnectionCloseOrStrayBytesMakeTheConnectionSingleUse) {
 TEST(PageReader, StatusOtherThan200Fails) {
   PageReader reader(kMaxPage);
   reader.begin({});
-  ASSERT_EQ(feed(reader, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", 1000), Progress::kFailed);
+  ASSERT_EQ(feed(reader, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", 1000),
+            Progress::kFailed);
   EXPECT_EQ(reader.failure(), ScrapeFailure::kStatus);
   EXPECT_FALSE(reader.reusable());
 }
@@ -99,7 +104,8 @@ TEST(PageReader, MalformedResponsesFail) {
   }
   PageReader reader(kMaxPage);
   reader.begin({});
-  EXPECT_EQ(feed(reader, "HTTP/1.1 200 OK\r\nX: " + std::string(PageReader::kMaxHead, 'a'), 1000), Progress::kFailed);
+  EXPECT_EQ(feed(reader, "HTTP/1.1 200 OK\r\nX: " + std::string(PageReader::kMaxHead, 'a'), 1000),
+            Progress::kFailed);
   EXPECT_EQ(reader.failure(), ScrapeFailure::kMalformed);
 }
 
@@ -120,7 +126,8 @@ TEST(PageReader, PagesOverTheLimitFailWithoutBeingRead) {
   {
     PageReader reader(4096);
     reader.begin({});
-    EXPECT_EQ(feed(reader, with_length(big).substr(0, 100), 1000), Progress::kFailed);  // the head says so
+    EXPECT_EQ(feed(reader, with_length(big).substr(0, 100), 1000),
+              Progress::kFailed);  // the head says so
     EXPECT_EQ(reader.failure(), ScrapeFailure::kTooLarge);
   }
   {
@@ -132,7 +139,8 @@ TEST(PageReader, PagesOverTheLimitFailWithoutBeingRead) {
   {
     PageReader reader(4096);
     reader.begin({});
-    EXPECT_EQ(feed(reader, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big, 700), Progress::kFailed);
+    EXPECT_EQ(feed(reader, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + big, 700),
+              Progress::kFailed);
     EXPECT_EQ(reader.failure(), ScrapeFailure::kTooLarge);
   }
 }

@@ -108,8 +108,11 @@ EngineConfig prefix_run_config() {
   c.profile.max_num_seqs = 128;
   return c;
 }
-const SharedPrefixSpec kPrefixRun{.groups = 10, .prompts_per_group = 10, .system_tokens = 128,
-                                  .question_tokens = 64, .output_tokens = 64};
+const SharedPrefixSpec kPrefixRun{.groups = 10,
+                                  .prompts_per_group = 10,
+                                  .system_tokens = 128,
+                                  .question_tokens = 64,
+                                  .output_tokens = 64};
 
 TEST(Calibration, SaturationWithPrefixCaching) {
   Engine engine(prefix_run_config());
@@ -123,8 +126,8 @@ TEST(Calibration, TtftWithPrefixCachingStaysLowUntilSaturation) {
   for (double rate : {20.0, 80.0, 140.0}) {
     Engine engine(prefix_run_config());
     VirtualTimeRunner runner(engine);
-    const auto report =
-        runner.run_open_loop(poisson_shared_prefix(5, rate, static_cast<int>(rate * 30), kPrefixRun));
+    const auto report = runner.run_open_loop(
+        poisson_shared_prefix(5, rate, static_cast<int>(rate * 30), kPrefixRun));
     const auto steady = middle(report, from_seconds(5), from_seconds(25));
     const Summary s = summarize(steady);
     std::printf("  %5.0f req/s: TTFT median %.1f ms, mean %.1f ms, cached %.0f%%\n", rate,

@@ -29,8 +29,8 @@ struct Recorder : RequestObserver {
   void on_finished(const RequestResult& r) override { result = r; }
 };
 
-EngineRequest request(int prompt_tokens, int output_tokens, Recorder* rec,
-                      std::string lora = {}, TokenId fill = 7) {
+EngineRequest request(int prompt_tokens, int output_tokens, Recorder* rec, std::string lora = {},
+                      TokenId fill = 7) {
   EngineRequest r;
   r.prompt.assign(static_cast<std::size_t>(prompt_tokens), fill);
   r.output_tokens = output_tokens;
@@ -94,8 +94,8 @@ TEST(Engine, SequenceCapLimitsTheBatch) {
 }
 
 TEST(Engine, AtMostMaxLorasAdaptersPerStepAndLoadingCostsTime) {
-  Engine engine({.profile = step_counting_profile(), .enable_prefix_caching = false,
-                 .max_loras = 1});
+  Engine engine(
+      {.profile = step_counting_profile(), .enable_prefix_caching = false, .max_loras = 1});
   Recorder a1, b, a2;
   engine.submit(request(4, 2, &a1, "sql-lora"), TimePoint{0});
   engine.submit(request(4, 2, &b, "tweet-lora"), TimePoint{0});
@@ -241,10 +241,14 @@ TEST(Engine, WorkingSetLargerThanTheCacheLowersTheHitRatio) {
   // 20 groups with a 48-token system prompt each need 240 blocks of 4; a 64-block cache holds
   // about a quarter of them, a 1024-block cache all of them.
   auto hit_ratio = [](int blocks) {
-    Engine engine({.profile = step_counting_profile(blocks, 256, 8), .enable_prefix_caching = true});
+    Engine engine(
+        {.profile = step_counting_profile(blocks, 256, 8), .enable_prefix_caching = true});
     VirtualTimeRunner runner(engine);
-    const SharedPrefixSpec spec{.groups = 20, .prompts_per_group = 4, .system_tokens = 48,
-                                .question_tokens = 8, .output_tokens = 2};
+    const SharedPrefixSpec spec{.groups = 20,
+                                .prompts_per_group = 4,
+                                .system_tokens = 48,
+                                .question_tokens = 8,
+                                .output_tokens = 2};
     runner.run_open_loop(poisson_shared_prefix(9, 200.0, 2000, spec));
     return static_cast<double>(engine.stats().prefix_cache_hits) /
            static_cast<double>(engine.stats().prefix_cache_queries);

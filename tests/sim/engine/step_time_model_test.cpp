@@ -47,7 +47,8 @@ TEST(GpuProfiles, NamedProfilesExist) {
   const auto h = find_gpu_profile("h100-llama3.1-8b")->timing;
   const auto a = find_gpu_profile("a100-llama3.1-8b")->timing;
   for (long n : {1L, 256L, 4096L}) {
-    const StepTimeModel::Step s{.tokens = n, .context_tokens = n * 4, .sequences = 8, .lora_loads = 0};
+    const StepTimeModel::Step s{
+        .tokens = n, .context_tokens = n * 4, .sequences = 8, .lora_loads = 0};
     EXPECT_GT(a.step_time(s), h.step_time(s));
   }
 }

@@ -68,8 +68,9 @@ TEST(MetricsExposition, VllmNamesMoveWithState) {
   EXPECT_GT(value_of(s, "vllm:kv_cache_usage_perc{"), 0);
   EXPECT_EQ(value_of(s, "vllm:kv_cache_usage_perc{"), value_of(s, "vllm:gpu_cache_usage_perc{"));
   EXPECT_EQ(value_of(s, "vllm:cache_config_info{block_size=\"16\""), 1);
-  EXPECT_EQ(value_of(s, "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"\","
-                        "waiting_lora_adapters=\"sql\"}"),
+  EXPECT_EQ(value_of(s,
+                     "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"\","
+                     "waiting_lora_adapters=\"sql\"}"),
             1700000000.5);
   EXPECT_EQ(value_of(s, "vllm:prompt_tokens_total{"), 120);
   EXPECT_NE(text.find("# TYPE vllm:time_to_first_token_seconds histogram"), std::string::npos);

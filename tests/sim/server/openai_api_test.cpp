@@ -1,7 +1,8 @@
 #include "sim/server/openai_api.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 namespace infergate::sim {
 namespace {
@@ -129,16 +130,20 @@ TEST(StreamChunks, ChatUsesDeltas) {
 }
 
 TEST(Bodies, CompletionChatEmbeddingsModels) {
-  const auto c = json::parse(completion_body(context(ApiKind::kCompletions, false), 3, "stop", {5, 3, 0}));
+  const auto c =
+      json::parse(completion_body(context(ApiKind::kCompletions, false), 3, "stop", {5, 3, 0}));
   EXPECT_EQ(c.at("choices").at(0).at("text").as_string().size(), 12u);
   EXPECT_EQ(c.at("usage").at("completion_tokens").as_int64(), 3);
-  const auto chat = json::parse(completion_body(context(ApiKind::kChat, false), 2, "length", {5, 2, 0}));
+  const auto chat =
+      json::parse(completion_body(context(ApiKind::kChat, false), 2, "length", {5, 2, 0}));
   EXPECT_EQ(chat.at("object").as_string(), "chat.completion");
   EXPECT_EQ(chat.at("choices").at(0).at("message").at("role").as_string(), "assistant");
-  const auto emb = json::parse(embeddings_body(context(ApiKind::kEmbeddings, false), 2, 8, {4, 0, 0}));
+  const auto emb =
+      json::parse(embeddings_body(context(ApiKind::kEmbeddings, false), 2, 8, {4, 0, 0}));
   EXPECT_EQ(emb.at("data").as_array().size(), 2u);
   EXPECT_EQ(emb.at("data").at(1).at("embedding").as_array().size(), 8u);
-  const auto models = json::parse(models_body({{"base", "base", ""}, {"lora", "/p", "base"}}, 1, 4096));
+  const auto models =
+      json::parse(models_body({{"base", "base", ""}, {"lora", "/p", "base"}}, 1, 4096));
   EXPECT_TRUE(models.at("data").at(0).at("parent").is_null());
   EXPECT_EQ(models.at("data").at(1).at("parent").as_string(), "base");
 }

@@ -27,8 +27,9 @@ TEST(Replica, LoadsAndUnloadsAdapters) {
   EXPECT_TRUE(std::holds_alternative<std::string>(
       r.load_adapter(R"({"lora_name":"tweet","lora_path":"/a/t"})")));
   EXPECT_EQ(r.resolve_model("tweet"), "tweet");
-  EXPECT_EQ(std::get<ApiError>(r.load_adapter(R"({"lora_name":"tweet","lora_path":"/a/t"})")).status,
-            400);
+  EXPECT_EQ(
+      std::get<ApiError>(r.load_adapter(R"({"lora_name":"tweet","lora_path":"/a/t"})")).status,
+      400);
   EXPECT_EQ(std::get<ApiError>(r.load_adapter(R"({"lora_name":"x"})")).status, 400);
   EXPECT_TRUE(std::holds_alternative<std::string>(r.unload_adapter(R"({"lora_name":"tweet"})")));
   EXPECT_FALSE(r.resolve_model("tweet"));
@@ -66,7 +67,8 @@ TEST(Replica, RejectsRequestsBeyondTheContextLength) {
   auto out = r.prepare(g, "");
   ASSERT_TRUE(std::holds_alternative<ApiError>(out));
   EXPECT_EQ(std::get<ApiError>(out).status, 400);
-  EXPECT_NE(std::get<ApiError>(out).message.find("maximum context length is 100"), std::string::npos);
+  EXPECT_NE(std::get<ApiError>(out).message.find("maximum context length is 100"),
+            std::string::npos);
 }
 
 TEST(Replica, StartupDelayAndHealthFault) {

@@ -1,8 +1,8 @@
 // infergate-sim as a real process on loopback ports chosen at run time, driven over HTTP.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <map>
 #include <thread>
 
@@ -17,22 +17,28 @@ namespace json = boost::json;
 constexpr const char* kModel = "meta-llama/Llama-3.1-8B-Instruct";
 
 struct Sim {
-  explicit Sim(std::vector<std::string> args) : process(INFERGATE_SIM_BIN, with_port(std::move(args))) {
+  explicit Sim(std::vector<std::string> args)
+      : process(INFERGATE_SIM_BIN, with_port(std::move(args))) {
     ports = replica_ports(process.ready_json());
   }
   static std::vector<std::string> with_port(std::vector<std::string> args) {
     args.insert(args.begin(), {"--port", "0"});
     return args;
   }
-  HttpClient client(std::size_t replica = 0) const { return HttpClient("127.0.0.1", ports.at(replica)); }
+  HttpClient client(std::size_t replica = 0) const {
+    return HttpClient("127.0.0.1", ports.at(replica));
+  }
   ChildProcess process;
   std::vector<unsigned short> ports;
 };
 
 std::string completion(const std::string& prompt, int max_tokens, bool stream = false,
                        bool usage = false, const std::string& model = kModel) {
-  json::object body{{"model", model}, {"prompt", prompt}, {"max_tokens", max_tokens},
-                    {"ignore_eos", true}, {"stream", stream}};
+  json::object body{{"model", model},
+                    {"prompt", prompt},
+                    {"max_tokens", max_tokens},
+                    {"ignore_eos", true},
+                    {"stream", stream}};
   if (usage) body["stream_options"] = json::object{{"include_usage", true}};
   return json::serialize(body);
 }
@@ -89,9 +95,12 @@ TEST_F(SimServer, NonStreamingCompletionWithUsage) {
 
 TEST_F(SimServer, NonStreamingChat) {
   auto c = sim_->client(1);
-  const auto res = c.post("/v1/chat/completions", json::serialize(json::object{
-      {"model", kModel}, {"max_tokens", 5},
-      {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}));
+  const auto res =
+      c.post("/v1/chat/completions",
+             json::serialize(json::object{
+                 {"model", kModel},
+                 {"max_tokens", 5},
+                 {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}));
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(res.header("x-inference-pod"), "sim-1");
   const auto body = json::parse(res.body);
@@ -120,12 +129,18 @@ TEST_F(SimServer, StreamingCompletionWithUsageChunk) {
 
 TEST_F(SimServer, StreamingChatStartsWithTheRoleAndOmitsUsageUnlessAsked) {
   auto c = sim_->client();
-  const auto res = c.post_streaming("/v1/chat/completions", json::serialize(json::object{
-      {"model", kModel}, {"max_tokens", 4}, {"ignore_eos", true}, {"stream", true},
-      {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}));
+  const auto res = c.post_streaming(
+      "/v1/chat/completions",
+      json::serialize(json::object{
+          {"model", kModel},
+          {"max_tokens", 4},
+          {"ignore_eos", true},
+          {"stream", true},
+          {"messages", json::array{json::object{{"role", "user"}, {"content", "hi"}}}}}));
   const auto events = sse_payloads(res.body);
   ASSERT_EQ(events.size(), 1u + 4u + 1u);
-  EXPECT_EQ(json::parse(events[0]).at("choices").at(0).at("delta").at("role").as_string(), "assistant");
+  EXPECT_EQ(json::parse(events[0]).at("choices").at(0).at("delta").at("role").as_string(),
+            "assistant");
   for (const auto& e : events) EXPECT_EQ(e.find("\"usage\""), std::string::npos);
 }
 
@@ -156,8 +171,8 @@ TEST_F(SimServer, ErrorsAsVllmSendsThem) {
     EXPECT_EQ(res.header("x-inference-pod"), "sim-0");
   };
   check(c.post("/v1/completions", completion("x", 2, false, false, "nope")), 404, "NotFoundError");
-  EXPECT_NE(c.post("/v1/completions", completion("x", 2, false, false, "nope")).body.find(
-                "The model `nope` does not exist."),
+  EXPECT_NE(c.post("/v1/completions", completion("x", 2, false, false, "nope"))
+                .body.find("The model `nope` does not exist."),
             std::string::npos);
   check(c.post("/v1/completions", "{broken"), 400, "BadRequestError");
   check(c.post("/v1/completions", R"({"prompt":"x"})"), 400, "BadRequestError");
@@ -176,7 +191,8 @@ TEST_F(SimServer, ErrorsAsVllmSendsThem) {
 
 TEST_F(SimServer, Embeddings) {
   auto c = sim_->client();
-  const auto res = c.post("/v1/embeddings", R"({"model":"meta-llama/Llama-3.1-8B-Instruct","input":["a b c d","e"]})");
+  const auto res = c.post(
+      "/v1/embeddings", R"({"model":"meta-llama/Llama-3.1-8B-Instruct","input":["a b c d","e"]})");
   ASSERT_EQ(res.status, 200) << res.body;
   const auto body = json::parse(res.body);
   EXPECT_EQ(body.at("data").as_array().size(), 2u);
@@ -192,9 +208,13 @@ TEST_F(SimServer, LoraAdaptersLoadAndUnloadAtRunTime) {
   EXPECT_EQ(c.post("/v1/completions", completion("x", 2, false, false, "sql-lora")).status, 200);
 
   EXPECT_EQ(c.post("/v1/completions", completion("x", 2, false, false, "tweet-lora")).status, 404);
-  const auto loaded = c.post("/v1/load_lora_adapter", R"({"lora_name":"tweet-lora","lora_path":"/adapters/tweet"})");
+  const auto loaded = c.post("/v1/load_lora_adapter",
+                             R"({"lora_name":"tweet-lora","lora_path":"/adapters/tweet"})");
   EXPECT_EQ(loaded.status, 200) << loaded.body;
-  EXPECT_EQ(c.post("/v1/load_lora_adapter", R"({"lora_name":"tweet-lora","lora_path":"/adapters/tweet"})").status, 400);
+  EXPECT_EQ(
+      c.post("/v1/load_lora_adapter", R"({"lora_name":"tweet-lora","lora_path":"/adapters/tweet"})")
+          .status,
+      400);
   EXPECT_EQ(c.post("/v1/completions", completion("x", 2, false, false, "tweet-lora")).status, 200);
   models = json::parse(c.get("/v1/models").body);
   EXPECT_EQ(models.at("data").as_array().size(), 3u);
@@ -217,7 +237,10 @@ TEST_F(SimServer, RepeatedLongPromptReportsCachedTokensAndLowerTtft) {
     EXPECT_EQ(res.status, 200);
     const auto events = sse_payloads(res.body);
     cached = static_cast<int>(json::parse(events.at(events.size() - 2))
-                                  .at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64());
+                                  .at("usage")
+                                  .at("prompt_tokens_details")
+                                  .at("cached_tokens")
+                                  .as_int64());
     return res.pieces.front().first.count();
   };
   int cached_first = -1, cached_second = -1;
@@ -249,7 +272,8 @@ TEST_F(SimServer, MetricsShowRunningWaitingAndKvUseUnderLoad) {
   }
   auto m = sim.client();
   ASSERT_TRUE(until(m, [&](HttpClient& c) {
-    return metric(c, "vllm:num_requests_running{") == 4 && metric(c, "vllm:num_requests_waiting{") == 6;
+    return metric(c, "vllm:num_requests_running{") == 4 &&
+           metric(c, "vllm:num_requests_waiting{") == 6;
   })) << "expected 4 running (the cap) and 6 waiting";
   EXPECT_GT(metric(m, "vllm:kv_cache_usage_perc{"), 0.0);
   EXPECT_EQ(metric(m, "vllm:num_requests_running{"), 4);
@@ -257,7 +281,8 @@ TEST_F(SimServer, MetricsShowRunningWaitingAndKvUseUnderLoad) {
   // drains without any output being finished.
   stop = true;
   ASSERT_TRUE(until(m, [&](HttpClient& c) {
-    return metric(c, "vllm:num_requests_running{") == 0 && metric(c, "vllm:num_requests_waiting{") == 0;
+    return metric(c, "vllm:num_requests_running{") == 0 &&
+           metric(c, "vllm:num_requests_waiting{") == 0;
   }));
   for (auto& t : clients) t.join();
   EXPECT_EQ(metric(m, "vllm:request_success_total{finished_reason=\"abort\""), kRequests);
@@ -298,7 +323,9 @@ TEST_F(SimServer, InjectedFaults) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(c.get("/metrics").status, 200);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(300));
-  ASSERT_EQ(c.post("/sim/faults", R"({"metrics":"ok","failure_rate":1.0,"failure_status":502})").status, 200);
+  ASSERT_EQ(
+      c.post("/sim/faults", R"({"metrics":"ok","failure_rate":1.0,"failure_status":502})").status,
+      200);
   EXPECT_EQ(c.post("/v1/completions", completion("x", 2)).status, 502);
   ASSERT_EQ(c.post("/sim/faults", R"({"failure_rate":0,"health":"fail"})").status, 200);
   EXPECT_EQ(c.get("/health").status, 503);

@@ -35,20 +35,24 @@ std::shared_ptr<const SchedulingProfile> build_profile(const config::EndpointPic
       profile->add_scorer(std::move(s), ref.weight.value_or(1.0));
     } else if (auto pk = std::dynamic_pointer_cast<Picker>(plugin)) {
       if (profile->has_picker())
-        diag.error(ref.where, ref.path + ".pluginRef", "a profile has one picker; " + ref.plugin_ref + " is a second");
+        diag.error(ref.where, ref.path + ".pluginRef",
+                   "a profile has one picker; " + ref.plugin_ref + " is a second");
       profile->set_picker(std::move(pk));
     }
   }
   if (!profile->has_picker()) {
-    config::PluginSpec max_score{"max-score-picker", "max-score-picker", {}, spec.where, "(default picker)"};
+    config::PluginSpec max_score{
+        "max-score-picker", "max-score-picker", {}, spec.where, "(default picker)"};
     max_score.parameters.is_map = true;
-    auto picker = std::dynamic_pointer_cast<Picker>(builtin_plugins().create(max_score, diag, lookup));
+    auto picker =
+        std::dynamic_pointer_cast<Picker>(builtin_plugins().create(max_score, diag, lookup));
     profile->set_picker(std::move(picker));
   }
   return diag.errors.size() == errors_before ? profile : nullptr;
 }
 
-const config::SchedulingProfileSpec* find_profile(const config::EndpointPickerConfig& epc, const std::string& name) {
+const config::SchedulingProfileSpec* find_profile(const config::EndpointPickerConfig& epc,
+                                                  const std::string& name) {
   for (const auto& p : epc.profiles)
     if (p.name == name) return &p;
   return nullptr;
@@ -56,7 +60,8 @@ const config::SchedulingProfileSpec* find_profile(const config::EndpointPickerCo
 
 }  // namespace
 
-std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config& config, std::size_t pool_index,
+std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config& config,
+                                                            std::size_t pool_index,
                                                             const SchedulerOptions& options,
                                                             config::Diagnostics& diag) {
   const config::PoolConfig& pool = config.pools[pool_index];
@@ -64,8 +69,10 @@ std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config
   if (config.picker && !config.picker->profiles.empty()) {
     const config::EndpointPickerConfig& epc = *config.picker;
     const config::SchedulingProfileSpec* spec = nullptr;
-    if (!wanted.empty()) spec = find_profile(epc, wanted);
-    else if (!(spec = find_profile(epc, "default"))) spec = &epc.profiles.front();
+    if (!wanted.empty())
+      spec = find_profile(epc, wanted);
+    else if (!(spec = find_profile(epc, "default")))
+      spec = &epc.profiles.front();
     if (spec) return build_profile(epc, *spec, diag);
   }
   const std::string name = wanted.empty() ? options.default_profile : wanted;
@@ -76,7 +83,8 @@ std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config
   for (const auto& n : named_profile_names()) known += n + ", ";
   known.resize(known.size() - 2);
   diag.error(pool.resource.meta.where,
-             wanted.empty() ? "--scheduling-profile" : "metadata.annotations.infergate.dev/scheduling-profile",
+             wanted.empty() ? "--scheduling-profile"
+                            : "metadata.annotations.infergate.dev/scheduling-profile",
              "no scheduling profile named '" + name + "' (known: " + known + ")");
   return nullptr;
 }
@@ -85,7 +93,8 @@ config::ConfigValidator scheduling_validator(SchedulerOptions options) {
   return [options = std::move(options)](const config::Config& config, config::Diagnostics& diag) {
     // Pools sharing a profile would report its mistakes once each: keep one of each.
     config::Diagnostics found;
-    for (std::size_t i = 0; i < config.pools.size(); ++i) build_pool_profile(config, i, options, found);
+    for (std::size_t i = 0; i < config.pools.size(); ++i)
+      build_pool_profile(config, i, options, found);
     std::set<std::string> seen;
     for (auto& e : found.errors)
       if (seen.insert(e.to_string()).second) diag.errors.push_back(std::move(e));
@@ -99,9 +108,11 @@ SchedulerFactory scheduler_factory(SchedulerOptions options) {
                                         PoolState&) -> std::shared_ptr<Scheduler> {
     config::Diagnostics diag;
     SchedulerOptions o = options;
-    if (config.picker && config.picker->metrics_staleness) o.metrics_staleness = *config.picker->metrics_staleness;
+    if (config.picker && config.picker->metrics_staleness)
+      o.metrics_staleness = *config.picker->metrics_staleness;
     auto profile = build_pool_profile(config, pool_index, o, diag);
-    if (!profile) throw std::invalid_argument("scheduling profile does not build:\n" + diag.error_text());
+    if (!profile)
+      throw std::invalid_argument("scheduling profile does not build:\n" + diag.error_text());
     return std::make_shared<ProfileScheduler>(std::move(profile), o);
   };
 }

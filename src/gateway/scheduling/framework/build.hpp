@@ -13,7 +13,8 @@
 namespace infergate::gateway::scheduling {
 
 // The profile of pool `pool_index`, or null with errors in `diag`.
-std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config& config, std::size_t pool_index,
+std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config& config,
+                                                            std::size_t pool_index,
                                                             const SchedulerOptions& options,
                                                             config::Diagnostics& diag);
 

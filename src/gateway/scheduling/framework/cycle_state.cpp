@@ -12,7 +12,8 @@ std::span<const std::uint64_t> CycleState::prefix_blocks(const PromptBlockOption
   return blocks_;
 }
 
-std::size_t CycleState::match_prefix(std::span<Candidate* const> candidates, const PromptBlockOptions& options) {
+std::size_t CycleState::match_prefix(std::span<Candidate* const> candidates,
+                                     const PromptBlockOptions& options) {
   const std::span<const std::uint64_t> blocks = prefix_blocks(options);
   if (matched_ || !pool.prefix_index) return blocks.size();
   matched_ = true;
@@ -20,7 +21,8 @@ std::size_t CycleState::match_prefix(std::span<Candidate* const> candidates, con
   matched_scratch_.assign(candidates.size(), 0);
   for (std::size_t i = 0; i < candidates.size(); ++i) ids_scratch_[i] = candidates[i]->endpoint->id;
   if (!blocks.empty()) pool.prefix_index->match(blocks, ids_scratch_, matched_scratch_);
-  for (std::size_t i = 0; i < candidates.size(); ++i) candidates[i]->prefix_matched = matched_scratch_[i];
+  for (std::size_t i = 0; i < candidates.size(); ++i)
+    candidates[i]->prefix_matched = matched_scratch_[i];
   return blocks.size();
 }
 

@@ -25,13 +25,13 @@ inline constexpr double kSaturatedQueue = 1e9;
 
 struct Candidate {
   Endpoint* endpoint = nullptr;
-  std::size_t slot = 0;  // index in PoolState::endpoints
+  std::size_t slot = 0;                    // index in PoolState::endpoints
   const EndpointSample* sample = nullptr;  // null: no usable sample
   bool saturated = false;                  // stale or never scraped while scraping is on
   double waiting = 0;                      // engine queue (kSaturatedQueue when saturated)
   double running = 0;
-  double kv_usage = 0;                     // 0..1 (1 when saturated; 0 when not reported)
-  int in_flight = 0;                       // the gateway's own counters, read at decision time
+  double kv_usage = 0;  // 0..1 (1 when saturated; 0 when not reported)
+  int in_flight = 0;    // the gateway's own counters, read at decision time
   long in_flight_tokens = 0;
   const metrics::LoraInfo* lora = nullptr;  // null: the engine reports no adapters
   std::uint32_t prefix_matched = 0;         // leading prompt blocks cached here (after match)
@@ -58,7 +58,8 @@ class CycleState {
   std::span<const std::uint64_t> prefix_blocks(const PromptBlockOptions& options);
   // Fills each candidate's prefix_matched from the pool's prefix index (once per decision);
   // returns the number of blocks of the prompt.
-  std::size_t match_prefix(std::span<Candidate* const> candidates, const PromptBlockOptions& options);
+  std::size_t match_prefix(std::span<Candidate* const> candidates,
+                           const PromptBlockOptions& options);
 
  private:
   std::vector<std::uint64_t> blocks_;

@@ -74,8 +74,10 @@ std::optional<config::EndpointPickerConfig> named_profile(const std::string& nam
   auto it = texts().find(name);
   if (it == texts().end()) return std::nullopt;
   config::LoadResult loaded;
-  config::load_text("apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n" + it->second,
-                    "<ready-made profile " + name + ">", loaded);
+  config::load_text(
+      "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n" +
+          it->second,
+      "<ready-made profile " + name + ">", loaded);
   if (!loaded.diagnostics.ok() || loaded.resources.picker_configs.size() != 1) return std::nullopt;
   return std::move(loaded.resources.picker_configs.front());
 }

@@ -41,7 +41,8 @@ class Scorer : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kScorer; }
   // scores[i] for candidates[i], meant in [0, 1] (clamped by the profile).
-  virtual void score(CycleState& state, std::span<Candidate* const> candidates, std::span<double> scores) = 0;
+  virtual void score(CycleState& state, std::span<Candidate* const> candidates,
+                     std::span<double> scores) = 0;
 };
 
 class Picker : public Plugin {

@@ -16,7 +16,9 @@ LatencyHistogram& SchedulerLatency::plugin(const std::string& point, const std::
 }
 
 void SchedulerLatency::render(std::string& out) const {
-  out += "# HELP inference_extension_scheduler_e2e_duration_seconds Time of one scheduling decision.\n";
+  out +=
+      "# HELP inference_extension_scheduler_e2e_duration_seconds Time of one scheduling "
+      "decision.\n";
   out += "# TYPE inference_extension_scheduler_e2e_duration_seconds histogram\n";
   e2e_.render(out, "inference_extension_scheduler_e2e_duration_seconds", "");
   out += "# HELP inference_extension_scheduler_plugin_duration_seconds Time of one plugin call.\n";
@@ -25,7 +27,8 @@ void SchedulerLatency::render(std::string& out) const {
   for (const auto& [key, h] : plugins_) {
     const auto& [point, type, name] = key;
     h->render(out, "inference_extension_scheduler_plugin_duration_seconds",
-              "extension_point=\"" + point + "\",plugin_type=\"" + type + "\",plugin_name=\"" + name + "\"");
+              "extension_point=\"" + point + "\",plugin_type=\"" + type + "\",plugin_name=\"" +
+                  name + "\"");
   }
 }
 

@@ -20,19 +20,22 @@ namespace infergate::gateway::scheduling {
 class LatencyHistogram : public AtomicHistogram {
  public:
   LatencyHistogram()
-      : AtomicHistogram({1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 1e-1}) {}
+      : AtomicHistogram(
+            {1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2, 1e-1}) {}
 };
 
 class SchedulerLatency {
  public:
   static SchedulerLatency& instance();
-  LatencyHistogram& plugin(const std::string& point, const std::string& type, const std::string& name);
+  LatencyHistogram& plugin(const std::string& point, const std::string& type,
+                           const std::string& name);
   LatencyHistogram& e2e() { return e2e_; }
   void render(std::string& out) const;
 
  private:
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, std::string>, std::unique_ptr<LatencyHistogram>> plugins_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::unique_ptr<LatencyHistogram>>
+      plugins_;
   LatencyHistogram e2e_;
 };
 

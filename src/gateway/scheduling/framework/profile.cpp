@@ -13,7 +13,9 @@ LatencyHistogram* latency_of(const P& plugin) {
 }
 
 std::int64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                              since)
+      .count();
 }
 
 }  // namespace
@@ -47,7 +49,8 @@ Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& ca
     f.plugin->filter(state, candidates);
     f.latency->observe(elapsed_ns(t0));
     if (candidates.empty()) {
-      failure = {429, "no endpoint can take the request now (filter " + f.plugin->name + " left none)"};
+      failure = {429,
+                 "no endpoint can take the request now (filter " + f.plugin->name + " left none)"};
       return nullptr;
     }
   }
@@ -59,7 +62,8 @@ Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& ca
     const auto t0 = std::chrono::steady_clock::now();
     s.plugin->score(state, candidates, scores);
     s.latency->observe(elapsed_ns(t0));
-    for (std::size_t i = 0; i < candidates.size(); ++i) totals[i] += weight * std::clamp(scores[i], 0.0, 1.0);
+    for (std::size_t i = 0; i < candidates.size(); ++i)
+      totals[i] += weight * std::clamp(scores[i], 0.0, 1.0);
   }
   const auto t0 = std::chrono::steady_clock::now();
   Candidate* chosen = picker_.plugin->pick(state, candidates, totals);

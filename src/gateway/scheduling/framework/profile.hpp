@@ -25,12 +25,14 @@ class SchedulingProfile {
   bool has_picker() const { return picker_.plugin != nullptr; }
 
   // The chosen candidate, or null with `failure` set (a filter left none).
-  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates, PickFailure& failure) const;
+  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates,
+                 PickFailure& failure) const;
 
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.
   const PromptBlockOptions* prefix_options() const { return prefix_ ? &*prefix_ : nullptr; }
-  std::string describe() const;  // "queue-scorer*2 kv-cache-utilization-scorer*2 ... max-score-picker"
+  std::string describe()
+      const;  // "queue-scorer*2 kv-cache-utilization-scorer*2 ... max-score-picker"
 
  private:
   template <typename P>

@@ -7,7 +7,8 @@
 namespace infergate::gateway::scheduling {
 namespace {
 
-Candidate candidate_of(Endpoint& ep, const EndpointSample* sample, TimePoint now, const SchedulerOptions& o) {
+Candidate candidate_of(Endpoint& ep, const EndpointSample* sample, TimePoint now,
+                       const SchedulerOptions& o) {
   Candidate c;
   c.endpoint = &ep;
   c.in_flight = ep.in_flight.load(std::memory_order_relaxed);
@@ -58,14 +59,17 @@ class ProfileSession final : public SchedulingSession {
         ++ejected;
         continue;
       }
-      candidates_.push_back(candidate_of(ep, have_view ? view->samples[i].get() : nullptr, now, options_));
+      candidates_.push_back(
+          candidate_of(ep, have_view ? view->samples[i].get() : nullptr, now, options_));
       candidates_.back().slot = i;
     }
     if (candidates_.empty()) {
       if (n == 0) return {nullptr, {503, "the pool has no endpoints"}};
-      return {nullptr, {503, "no endpoint available: " + std::to_string(unhealthy) + " failing their metrics scrapes, " +
-                                 std::to_string(ejected) + " ejected for failing requests, " +
-                                 std::to_string(exclude.size()) + " already tried"}};
+      return {nullptr,
+              {503, "no endpoint available: " + std::to_string(unhealthy) +
+                        " failing their metrics scrapes, " + std::to_string(ejected) +
+                        " ejected for failing requests, " + std::to_string(exclude.size()) +
+                        " already tried"}};
     }
     pointers_.clear();
     for (auto& c : candidates_) pointers_.push_back(&c);
@@ -73,7 +77,8 @@ class ProfileSession final : public SchedulingSession {
     Candidate* chosen = profile_->run(state_, pointers_, failure);
     if (!chosen) return {nullptr, failure};
     SchedulerLatency::instance().e2e().observe(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     return {pool_.endpoints[chosen->slot], {}};
   }
 
@@ -82,8 +87,10 @@ class ProfileSession final : public SchedulingSession {
     if (!o || !pool_.prefix_index) return;
     const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
     if (!blocks.empty()) {
-      if (last_id_) pool_.prefix_index->move(*last_id_, ep.id, blocks);
-      else pool_.prefix_index->record(ep.id, blocks);
+      if (last_id_)
+        pool_.prefix_index->move(*last_id_, ep.id, blocks);
+      else
+        pool_.prefix_index->record(ep.id, blocks);
     }
     last_id_ = ep.id;
   }
@@ -101,7 +108,8 @@ class ProfileSession final : public SchedulingSession {
 
 }  // namespace
 
-std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool, const SchedulingRequest& request,
+std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool,
+                                                           const SchedulingRequest& request,
                                                            SchedulingEnv env) {
   return std::make_unique<ProfileSession>(profile_, options_, pool, request, env);
 }

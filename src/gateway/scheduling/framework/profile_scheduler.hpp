@@ -17,7 +17,8 @@
 namespace infergate::gateway::scheduling {
 
 struct SchedulerOptions {
-  std::string default_profile = "default";  // for pools that name none, without an EndpointPickerConfig
+  std::string default_profile =
+      "default";  // for pools that name none, without an EndpointPickerConfig
   std::chrono::nanoseconds metrics_staleness = std::chrono::milliseconds(200);
   bool scraping = true;  // false: no metrics are expected, none is stale
 };

@@ -9,7 +9,8 @@ namespace infergate::gateway::scheduling {
 
 Parameters::~Parameters() {
   for (const auto& f : spec_.parameters.fields)
-    if (!read_.contains(f.key)) diag_.error(f.where, f.path, "unknown parameter for plugin type " + spec_.type);
+    if (!read_.contains(f.key))
+      diag_.error(f.where, f.path, "unknown parameter for plugin type " + spec_.type);
 }
 
 const config::PluginParameter* Parameters::take(std::string_view key) {
@@ -68,9 +69,12 @@ void PluginRegistry::add(std::string type, PluginFactory factory) {
   factories_[std::move(type)] = std::move(factory);
 }
 
-void PluginRegistry::alias(std::string type, std::string of) { aliases_[std::move(type)] = std::move(of); }
+void PluginRegistry::alias(std::string type, std::string of) {
+  aliases_[std::move(type)] = std::move(of);
+}
 
-std::shared_ptr<Plugin> PluginRegistry::create(const config::PluginSpec& spec, config::Diagnostics& diag,
+std::shared_ptr<Plugin> PluginRegistry::create(const config::PluginSpec& spec,
+                                               config::Diagnostics& diag,
                                                const PluginLookup& lookup) const {
   std::string type = spec.type;
   if (auto a = aliases_.find(type); a != aliases_.end()) type = a->second;
@@ -78,7 +82,8 @@ std::shared_ptr<Plugin> PluginRegistry::create(const config::PluginSpec& spec, c
   if (it == factories_.end()) {
     std::string known;
     for (const auto& [name, f] : factories_) known += (known.empty() ? "" : ", ") + name;
-    diag.error(spec.where, spec.path + ".type", "unknown plugin type '" + spec.type + "' (known: " + known + ")");
+    diag.error(spec.where, spec.path + ".type",
+               "unknown plugin type '" + spec.type + "' (known: " + known + ")");
     return nullptr;
   }
   std::shared_ptr<Plugin> plugin;
@@ -105,10 +110,14 @@ const PluginRegistry& builtin_plugins() {
 
 std::string_view extension_point_name(ExtensionPoint point) {
   switch (point) {
-    case ExtensionPoint::kFilter: return "Filter";
-    case ExtensionPoint::kScorer: return "Scorer";
-    case ExtensionPoint::kPicker: return "Picker";
-    case ExtensionPoint::kOther: return "Other";
+    case ExtensionPoint::kFilter:
+      return "Filter";
+    case ExtensionPoint::kScorer:
+      return "Scorer";
+    case ExtensionPoint::kPicker:
+      return "Picker";
+    case ExtensionPoint::kOther:
+      return "Other";
   }
   return "Other";
 }

@@ -19,13 +19,15 @@ namespace infergate::gateway::scheduling {
 
 class Parameters {
  public:
-  Parameters(const config::PluginSpec& spec, config::Diagnostics& diag) : spec_(spec), diag_(diag) {}
+  Parameters(const config::PluginSpec& spec, config::Diagnostics& diag)
+      : spec_(spec), diag_(diag) {}
   Parameters(const Parameters&) = delete;
   Parameters& operator=(const Parameters&) = delete;
   ~Parameters();  // reports parameters nobody read
 
   double number(std::string_view key, double fallback, double min, double max);
-  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max);
+  std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min,
+                       std::int64_t max);
   // A nested value, for plugins that take a structure (decision-tree-filter); null when absent.
   const config::PluginParameter* raw(std::string_view key);
   void error(const config::PluginParameter& at, const std::string& message);
@@ -45,7 +47,8 @@ class Parameters {
 // Plugins already built in this configuration, by name (decision trees refer to them).
 using PluginLookup = std::function<std::shared_ptr<Plugin>(std::string_view name)>;
 
-using PluginFactory = std::function<std::shared_ptr<Plugin>(Parameters& params, const PluginLookup& lookup)>;
+using PluginFactory =
+    std::function<std::shared_ptr<Plugin>(Parameters& params, const PluginLookup& lookup)>;
 
 class PluginRegistry {
  public:

@@ -34,10 +34,12 @@ class DecisionTreeFilter final : public Filter {
   std::unique_ptr<Node> root_;
 };
 
-std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters& p, const PluginLookup& lookup);
+std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters& p,
+                                const PluginLookup& lookup);
 
 // A branch: {pluginRef: name} or {decisionTree: {...}}.
-std::unique_ptr<Node> read_branch(const config::PluginParameter& branch, Parameters& p, const PluginLookup& lookup) {
+std::unique_ptr<Node> read_branch(const config::PluginParameter& branch, Parameters& p,
+                                  const PluginLookup& lookup) {
   if (!branch.is_map) {
     p.error(branch, "must be {pluginRef: ...} or {decisionTree: ...}");
     return nullptr;
@@ -58,13 +60,15 @@ std::unique_ptr<Node> read_branch(const config::PluginParameter& branch, Paramet
   return node;
 }
 
-std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters& p, const PluginLookup& lookup) {
+std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters& p,
+                                const PluginLookup& lookup) {
   if (!tree.is_map || !tree.field("current")) {
     p.error(tree, "a decision tree needs `current`");
     return nullptr;
   }
   for (const auto& f : tree.fields)
-    if (f.key != "current" && f.key != "nextOnSuccess" && f.key != "nextOnFailure" && f.key != "nextOnSuccessOrFailure")
+    if (f.key != "current" && f.key != "nextOnSuccess" && f.key != "nextOnFailure" &&
+        f.key != "nextOnSuccessOrFailure")
       p.error(f, "unknown field of a decision tree");
   auto node = read_branch(*tree.field("current"), p, lookup);
   if (!node) return nullptr;
@@ -77,7 +81,8 @@ std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters&
   const auto* both = tree.field("nextOnSuccessOrFailure");
   const auto* success = tree.field("nextOnSuccess");
   const auto* failure = tree.field("nextOnFailure");
-  if (both && (success || failure)) p.error(*both, "nextOnSuccessOrFailure excludes nextOnSuccess and nextOnFailure");
+  if (both && (success || failure))
+    p.error(*both, "nextOnSuccessOrFailure excludes nextOnSuccess and nextOnFailure");
   if (success || both) node->on_success = read_branch(success ? *success : *both, p, lookup);
   if (failure || both) node->on_failure = read_branch(failure ? *failure : *both, p, lookup);
   return node;
@@ -86,22 +91,24 @@ std::unique_ptr<Node> read_tree(const config::PluginParameter& tree, Parameters&
 }  // namespace
 
 void register_decision_tree_filter(PluginRegistry& r) {
-  r.add("decision-tree-filter", [](Parameters& p, const PluginLookup& lookup) -> std::shared_ptr<Plugin> {
-    const auto* current = p.raw("current");
-    config::PluginParameter tree;
-    tree.is_map = true;
-    tree.where = p.spec().parameters.where;
-    tree.path = p.spec().parameters.path;
-    for (const char* key : {"current", "nextOnSuccess", "nextOnFailure", "nextOnSuccessOrFailure"})
-      if (const auto* v = p.raw(key)) tree.fields.push_back(*v);
-    if (!current) {
-      p.error("decision-tree-filter needs parameters.current");
-      return nullptr;
-    }
-    auto node = read_tree(tree, p, lookup);
-    if (!node) return nullptr;
-    return std::make_shared<DecisionTreeFilter>(std::move(node));
-  });
+  r.add("decision-tree-filter",
+        [](Parameters& p, const PluginLookup& lookup) -> std::shared_ptr<Plugin> {
+          const auto* current = p.raw("current");
+          config::PluginParameter tree;
+          tree.is_map = true;
+          tree.where = p.spec().parameters.where;
+          tree.path = p.spec().parameters.path;
+          for (const char* key :
+               {"current", "nextOnSuccess", "nextOnFailure", "nextOnSuccessOrFailure"})
+            if (const auto* v = p.raw(key)) tree.fields.push_back(*v);
+          if (!current) {
+            p.error("decision-tree-filter needs parameters.current");
+            return nullptr;
+          }
+          auto node = read_tree(tree, p, lookup);
+          if (!node) return nullptr;
+          return std::make_shared<DecisionTreeFilter>(std::move(node));
+        });
 }
 
 }  // namespace infergate::gateway::scheduling

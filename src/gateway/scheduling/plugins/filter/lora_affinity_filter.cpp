@@ -17,14 +17,20 @@ class LoraAffinityFilter final : public Filter {
     available.clear();
     for (Candidate* x : c) {
       const LoraFit fit = lora_fit(*x, state.request.target_model);
-      if (fit == LoraFit::kRunning || fit == LoraFit::kWaiting) affine.push_back(x);
-      else if (fit == LoraFit::kFreeSlot || fit == LoraFit::kUnknown) available.push_back(x);
+      if (fit == LoraFit::kRunning || fit == LoraFit::kWaiting)
+        affine.push_back(x);
+      else if (fit == LoraFit::kFreeSlot || fit == LoraFit::kUnknown)
+        available.push_back(x);
     }
     const bool prefer_affine = state.random.unit() < threshold_;
-    if (prefer_affine && !affine.empty()) c = affine;
-    else if (!available.empty()) c = available;
-    else if (!affine.empty()) c = affine;
-    else c.clear();
+    if (prefer_affine && !affine.empty())
+      c = affine;
+    else if (!available.empty())
+      c = available;
+    else if (!affine.empty())
+      c = affine;
+    else
+      c.clear();
   }
 
  private:

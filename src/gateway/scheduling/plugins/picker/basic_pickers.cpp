@@ -12,7 +12,8 @@ namespace {
 
 class MaxScorePicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c, std::span<const double> totals) override {
+  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
+                  std::span<const double> totals) override {
     std::size_t best = 0, ties = 1;
     for (std::size_t i = 1; i < c.size(); ++i) {
       if (totals[i] > totals[best]) {
@@ -28,14 +29,16 @@ class MaxScorePicker final : public Picker {
 
 class RandomPicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c, std::span<const double>) override {
+  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
+                  std::span<const double>) override {
     return c[state.random.below(c.size())];
   }
 };
 
 class WeightedRandomPicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c, std::span<const double> totals) override {
+  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
+                  std::span<const double> totals) override {
     double sum = 0;
     for (double t : totals) sum += t > 0 ? t : 0;
     if (sum <= 0) return c[state.random.below(c.size())];

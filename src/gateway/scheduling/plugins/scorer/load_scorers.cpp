@@ -21,7 +21,8 @@ void score_least(std::span<Candidate* const> c, std::span<double> out, Get get) 
     lo = i == 0 ? v : std::min(lo, v);
     hi = i == 0 ? v : std::max(hi, v);
   }
-  for (std::size_t i = 0; i < c.size(); ++i) out[i] = hi == lo ? 1.0 : (hi - get(*c[i])) / (hi - lo);
+  for (std::size_t i = 0; i < c.size(); ++i)
+    out[i] = hi == lo ? 1.0 : (hi - get(*c[i])) / (hi - lo);
 }
 
 class QueueScorer final : public Scorer {
@@ -60,12 +61,13 @@ class TokenLoadScorer final : public Scorer {
 }  // namespace
 
 void register_load_scorers(PluginRegistry& r) {
-  r.add("queue-scorer", [](Parameters&, const PluginLookup&) { return std::make_shared<QueueScorer>(); });
-  r.add("kv-cache-utilization-scorer", [](Parameters&, const PluginLookup&) { return std::make_shared<KvCacheScorer>(); });
+  r.add("queue-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<QueueScorer>(); });
+  r.add("kv-cache-utilization-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<KvCacheScorer>(); });
   r.alias("kv-cache-scorer", "kv-cache-utilization-scorer");
-  r.add("running-requests-scorer", [](Parameters&, const PluginLookup&) {
-    return std::make_shared<RunningRequestsScorer>();
-  });
+  r.add("running-requests-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<RunningRequestsScorer>(); });
   r.add("token-load-scorer", [](Parameters& p, const PluginLookup&) {
     return std::make_shared<TokenLoadScorer>(p.number("maxTokens", 4194304, 1, 1e12));
   });

@@ -12,11 +12,19 @@ class LoraAffinityScorer final : public Scorer {
   void score(CycleState& state, std::span<Candidate* const> c, std::span<double> out) override {
     for (std::size_t i = 0; i < c.size(); ++i) {
       switch (lora_fit(*c[i], state.request.target_model)) {
-        case LoraFit::kRunning: out[i] = 1.0; break;
+        case LoraFit::kRunning:
+          out[i] = 1.0;
+          break;
         case LoraFit::kFreeSlot:
-        case LoraFit::kUnknown: out[i] = 0.8; break;
-        case LoraFit::kWaiting: out[i] = 0.6; break;
-        case LoraFit::kFull: out[i] = 0.0; break;
+        case LoraFit::kUnknown:
+          out[i] = 0.8;
+          break;
+        case LoraFit::kWaiting:
+          out[i] = 0.6;
+          break;
+        case LoraFit::kFull:
+          out[i] = 0.0;
+          break;
       }
     }
   }
@@ -25,7 +33,8 @@ class LoraAffinityScorer final : public Scorer {
 }  // namespace
 
 void register_lora_affinity_scorer(PluginRegistry& r) {
-  r.add("lora-affinity-scorer", [](Parameters&, const PluginLookup&) { return std::make_shared<LoraAffinityScorer>(); });
+  r.add("lora-affinity-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<LoraAffinityScorer>(); });
 }
 
 }  // namespace infergate::gateway::scheduling

@@ -15,7 +15,8 @@ class PrefixCacheScorer final : public Scorer {
   void score(CycleState& state, std::span<Candidate* const> c, std::span<double> out) override {
     const std::size_t total = state.match_prefix(c, options_);
     for (std::size_t i = 0; i < c.size(); ++i)
-      out[i] = total == 0 ? 0.0 : static_cast<double>(c[i]->prefix_matched) / static_cast<double>(total);
+      out[i] =
+          total == 0 ? 0.0 : static_cast<double>(c[i]->prefix_matched) / static_cast<double>(total);
   }
 
  private:
