@@ -105,6 +105,27 @@ TEST(UpstreamFixtures, EveryHttpRouteLoads) {
   EXPECT_GE(routes, 8);
 }
 
+// Every upstream YAML file in the fixture tree (CRDs, RBAC, doc fragments, configs of kinds we
+// skip) loads on its own into either a configuration or errors naming the file and a line:
+// nothing escapes the loader as an exception.
+TEST(UpstreamFixtures, EveryUpstreamFileLoadsOrIsRejectedWithItsLocation) {
+  int files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(kFixtures)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    const std::string path = entry.path().string();
+    BuildResult result;
+    ASSERT_NO_THROW(result = load_config({path})) << path;
+    if (result.config) continue;
+    ASSERT_FALSE(result.diagnostics.errors.empty()) << path;
+    for (const auto& e : result.diagnostics.errors) {
+      EXPECT_EQ(e.where.file, path) << e.to_string();
+      EXPECT_GT(e.where.line, 0) << e.to_string();
+    }
+  }
+  EXPECT_GE(files, 45);
+}
+
 TEST(UpstreamFixtures, OldestV1alpha1SamplesAreRejectedAsUnsupported) {
   const auto result = load({"gie-v0.3.0/config/samples/gateway_v1alpha1_inferencepool.yaml"});
   ASSERT_FALSE(result.config);

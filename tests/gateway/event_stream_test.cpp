@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "gateway/request/response_json.hpp"
 
 namespace infergate::gateway {
@@ -11,8 +15,9 @@ namespace {
 
 // Feeds `stream` in pieces of `step` bytes as the relay does; returns the events' data.
 std::vector<std::string> scan_all(std::string_view stream, std::size_t step,
-                                  std::string* forwarded = nullptr) {
-  EventStreamScanner scanner(64);
+                                  std::string* forwarded = nullptr,
+                                  std::size_t max_event_bytes = 64) {
+  EventStreamScanner scanner(max_event_bytes);
   std::vector<StreamEvent> events;
   std::vector<std::string> out;
   std::string buffer;
@@ -114,6 +119,68 @@ TEST(SkimResponseJson, AgreesWithTheFullParser) {
       EXPECT_EQ(fast.usage->cached_tokens, full.usage->cached_tokens) << doc;
     }
   }
+}
+
+// Streams recorded from OpenAI's API (openai-python's test captures) and from vLLM: every read
+// size finds the same events, forwards every byte, and the skimmer agrees with the full parser
+// on each event's model, content and usage.
+TEST(EventStreamScanner, RecordedStreamsInEveryReadSize) {
+  int streams = 0;
+  for (const char* dir : {"/sse/openai-python", "/sse/vllm"}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(INFERGATE_FIXTURES_DIR + std::string(dir))) {
+      if (entry.path().extension() != ".sse") continue;
+      ++streams;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string stream = ss.str();
+      std::string forwarded;
+      const auto whole = scan_all(stream, stream.size(), &forwarded, 1 << 16);
+      EXPECT_EQ(forwarded, stream) << entry.path();
+      ASSERT_GE(whole.size(), 2u) << entry.path();
+      EXPECT_EQ(whole.back(), "[DONE]") << entry.path();
+      for (std::size_t step : {1, 7, 64, 1000}) {
+        forwarded.clear();
+        EXPECT_EQ(scan_all(stream, step, &forwarded, 1 << 16), whole)
+            << entry.path() << " step " << step;
+        EXPECT_EQ(forwarded, stream) << entry.path() << " step " << step;
+      }
+      int with_model = 0;
+      for (std::size_t i = 0; i + 1 < whole.size(); ++i) {
+        const ResponseJson fast = skim_response_json(whole[i]);
+        const ResponseJson full = inspect_response_json(whole[i]);
+        ASSERT_TRUE(full.valid) << entry.path() << ": " << whole[i];
+        EXPECT_TRUE(fast.valid) << whole[i];
+        EXPECT_EQ(fast.model_offset, full.model_offset) << whole[i];
+        EXPECT_EQ(fast.model_length, full.model_length) << whole[i];
+        EXPECT_EQ(fast.content_pieces, full.content_pieces) << whole[i];
+        EXPECT_EQ(fast.usage.has_value(), full.usage.has_value()) << whole[i];
+        with_model += full.model_length > 0;
+      }
+      EXPECT_EQ(with_model, static_cast<int>(whole.size()) - 1) << entry.path();
+    }
+  }
+  EXPECT_EQ(streams, 8);
+}
+
+// vLLM's whole (not streamed) answer: the skimmer finds what the full parser finds.
+TEST(SkimResponseJson, RecordedVllmAnswer) {
+  std::ifstream in(INFERGATE_FIXTURES_DIR
+                   "/sse/vllm/llm-d-docs_vllm-0.21_text_completion_nonstream_sanitized-ids.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const ResponseJson fast = skim_response_json(doc);
+  const ResponseJson full = inspect_response_json(doc);
+  ASSERT_TRUE(full.valid);
+  EXPECT_TRUE(fast.valid);
+  EXPECT_EQ(doc.substr(full.model_offset, full.model_length), "\"Qwen/Qwen3-VL-32B-Instruct\"");
+  EXPECT_EQ(fast.model_offset, full.model_offset);
+  EXPECT_EQ(fast.content_pieces, full.content_pieces);
+  ASSERT_TRUE(full.usage && fast.usage);
+  EXPECT_EQ(fast.usage->prompt_tokens, full.usage->prompt_tokens);
+  EXPECT_EQ(fast.usage->completion_tokens, full.usage->completion_tokens);
 }
 
 }  // namespace
