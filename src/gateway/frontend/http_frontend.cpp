@@ -115,12 +115,6 @@ HttpFrontend::~HttpFrontend() = default;
 
 std::uint16_t HttpFrontend::port() const { return acceptor_.local_endpoint().port(); }
 
-std::size_t HttpFrontend::busy_connections() const {
-  std::size_t n = 0;
-  for (const Session* s : sessions_) n += s->busy ? 1 : 0;
-  return n;
-}
-
 void HttpFrontend::drain() {
   draining_ = true;
   boost::system::error_code ec;

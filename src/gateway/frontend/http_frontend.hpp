@@ -40,8 +40,6 @@ class HttpFrontend {
   boost::asio::awaitable<void> accept_loop();
   // Stops accepting; idle connections close now, busy ones after their current response.
   void drain();
-  std::size_t open_connections() const { return sessions_.size(); }
-  std::size_t busy_connections() const;
   std::uint16_t port() const;
 
   struct Session;  // one client connection (session.hpp)

@@ -19,20 +19,6 @@ std::optional<ApiType> api_type_for_path(std::string_view path) {
   return std::nullopt;
 }
 
-std::string_view api_type_name(ApiType type) {
-  switch (type) {
-    case ApiType::kCompletions:
-      return "completions";
-    case ApiType::kChatCompletions:
-      return "chat_completions";
-    case ApiType::kEmbeddings:
-      return "embeddings";
-    case ApiType::kResponses:
-      return "responses";
-  }
-  return "completions";
-}
-
 namespace {
 
 // Whether `v` is JSON null (false also when it cannot be read).

@@ -15,7 +15,6 @@ namespace infergate::gateway {
 
 enum class ApiType { kCompletions, kChatCompletions, kEmbeddings, kResponses };
 std::optional<ApiType> api_type_for_path(std::string_view path);
-std::string_view api_type_name(ApiType type);
 
 struct ParsedRequest {
   ApiType api = ApiType::kCompletions;

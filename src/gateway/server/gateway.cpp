@@ -119,8 +119,8 @@ void Gateway::start() {
       listen =
           listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
     }
-    w->upstream = make_beast_upstream_client(w->io.get_executor(), options_.upstream,
-                                             options_.max_idle_upstream_per_endpoint);
+    w->upstream = make_pooled_upstream_client(w->io.get_executor(), options_.upstream,
+                                              options_.max_idle_upstream_per_endpoint);
     w->handler = std::make_unique<RequestHandler>(*this, scheduler_, *w->upstream, w->random,
                                                   clock_, options_.handler);
     w->handler->on_event = log_line;

@@ -95,11 +95,5 @@ class UpstreamClient {
 std::unique_ptr<UpstreamClient> make_pooled_upstream_client(const boost::asio::any_io_executor& ex,
                                                             UpstreamTimeouts timeouts,
                                                             std::size_t max_idle_per_endpoint);
-// The name the server used when the client was built on Beast.
-inline std::unique_ptr<UpstreamClient> make_beast_upstream_client(
-    const boost::asio::any_io_executor& ex, UpstreamTimeouts timeouts,
-    std::size_t max_idle_per_endpoint) {
-  return make_pooled_upstream_client(ex, timeouts, max_idle_per_endpoint);
-}
 
 }  // namespace infergate::gateway

@@ -128,7 +128,6 @@ class Engine {
   int load_adapters_for_step();
   void complete(Sequence& seq, TimePoint now);
   void append_output_token(Sequence& seq, TimePoint now);
-  void forget(RequestId id);
 
   EngineConfig config_;
   KvCache cache_;
