@@ -3,7 +3,7 @@
 
     make_metrics_page.py BASE_DUMP TARGET_BYTES OUT
 
-BASE_DUMP is a real vLLM page (a fixture under /work/shared/fixtures/metrics/vllm/). When it
+BASE_DUMP is a real vLLM page (a fixture under tests/fixtures/metrics/vllm/). When it
 is shorter than TARGET_BYTES, every `vllm:` series is repeated with one more label,
 engine="1", engine="2", ... (what a vLLM server with several data-parallel engines exposes),
 each copy placed inside its own family so the page stays valid Prometheus text, until the

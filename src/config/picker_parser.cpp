@@ -132,7 +132,10 @@ void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out) {
   }
   obj.ignore("featureGates", "InferGate has no feature gates");
   obj.ignore("parser", "InferGate parses OpenAI requests itself");
+  // Upstream named the data layer's section `data`, later `dataLayer`.
+  obj.ignore("data", "InferGate scrapes /metrics with its built-in engine mappings");
   obj.ignore("dataLayer", "InferGate scrapes /metrics with its built-in engine mappings");
+  obj.ignore("flowControl", "InferGate's flow control is configured by its command-line flags");
 
   std::set<std::string> names;
   for (const auto& p : out.plugins)

@@ -1,6 +1,7 @@
 // The load signals of one model-server endpoint, read from its /metrics page with the metric
-// names of its engine (SPEC.md section 5): queue length, running batch, KV-cache use, KV block
-// geometry and, for vLLM, the LoRA adapters in use.
+// names of its engine (the names upstream's picker reads; the table is in engine_metrics.cpp):
+// queue length, running batch, KV-cache use, KV block geometry and, for vLLM, the LoRA adapters in
+// use.
 //
 // Contract: extract_metrics() reads one page (untrusted bytes) and returns either the signals
 // or an error naming what was wrong: a malformed line of a metric it reads (with the line

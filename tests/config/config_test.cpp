@@ -391,6 +391,23 @@ TEST(ConfigResolution, SaturationDetectorThresholdsAreRead) {
     EXPECT_EQ(w.to_string().find("saturationDetector"), std::string::npos) << w.to_string();
 }
 
+// Upstream sections InferGate does its own way load with a warning each, under either name
+// upstream has used for the data layer.
+TEST(ConfigResolution, UpstreamDataLayerAndFlowControlSectionsWarn) {
+  std::string path;
+  const auto r = load_yaml(std::string(kPool) + kPickerHead +
+                               "  queueDepthThreshold: 8\n"
+                               "data:\n  sources:\n  - pluginRef: metrics-source\n"
+                               "dataLayer:\n  sources: []\n"
+                               "flowControl:\n  maxBytes: 1000\n",
+                           path);
+  ASSERT_TRUE(r.config) << r.diagnostics.error_text();
+  std::string warnings;
+  for (const auto& w : r.diagnostics.warnings) warnings += w.to_string() + "\n";
+  for (const char* field : {"data: ignored", "dataLayer: ignored", "flowControl: ignored"})
+    EXPECT_NE(warnings.find(field), std::string::npos) << field << "\n" << warnings;
+}
+
 TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {
   expect_error(std::string(kPool) + kPickerHead + "  kvCacheUtilThreshold: 1.5\n", 21,
                "saturationDetector.kvCacheUtilThreshold", "(0, 1]");

@@ -1,5 +1,5 @@
-// Flow control of one pool (SPEC.md section 6): admits, queues or sheds each request by its
-// priority before an endpoint is picked.
+// Flow control of one pool, with GKE Inference Gateway's semantics (docs/configuration.md, "Flow
+// control"): admits, queues or sheds each request by its priority before an endpoint is picked.
 //
 //   priority > 0 (Critical): goes at once while the pool is below `dispatch_threshold`
 //     saturation (or has an idle endpoint); otherwise waits in the queue, up to `queue_ttl`

@@ -1,4 +1,4 @@
-// How full a pool is (SPEC.md section 6). Two rules, the larger wins:
+// How full a pool is. Two rules, the larger wins:
 //   utilisation (upstream's detector): per endpoint max(waiting / queue_depth, kv / kv_threshold),
 //     a stale or missing sample counting as 1; the pool's value is the mean over its endpoints
 //     (no endpoints: 1). Between scrapes the gateway's own in-flight count moves first: requests

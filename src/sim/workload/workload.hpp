@@ -1,4 +1,5 @@
-// Request mixes that the field benchmarks routers with (see SIMULATOR_AND_BENCHMARKS.md),
+// Request mixes that the field benchmarks routers with (random prompts, and shared-prefix groups as
+// in the vLLM and llm-d prefix-caching benchmarks),
 // generated deterministically from a seed. Prompts are text whose length in the simulator's
 // tokens is exact (4 bytes a token), so "a 204-token prompt" means the same thing to the
 // simulator, the gateway's prefix scorer and a benchmark report.

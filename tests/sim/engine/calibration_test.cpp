@@ -1,7 +1,7 @@
-// Calibration of the H100 / Llama-3.1-8B profile against the published vLLM points in
-// SIMULATOR_AND_BENCHMARKS.md, run in virtual time. Three points tuned the constants (low-load
-// TTFT, low-load time per output token, saturation without prefix caching); the others only
-// check them. docs/simulator.md lists the constants and the numbers these tests print.
+// Calibration of the H100 / Llama-3.1-8B profile against published vLLM 0.11 server-side points
+// (docs/simulator.md, "Calibration", lists them), run in virtual time. Three points tuned the
+// constants (low-load TTFT, low-load time per output token, saturation without prefix caching); the
+// others only check them. docs/simulator.md lists the constants and the numbers these tests print.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -20,7 +20,8 @@ namespace infergate::gateway::scheduling {
 
 using prefix::PromptBlockOptions;
 
-// A stale or missing sample while scraping is on counts as saturated (SPEC.md section 5).
+// A stale or missing sample while scraping is on counts as saturated, as upstream's picker
+// treats an endpoint whose metrics are older than metricsStalenessThreshold.
 inline constexpr double kSaturatedQueue = 1e9;
 
 struct Candidate {
