@@ -23,7 +23,7 @@ int usage_error(const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   ServerOptions server;
   std::string profile_name = "h100-llama3.1-8b";
   std::string engine_name = "vllm";
@@ -165,4 +165,15 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   io.run();
   return 0;
+}
+
+// Whatever escapes (a failed allocation, a library's exception) ends the process with a message
+// and exit status 1, not std::terminate.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "infergate-sim: " << e.what() << "\n";
+    return 1;
+  }
 }

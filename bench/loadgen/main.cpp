@@ -323,7 +323,7 @@ net::awaitable<void> run(const Options& o, std::vector<Target>& targets, LoadRep
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   Options o;
   po::options_description desc("infergate-loadgen options");
   // clang-format off
@@ -427,4 +427,15 @@ int main(int argc, char** argv) {
   io.run();
   std::cout << (o.json ? report.to_json() + "\n" : report.to_text());
   return report.ok == report.sent ? 0 : 1;
+}
+
+// Whatever escapes (a failed allocation, a library's exception) ends the process with a message
+// and exit status 1, not std::terminate.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "infergate-loadgen: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -72,11 +72,14 @@ bool keep_embedded_picker_configs(const YAML::Node& doc, const std::string& file
     const std::string& text = kv.second.Scalar();
     if (text.find("EndpointPickerConfig") == std::string::npos) continue;
     const YAML::Node name = doc["metadata"]["name"];
-    const std::string key = kv.first.as<std::string>();
-    out.embedded_picker_configs.push_back(
-        {text,
-         file + " (ConfigMap " + (name.IsScalar() ? name.Scalar() : "?") + ", data." + key + ")",
-         key});
+    const std::string& key = key_text(kv.first);
+    std::string source = file;
+    source.append(" (ConfigMap ")
+        .append(name.IsScalar() ? name.Scalar() : "?")
+        .append(", data.")
+        .append(key)
+        .append(")");
+    out.embedded_picker_configs.push_back({text, std::move(source), key});
     found = true;
   }
   return found;
@@ -123,7 +126,7 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     const SourceLocation at = obj.where();
     out.resources.skipped.push_back(at.file + ":" + std::to_string(at.line) + ": " + kind + " " +
                                     name_of() + ": " + why);
-    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+    for (const auto& kv : doc) obj.child(key_text(kv.first));
   };
 
   ObjectMeta meta;
@@ -162,12 +165,12 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     parse_endpoint_picker_config(obj, r.picker_configs.emplace_back());
   } else if (kind == "InferenceModelRewrite" && inference_group) {
     diag.error(obj.where("kind"), "kind", "InferenceModelRewrite is not supported yet");
-    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+    for (const auto& kv : doc) obj.child(key_text(kv.first));
   } else if (inference_group || group == "infergate.dev" ||
              (kind == "HTTPRoute" && group == "gateway.networking.k8s.io")) {
     diag.error(obj.where("apiVersion"), "apiVersion",
                "unsupported API version " + api_version + " for kind " + kind);
-    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+    for (const auto& kv : doc) obj.child(key_text(kv.first));
   } else if (kind == "ConfigMap" && group.empty() && keep_embedded_picker_configs(doc, file, r)) {
     skip("its EndpointPickerConfig is read from it");
   } else if (is_ignorable_group(group)) {
@@ -175,7 +178,7 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     skip("not used by InferGate");
   } else {
     diag.error(obj.where("kind"), "kind", "unknown kind " + kind + " (" + api_version + ")");
-    for (const auto& kv : doc) obj.child(kv.first.as<std::string>());
+    for (const auto& kv : doc) obj.child(key_text(kv.first));
   }
   // status is written by controllers; accepted on every kind.
   obj.child("status");

@@ -2,6 +2,7 @@
 // profiles. The structure is checked here; plugin types and parameters by the scheduling layer.
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <set>
 
@@ -28,7 +29,7 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     ms = value / 1000;
   else
     return std::nullopt;
-  return std::chrono::milliseconds(static_cast<long>(ms + 0.5));
+  return std::chrono::milliseconds(std::lround(ms));
 }
 
 void read_parameter(const YAML::Node& node, const std::string& path, const std::string& file,
@@ -40,10 +41,14 @@ void read_parameter(const YAML::Node& node, const std::string& path, const std::
   } else if (node.IsMap()) {
     out.is_map = true;
     for (const auto& kv : node) {
-      const std::string key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) {
+        diag.error(location_of(file, kv.first), path, "a parameter name must be a plain string");
+        continue;
+      }
+      const std::string& key = kv.first.Scalar();
       PluginParameter& field = out.fields.emplace_back();
       field.key = key;
-      read_parameter(kv.second, path + "." + key, file, diag, field);
+      read_parameter(kv.second, std::string(path).append(".").append(key), file, diag, field);
     }
   } else if (!node.IsNull()) {
     diag.error(out.where, path, "must be a scalar or a mapping");

@@ -19,7 +19,12 @@ MapReader::MapReader(const YAML::Node& node, std::string path, const std::string
 MapReader::~MapReader() {
   if (!valid_) return;
   for (const auto& kv : node_) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) {
+      // A complex key is well-formed YAML but names no field.
+      diag_.error(location_of(file_, kv.first), path_, "a field name must be a plain string");
+      continue;
+    }
+    const std::string& key = kv.first.Scalar();
     if (!read_.contains(key))
       diag_.error(location_of(file_, kv.first), path_of(key), "unknown field");
   }
@@ -34,10 +39,15 @@ YAML::Node MapReader::child(const std::string& key) {
   return n;
 }
 
+const std::string& key_text(const YAML::Node& key) {
+  static const std::string kNone;
+  return key.IsScalar() ? key.Scalar() : kNone;
+}
+
 SourceLocation MapReader::where(const std::string& key) const {
   if (valid_) {
     for (const auto& kv : node_)
-      if (kv.first.as<std::string>() == key) return location_of(file_, kv.first);
+      if (key_text(kv.first) == key) return location_of(file_, kv.first);
   }
   return where();
 }
@@ -90,11 +100,11 @@ std::optional<std::map<std::string, std::string>> MapReader::string_map(const st
   std::map<std::string, std::string> out;
   for (const auto& kv : n) {
     if (!kv.second.IsScalar()) {
-      diag_.error(location_of(file_, kv.second), path_of(key) + "." + kv.first.as<std::string>(),
+      diag_.error(location_of(file_, kv.second), path_of(key) + "." + key_text(kv.first),
                   "must be a string");
       continue;
     }
-    out[kv.first.as<std::string>()] = kv.second.Scalar();
+    out[key_text(kv.first)] = kv.second.Scalar();
   }
   return out;
 }

@@ -14,6 +14,9 @@
 namespace infergate::config {
 
 SourceLocation location_of(const std::string& file, const YAML::Node& node);
+// A mapping key's text; empty for a complex key (`? [a, b]`), which MapReader reports as an
+// error. Never throws, unlike `as<std::string>()`.
+const std::string& key_text(const YAML::Node& key);
 
 class MapReader {
  public:

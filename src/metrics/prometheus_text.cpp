@@ -57,7 +57,8 @@ std::uint64_t newline_bits(const char* p) {
 #if defined(__SSE2__)
   const __m128i newline = _mm_set1_epi8('\n');
   const auto bits16 = [&](int i) {
-    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+    const __m128i chunk =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + std::ptrdiff_t{16} * i));
     return static_cast<std::uint64_t>(
         static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(chunk, newline))));
   };

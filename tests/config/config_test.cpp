@@ -408,6 +408,11 @@ TEST(ConfigResolution, UpstreamDataLayerAndFlowControlSectionsWarn) {
     EXPECT_NE(warnings.find(field), std::string::npos) << field << "\n" << warnings;
 }
 
+// A complex YAML key is well-formed but names no field: an error at its line, not an exception.
+TEST(ConfigErrors, ComplexKeyIsAnErrorNotAnException) {
+  expect_error(std::string(kPool) + "  ? [a, b]\n  : 1\n", 11, "spec", "plain string");
+}
+
 TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {
   expect_error(std::string(kPool) + kPickerHead + "  kvCacheUtilThreshold: 1.5\n", 21,
                "saturationDetector.kvCacheUtilThreshold", "(0, 1]");

@@ -34,7 +34,7 @@ std::string new_request_id(Random& random) {
   std::uint64_t a = random.next(), b = random.next();
   for (int i = 0; i < 16; ++i) {
     id[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
-    id[static_cast<std::size_t>(16 + i)] = kHex[(b >> (i * 4)) & 15];
+    id[static_cast<std::size_t>(i) + 16] = kHex[(b >> (i * 4)) & 15];
   }
   return id;
 }
@@ -59,8 +59,9 @@ std::string RequestHandler::take_prompt_buffer() {
 }
 
 void RequestHandler::keep_prompt_buffer(std::string buffer) {
-  constexpr std::size_t kMaxBuffers = 64;          // about the requests one worker has in flight
-  constexpr std::size_t kMaxCapacity = 64 * 1024;  // a rare huge prompt's memory goes back
+  constexpr std::size_t kMaxBuffers = 64;  // about the requests one worker has in flight
+  constexpr std::size_t kMaxCapacity = std::size_t{64}
+                                       << 10;  // a rare huge prompt's memory goes back
   if (prompt_buffers_.size() < kMaxBuffers && buffer.capacity() <= kMaxCapacity)
     prompt_buffers_.push_back(std::move(buffer));
 }

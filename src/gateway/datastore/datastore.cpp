@@ -17,7 +17,8 @@ void PoolState::publish_view() {
   view.store(std::move(v), std::memory_order_release);
 }
 
-std::shared_ptr<const Snapshot> Datastore::reconcile(std::shared_ptr<const config::Config> config) {
+std::shared_ptr<const Snapshot> Datastore::reconcile(
+    const std::shared_ptr<const config::Config>& config) {
   std::lock_guard lock(mu_);
   auto snap = std::make_shared<Snapshot>(Snapshot{config, Router(config), {}, ++generation_});
   std::map<std::string, Known> still_known;

@@ -117,7 +117,7 @@ class Datastore {
       : factory_(std::move(factory)), flow_factory_(std::move(flow_factory)) {}
   // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key and the prefix
   // index of every pool that stays. Endpoints that leave are purged from the prefix indexes.
-  std::shared_ptr<const Snapshot> reconcile(std::shared_ptr<const config::Config> config);
+  std::shared_ptr<const Snapshot> reconcile(const std::shared_ptr<const config::Config>& config);
 
  private:
   SchedulerFactory factory_;

@@ -31,9 +31,9 @@ FlowController::FlowController(std::string pool_name, const Clock& clock,
 
 FlowController::~FlowController() = default;
 
-void FlowController::attach(std::shared_ptr<PoolState> pool) {
+void FlowController::attach(const std::shared_ptr<PoolState>& pool) {
   std::lock_guard lock(mu_);
-  pool_ = std::move(pool);
+  pool_ = pool;
 }
 
 void FlowController::set_options(FlowControlOptions options) {

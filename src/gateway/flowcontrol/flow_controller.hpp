@@ -67,7 +67,7 @@ class FlowController {
   FlowController(std::string pool_name, const Clock& clock, FlowControlOptions options);
   ~FlowController();
 
-  void attach(std::shared_ptr<PoolState> pool);
+  void attach(const std::shared_ptr<PoolState>& pool);
   void set_options(FlowControlOptions options);
   // The Retry-After of a 429 (options may change at a reload: read under the lock).
   std::chrono::seconds retry_after() const {

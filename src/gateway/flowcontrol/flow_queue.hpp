@@ -57,7 +57,7 @@ class FlowQueue {
     std::size_t requests = 0, bytes = 0;
   };
   struct Where {
-    std::int64_t priority;
+    std::int64_t priority = 0;
     std::string flow;
     std::list<QueuedRequest>::iterator it;
   };

@@ -61,14 +61,15 @@ class InputBuffer {
 };
 
 struct HttpFrontend::Session final : ClientResponse {
-  explicit Session(boost::asio::ip::tcp::socket s) : socket(std::move(s)), in(32 * 1024) {}
+  explicit Session(boost::asio::ip::tcp::socket s)
+      : socket(std::move(s)), in(std::size_t{32} << 10) {}
   ~Session() override { DeadlineQueue::remove(deadline); }
 
   // Reads more of the request, with room for `total` unread bytes in all; false when the
   // client left or the wait ran out (then `timed_out`).
   boost::asio::awaitable<bool> read_more(std::size_t total, DeadlineQueue& deadlines,
                                          boost::system::error_code& ec) {
-    in.reserve(std::max(total, in.unread().size() + 16 * 1024));
+    in.reserve(std::max(total, in.unread().size() + (std::size_t{16} << 10)));
     const std::span<char> room = in.room();
     deadlines.arm(deadline, socket);
     auto [rec, n] =

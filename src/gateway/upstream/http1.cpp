@@ -221,11 +221,10 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string& buffer, std::size_t f
           v = c - '0';
         else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
           v = (c | 0x20) - 'a' + 10;
+        if (v < 0 && size_digits_ == 0) return bad();  // a size line starts with a hex digit
         if (v >= 0) {
           if (++size_digits_ > 15) return bad();
           remaining_ = remaining_ * 16 + static_cast<std::uint64_t>(v);
-        } else if (size_digits_ == 0) {
-          return bad();
         } else if (c == ';' || c == ' ' || c == '\t') {
           state_ = State::kExtension;
           line_bytes_ = 0;

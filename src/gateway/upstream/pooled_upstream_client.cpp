@@ -25,8 +25,8 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kReadBuffer = 64 * 1024;  // also the bound on a response head
-constexpr std::size_t kMaxHead = 32 * 1024;
+constexpr std::size_t kReadBuffer = std::size_t{64} << 10;  // also the bound on a response head
+constexpr std::size_t kMaxHead = std::size_t{32} << 10;
 
 struct Connection {
   explicit Connection(const net::any_io_executor& ex) : socket(ex) {}

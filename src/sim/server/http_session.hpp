@@ -22,7 +22,7 @@ struct ReplicaContext {
   const Clock& clock;
   SessionLimits limits;
   // Open connections, so stop() can close them all.
-  std::vector<boost::asio::ip::tcp::socket*>* open_sockets;
+  std::vector<boost::asio::ip::tcp::socket*>* open_sockets = nullptr;
 };
 
 // Serves HTTP/1.1 requests on `socket` until the client closes, an error, or stop().

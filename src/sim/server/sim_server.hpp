@@ -30,8 +30,8 @@ struct ServerOptions {
   std::uint16_t port = 8000;  // replica i listens on port + i; 0: each picks a free port
   int replicas = 1;
   std::string pod_name_prefix = "sim";  // replica i is "<prefix>-<i>"
-  std::size_t max_body_bytes = 16 * 1024 * 1024;
-  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_body_bytes = std::size_t{16} << 20;
+  std::size_t max_header_bytes = std::size_t{64} << 10;
   Duration idle_timeout = std::chrono::seconds(60);
   ReplicaOptions replica;  // the template each replica copies (name and seed are set per replica)
 };

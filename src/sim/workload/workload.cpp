@@ -37,7 +37,9 @@ WorkloadItem WorkloadGenerator::shared_prefix(const SharedPrefixSpec& spec) {
   WorkloadItem item;
   item.group = group;
   item.prompt = systems_[static_cast<std::size_t>(group)] +
-                questions_[static_cast<std::size_t>(group * spec.prompts_per_group + question)];
+                questions_[static_cast<std::size_t>(group) *
+                               static_cast<std::size_t>(spec.prompts_per_group) +
+                           static_cast<std::size_t>(question)];
   item.output_tokens = spec.output_tokens;
   return item;
 }

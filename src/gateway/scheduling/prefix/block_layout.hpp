@@ -24,7 +24,8 @@ inline std::uintptr_t tag(const Word* entries, unsigned bits) {
   return reinterpret_cast<std::uintptr_t>(entries) | bits;
 }
 inline Word* entries_of(std::uintptr_t table) {
-  return reinterpret_cast<Word*>(table & ~std::uintptr_t{63});
+  // The table's address and size share one word, so a reader loads both atomically.
+  return reinterpret_cast<Word*>(table & ~std::uintptr_t{63});  // NOLINT(performance-no-int-to-ptr)
 }
 inline unsigned bits_of(std::uintptr_t table) { return static_cast<unsigned>(table & 63); }
 inline std::size_t lines_of(unsigned bits) { return std::size_t{1} << bits; }

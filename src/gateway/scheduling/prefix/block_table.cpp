@@ -220,7 +220,7 @@ void BlockTable::update(std::uint32_t slot, std::span<const std::uint64_t> remov
   for (const std::uint64_t key : adds) ++begin[key % kShards + 1];
   for (std::size_t s = 0; s < kShards; ++s) begin[s + 1] += begin[s];
   changes.resize(removes.size() + adds.size());
-  std::array<std::size_t, kShards> next;
+  std::array<std::size_t, kShards> next{};
   std::copy_n(begin.begin(), kShards, next.begin());
   for (const std::uint64_t key : removes) changes[next[key % kShards]++] = {key, false};
   for (const std::uint64_t key : adds) changes[next[key % kShards]++] = {key, true};
