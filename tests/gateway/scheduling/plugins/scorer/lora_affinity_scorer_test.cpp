@@ -23,5 +23,13 @@ TEST(Scorers, LoraAffinityScoresRunningFreeSlotWaitingFull) {
             (std::vector<double>{1.0, 0.8, 0.6, 0.0}));
 }
 
+TEST(Scorers, LoraAffinityScoresAnEndpointWithoutAdapterInfoAsAFreeSlot) {
+  TestPool tp(2);
+  tp.set(0, {});  // the engine reports no adapters
+  tp.set(1, {.running_adapters = {"sql-lora"}, .max_lora = 1});
+  Decision d(tp, "sql-lora");
+  EXPECT_EQ(d.score(*make_plugin<Scorer>("lora-affinity-scorer")), (std::vector<double>{0.8, 1.0}));
+}
+
 }  // namespace
 }  // namespace infergate::gateway::scheduling
