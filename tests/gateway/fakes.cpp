@@ -1,5 +1,6 @@
 #include "fakes.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <stdexcept>
@@ -52,13 +53,42 @@ class FakeExchange final : public UpstreamExchange {
   std::size_t next_ = 0;
 };
 
+class InTurnSession final : public SchedulingSession {
+ public:
+  InTurnSession(PoolState& pool, std::atomic<std::uint64_t>& next) : pool_(pool), next_(next) {}
+
+  PickResult pick(std::span<const Endpoint* const> exclude) override {
+    const std::size_t n = pool_.endpoints.size();
+    if (n == 0) return {nullptr, {503, "the pool has no endpoints"}};
+    const std::uint64_t start = exclude.empty() ? next_.fetch_add(1, std::memory_order_relaxed)
+                                                : next_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& ep = pool_.endpoints[(start + i) % n];
+      if (std::find(exclude.begin(), exclude.end(), ep.get()) == exclude.end()) return {ep, {}};
+    }
+    return {nullptr, {503, "every endpoint of the pool was tried"}};
+  }
+
+ private:
+  PoolState& pool_;
+  std::atomic<std::uint64_t>& next_;
+};
+
 }  // namespace
+
+std::unique_ptr<SchedulingSession> InTurnScheduler::begin(PoolState& pool, const SchedulingRequest&,
+                                                          SchedulingEnv) {
+  return std::make_unique<InTurnSession>(pool, next_);
+}
 
 std::unique_ptr<UpstreamExchange> FakeUpstream::exchange(const std::string& address) {
   return std::make_unique<FakeExchange>(*this, address);
 }
 
-StaticSnapshots::StaticSnapshots(const std::string& yaml) {
+StaticSnapshots::StaticSnapshots(const std::string& yaml)
+    : datastore([](const config::Config&, std::size_t, PoolState&) {
+        return std::make_shared<InTurnScheduler>();
+      }) {
   config::LoadResult loaded;
   config::load_text(yaml, "test.yaml", loaded);
   auto built = config::build_config(std::move(loaded));
@@ -67,7 +97,7 @@ StaticSnapshots::StaticSnapshots(const std::string& yaml) {
 }
 
 Harness::Harness(const std::string& yaml, HandlerOptions options)
-    : snapshots(yaml), handler(snapshots, scheduler, upstream, random, clock, options) {
+    : snapshots(yaml), handler(snapshots, upstream, random, clock, options) {
   handler.on_complete = [this](const RequestRecord& r) { records.push_back(r); };
 }
 

@@ -1,9 +1,11 @@
 // In-memory stand-ins for the request path's edges: a client response that records what the
-// client would receive, and model servers scripted per address. With them the whole request
-// path runs without sockets.
+// client would receive, model servers scripted per address, and a scheduler that takes a
+// pool's endpoints in turn. With them the whole request path runs without sockets.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <cstdint>
 #include <deque>
 #include <map>
 
@@ -69,6 +71,19 @@ class FakeUpstream final : public UpstreamClient {
   std::vector<Received> received;
 };
 
+// Each pool's endpoints in turn, skipping those the request already tried; a retry continues
+// from the current position. The request path's tests script endpoints by address and want a
+// known order, not the scheduling layer's rules (tested under tests/gateway/scheduling/).
+class InTurnScheduler final : public Scheduler {
+ public:
+  std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
+                                           SchedulingEnv env) override;
+
+ private:
+  std::atomic<std::uint64_t> next_{0};
+};
+
+// Snapshots of one configuration, every pool scheduled by an InTurnScheduler.
 class StaticSnapshots final : public SnapshotSource {
  public:
   explicit StaticSnapshots(const std::string& yaml);
@@ -86,7 +101,6 @@ struct Harness {
 
   StaticSnapshots snapshots;
   FakeUpstream upstream;
-  RoundRobinScheduler scheduler;
   Mt19937Random random{7};
   ManualClock clock;
   RequestHandler handler;

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <cassert>
 
 #include "gateway/core/upstream_attempt.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
@@ -39,13 +40,18 @@ std::string new_request_id(Random& random) {
   return id;
 }
 
+// A pool's scheduler. The Datastore gives every pool one through its SchedulerFactory, from a
+// configuration the scheduling validator accepted; a pool without one is a wiring mistake.
+Scheduler& scheduler_of(const PoolState& pool) {
+  assert(pool.scheduler && "the pool has no scheduler: its Datastore needs a SchedulerFactory");
+  return *pool.scheduler;
+}
+
 }  // namespace
 
-RequestHandler::RequestHandler(const SnapshotSource& snapshots, Scheduler& scheduler,
-                               UpstreamClient& upstream, Random& random, const Clock& clock,
-                               HandlerOptions options)
+RequestHandler::RequestHandler(const SnapshotSource& snapshots, UpstreamClient& upstream,
+                               Random& random, const Clock& clock, HandlerOptions options)
     : snapshots_(snapshots),
-      scheduler_(scheduler),
       upstream_(upstream),
       random_(random),
       clock_(clock),
@@ -299,8 +305,7 @@ net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snap
   request.body = body;  // the copy in this coroutine's frame
   PoolState& state = *snapshot->pools[pool];
   const SchedulingRequest scheduling{target_model, {}, 0};
-  Scheduler& scheduler = state.scheduler ? *state.scheduler : scheduler_;
-  const auto session = scheduler.begin(state, scheduling, {random_, clock_});
+  const auto session = scheduler_of(state).begin(state, scheduling, {random_, clock_});
   std::shared_ptr<Endpoint> endpoint = session->pick({}).endpoint;
   if (!endpoint) co_return;
   UpstreamAttempt attempt(endpoint, upstream_.exchange(endpoint->address));
@@ -320,9 +325,8 @@ bool retryable_status(int status) {
 
 net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& response,
                                              RequestRecord& record) {
-  Scheduler& scheduler = plan.pool.scheduler ? *plan.pool.scheduler : scheduler_;
   const std::unique_ptr<SchedulingSession> session =
-      scheduler.begin(plan.pool, plan.scheduling, {random_, clock_});
+      scheduler_of(plan.pool).begin(plan.pool, plan.scheduling, {random_, clock_});
   std::vector<const Endpoint*> tried;
   std::string last_failure;
   PickFailure pick_failure;

@@ -3,7 +3,7 @@
 // client has not received a byte), relay the answer as it arrives, account for it.
 //
 // One RequestHandler per worker thread: it owns nothing shared except through the snapshot
-// source, the scheduler and the endpoints' atomic counters.
+// source (whose pools carry their schedulers) and the endpoints' atomic counters.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -58,9 +58,9 @@ struct RequestRecord {
 
 class RequestHandler {
  public:
-  // `fallback` picks for pools that have no scheduler of their own.
-  RequestHandler(const SnapshotSource& snapshots, Scheduler& fallback, UpstreamClient& upstream,
-                 Random& random, const Clock& clock, HandlerOptions options);
+  // Every pool of the snapshots has a scheduler (a Datastore built with a SchedulerFactory).
+  RequestHandler(const SnapshotSource& snapshots, UpstreamClient& upstream, Random& random,
+                 const Clock& clock, HandlerOptions options);
 
   boost::asio::awaitable<void> handle(const ClientRequest& request, ClientResponse& response);
 
@@ -97,7 +97,6 @@ class RequestHandler {
   void keep_prompt_buffer(std::string buffer);
 
   const SnapshotSource& snapshots_;
-  Scheduler& scheduler_;
   UpstreamClient& upstream_;
   Random& random_;
   const Clock& clock_;

@@ -86,10 +86,9 @@ struct PoolMetricsView {
 
 struct PoolState {
   std::vector<std::shared_ptr<Endpoint>> endpoints;
-  std::atomic<std::uint64_t> next{0};  // round-robin position
   std::atomic<std::shared_ptr<const PoolMetricsView>> view;
-  std::shared_ptr<PrefixIndex> prefix_index;          // kept across reloads for the same pool
-  std::shared_ptr<Scheduler> scheduler;               // null: the gateway's default scheduler
+  std::shared_ptr<PrefixIndex> prefix_index;  // kept across reloads for the same pool
+  std::shared_ptr<Scheduler> scheduler;       // from the Datastore's SchedulerFactory; null without
   std::shared_ptr<flowcontrol::FlowController> flow;  // null: no flow control; kept across reloads
 
   // A new view from the endpoints' latest samples and health (scraper thread, reconcile).

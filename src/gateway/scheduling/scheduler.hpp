@@ -4,8 +4,8 @@
 // request is dispatched, so state keyed by the request (the prefix index's entries) follows it
 // to the endpoint that finally serves it.
 //
-// Implementations: ProfileScheduler (filters -> scorers -> picker, scheduling/framework/) for
-// every pool; RoundRobinScheduler is the fallback the gateway uses when a pool has none.
+// Implementation: ProfileScheduler (filters -> scorers -> picker, scheduling/framework/), one
+// per pool, built by the Datastore's SchedulerFactory (scheduling::scheduler_factory).
 //
 // Thread-safety: Scheduler::begin() may be called from every worker thread at once; a session
 // belongs to its request's thread.
@@ -62,13 +62,6 @@ class Scheduler {
   virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool,
                                                    const SchedulingRequest& request,
                                                    SchedulingEnv env) = 0;
-};
-
-// Each pool's endpoints in turn, skipping excluded ones.
-class RoundRobinScheduler final : public Scheduler {
- public:
-  std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
-                                           SchedulingEnv env) override;
 };
 
 }  // namespace infergate::gateway

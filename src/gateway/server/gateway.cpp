@@ -121,8 +121,8 @@ void Gateway::start() {
     }
     w->upstream = make_pooled_upstream_client(w->io.get_executor(), options_.upstream,
                                               options_.max_idle_upstream_per_endpoint);
-    w->handler = std::make_unique<RequestHandler>(*this, scheduler_, *w->upstream, w->random,
-                                                  clock_, options_.handler);
+    w->handler =
+        std::make_unique<RequestHandler>(*this, *w->upstream, w->random, clock_, options_.handler);
     w->handler->on_event = log_line;
     w->handler->on_complete = [this](const RequestRecord& r) {
       counters_.requests.fetch_add(1, std::memory_order_relaxed);

@@ -3,9 +3,9 @@
 // atomically swapped configuration snapshot; an admin listener; reload and drain.
 //
 // Threading (see docs/architecture.md): worker threads never share mutable state except the
-// snapshot pointer (atomic), the endpoints' counters (atomic) and the round-robin positions
-// (atomic). The control thread (the one calling run()) owns signals, the config watcher, the
-// admin listener and reloads.
+// snapshot pointer (atomic), the endpoints' counters (atomic) and the scheduling plugins' own
+// state (atomics, such as round-robin-picker's position). The control thread (the one calling
+// run()) owns signals, the config watcher, the admin listener and reloads.
 #pragma once
 
 #include <atomic>
@@ -88,7 +88,6 @@ class Gateway final : public SnapshotSource {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
   Counters counters_;
-  RoundRobinScheduler scheduler_;  // for pools without a scheduler (none, once validated)
   SteadyClock clock_;
 };
 

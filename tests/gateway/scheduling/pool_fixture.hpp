@@ -1,4 +1,4 @@
-// A pool of in-memory endpoints with chosen metrics, for scheduler tests.
+// A pool of in-memory endpoints with chosen metrics, for the scheduler and plugin tests.
 #pragma once
 
 #include <memory>

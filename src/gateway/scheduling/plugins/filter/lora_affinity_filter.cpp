@@ -3,7 +3,7 @@
 // free adapter slot; falls back to the other group when the chosen one is empty. The small
 // remaining probability spreads an adapter to more endpoints over time (upstream's rule).
 #include "gateway/scheduling/plugins/builtin.hpp"
-#include "gateway/scheduling/plugins/lora.hpp"
+#include "gateway/scheduling/plugins/lora_fit.hpp"
 
 namespace infergate::gateway::scheduling {
 namespace {

@@ -2,7 +2,7 @@
 // 0.8; the adapter waiting to load 0.6; otherwise 0 (SPEC.md section 5). An endpoint whose
 // engine reports no adapters scores as one with a free slot.
 #include "gateway/scheduling/plugins/builtin.hpp"
-#include "gateway/scheduling/plugins/lora.hpp"
+#include "gateway/scheduling/plugins/lora_fit.hpp"
 
 namespace infergate::gateway::scheduling {
 namespace {

@@ -1,8 +1,10 @@
-// Where a request's adapter stands on an endpoint, from vLLM's lora_requests_info.
+// Where a request's adapter stands on an endpoint, from vLLM's lora_requests_info; shared by
+// lora-affinity-filter and lora-affinity-scorer.
 #pragma once
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "gateway/scheduling/framework/cycle_state.hpp"
 

@@ -1,0 +1,22 @@
+// queue-scorer: (maxQ - q) / (maxQ - minQ) over the candidates' engine queues; all equal: 1.
+#include "gateway/scheduling/plugins/builtin.hpp"
+#include "gateway/scheduling/plugins/scorer/lower_is_better.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+class QueueScorer final : public Scorer {
+ public:
+  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
+    score_lower_is_better(c, out, [](const Candidate& x) { return x.waiting; });
+  }
+};
+
+}  // namespace
+
+void register_queue_scorer(PluginRegistry& r) {
+  r.add("queue-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<QueueScorer>(); });
+}
+
+}  // namespace infergate::gateway::scheduling

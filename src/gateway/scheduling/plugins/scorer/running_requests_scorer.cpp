@@ -1,0 +1,24 @@
+// running-requests-scorer: queue-scorer's formula over the gateway's own in-flight requests per
+// endpoint, which move at dispatch and completion instead of at the next scrape.
+#include "gateway/scheduling/plugins/builtin.hpp"
+#include "gateway/scheduling/plugins/scorer/lower_is_better.hpp"
+
+namespace infergate::gateway::scheduling {
+namespace {
+
+class RunningRequestsScorer final : public Scorer {
+ public:
+  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
+    score_lower_is_better(c, out,
+                          [](const Candidate& x) { return static_cast<double>(x.in_flight); });
+  }
+};
+
+}  // namespace
+
+void register_running_requests_scorer(PluginRegistry& r) {
+  r.add("running-requests-scorer",
+        [](Parameters&, const PluginLookup&) { return std::make_shared<RunningRequestsScorer>(); });
+}
+
+}  // namespace infergate::gateway::scheduling
