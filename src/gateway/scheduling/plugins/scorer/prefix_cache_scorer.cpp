@@ -1,8 +1,8 @@
 // prefix-cache-scorer: the share of the prompt's leading blocks that the pool's approximate
-// prefix index holds for the endpoint (SPEC.md section 5). Parameters: blockSizeTokens (tokens
-// of 4 characters, default 16) or hashBlockSize (characters, the older spelling),
-// maxPrefixBlocksToMatch (default 256), lruCapacityPerServer (blocks an endpoint keeps when its
-// engine does not report its KV-cache size; default 31,250).
+// prefix index holds for the endpoint, as upstream's prefix-cache-scorer. Parameters:
+// blockSizeTokens (tokens of 4 characters, default 16) or hashBlockSize (characters, the older
+// spelling), maxPrefixBlocksToMatch (default 256), lruCapacityPerServer (blocks an endpoint keeps
+// when its engine does not report its KV-cache size; default 31,250).
 #include "gateway/scheduling/plugins/builtin.hpp"
 
 namespace infergate::gateway::scheduling {
