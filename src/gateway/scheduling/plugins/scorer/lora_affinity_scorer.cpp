@@ -1,6 +1,6 @@
 // lora-affinity-scorer: the request's adapter running on the endpoint 1.0; a free adapter slot
-// 0.8; the adapter waiting to load 0.6; otherwise 0 (upstream's lora-affinity-scorer weights). An
-// endpoint whose engine reports no adapters scores as one with a free slot.
+// 0.8; the adapter waiting to load 0.6; otherwise 0. An endpoint whose engine reports no adapters
+// scores as one with a free slot.
 #include "gateway/scheduling/plugins/builtin.hpp"
 #include "gateway/scheduling/plugins/lora_fit.hpp"
 
