@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Benchmarks and fuzzing.
   wrk hyperfine nginx-light haproxy clang-14 libclang-rt-14-dev
+  # The repository's rules (scripts/lint.sh): formatting and lint, pinned to LLVM 14.
+  clang-format-14 clang-tidy-14
   # bench/ scripts: python3 for their reports, linux-perf for the profiles (PROFILE=1).
   python3 linux-perf
   curl procps

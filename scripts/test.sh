@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything with warnings as errors, and runs the whole test
-# suite: an ASan+UBSan build of the unit tests, each fuzzer for FUZZ_SECONDS (default 30), then
-# every test (unit, calibration, integration) of the main build. This is what CI runs.
+# Installs what is missing, checks formatting, builds everything with warnings as errors, and runs
+# the whole test suite: an ASan+UBSan build of the unit tests, each fuzzer for FUZZ_SECONDS
+# (default 30), clang-tidy over every translation unit, then every test (unit, calibration,
+# integration) of the main build. This is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 
 scripts/install-deps.sh
+
+echo "== formatting (clang-format-14)"
+scripts/lint.sh format
 
 echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=ON \
@@ -33,4 +37,9 @@ done
 echo "== main build, all tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERGATE_WERROR=ON >/dev/null
 cmake --build build -j "$JOBS"
+
+echo "== lint (clang-tidy-14), every translation unit"
+scripts/lint.sh tidy build build-fuzz=tests/fuzz
+
+echo "== all tests"
 ctest --test-dir build --no-tests=error --output-on-failure

@@ -34,7 +34,6 @@ constexpr std::size_t kCapacity = 31'250;
 constexpr std::size_t kSystemPrompts = 40;
 constexpr std::size_t kSystemChars = 50 * 64;
 constexpr std::size_t kConversationChars = 200 * 64;
-constexpr std::size_t kPromptChars = kSystemChars + kConversationChars;  // 16,000
 constexpr std::size_t kColdQueries = 4096;
 
 struct Rng {
@@ -59,7 +58,7 @@ std::string words(Rng& rng, std::size_t chars) {
 struct Conversation {
   std::string prompt;  // system prompt + the whole conversation: 16,000 characters
   std::vector<std::uint64_t> blocks;
-  EndpointId home;
+  EndpointId home = 0;
 };
 
 struct Workload {
