@@ -25,12 +25,18 @@ case "${1:-}" in
       [ "$arg" = "$build" ] || dirs=${arg#*=}
       [ -f "$build/compile_commands.json" ] || { echo "lint: no $build/compile_commands.json" >&2; exit 2; }
       # The project's own sources only; generated or fetched code is not ours to lint.
+      # A broken .clang-tidy only warns and falls back to other checks, with exit status 0: any
+      # diagnostic at all, or a configuration error, fails the run.
+      status=0
       run-clang-tidy-14 -p "$build" -j "$JOBS" -quiet "^$root/$dirs/" \
-        >"$build/clang-tidy.log" 2>&1 || {
-        sed -e 's/\x1b\[[0-9;]*m//g' "$build/clang-tidy.log" | grep -E "(warning|error): " | sort -u
-        echo "lint: clang-tidy found the problems above ($build/clang-tidy.log)" >&2
+        >"$build/clang-tidy.log" 2>&1 || status=$?
+      findings=$(sed -e 's/\x1b\[[0-9;]*m//g' "$build/clang-tidy.log" |
+        grep -E "(warning|error): |^Error " | sort -u || true)
+      if [ "$status" -ne 0 ] || [ -n "$findings" ]; then
+        echo "$findings"
+        echo "lint: clang-tidy failed (exit $status; $build/clang-tidy.log)" >&2
         exit 1
-      }
+      fi
       echo "lint: clang-tidy: no findings in $build"
     done
     ;;
