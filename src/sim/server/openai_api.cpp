@@ -3,39 +3,13 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "openai/error.hpp"
+
 namespace infergate::sim {
 namespace json = boost::json;
 
-std::string_view error_type(int status) {
-  switch (status) {
-    case 400:
-      return "BadRequestError";
-    case 401:
-      return "AuthenticationError";
-    case 403:
-      return "PermissionDeniedError";
-    case 404:
-      return "NotFoundError";
-    case 413:
-      return "BadRequestError";
-    case 429:
-      return "RateLimitError";
-    case 503:
-      return "ServiceUnavailableError";
-    default:
-      return status >= 500 ? "InternalServerError" : "BadRequestError";
-  }
-}
-
 std::string error_body(const ApiError& error) {
-  json::object inner;
-  inner["message"] = error.message;
-  inner["type"] = error_type(error.status);
-  inner["param"] = error.param.empty() ? json::value(nullptr) : json::value(error.param);
-  inner["code"] = error.status;
-  json::object outer;
-  outer["error"] = std::move(inner);
-  return json::serialize(outer);
+  return openai::error_body(error.status, error.message, error.param);
 }
 
 std::string quote_json(std::string_view text) { return json::serialize(json::string(text)); }
