@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "gateway/datastore/availability.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
@@ -27,14 +28,14 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
   for (std::size_t p = 0; p < pools.size(); ++p) {
     pool_labels.push_back(LabelSet{{"name", pools[p].name()}});
     ep_labels.emplace_back();
-    for (const auto& ep : snap.pools[p]->endpoints) {
+    const auto view = snap.pools[p]->view.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < snap.pools[p]->endpoints.size(); ++i) {
+      const auto& ep = snap.pools[p]->endpoints[i];
       ep_labels[p].push_back(LabelSet{
           {"pool", pools[p].name()}, {"endpoint", ep->spec.name}, {"address", ep->address}});
       const auto sample = ep->latest.load(std::memory_order_acquire);
       const bool fresh = sample && now - sample->scraped_at <= staleness;
-      const bool ejected =
-          ep->outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
-      if (ep->scrape_healthy.load(std::memory_order_relaxed) && !ejected) ++summary[p].ready;
+      if (usable_for_picking(view.get(), i, *ep, now)) ++summary[p].ready;
       if (!fresh) continue;
       ++summary[p].fresh;
       summary[p].kv += sample->metrics.kv_usage.value_or(0);
@@ -95,11 +96,9 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
                "Failed /metrics scrapes.", [](const Endpoint& e) {
                  return double(e.scrape_failures_total.load(std::memory_order_relaxed));
                });
-  per_endpoint(
-      "infergate_endpoint_ejected", MetricType::kGauge,
-      "1 while the endpoint is ejected for failing requests.", [&](const Endpoint& e) {
-        return e.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count() ? 1.0 : 0.0;
-      });
+  per_endpoint("infergate_endpoint_ejected", MetricType::kGauge,
+               "1 while the endpoint is ejected for failing requests.",
+               [&](const Endpoint& e) { return ejected(e, now) ? 1.0 : 0.0; });
   per_endpoint("infergate_endpoint_ejections_total", MetricType::kCounter,
                "Times the endpoint was ejected for failing requests.", [](const Endpoint& e) {
                  return double(e.outlier.ejections_total.load(std::memory_order_relaxed));

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "config/load_resources.hpp"
+#include "gateway/datastore/availability.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
+#include "gateway/flowcontrol/saturation.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
 #include "metrics/prometheus_text.hpp"
 
@@ -105,6 +107,29 @@ TEST_F(PoolMetrics, PageIsValidWithUpstreamNamesAndLabels) {
   EXPECT_NE(page.text.find("# TYPE inference_extension_flow_control_request_queue_duration_seconds "
                            "histogram\n"),
             std::string::npos);
+}
+
+// Ready pods, flow control's endpoints in picking and the scheduler all follow availability():
+// the published view's scrape health, and no ejection.
+TEST_F(PoolMetrics, ReadyPodsAreTheEndpointsPickingWouldUse) {
+  PoolState& pool = *snapshot->pools[0];
+  const auto ready = [&] {
+    return render().samples.at(R"(inference_pool_ready_pods{name="llama"})");
+  };
+  const auto in_picking = [&] {
+    return flowcontrol::measure_saturation(pool, clock.now(), {}).usable;
+  };
+  EXPECT_EQ(ready(), 3);
+  endpoint(0).outlier.ejected_until_ns = (clock.now() + std::chrono::seconds(1)).count();
+  endpoint(1).scrape_healthy = false;
+  EXPECT_EQ(ready(), 2) << "the view still says l1 scrapes fine: picking would still use it";
+  EXPECT_EQ(in_picking(), 2u);
+  pool.publish_view();
+  EXPECT_EQ(ready(), 1);
+  EXPECT_EQ(in_picking(), 1u);
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(ready(), 2) << "l0's ejection is over";
+  EXPECT_EQ(in_picking(), 2u);
 }
 
 }  // namespace
