@@ -33,6 +33,15 @@ void append_escaped(std::string& out, std::string_view text, std::string_view sp
   }
 }
 
+// Label values escape `\`, `"` and newline; HELP text escapes `\` and newline.
+void append_label_value(std::string& out, std::string_view value) {
+  append_escaped(out, value, "\\\"\n");
+}
+
+void append_help_text(std::string& out, std::string_view help) {
+  append_escaped(out, help, "\\\n");
+}
+
 std::string_view type_name(MetricType type) {
   switch (type) {
     case MetricType::kCounter:
@@ -65,14 +74,6 @@ LabelSet& LabelSet::append(const LabelSet& more) {
   if (!text_.empty() && !more.text_.empty()) text_ += ',';
   text_ += more.text_;
   return *this;
-}
-
-void append_label_value(std::string& out, std::string_view value) {
-  append_escaped(out, value, "\\\"\n");
-}
-
-void append_help_text(std::string& out, std::string_view help) {
-  append_escaped(out, help, "\\\n");
 }
 
 void append_number(std::string& out, double value, NumberStyle style) {

@@ -10,8 +10,8 @@
 // them) or "3.0" (as Python's prometheus_client does, which vLLM and SGLang use): NumberStyle.
 // Metric and label names are the caller's constants; they are checked by assertions only.
 //
-// Label sets that many samples share are escaped once (LabelSet) and copied as text, so a page
-// costs one append per token and no allocation beyond the string's growth.
+// A label set is escaped once (LabelSet) and copied as text into every sample that carries it,
+// so a sample line costs a few appends and one number conversion.
 //
 // Thread-safety: a writer and its string belong to one thread; LabelSet is a value.
 #pragma once
@@ -53,9 +53,7 @@ class LabelSet {
   std::string text_;
 };
 
-// The pieces of the format, for callers that compose a line themselves (and for tests).
-void append_label_value(std::string& out, std::string_view value);
-void append_help_text(std::string& out, std::string_view help);
+// A sample value as the writer writes it (also for tests).
 void append_number(std::string& out, double value, NumberStyle style = NumberStyle::kGo);
 
 class PrometheusWriter {

@@ -1,5 +1,6 @@
 // OpenAI-style error responses, as OpenAI-compatible servers (vLLM, the OpenAI API) answer them:
-// the HTTP status decides the error's `type` (the OpenAI SDKs' exception names), and the body is
+// the HTTP status decides the error's `type` (named as the OpenAI SDKs name their exceptions:
+// BadRequestError, NotFoundError, RateLimitError, ...), and the body is
 // {"error":{"message":...,"type":...,"param":...,"code":<status>}} with `param` null when no
 // request field is at fault. The gateway and the simulator both answer through these, so their
 // errors cannot drift apart.
