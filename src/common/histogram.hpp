@@ -1,12 +1,10 @@
 // A Prometheus histogram updated lock-free from any thread: fixed bucket bounds (seconds),
-// atomic counts, a nanosecond sum.
+// atomic counts, a nanosecond sum. metrics::PrometheusWriter writes it out (see read()).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
-#include <string>
 #include <vector>
 
 namespace infergate {
@@ -29,22 +27,25 @@ class AtomicHistogram {
 
   std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 
-  // Appends the _bucket, _sum and _count lines of `name{labels}`.
-  void render(std::string& out, const std::string& name, const std::string& labels) const {
-    const std::string sep = labels.empty() ? "" : ",";
-    std::uint64_t cumulative = 0;
-    char bound[32];
-    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-      cumulative += buckets_[i].load(std::memory_order_relaxed);
-      if (i < bounds_.size()) std::snprintf(bound, sizeof bound, "%g", bounds_[i]);
-      out += name + "_bucket{" + labels + sep + "le=\"" + (i < bounds_.size() ? bound : "+Inf") +
-             "\"} " + std::to_string(cumulative) + "\n";
-    }
-    std::snprintf(bound, sizeof bound, "%.9f",
-                  static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9);
-    const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-    out += name + "_sum" + braces + " " + bound + "\n";
-    out += name + "_count" + braces + " " + std::to_string(count()) + "\n";
+  const std::vector<double>& bounds() const { return bounds_; }
+
+  struct Reading {
+    std::vector<std::uint64_t> buckets;  // per bucket, not cumulative: bounds().size() + 1
+    double sum_seconds = 0;
+    std::uint64_t count = 0;
+  };
+  // The counts as they are now, for rendering (metrics::PrometheusWriter::histogram). Each
+  // atomic is read on its own: a reading racing observe() may see an observation in some of
+  // them only, which the next reading settles.
+  Reading read() const {
+    Reading r;
+    r.buckets.reserve(bounds_.size() + 1);
+    for (std::size_t i = 0; i <= bounds_.size(); ++i)
+      r.buckets.push_back(buckets_[i].load(std::memory_order_relaxed));
+    // Divided, not multiplied by 1e-9: the nearest double to the decimal number of seconds.
+    r.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    r.count = count();
+    return r;
   }
 
  private:

@@ -1,16 +1,18 @@
-// Server-sent events, as OpenAI-compatible servers stream completions.
+// Writing server-sent events, as OpenAI-compatible servers stream completions: the one SSE
+// writer of the project (the gateway's relay, the simulator's streams).
 //
-// Writing: one event is "data: <payload>\n\n"; a stream ends with "data: [DONE]\n\n".
-// Reading: SseParser takes bytes as they arrive from the network, in pieces of any size, and
-// yields whole events, so an event split across reads is reassembled before anyone parses its
-// JSON. Lines may end in "\n", "\r\n" or "\r"; comment lines (":...") are skipped; several
-// "data:" lines of one event are joined with "\n" (the SSE standard).
+// One event is "data: <payload>\n\n"; a stream ends with "data: [DONE]\n\n". A payload that
+// holds line breaks ("\n", "\r\n" or "\r") goes out as one "data:" line per line, which a reader
+// joins back with "\n" (the SSE standard).
 //
-// Thread-safety: a parser belongs to one stream.
+// Reading is not here: the gateway finds events where they lie in its read buffer
+// (gateway/request/event_stream.hpp); tests and fuzzers check it against the reference parser
+// in tests/support/sse_parser.hpp.
+//
+// Thread-safety: pure functions.
 #pragma once
 
-#include <cstddef>
-#include <functional>
+#include <cassert>
 #include <string>
 #include <string_view>
 
@@ -21,35 +23,18 @@ inline constexpr std::string_view kDone = "[DONE]";
 // Appends one event carrying `payload` to `out`.
 void append_event(std::string& out, std::string_view payload);
 
-struct Event {
-  std::string_view event;  // the "event:" field, usually empty
-  std::string_view data;
-};
+// Appends "data: [DONE]\n\n", the end of an OpenAI stream.
+inline void append_done(std::string& out) { append_event(out, kDone); }
 
-class SseParser {
- public:
-  // `max_event_bytes` bounds the memory one event may use; a longer event is an error.
-  explicit SseParser(std::size_t max_event_bytes = 1 << 20) : max_event_bytes_(max_event_bytes) {}
-
-  enum class Status { kOk, kEventTooLarge };
-  // Feeds bytes; calls `on_event` for each event completed by them. The views passed to
-  // on_event are valid only during the call.
-  Status feed(std::string_view bytes, const std::function<void(const Event&)>& on_event);
-  // The stream ended. A final event that lacks its closing blank line (some servers and
-  // captures end with "data: [DONE]\n") is delivered rather than dropped.
-  void finish(const std::function<void(const Event&)>& on_event);
-  // Bytes held for an event not yet complete.
-  std::size_t buffered() const { return line_.size() + data_.size(); }
-
- private:
-  void finish_line(const std::function<void(const Event&)>& on_event);
-
-  std::size_t max_event_bytes_;
-  std::string line_;
-  std::string data_;
-  std::string event_;
-  bool has_data_ = false;
-  bool last_was_cr_ = false;
-};
+// Appends one event whose payload `write_payload(out)` appends itself, for payloads serialised
+// straight into the stream (no copy). The payload must be one line: compact JSON always is.
+template <typename WritePayload>
+void append_event_in_place(std::string& out, WritePayload&& write_payload) {
+  out += "data: ";
+  [[maybe_unused]] const std::size_t from = out.size();
+  write_payload(out);
+  assert(std::string_view(out).substr(from).find_first_of("\r\n") == std::string_view::npos);
+  out += "\n\n";
+}
 
 }  // namespace infergate::sse

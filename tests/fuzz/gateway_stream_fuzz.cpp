@@ -1,7 +1,8 @@
 // libFuzzer target: a model server's event stream and the JSON in its events are untrusted.
-// Differential: the relay's scanner must find the same events as sse::SseParser, however the
-// bytes are split into reads, and skim_response_json must agree with the full parser
-// (inspect_response_json) on every document Boost.JSON accepts.
+// Differential: the relay's scanner must find the same events as the reference parser
+// (tests/support/sse_parser.hpp), however the bytes are split into reads, and
+// skim_response_json must agree with the full parser (inspect_response_json) on every document
+// Boost.JSON accepts.
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 #include "gateway/request/event_stream.hpp"
 #include "gateway/request/response_json.hpp"
-#include "sse/sse.hpp"
+#include "support/sse_parser.hpp"
 
 namespace {
 using namespace infergate;
@@ -43,11 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   constexpr std::size_t kMaxEvent = 256;
   std::vector<std::string> expected;
-  sse::SseParser parser(kMaxEvent);
+  testing::SseParser parser(kMaxEvent);
   bool too_large = false;
-  too_large |= parser.feed(stream, [&](const sse::Event& e) { expected.emplace_back(e.data); }) !=
-               sse::SseParser::Status::kOk;
-  parser.finish([&](const sse::Event& e) { expected.emplace_back(e.data); });
+  too_large |= parser.feed(stream, [&](const testing::SseEvent& e) {
+    expected.emplace_back(e.data);
+  }) != testing::SseParser::Status::kOk;
+  parser.finish([&](const testing::SseEvent& e) { expected.emplace_back(e.data); });
 
   gateway::EventStreamScanner scanner(kMaxEvent);
   std::vector<gateway::StreamEvent> events;

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "fakes.hpp"
-#include "sse/sse.hpp"
+#include "support/sse_parser.hpp"
 
 namespace infergate::gateway::testing {
 namespace {
@@ -171,8 +171,9 @@ TEST(RequestPath, StreamWithRewriteReframesEventsWithTheClientModel) {
   const auto res =
       h.post("/v1/completions", R"({"model":"food-review","prompt":"x","stream":true})");
   std::vector<std::string> events;
-  sse::SseParser parser;
-  parser.feed(res.body, [&](const sse::Event& e) { events.emplace_back(e.data); });
+  infergate::testing::SseParser parser;
+  parser.feed(res.body,
+              [&](const infergate::testing::SseEvent& e) { events.emplace_back(e.data); });
   ASSERT_EQ(events.size(), 4u);
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(json::parse(events[i]).at("model").as_string(), "food-review");
@@ -240,8 +241,9 @@ TEST(RequestPath, FailureMidStreamEndsWithAnErrorEvent) {
   const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})");
   EXPECT_EQ(res.head->status, 200);
   std::vector<std::string> events;
-  sse::SseParser parser;
-  parser.feed(res.body, [&](const sse::Event& e) { events.emplace_back(e.data); });
+  infergate::testing::SseParser parser;
+  parser.feed(res.body,
+              [&](const infergate::testing::SseEvent& e) { events.emplace_back(e.data); });
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(json::parse(events[1]).as_object().contains("error"));
   EXPECT_EQ(h.upstream.received.size(), 1u) << "never retried after a byte reached the client";

@@ -1,3 +1,5 @@
+// The SSE writer, read back by the reference parser (tests/support) that the gateway's own
+// scanner is fuzzed against; and that parser on its own.
 #include "sse/sse.hpp"
 
 #include <gtest/gtest.h>
@@ -7,8 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "support/sse_parser.hpp"
+
 namespace infergate::sse {
 namespace {
+
+using Event = testing::SseEvent;
+using testing::SseParser;
 
 std::vector<std::string> parse_in_pieces(std::string_view stream, std::size_t piece) {
   SseParser parser;
@@ -25,8 +32,31 @@ std::vector<std::string> parse_in_pieces(std::string_view stream, std::size_t pi
 TEST(Sse, AppendEventFramesPayload) {
   std::string out;
   append_event(out, R"({"a":1})");
-  append_event(out, kDone);
+  append_done(out);
   EXPECT_EQ(out, "data: {\"a\":1}\n\ndata: [DONE]\n\n");
+}
+
+TEST(Sse, APayloadWithLineBreaksGoesOutAsSeveralDataLines) {
+  std::string out;
+  append_event(out, "{\n  \"a\": 1\r\n}\r");
+  EXPECT_EQ(out, "data: {\ndata:   \"a\": 1\ndata: }\ndata: \n\n");
+  append_event(out, "");
+  EXPECT_EQ(out.substr(out.size() - 8), "data: \n\n");
+  // Read back: the lines joined with "\n", whatever broke them.
+  const auto events = parse_in_pieces(out, 3);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0], "{\n  \"a\": 1\n}\n");
+  EXPECT_EQ(events[1], "");
+}
+
+TEST(Sse, AppendEventInPlaceWritesWhatTheCallerSerialises) {
+  std::string out = "data: x\n\n";
+  append_event_in_place(out, [](std::string& o) {
+    o += R"({"id":")";
+    o += "cmpl-1";
+    o += R"("})";
+  });
+  EXPECT_EQ(out, "data: x\n\ndata: {\"id\":\"cmpl-1\"}\n\n");
 }
 
 TEST(Sse, ReassemblesEventsSplitAtEveryByte) {

@@ -7,7 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "sse/sse.hpp"
+#include "support/sse_parser.hpp"
 
 namespace infergate::testing {
 namespace net = boost::asio;
@@ -131,8 +131,8 @@ int HttpClient::connections_opened() const { return impl_->opened; }
 
 std::vector<std::string> sse_payloads(const std::string& body) {
   std::vector<std::string> out;
-  sse::SseParser parser;
-  const auto collect = [&](const sse::Event& e) { out.emplace_back(e.data); };
+  SseParser parser;
+  const auto collect = [&](const SseEvent& e) { out.emplace_back(e.data); };
   parser.feed(body, collect);
   parser.finish(collect);
   return out;

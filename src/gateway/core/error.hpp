@@ -1,10 +1,10 @@
 // Errors on the gateway's data path are values: what failed, who caused it, whether trying
 // another endpoint may help. They become OpenAI-style JSON error responses in one place
-// (to_response_body), so every error a client sees has the same shape.
+// (to_response_body, through openai::error_body, which the simulator answers with too), so
+// every error a client sees has the same shape.
 #pragma once
 
 #include <string>
-#include <string_view>
 
 namespace infergate::gateway {
 
@@ -32,9 +32,7 @@ struct GatewayError {
   }
 };
 
-// OpenAI error type for an HTTP status ("BadRequestError", "NotFoundError", ...).
-std::string_view openai_error_type(int status);
-// {"error": {"message", "type", "param", "code"}}
+// {"error": {"message", "type", "param", "code"}}: see openai/error.hpp.
 std::string to_response_body(const GatewayError& error);
 
 }  // namespace infergate::gateway

@@ -20,9 +20,8 @@ namespace {
 
 std::string sse_error_event(const std::string& message) {
   const GatewayError e{502, message, {}, ErrorSource::kUpstream, false};
-  std::string out = "data: ";
-  out += to_response_body(e);
-  out += "\n\n";
+  std::string out;
+  sse::append_event(out, to_response_body(e));
   return out;
 }
 
@@ -60,16 +59,7 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     out.append(buffer, copied, e.begin - copied);
     std::string text;
     append_with_model(text, data, info, ex.quoted_client_model);
-    std::string_view rest = text;
-    for (;;) {
-      const std::size_t nl = rest.find('\n');
-      out += "data: ";
-      out += rest.substr(0, nl);
-      out += '\n';
-      if (nl == std::string_view::npos) break;
-      rest.remove_prefix(nl + 1);
-    }
-    out += '\n';
+    sse::append_event(out, text);
     copied = e.end;
   };
 

@@ -6,6 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "metrics/prometheus_writer.hpp"
+
 namespace infergate::gateway::flowcontrol {
 namespace net = boost::asio;
 
@@ -185,36 +187,38 @@ std::size_t FlowController::queued() const {
   return queue_.size();
 }
 
-void FlowController::render(std::string& out, Family family) const {
+void FlowController::render(metrics::PrometheusWriter& w, Family family) const {
   std::lock_guard lock(mu_);
-  const std::string pool = "inference_pool=\"" + pool_name_ + "\"";
-  const auto band_label = [&](std::int64_t p) {
-    return pool + ",priority=\"" + priority_label(p) + "\"";
+  const auto band_labels = [&](std::int64_t p) {
+    return metrics::LabelSet{{"inference_pool", pool_name_}, {"priority", priority_label(p)}};
   };
   switch (family) {
     case Family::kSaturation:
-      out += "inference_extension_flow_control_pool_saturation{" + pool + "} " +
-             std::to_string(last_saturation_) + "\n";
+      w.sample("inference_extension_flow_control_pool_saturation",
+               metrics::LabelSet{{"inference_pool", pool_name_}}, last_saturation_);
       break;
     case Family::kQueueSize:
       for (const auto& [p, b] : queue_.bands())
-        out += "inference_extension_flow_control_queue_size{" + band_label(p) + "} " +
-               std::to_string(b.requests) + "\n";
+        w.sample("inference_extension_flow_control_queue_size", band_labels(p),
+                 static_cast<double>(b.requests));
       break;
     case Family::kQueueBytes:
       for (const auto& [p, b] : queue_.bands())
-        out += "infergate_flow_control_queue_bytes{" + band_label(p) + "} " +
-               std::to_string(b.bytes) + "\n";
+        w.sample("infergate_flow_control_queue_bytes", band_labels(p),
+                 static_cast<double>(b.bytes));
       break;
     case Family::kShed:
       for (const auto& [key, n] : shed_)
-        out += "infergate_flow_control_shed_total{" + band_label(key.first) + ",reason=\"" +
-               key.second + "\"} " + std::to_string(n) + "\n";
+        w.sample("infergate_flow_control_shed_total",
+                 band_labels(key.first).add("reason", key.second), static_cast<double>(n));
       break;
     case Family::kQueueDuration:
-      for (const auto& [key, h] : waits_)
-        h->render(out, "inference_extension_flow_control_request_queue_duration_seconds",
-                  band_label(key.first) + ",outcome=\"" + key.second + "\"");
+      for (const auto& [key, h] : waits_) {
+        const auto r = h->read();
+        w.histogram("inference_extension_flow_control_request_queue_duration_seconds",
+                    band_labels(key.first).add("outcome", key.second), h->bounds(), r.buckets,
+                    r.sum_seconds, r.count);
+      }
       break;
   }
 }

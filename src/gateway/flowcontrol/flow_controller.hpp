@@ -34,6 +34,10 @@
 #include "gateway/flowcontrol/flow_queue.hpp"
 #include "gateway/flowcontrol/saturation.hpp"
 
+namespace infergate::metrics {
+class PrometheusWriter;
+}
+
 namespace infergate::gateway::flowcontrol {
 
 struct FlowControlOptions {
@@ -82,7 +86,7 @@ class FlowController {
   // Prometheus sample lines of one family (a family's lines must stay together, so the caller
   // renders each family over every pool in turn).
   enum class Family { kSaturation, kQueueSize, kQueueBytes, kShed, kQueueDuration };
-  void render(std::string& out, Family family) const;
+  void render(metrics::PrometheusWriter& writer, Family family) const;
   std::size_t queued() const;
 
  private:

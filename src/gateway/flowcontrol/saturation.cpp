@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/datastore/availability.hpp"
+
 namespace infergate::gateway::flowcontrol {
 
 Saturation measure_saturation(const PoolState& pool, TimePoint now, const SaturationOptions& o,
@@ -21,16 +23,16 @@ Saturation measure_saturation(const PoolState& pool, TimePoint now, const Satura
     const Endpoint& ep = *pool.endpoints[i];
     const int f = ep.in_flight.load(std::memory_order_relaxed);
     in_flight += f;
-    const bool healthy = !view || i >= view->healthy.size() || view->healthy[i];
-    const bool ejected = ep.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
-    if (healthy && !ejected) {
+    const Availability availability_now = availability(view.get(), i, ep, now);
+    if (availability_now == Availability::kUsable) {
       ++usable;
       if (f == 0) ++idle;
     }
     const EndpointSample* sample =
         view && i < view->samples.size() ? view->samples[i].get() : nullptr;
     if (!o.scraping) continue;
-    if (!sample || now - sample->scraped_at > o.staleness || !healthy) {
+    if (!sample || now - sample->scraped_at > o.staleness ||
+        availability_now == Availability::kScrapeFailing) {
       util_sum += 1.0;
       continue;
     }

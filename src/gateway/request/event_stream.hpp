@@ -3,10 +3,11 @@
 // reported by its byte range, and its data by where it sits in the buffer, so the relay can
 // forward the bytes as they are and splice a new model value into them.
 //
-// The framing is the SSE standard's, as sse::SseParser implements it: lines end in "\n",
-// "\r\n" or "\r"; a blank line ends an event; comment lines (":...") and fields other than
-// "data" are skipped; several "data" lines of one event are joined with "\n" (then the joined
-// text is a copy, the rare case). An event longer than the bound is reported once and skipped.
+// The framing is the SSE standard's, as the reference parser that the fuzzer compares this
+// scanner with implements it (tests/support/sse_parser.hpp): lines end in "\n", "\r\n" or
+// "\r"; a blank line ends an event; comment lines (":...") and fields other than "data" are
+// skipped; several "data" lines of one event are joined with "\n" (then the joined text is a
+// copy, the rare case). An event longer than the bound is reported once and skipped.
 //
 // Usage: append bytes to the buffer, scan(buffer, events), forward or rewrite
 // buffer[0, complete_end()), then drop those bytes and call discard() with their count.

@@ -4,6 +4,7 @@
 
 #include "gateway/server/gateway.hpp"
 #include "gateway/server/pool_metrics.hpp"
+#include "metrics/prometheus_writer.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -13,28 +14,29 @@ namespace {
 std::string render_metrics(const Gateway& g) {
   const auto& c = g.counters();
   std::string out;
-  const auto counter = [&](const char* name, const char* help, double v,
-                           const char* type = "counter") {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
-           name + " " + std::to_string(v) + "\n";
+  metrics::PrometheusWriter w(out);
+  const auto one = [&](std::string_view name, metrics::MetricType type, std::string_view help,
+                       const auto& counter) {
+    w.family(name, type, help);
+    w.sample(name, static_cast<double>(counter.load(std::memory_order_relaxed)));
   };
-  counter("infergate_requests_total", "Requests answered by the gateway.",
-          static_cast<double>(c.requests.load()));
-  counter("infergate_request_errors_total", "Requests answered with an error status.",
-          static_cast<double>(c.errors.load()));
-  counter("infergate_requests_retried_total", "Requests tried on more than one endpoint.",
-          static_cast<double>(c.retried.load()));
-  counter("infergate_prompt_tokens_total", "Prompt tokens of answered requests (from usage).",
-          static_cast<double>(c.prompt_tokens.load()));
-  counter("infergate_output_tokens_total",
-          "Generated tokens of answered requests (usage, or pieces counted in the stream).",
-          static_cast<double>(c.output_tokens.load()));
-  counter("infergate_config_reloads_total", "Configuration reloads applied.",
-          static_cast<double>(c.reloads.load()));
-  counter("infergate_config_reload_failures_total", "Configuration reloads rejected as invalid.",
-          static_cast<double>(c.reload_failures.load()));
-  counter("infergate_requests_in_flight", "Requests being served.",
-          static_cast<double>(c.in_flight.load()), "gauge");
+  using metrics::MetricType;
+  one("infergate_requests_total", MetricType::kCounter, "Requests answered by the gateway.",
+      c.requests);
+  one("infergate_request_errors_total", MetricType::kCounter,
+      "Requests answered with an error status.", c.errors);
+  one("infergate_requests_retried_total", MetricType::kCounter,
+      "Requests tried on more than one endpoint.", c.retried);
+  one("infergate_prompt_tokens_total", MetricType::kCounter,
+      "Prompt tokens of answered requests (from usage).", c.prompt_tokens);
+  one("infergate_output_tokens_total", MetricType::kCounter,
+      "Generated tokens of answered requests (usage, or pieces counted in the stream).",
+      c.output_tokens);
+  one("infergate_config_reloads_total", MetricType::kCounter, "Configuration reloads applied.",
+      c.reloads);
+  one("infergate_config_reload_failures_total", MetricType::kCounter,
+      "Configuration reloads rejected as invalid.", c.reload_failures);
+  one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", c.in_flight);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(), out);
   return out;
 }

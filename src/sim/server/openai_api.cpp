@@ -3,39 +3,14 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "openai/error.hpp"
+#include "sse/sse.hpp"
+
 namespace infergate::sim {
 namespace json = boost::json;
 
-std::string_view error_type(int status) {
-  switch (status) {
-    case 400:
-      return "BadRequestError";
-    case 401:
-      return "AuthenticationError";
-    case 403:
-      return "PermissionDeniedError";
-    case 404:
-      return "NotFoundError";
-    case 413:
-      return "BadRequestError";
-    case 429:
-      return "RateLimitError";
-    case 503:
-      return "ServiceUnavailableError";
-    default:
-      return status >= 500 ? "InternalServerError" : "BadRequestError";
-  }
-}
-
 std::string error_body(const ApiError& error) {
-  json::object inner;
-  inner["message"] = error.message;
-  inner["type"] = error_type(error.status);
-  inner["param"] = error.param.empty() ? json::value(nullptr) : json::value(error.param);
-  inner["code"] = error.status;
-  json::object outer;
-  outer["error"] = std::move(inner);
-  return json::serialize(outer);
+  return openai::error_body(error.status, error.message, error.param);
 }
 
 std::string quote_json(std::string_view text) { return json::serialize(json::string(text)); }
@@ -240,44 +215,47 @@ void append_finish(std::string& out, const char* finish_reason) {
 }  // namespace
 
 void append_role_chunk(std::string& out, const ResponseContext& ctx) {
-  out += "data: ";
-  append_head(out, ctx, "chat.completion.chunk");
-  out +=
-      R"(,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}])";
-  if (ctx.include_usage) out += R"(,"usage":null)";
-  out += "}\n\n";
+  sse::append_event_in_place(out, [&](std::string& o) {
+    append_head(o, ctx, "chat.completion.chunk");
+    o +=
+        R"(,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}])";
+    if (ctx.include_usage) o += R"(,"usage":null)";
+    o += '}';
+  });
 }
 
 void append_token_chunk(std::string& out, const ResponseContext& ctx, std::size_t token_index,
                         const char* finish_reason) {
   const std::string_view piece = Tokenizer::output_piece(token_index);
-  out += "data: ";
-  if (ctx.kind == ApiKind::kChat) {
-    append_head(out, ctx, "chat.completion.chunk");
-    out += R"(,"choices":[{"index":0,"delta":{"content":")";
-    out += piece;
-    out += R"("},"logprobs":null)";
-  } else {
-    append_head(out, ctx, "text_completion");
-    out += R"(,"choices":[{"index":0,"text":")";
-    out += piece;
-    out += R"(","logprobs":null)";
-  }
-  append_finish(out, finish_reason);
-  out += R"(,"stop_reason":null}])";
-  if (ctx.include_usage) out += R"(,"usage":null)";
-  out += "}\n\n";
+  sse::append_event_in_place(out, [&](std::string& o) {
+    if (ctx.kind == ApiKind::kChat) {
+      append_head(o, ctx, "chat.completion.chunk");
+      o += R"(,"choices":[{"index":0,"delta":{"content":")";
+      o += piece;
+      o += R"("},"logprobs":null)";
+    } else {
+      append_head(o, ctx, "text_completion");
+      o += R"(,"choices":[{"index":0,"text":")";
+      o += piece;
+      o += R"(","logprobs":null)";
+    }
+    append_finish(o, finish_reason);
+    o += R"(,"stop_reason":null}])";
+    if (ctx.include_usage) o += R"(,"usage":null)";
+    o += '}';
+  });
 }
 
 void append_usage_chunk(std::string& out, const ResponseContext& ctx, const Usage& usage) {
-  out += "data: ";
-  append_head(out, ctx, ctx.kind == ApiKind::kChat ? "chat.completion.chunk" : "text_completion");
-  out += R"(,"choices":[],"usage":)";
-  append_usage(out, usage);
-  out += "}\n\n";
+  sse::append_event_in_place(out, [&](std::string& o) {
+    append_head(o, ctx, ctx.kind == ApiKind::kChat ? "chat.completion.chunk" : "text_completion");
+    o += R"(,"choices":[],"usage":)";
+    append_usage(o, usage);
+    o += '}';
+  });
 }
 
-void append_done(std::string& out) { out += "data: [DONE]\n\n"; }
+void append_done(std::string& out) { sse::append_done(out); }
 
 std::string completion_body(const ResponseContext& ctx, std::size_t output_tokens,
                             std::string_view finish_reason, const Usage& usage) {

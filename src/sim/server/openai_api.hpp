@@ -34,8 +34,7 @@ struct ApiError {
   std::string param;  // empty: null
 };
 
-std::string_view error_type(int status);
-// {"error": {"message", "type", "param", "code"}}
+// {"error": {"message", "type", "param", "code"}}, as the gateway writes it (openai/error.hpp).
 std::string error_body(const ApiError& error);
 
 std::variant<GenerationRequest, ApiError> parse_generation_request(ApiKind kind,

@@ -1,5 +1,7 @@
 #include "gateway/scheduling/framework/plugin_latency.hpp"
 
+#include "metrics/prometheus_writer.hpp"
+
 namespace infergate::gateway::scheduling {
 
 SchedulerLatency& SchedulerLatency::instance() {
@@ -15,20 +17,21 @@ LatencyHistogram& SchedulerLatency::plugin(const std::string& point, const std::
   return *slot;
 }
 
-void SchedulerLatency::render(std::string& out) const {
-  out +=
-      "# HELP inference_extension_scheduler_e2e_duration_seconds Time of one scheduling "
-      "decision.\n";
-  out += "# TYPE inference_extension_scheduler_e2e_duration_seconds histogram\n";
-  e2e_.render(out, "inference_extension_scheduler_e2e_duration_seconds", "");
-  out += "# HELP inference_extension_scheduler_plugin_duration_seconds Time of one plugin call.\n";
-  out += "# TYPE inference_extension_scheduler_plugin_duration_seconds histogram\n";
+void SchedulerLatency::render(metrics::PrometheusWriter& w) const {
+  const auto write = [&](const LatencyHistogram& h, std::string_view name,
+                         const metrics::LabelSet& labels) {
+    const auto r = h.read();
+    w.histogram(name, labels, h.bounds(), r.buckets, r.sum_seconds, r.count);
+  };
+  constexpr std::string_view kE2e = "inference_extension_scheduler_e2e_duration_seconds";
+  w.family(kE2e, metrics::MetricType::kHistogram, "Time of one scheduling decision.");
+  write(e2e_, kE2e, {});
+  constexpr std::string_view kPlugin = "inference_extension_scheduler_plugin_duration_seconds";
+  w.family(kPlugin, metrics::MetricType::kHistogram, "Time of one plugin call.");
   std::lock_guard lock(mu_);
   for (const auto& [key, h] : plugins_) {
     const auto& [point, type, name] = key;
-    h->render(out, "inference_extension_scheduler_plugin_duration_seconds",
-              "extension_point=\"" + point + "\",plugin_type=\"" + type + "\",plugin_name=\"" +
-                  name + "\"");
+    write(*h, kPlugin, {{"extension_point", point}, {"plugin_type", type}, {"plugin_name", name}});
   }
 }
 

@@ -14,6 +14,10 @@
 
 #include "common/histogram.hpp"
 
+namespace infergate::metrics {
+class PrometheusWriter;
+}
+
 namespace infergate::gateway::scheduling {
 
 // Microsecond-scale buckets: a plugin call or a decision.
@@ -30,7 +34,7 @@ class SchedulerLatency {
   LatencyHistogram& plugin(const std::string& point, const std::string& type,
                            const std::string& name);
   LatencyHistogram& e2e() { return e2e_; }
-  void render(std::string& out) const;
+  void render(metrics::PrometheusWriter& writer) const;
 
  private:
   mutable std::mutex mu_;

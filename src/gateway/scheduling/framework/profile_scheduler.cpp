@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "gateway/datastore/availability.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -50,15 +51,17 @@ class ProfileSession final : public SchedulingSession {
     for (std::size_t i = 0; i < n; ++i) {
       Endpoint& ep = *pool_.endpoints[i];
       if (std::find(exclude.begin(), exclude.end(), &ep) != exclude.end()) continue;
+      switch (availability(view.get(), i, ep, now)) {
+        case Availability::kScrapeFailing:
+          ++unhealthy;
+          continue;
+        case Availability::kEjected:
+          ++ejected;
+          continue;
+        case Availability::kUsable:
+          break;
+      }
       const bool have_view = view && i < view->samples.size();
-      if (have_view && !view->healthy[i]) {
-        ++unhealthy;
-        continue;
-      }
-      if (ep.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count()) {
-        ++ejected;
-        continue;
-      }
       candidates_.push_back(
           candidate_of(ep, have_view ? view->samples[i].get() : nullptr, now, options_));
       candidates_.back().slot = i;
