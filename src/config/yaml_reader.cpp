@@ -18,15 +18,22 @@ MapReader::MapReader(const YAML::Node& node, std::string path, const std::string
 
 MapReader::~MapReader() {
   if (!valid_) return;
-  for (const auto& kv : node_) {
-    if (!kv.first.IsScalar()) {
-      // A complex key is well-formed YAML but names no field.
-      diag_.error(location_of(file_, kv.first), path_, "a field name must be a plain string");
-      continue;
+  // A destructor must not throw: should yaml-cpp throw while the keys are walked, the mapping
+  // is reported as unreadable instead.
+  try {
+    for (const auto& kv : node_) {
+      if (!kv.first.IsScalar()) {
+        // A complex key is well-formed YAML but names no field.
+        diag_.error(location_of(file_, kv.first), path_, "a field name must be a plain string");
+        continue;
+      }
+      const std::string& key = kv.first.Scalar();
+      if (!read_.contains(key))
+        diag_.error(location_of(file_, kv.first), path_of(key), "unknown field");
     }
-    const std::string& key = kv.first.Scalar();
-    if (!read_.contains(key))
-      diag_.error(location_of(file_, kv.first), path_of(key), "unknown field");
+  } catch (const std::exception& e) {
+    diag_.errors.push_back(
+        {location_of(file_, node_), path_, std::string("unreadable: ") + e.what()});
   }
 }
 

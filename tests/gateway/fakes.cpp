@@ -101,11 +101,11 @@ Harness::Harness(const std::string& yaml, HandlerOptions options)
   handler.on_complete = [this](const RequestRecord& r) { records.push_back(r); };
 }
 
-MemoryResponse Harness::run(ClientRequest request, int fail_after_writes) {
+MemoryResponse Harness::run(const ClientRequest& request, int fail_after_writes) {
   MemoryResponse response;
   response.fail_after_writes = fail_after_writes;
   net::io_context io;
-  net::co_spawn(io, handler.handle(request, response), [](std::exception_ptr e) {
+  net::co_spawn(io, handler.handle(request, response), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);
   });
   io.run();
@@ -115,7 +115,7 @@ MemoryResponse Harness::run(ClientRequest request, int fail_after_writes) {
 MemoryResponse Harness::post(const std::string& path, const std::string& body, HeaderList headers,
                              int fail_after_writes) {
   ClientRequest r{"POST", path, std::move(headers), body};
-  return run(std::move(r), fail_after_writes);
+  return run(r, fail_after_writes);
 }
 
 }  // namespace infergate::gateway::testing

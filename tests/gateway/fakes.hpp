@@ -95,7 +95,7 @@ class StaticSnapshots final : public SnapshotSource {
 // Runs one request through a RequestHandler to completion.
 struct Harness {
   explicit Harness(const std::string& yaml, HandlerOptions options = {});
-  MemoryResponse run(ClientRequest request, int fail_after_writes = -1);
+  MemoryResponse run(const ClientRequest& request, int fail_after_writes = -1);
   MemoryResponse post(const std::string& path, const std::string& body, HeaderList headers = {},
                       int fail_after_writes = -1);
 

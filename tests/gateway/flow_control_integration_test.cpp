@@ -332,8 +332,8 @@ TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePool
       "capacity %.1f req/s; offered %.1f req/s (%zu requests, the last sent at %.2f s); completed "
       "%.1f req/s "
       "(%.0f %% of capacity)\n%s\nshed shares: Standard %.2f, Sheddable %.2f\n",
-      capacity, arrivals.size() / kSeconds, arrivals.size(), last_sent, throughput,
-      100 * throughput / capacity, describe(n).c_str(), n.share_shed(kStandard),
+      capacity, static_cast<double>(arrivals.size()) / kSeconds, arrivals.size(), last_sent,
+      throughput, 100 * throughput / capacity, describe(n).c_str(), n.share_shed(kStandard),
       n.share_shed(kSheddable));
 
   // Every request got exactly one answer, and only the ones flow control gives.

@@ -19,7 +19,7 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 struct Process {
-  Process(const std::string& bin, std::vector<std::string> args) : child(bin, std::move(args)) {}
+  Process(const std::string& bin, const std::vector<std::string>& args) : child(bin, args) {}
   ChildProcess child;
   json::value ready() const { return json::parse(child.ready_json()); }
 };

@@ -39,7 +39,7 @@ TEST(OpenAiClient, ListChatStreamAndErrors) {
   }
   ChildProcess gateway(INFERGATE_BIN, {"--config", config_path, "--listen", "127.0.0.1:0",
                                        "--admin-listen", "127.0.0.1:0", "--workers", "1"});
-  const std::string ready = gateway.ready_json();
+  const std::string& ready = gateway.ready_json();
   const auto port = ready.substr(ready.find(':') + 1, ready.find(',') - ready.find(':') - 1);
   const std::string cmd =
       "INFERGATE_BASE_URL=http://127.0.0.1:" + port + "/v1 node " + dir + "/openai_client_test.mjs";

@@ -17,7 +17,7 @@ using tcp = net::ip::tcp;
 
 struct HttpClient::Impl {
   std::string host;
-  unsigned short port;
+  unsigned short port = 0;
   net::io_context io;
   std::unique_ptr<beast::tcp_stream> stream;
   beast::flat_buffer buffer;

@@ -4,21 +4,31 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace infergate::testing {
 
 // Re-checks `pred` (typically a real request to a server) until it holds or `bound` passes:
-// waits on observable state, never on a sleep.
+// waits on observable state, never on a fixed sleep. Between checks it backs off from 1 ms to
+// 50 ms, so a check that fails fast does not spin and starve the processes under test (two
+// cores run the gateway, the simulators and the test).
 template <typename Pred>
 bool until(Pred pred, std::chrono::seconds bound = std::chrono::seconds(30)) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < deadline)
+  auto pause = std::chrono::milliseconds(1);
+  while (true) {
     if (pred()) return true;
-  return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
 }
 
 // A configuration file in the temporary folder, removed with the object.

@@ -81,7 +81,7 @@ struct Gateway::Control {
   std::atomic<bool> draining{false};
 };
 
-Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial)
+Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Config>& initial)
     : options_(std::move(options)),
       datastore_(scheduling::scheduler_factory(scheduling_options(options_)),
                  [this](const std::string& pool) {
@@ -89,7 +89,7 @@ Gateway::Gateway(GatewayOptions options, std::shared_ptr<const config::Config> i
                        pool, clock_, flow_options(options_, nullptr));
                  }),
       control_(std::make_unique<Control>()) {
-  snapshot_.store(datastore_.reconcile(std::move(initial)));
+  snapshot_.store(datastore_.reconcile(initial));
   apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
   int n = options_.workers > 0
@@ -206,7 +206,7 @@ bool Gateway::reload() {
     return false;
   }
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
-  auto snap = datastore_.reconcile(std::move(result.config));
+  auto snap = datastore_.reconcile(result.config);
   apply_flow_options(options_, *snap);
   snapshot_.store(std::move(snap));
   scraper_->snapshot_changed();

@@ -44,7 +44,7 @@ struct GatewayOptions {
 
 class Gateway final : public SnapshotSource {
  public:
-  Gateway(GatewayOptions options, std::shared_ptr<const config::Config> initial);
+  Gateway(GatewayOptions options, const std::shared_ptr<const config::Config>& initial);
   ~Gateway() override;
 
   // Binds the listeners (throws std::system_error when an address is taken) and starts the

@@ -96,9 +96,9 @@ struct Harness {
     }(flow, AdmitRequest{priority, std::move(flow_id), 100}, result);
     if (cancel)
       net::co_spawn(io, std::move(op),
-                    net::bind_cancellation_slot(cancel->slot(), [](std::exception_ptr) {}));
+                    net::bind_cancellation_slot(cancel->slot(), [](const std::exception_ptr&) {}));
     else
-      net::co_spawn(io, std::move(op), [](std::exception_ptr e) {
+      net::co_spawn(io, std::move(op), [](const std::exception_ptr& e) {
         if (e) std::rethrow_exception(e);
       });
     run();

@@ -18,7 +18,8 @@ namespace {
 using testing::EndpointLoad;
 using testing::TestPool;
 
-std::shared_ptr<ProfileScheduler> named(const std::string& name, SchedulerOptions options = {}) {
+std::shared_ptr<ProfileScheduler> named(const std::string& name,
+                                        const SchedulerOptions& options = {}) {
   auto epc = named_profile(name);
   EXPECT_TRUE(epc) << name;
   config::Config cfg;

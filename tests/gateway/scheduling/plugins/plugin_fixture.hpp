@@ -20,12 +20,12 @@ namespace infergate::gateway::testing {
 // it does not build or is not a P.
 template <typename P>
 std::shared_ptr<P> make_plugin(const std::string& type,
-                               std::map<std::string, std::string> params = {}) {
+                               const std::map<std::string, std::string>& params = {}) {
   config::PluginSpec spec;
   spec.type = spec.name = type;
   spec.path = "plugins[0]";
   spec.parameters.is_map = true;
-  for (auto& [k, v] : params) {
+  for (const auto& [k, v] : params) {
     config::PluginParameter p;
     p.key = k;
     p.value = v;

@@ -23,14 +23,12 @@ class LoraAffinityFilter final : public Filter {
         available.push_back(x);
     }
     const bool prefer_affine = state.random.unit() < threshold_;
-    if (prefer_affine && !affine.empty())
-      c = affine;
-    else if (!available.empty())
-      c = available;
-    else if (!affine.empty())
+    // Affine endpoints when drawn or when nothing else fits; otherwise those with room (none
+    // may fit at all: then no candidate is left).
+    if (!affine.empty() && (prefer_affine || available.empty()))
       c = affine;
     else
-      c.clear();
+      c = available;
   }
 
  private:
