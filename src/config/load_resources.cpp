@@ -1,6 +1,8 @@
 #include "config/load_resources.hpp"
 
+#include <exception>
 #include <fstream>
+#include <initializer_list>
 #include <set>
 #include <sstream>
 
@@ -60,18 +62,33 @@ void read_metadata(MapReader& obj, ObjectMeta& meta, const std::string& file, Di
     m.child(k);
 }
 
+// The node at `keys` below `node`, or an empty node when a step is missing or not a mapping.
+// yaml-cpp throws InvalidNode when a missing key's node is asked anything but IsDefined(), and
+// BadSubscript when a scalar is indexed; manifests are untrusted, so every walk goes through here.
+YAML::Node find_path(const YAML::Node& node, std::initializer_list<const char*> keys) {
+  YAML::Node at(node);
+  for (const char* key : keys) {
+    if (!at.IsMap()) return YAML::Node();
+    const YAML::Node& map = at;  // const: a lookup must not add the key
+    const YAML::Node next = map[key];
+    if (!next.IsDefined()) return YAML::Node();
+    at.reset(next);  // rebinds; `at = next` would overwrite the document's node
+  }
+  return at;
+}
+
 // A ConfigMap may carry an EndpointPickerConfig as the text of one of its data keys (upstream's
 // Helm chart ships it so). Such texts are kept and parsed when the configuration is built, as
 // files of their own named after the ConfigMap and key. Returns whether one was found.
 bool keep_embedded_picker_configs(const YAML::Node& doc, const std::string& file, Resources& out) {
-  const YAML::Node data = doc["data"];
+  const YAML::Node data = find_path(doc, {"data"});
   if (!data.IsMap()) return false;
   bool found = false;
   for (const auto& kv : data) {
     if (!kv.second.IsScalar()) continue;
     const std::string& text = kv.second.Scalar();
     if (text.find("EndpointPickerConfig") == std::string::npos) continue;
-    const YAML::Node name = doc["metadata"]["name"];
+    const YAML::Node name = find_path(doc, {"metadata", "name"});
     const std::string& key = key_text(kv.first);
     std::string source = file;
     source.append(" (ConfigMap ")
@@ -88,10 +105,10 @@ bool keep_embedded_picker_configs(const YAML::Node& doc, const std::string& file
 // An endpoint-picker Deployment names its configuration file in its container arguments
 // (`-configFile F`, `--config-file F` or `--config-file=F`); the base names are recorded.
 void note_picker_config_files(const YAML::Node& doc, Resources& out) {
-  const YAML::Node containers = doc["spec"]["template"]["spec"]["containers"];
+  const YAML::Node containers = find_path(doc, {"spec", "template", "spec", "containers"});
   if (!containers.IsSequence()) return;
   for (const auto& c : containers) {
-    const YAML::Node args = c["args"];
+    const YAML::Node args = find_path(c, {"args"});
     if (!args.IsSequence()) continue;
     std::string previous;
     for (const auto& a : args) {
@@ -119,7 +136,7 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
   if (api_version.empty() || kind.empty()) return;
   const std::string group = group_of(api_version);
   const auto name_of = [&]() -> std::string {
-    const YAML::Node n = doc["metadata"]["name"];
+    const YAML::Node n = find_path(doc, {"metadata", "name"});
     return n.IsScalar() ? n.Scalar() : std::string("?");
   };
   const auto skip = [&](const std::string& why) {
@@ -198,7 +215,17 @@ void load_text(const std::string& text, const std::string& name, LoadResult& int
                            "invalid YAML: " + e.msg);
     return;
   }
-  for (const auto& doc : docs) load_document(doc, name, order, into);
+  for (const auto& doc : docs) {
+    // Nothing escapes the loader: should a document still make yaml-cpp (or anything) throw,
+    // it becomes an error at the document's line.
+    try {
+      load_document(doc, name, order, into);
+    } catch (const std::exception& e) {
+      const YAML::Mark mark = doc.Mark();
+      into.diagnostics.error(SourceLocation{name, mark.line + 1, mark.column + 1}, "",
+                             std::string("cannot read this document: ") + e.what());
+    }
+  }
 }
 
 LoadResult load_files(const std::vector<std::string>& paths) {

@@ -42,8 +42,10 @@ bool MapReader::has(const std::string& key) const { return valid_ && node_[key].
 YAML::Node MapReader::child(const std::string& key) {
   if (!valid_) return YAML::Node(YAML::NodeType::Undefined);
   read_.insert(key);
-  const YAML::Node n = node_[key];
-  return n;
+  // Looked up through a const reference: yaml-cpp's non-const operator[] adds the key to the
+  // mapping, which would invalidate the iterators of a caller walking it.
+  const YAML::Node& map = node_;
+  return map[key];
 }
 
 const std::string& key_text(const YAML::Node& key) {

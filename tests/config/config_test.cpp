@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/load_resources.hpp"
+
 namespace infergate::config {
 namespace {
 
@@ -411,6 +413,48 @@ TEST(ConfigResolution, UpstreamDataLayerAndFlowControlSectionsWarn) {
 // A complex YAML key is well-formed but names no field: an error at its line, not an exception.
 TEST(ConfigErrors, ComplexKeyIsAnErrorNotAnException) {
   expect_error(std::string(kPool) + "  ? [a, b]\n  : 1\n", 11, "spec", "plain string");
+}
+
+// Untrusted manifests of odd shapes: each loads into skipped objects or errors with a line,
+// and nothing throws out of the loader (a Deployment whose container has no args aborted the
+// process once).
+TEST(ConfigErrors, OddManifestShapesNeverThrow) {
+  const std::string deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: epp}\n";
+  const std::vector<std::string> texts{
+      deployment + "spec:\n  template:\n    spec:\n      containers:\n      - name: epp\n",
+      deployment + "spec: 3\n",
+      deployment + "spec: {template: {spec: {containers: {}}}}\n",
+      deployment + "spec: {template: {spec: {containers: [3, [a], {args: {a: b}}]}}}\n",
+      deployment + "spec: {template: {spec: {containers: [{args: [{a: b}, -configFile]}]}}}\n",
+      deployment + "spec: {template: [1]}\n",
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: 5\nspec: {}\n",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: [1, 2]\n",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: 7\ndata: {a: 'kind: EndpointPickerConfig'}\n",
+      "apiVersion: v1\nkind: ConfigMap\ndata: {? [x]: 'kind: EndpointPickerConfig'}\n",
+      "",
+      "---\n",
+      "--- 3\n--- [a]\n",
+      "apiVersion: [a]\nkind: {b: c}\n",
+      "a: [\n",
+      // A null key while the loader walks a document's keys (found by fuzz_config_loader: the
+      // lookup added the key and freed the walk's storage).
+      "apiVersion: apps/v1\nkind: Deployment\n: x\n",
+      "apiVersion: example.com/v1\nkind: Unknown\n: x\n",
+  };
+  for (const auto& text : texts) {
+    LoadResult r;
+    ASSERT_NO_THROW(load_text(text, "odd.yaml", r)) << text;
+    for (const auto& e : r.diagnostics.errors) {
+      EXPECT_EQ(e.where.file, "odd.yaml") << e.to_string();
+      EXPECT_GT(e.where.line, 0) << e.to_string();
+    }
+  }
+  // The reported case loads cleanly: the Deployment is skipped and names no configuration file.
+  LoadResult r;
+  load_text(texts[0], "odd.yaml", r);
+  EXPECT_TRUE(r.diagnostics.errors.empty()) << r.diagnostics.error_text();
+  EXPECT_EQ(r.resources.skipped.size(), 1u);
+  EXPECT_TRUE(r.resources.picker_config_files.empty());
 }
 
 TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {
