@@ -26,8 +26,9 @@ echo "== fuzzers, ${FUZZ_SECONDS}s each"
 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DINFERGATE_FUZZ=ON -DINFERGATE_BUILD_TESTS=OFF -DINFERGATE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target fuzz_sse_parser fuzz_openai_request fuzz_gateway_json \
-  fuzz_prometheus_text fuzz_gateway_stream fuzz_http1
-for f in sse_parser openai_request gateway_json prometheus_text gateway_stream http1; do
+  fuzz_prometheus_text fuzz_gateway_stream fuzz_http1 fuzz_config_loader
+for f in sse_parser openai_request gateway_json prometheus_text gateway_stream http1 \
+  config_loader; do
   work=$(mktemp -d)
   cp tests/fuzz/corpus/$f/* "$work/"
   build-fuzz/bin/fuzz_$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
