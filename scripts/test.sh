@@ -27,12 +27,24 @@ CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebIn
   -DINFERGATE_FUZZ=ON -DINFERGATE_BUILD_TESTS=OFF -DINFERGATE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target fuzz_sse_parser fuzz_openai_request fuzz_gateway_json \
   fuzz_prometheus_text fuzz_gateway_stream fuzz_http1 fuzz_config_loader
+# -timeout fails a run on any input slower than 10 s (libFuzzer checks max_total_time only between
+# inputs, so one endless input would otherwise hang CI), and the outer timeout bounds the rest.
 for f in sse_parser openai_request gateway_json prometheus_text gateway_stream http1 \
   config_loader; do
   work=$(mktemp -d)
-  cp tests/fuzz/corpus/$f/* "$work/"
-  build-fuzz/bin/fuzz_$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 \
-    -artifact_prefix="$work/" "$work" 2>&1 | tail -n 2
+  mkdir "$work/corpus" "$work/found"
+  cp tests/fuzz/corpus/$f/* "$work/corpus/"
+  if ! timeout --kill-after=10 $((FUZZ_SECONDS + 120)) build-fuzz/bin/fuzz_$f \
+    -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+    -artifact_prefix="$work/found/" "$work/corpus" >"$work/log" 2>&1; then
+    tail -n 60 "$work/log"
+    for a in "$work"/found/*; do
+      [ -e "$a" ] && { echo "-- input that failed ($a), as hex:"; od -A d -t x1 "$a" | head -n 40; }
+    done
+    echo "fuzz_$f failed"
+    exit 1
+  fi
+  tail -n 1 "$work/log"
   rm -rf "$work"
 done
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "config/parsers.hpp"
+#include "config/yaml_documents.hpp"
 
 namespace infergate::config {
 namespace {
@@ -207,15 +208,9 @@ void load_text(const std::string& text, const std::string& name, LoadResult& int
   int order = static_cast<int>(into.resources.pools.size() + into.resources.models.size() +
                                into.resources.objectives.size() + into.resources.routes.size() +
                                into.resources.endpoint_sets.size() + into.resources.skipped.size());
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    into.diagnostics.error(SourceLocation{name, e.mark.line + 1, e.mark.column + 1}, "",
-                           "invalid YAML: " + e.msg);
-    return;
-  }
-  for (const auto& doc : docs) {
+  const auto docs = parse_yaml_documents(text, name, into.diagnostics);
+  if (!docs) return;
+  for (const auto& doc : *docs) {
     // Nothing escapes the loader: should a document still make yaml-cpp (or anything) throw,
     // it becomes an error at the document's line.
     try {

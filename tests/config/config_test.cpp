@@ -457,6 +457,48 @@ TEST(ConfigErrors, OddManifestShapesNeverThrow) {
   EXPECT_TRUE(r.resources.picker_config_files.empty());
 }
 
+TEST(ConfigErrors, ControlCharactersAreAnErrorAtTheirLine) {
+  const std::string nul = std::string("a: b") + '\0' + "x\n";
+  LoadResult r;
+  load_text(nul, "nul.yaml", r);
+  ASSERT_EQ(r.diagnostics.errors.size(), 1u);
+  EXPECT_EQ(r.diagnostics.errors[0].where.line, 1);
+  EXPECT_EQ(r.diagnostics.errors[0].where.column, 5);
+  EXPECT_NE(r.diagnostics.errors[0].message.find("control character"), std::string::npos);
+
+  LoadResult escape;
+  load_text("apiVersion: v1\nkind: ConfigMap\n\x1b[31m: x\n", "esc.yaml", escape);
+  ASSERT_EQ(escape.diagnostics.errors.size(), 1u);
+  EXPECT_EQ(escape.diagnostics.errors[0].where.line, 3);
+
+  // Tabs and CRLF line ends are ordinary YAML.
+  LoadResult crlf;
+  load_text("apiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name:\tc}\r\n", "crlf.yaml", crlf);
+  EXPECT_TRUE(crlf.diagnostics.errors.empty()) << crlf.diagnostics.error_text();
+}
+
+TEST(ConfigErrors, TextsThatStallTheYamlParserAreAnError) {
+  // yaml-cpp 0.7's LoadAll never returns on these (found by fuzz_config_loader): a document
+  // cannot start with ','. Each is an error at the ','.
+  const std::vector<std::pair<std::string, int>> texts{
+      {",", 1},    {",,", 1},     {", a", 1},          {"&x ,", 1},
+      {"!t ,", 1}, {"[a]\n,", 2}, {"a: 1\n...\n,", 3}, {"apiVersion: v1\n---\n,\n", 3}};
+  for (const auto& [text, line] : texts) {
+    LoadResult r;
+    load_text(text, "comma.yaml", r);
+    ASSERT_EQ(r.diagnostics.errors.size(), 1u) << text;
+    EXPECT_EQ(r.diagnostics.errors[0].where.line, line) << text;
+    EXPECT_NE(r.diagnostics.errors[0].message.find("cannot start"), std::string::npos) << text;
+  }
+  // A ',' where yaml-cpp reads it as text or rejects it itself is not this error.
+  for (const std::string text : {"a,\n", "x: a, b\n", "- ,\n"}) {
+    LoadResult r;
+    load_text(text, "comma.yaml", r);
+    for (const auto& e : r.diagnostics.errors)
+      EXPECT_EQ(e.message.find("cannot start"), std::string::npos) << text << e.to_string();
+  }
+}
+
 TEST(ConfigErrors, SaturationDetectorThresholdsOutOfRange) {
   expect_error(std::string(kPool) + kPickerHead + "  kvCacheUtilThreshold: 1.5\n", 21,
                "saturationDetector.kvCacheUtilThreshold", "(0, 1]");
