@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/gateway_processes.hpp"
 #include "support/http_client.hpp"
 #include "support/integration.hpp"
 #include "support/prometheus_text.hpp"
@@ -17,68 +18,6 @@ namespace infergate::testing {
 namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
-
-struct Process {
-  Process(const std::string& bin, const std::vector<std::string>& args) : child(bin, args) {}
-  ChildProcess child;
-  json::value ready() const { return json::parse(child.ready_json()); }
-};
-
-std::unique_ptr<Process> start_sim(std::vector<std::string> args) {
-  args.insert(args.begin(), {"--port", "0"});
-  return std::make_unique<Process>(INFERGATE_SIM_BIN, std::move(args));
-}
-
-std::string endpoints_yaml(const std::string& name, const std::string& app, const Process& sim) {
-  std::string out;
-  int i = 0;
-  for (auto port : replica_ports(sim.child.ready_json()))
-    out += "  - {name: " + name + "-" + std::to_string(i++) +
-           ", address: \"127.0.0.1:" + std::to_string(port) + "\", labels: {app: " + app + "}}\n";
-  return out;
-}
-
-std::string pool_yaml(const std::string& name) {
-  return "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: " +
-         name + "}\nspec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: " + name +
-         "}}}\n";
-}
-
-std::string backend(const std::string& pool, int weight = 1) {
-  return "{group: inference.networking.k8s.io, kind: InferencePool, name: " + pool +
-         ", weight: " + std::to_string(weight) + "}";
-}
-
-struct Gateway {
-  Gateway(const std::string& config_path, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--config",       config_path,   "--listen",  "127.0.0.1:0",
-                                     "--admin-listen", "127.0.0.1:0", "--workers", "2"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process = std::make_unique<Process>(INFERGATE_BIN, args);
-    const auto ready = process->ready();
-    port = static_cast<unsigned short>(ready.at("port").to_number<int>());
-    admin_port = static_cast<unsigned short>(ready.at("admin_port").to_number<int>());
-  }
-  HttpClient client() const { return HttpClient("127.0.0.1", port); }
-  HttpClient admin() const { return HttpClient("127.0.0.1", admin_port); }
-  std::unique_ptr<Process> process;
-  unsigned short port = 0, admin_port = 0;
-};
-
-std::string completion(const std::string& model, int max_tokens = 4, bool stream = false,
-                       bool usage = false) {
-  json::object body{{"model", model},
-                    {"prompt", "Hello gateway"},
-                    {"max_tokens", max_tokens},
-                    {"ignore_eos", true},
-                    {"stream", stream}};
-  if (usage) body["stream_options"] = json::object{{"include_usage", true}};
-  return json::serialize(body);
-}
-
-double metric(HttpClient& c, const std::string& prefix) {
-  return sample_value(c.get("/metrics").body, prefix);
-}
 
 // A fleet shared by most tests: pool "llama" (2 replicas, adapters food-review-1/2), pool
 // "qwen" (1 replica), pool "empty" (no endpoints), pool "dead" (a closed port).

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 namespace infergate::testing {
 
@@ -60,15 +61,39 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
   }
 }
 
-int ChildProcess::terminate() {
+void ChildProcess::signal(int signo) const {
+  if (pid_ > 0) kill(pid_, signo);
+}
+
+std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
-  kill(pid_, SIGTERM);
-  int status = 0;
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  if (stdout_fd_ >= 0) close(stdout_fd_);
-  stdout_fd_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_ || r < 0) {
+      const bool exited = r == pid_ && WIFEXITED(status);
+      pid_ = -1;
+      if (stdout_fd_ >= 0) close(stdout_fd_);
+      stdout_fd_ = -1;
+      return exited ? WEXITSTATUS(status) : -1;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+}
+
+int ChildProcess::terminate(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return -1;
+  signal(SIGTERM);
+  if (const auto status = wait_exit(grace)) return *status;
+  signal(SIGKILL);
+  (void)wait_exit(std::chrono::seconds(10));
+  return -1;
 }
 
 ChildProcess::~ChildProcess() { terminate(); }

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,14 @@ class ChildProcess {
   // Everything printed before READY.
   const std::string& banner() const { return banner_; }
   pid_t pid() const { return pid_; }
-  // Sends SIGTERM and waits; returns the exit status (or -1).
-  int terminate();
+  // Sends SIGTERM and waits up to `grace`, then SIGKILL; returns the exit status, or -1 when
+  // the process had to be killed or died of a signal.
+  int terminate(std::chrono::milliseconds grace = std::chrono::seconds(20));
+  // Sends `signo` without waiting.
+  void signal(int signo) const;
+  // Waits up to `timeout` for the process to exit: its exit status, -1 when a signal ended it,
+  // or nullopt when it is still running. Does not kill.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
 
  private:
   pid_t pid_ = -1;

@@ -1,5 +1,8 @@
 #include "support/http_client.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,7 +30,14 @@ struct HttpClient::Impl {
     if (stream && stream->socket().is_open()) return;
     stream = std::make_unique<beast::tcp_stream>(io);
     buffer.clear();
-    stream->connect(tcp::endpoint(net::ip::make_address(host), port));
+    const tcp::endpoint server(net::ip::make_address(host), port);
+    // Beast's expires_after bounds only its asynchronous calls: these blocking ones are bounded
+    // by the socket's own timeouts (connect, each send and each receive fail after 30 s).
+    stream->socket().open(server.protocol());
+    const timeval limit{30, 0};
+    ::setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(stream->socket().native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    stream->socket().connect(server);
     stream->socket().set_option(tcp::no_delay(true));
     ++opened;
   }
@@ -41,7 +51,6 @@ struct HttpClient::Impl {
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     req.prepare_payload();
-    stream->expires_after(std::chrono::seconds(60));
     http::write(*stream, req);
   }
 

@@ -123,6 +123,24 @@ void HttpFrontend::drain() {
     if (!s->busy) s->socket.close(ec);
 }
 
+void HttpFrontend::close_all() {
+  drain();
+  boost::system::error_code ec;
+  for (Session* s : sessions_) s->socket.close(ec);
+  deadlines_->request_read.stop();
+  deadlines_->idle.stop();
+  deadlines_->error_linger.stop();
+}
+
+void HttpFrontend::set_busy(Session& s, bool busy) {
+  if (s.busy == busy) return;
+  s.busy = busy;
+  if (busy)
+    busy_count_.fetch_add(1, std::memory_order_relaxed);
+  else
+    busy_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 net::awaitable<void> HttpFrontend::accept_loop() {
   net::steady_timer backoff(co_await net::this_coro::executor);
   while (!draining_) {
@@ -239,6 +257,8 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
                                                                        bool& close) {
   boost::system::error_code ec;
   for (;;) {
+    // From its first byte a request is answered even when draining begins.
+    if (!s.in.unread().empty()) set_busy(s, true);
     head = http1::MessageHead{};
     const http1::Parse p = http1::parse_request_head(s.in.unread(), limits_.max_header_bytes, head);
     if (p == http1::Parse::kDone) break;
@@ -257,7 +277,7 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
       co_return std::nullopt;
     }
   }
-  s.busy = true;
+  set_busy(s, true);
   // Copied now: reading the body may move the buffer the head was parsed in.
   request.method = std::string(head.method);
   request.target = std::string(head.target);
@@ -326,7 +346,10 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
 net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
   Session session(std::move(socket));
   sessions_.push_back(&session);
-  const auto unregister = [this, &session] { sessions_.remove(&session); };
+  const auto unregister = [this, &session] {
+    set_busy(session, false);
+    sessions_.remove(&session);
+  };
   struct Guard {
     decltype(unregister)& f;
     ~Guard() { f(); }
@@ -402,7 +425,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
       }
       waiting_for_handler = false;
     }
-    session.busy = false;
+    set_busy(session, false);
     session.in.consume(session.request_bytes);
     if (client_gone) break;                               // the handler was cancelled
     if (!session.finished || !session.keep_alive) break;  // a body cut short cannot be reused

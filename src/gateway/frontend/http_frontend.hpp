@@ -7,6 +7,7 @@
 // Thread-safety: a HttpFrontend lives on one io_context (one worker thread).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -38,8 +39,15 @@ class HttpFrontend {
   ~HttpFrontend();
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();
-  // Stops accepting; idle connections close now, busy ones after their current response.
+  // Stops accepting; connections with no request begun close now, the others after their
+  // current response.
   void drain();
+  // Closes every connection now (a request still running is cancelled) and stops the timers,
+  // so every coroutine of this front end ends and its io_context runs out of work.
+  void close_all();
+  // Connections with a request begun (from its first byte to the end of its response). Any
+  // thread may read it.
+  std::size_t busy_connections() const { return busy_count_.load(std::memory_order_relaxed); }
   std::uint16_t port() const;
 
   struct Session;  // one client connection (session.hpp)
@@ -52,6 +60,7 @@ class HttpFrontend {
                                                                    bool& close);
 
   struct Deadlines;  // bounds on request reads and keep-alive waits
+  void set_busy(Session& s, bool busy);
 
   boost::asio::ip::tcp::acceptor acceptor_;
   Handler handler_;
@@ -59,6 +68,7 @@ class HttpFrontend {
   std::unique_ptr<Deadlines> deadlines_;
   bool draining_ = false;
   std::list<Session*> sessions_;
+  std::atomic<std::size_t> busy_count_{0};
 };
 
 // Opens, binds and listens ("host:port"); with reuse_port several workers share one port.

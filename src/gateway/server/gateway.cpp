@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -59,11 +60,17 @@ void apply_flow_options(const GatewayOptions& o, const Snapshot& snap) {
 
 }  // namespace
 
+// A worker's coroutines refer to its front end, handler and upstream client, and ~io_context
+// destroys the coroutines still suspended in it: so a worker stops by ending every coroutine
+// (close_all, shutdown) and letting io.run() return for want of work, never by io.stop() with
+// coroutines pending (that crashed on SIGTERM with a connection open).
 struct Gateway::Worker {
   explicit Worker(std::uint64_t seed) : random(seed) {}
   net::io_context io{1};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::thread thread;
+  std::promise<void> ran_out;  // set when io.run() returns
+  std::future<void> stopped = ran_out.get_future();
   Mt19937Random random;
   std::unique_ptr<UpstreamClient> upstream;
   std::unique_ptr<RequestHandler> handler;
@@ -102,9 +109,48 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
 
 Gateway::~Gateway() {
   if (scraper_) scraper_->stop();
+  stop_workers();
+  stop_control();
+}
+
+void Gateway::stop_workers() {
   for (auto& w : workers_) {
+    if (!w || !w->thread.joinable()) continue;
+    net::post(w->io, [&w = *w] {
+      if (w.frontend) w.frontend->close_all();
+      if (w.upstream) w.upstream->shutdown();
+    });
+    w->work.reset();
+  }
+  // Cancelled requests end within a few event-loop turns; the bound only guards against a
+  // coroutine that ignores cancellation.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (auto& w : workers_) {
+    if (!w || !w->thread.joinable()) continue;
+    if (w->stopped.wait_until(deadline) == std::future_status::ready) {
+      w->thread.join();
+      continue;
+    }
+    log_line("a worker did not stop in time; leaving its state to the process exit");
     w->io.stop();
-    if (w->thread.joinable()) w->thread.join();
+    w->thread.join();
+    (void)w.release();  // destroying it would destroy coroutines that refer to its parts
+  }
+}
+
+void Gateway::stop_control() {
+  if (!control_) return;
+  Control& c = *control_;
+  if (c.admin) c.admin->close_all();
+  boost::system::error_code ignored;
+  c.signals.cancel(ignored);
+  c.reload_debounce.cancel();
+  if (c.inotify) c.inotify->close(ignored);
+  c.io.restart();
+  c.io.run_for(std::chrono::seconds(2));
+  if (!c.io.stopped()) {
+    log_line("the control loop did not stop in time; leaving its state to the process exit");
+    (void)control_.release();
   }
 }
 
@@ -166,7 +212,10 @@ void Gateway::start() {
   for (auto& w : workers_) {
     w->work.emplace(w->io.get_executor());
     net::co_spawn(w->io, w->frontend->accept_loop(), net::detached);
-    w->thread = std::thread([io = &w->io] { io->run(); });
+    w->thread = std::thread([&w = *w] {
+      w.io.run();
+      w.ran_out.set_value();
+    });
   }
   net::co_spawn(control_->io, control_->admin->accept_loop(), net::detached);
   scraper_->start();
@@ -267,20 +316,29 @@ void Gateway::run() {
   watch_signals();
   c.io.run();
 
-  // Drain: stop accepting, let in-flight requests finish within the drain timeout.
+  // Drain: stop accepting and close connections with no request begun; answer every request
+  // begun (from its first byte) within the drain timeout, while the admin listener still
+  // answers the requests it has begun.
   c.io.restart();
   for (auto& w : workers_) net::post(w->io, [f = w->frontend.get()] { f->drain(); });
   c.admin->drain();
+  const auto busy = [this] {
+    std::size_t n = control_->admin->busy_connections();
+    for (const auto& w : workers_) n += w->frontend->busy_connections();
+    return n;
+  };
   const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
-  while (counters_.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (counters_.in_flight.load() > 0)
-    log_line("drain timeout: " + std::to_string(counters_.in_flight.load()) + " requests cut off");
-  for (auto& w : workers_) {
-    w->work.reset();
-    w->io.stop();
-    if (w->thread.joinable()) w->thread.join();
+  while (busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+    c.io.restart();
+    c.io.run_for(std::chrono::milliseconds(10));
+    // Nothing left to run on this thread: wait here instead.
+    if (c.io.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  if (const std::size_t left = busy(); left > 0)
+    log_line("drain timeout: " + std::to_string(left) + " requests cut off");
+  if (scraper_) scraper_->stop();
+  stop_workers();
+  stop_control();
   log_line("stopped");
 }
 

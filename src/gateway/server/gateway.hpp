@@ -80,6 +80,10 @@ class Gateway final : public SnapshotSource {
   struct Control;
   void watch_signals();
   void watch_config_files();
+  // Ends every coroutine of the workers (connections closed, requests cancelled) and joins
+  // them; then the control thread's. Both are idempotent.
+  void stop_workers();
+  void stop_control();
 
   GatewayOptions options_;
   Datastore datastore_;

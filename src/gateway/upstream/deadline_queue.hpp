@@ -56,6 +56,12 @@ class DeadlineQueue {
     return e.expired;
   }
   std::chrono::milliseconds timeout() const { return timeout_; }
+  // Cancels the timer, for shutdown: then nothing of the queue waits in the io_context (a later
+  // arm() starts it again).
+  void stop() {
+    timer_running_ = false;
+    timer_.cancel();
+  }
   // Takes `e` out of whichever queue holds it (for owners that end while waiting).
   static void remove(Entry& e) {
     if (e.linked) e.queue->unlink(e);

@@ -119,6 +119,14 @@ class PooledUpstreamClient final : public UpstreamClient {
 
   const net::any_io_executor& executor() const { return executor_; }
 
+  void shutdown() override {
+    idle_.clear();
+    resolver_.cancel();
+    connect_deadlines.stop();
+    head_deadlines.stop();
+    body_deadlines.stop();
+  }
+
  private:
   net::any_io_executor executor_;
   std::size_t max_idle_;

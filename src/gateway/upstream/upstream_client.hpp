@@ -89,6 +89,9 @@ class UpstreamClient {
   // An exchange with `address` ("host:port"). Destroying it returns the connection to the
   // pool when the response was read to the end, and closes it otherwise.
   virtual std::unique_ptr<UpstreamExchange> exchange(const std::string& address) = 0;
+  // For the gateway's shutdown: closes the idle connections and stops the timers, so nothing
+  // of the client waits in its io_context (exchanges still running end when cancelled).
+  virtual void shutdown() {}
 };
 
 // Plain Asio sockets, responses parsed by hand (pooled_upstream_client.cpp).
