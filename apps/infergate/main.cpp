@@ -14,8 +14,8 @@ using namespace infergate::gateway;
 
 int main(int argc, char** argv) {
   GatewayOptions o;
-  long request_read_ms = 0, idle_ms = 0, connect_ms = 0, response_ms = 0, body_idle_ms = 0,
-       drain_ms = 0;
+  long request_read_ms = 0, idle_ms = 0, write_ms = 0, connect_ms = 0, response_ms = 0,
+       body_idle_ms = 0, drain_ms = 0;
   long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
   long queue_ttl_ms = 0, allowance_ms = 0;
   bool no_flow_control = false;
@@ -42,6 +42,12 @@ int main(int argc, char** argv) {
      "time to receive one request's headers and body (408 after)")
     ("idle-timeout-ms", po::value(&idle_ms)->default_value(o.limits.idle_timeout.count()),
      "how long an idle keep-alive client connection is kept")
+    ("client-write-timeout-ms", po::value(&write_ms)->default_value(o.limits.write_timeout.count()),
+     "longest wait for a client to take a write of its response (then it is cut off and its "
+     "upstream request cancelled)")
+    ("max-connections", po::value(&o.max_connections)->default_value(o.max_connections),
+     "client connections open at once, over all workers; at the limit new ones wait in the "
+     "listen backlog until one closes")
     ("upstream-connect-timeout-ms", po::value(&connect_ms)->default_value(o.upstream.connect.count()),
      "time to connect to a model server (then the next endpoint is tried)")
     ("upstream-response-timeout-ms", po::value(&response_ms)->default_value(o.upstream.response_head.count()),
@@ -121,6 +127,7 @@ int main(int argc, char** argv) {
   }
   o.limits.request_read_timeout = std::chrono::milliseconds(request_read_ms);
   o.limits.idle_timeout = std::chrono::milliseconds(idle_ms);
+  o.limits.write_timeout = std::chrono::milliseconds(write_ms);
   o.upstream.connect = std::chrono::milliseconds(connect_ms);
   o.upstream.response_head = std::chrono::milliseconds(response_ms);
   o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);

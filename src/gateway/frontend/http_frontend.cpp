@@ -1,5 +1,7 @@
 #include "gateway/frontend/http_frontend.hpp"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -10,12 +12,15 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
 #include "gateway/core/error.hpp"
+#include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/session.hpp"
 #include "gateway/upstream/http1.hpp"
+#include "gateway/upstream/tcp_keepalive.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -78,10 +83,12 @@ struct HttpFrontend::Deadlines {
   Deadlines(const net::any_io_executor& ex, const FrontendLimits& limits)
       : request_read(ex, limits.request_read_timeout),
         idle(ex, limits.idle_timeout),
-        error_linger(ex, std::chrono::seconds(2)) {}
+        error_linger(ex, std::chrono::seconds(2)),
+        write(ex, limits.write_timeout) {}
   DeadlineQueue request_read;  // a request that has begun, headers and body
   DeadlineQueue idle;          // keep-alive wait for the next request
   DeadlineQueue error_linger;  // reading what a refused request still sends, before closing
+  DeadlineQueue write;         // the client taking a write of the response
 };
 
 tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& address,
@@ -105,11 +112,14 @@ tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& a
   return acceptor;
 }
 
-HttpFrontend::HttpFrontend(tcp::acceptor acceptor, Handler handler, FrontendLimits limits)
+HttpFrontend::HttpFrontend(tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
+                           ConnectionLimit* connections)
     : acceptor_(std::move(acceptor)),
       handler_(std::move(handler)),
       limits_(limits),
-      deadlines_(std::make_unique<Deadlines>(acceptor_.get_executor(), limits_)) {}
+      deadlines_(std::make_unique<Deadlines>(acceptor_.get_executor(), limits_)),
+      connections_(connections),
+      slot_wake_(std::make_unique<net::steady_timer>(acceptor_.get_executor())) {}
 
 HttpFrontend::~HttpFrontend() = default;
 
@@ -119,6 +129,7 @@ void HttpFrontend::drain() {
   draining_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  slot_wake_->cancel();
   for (Session* s : sessions_)
     if (!s->busy) s->socket.close(ec);
 }
@@ -130,6 +141,7 @@ void HttpFrontend::close_all() {
   deadlines_->request_read.stop();
   deadlines_->idle.stop();
   deadlines_->error_linger.stop();
+  deadlines_->write.stop();
 }
 
 void HttpFrontend::set_busy(Session& s, bool busy) {
@@ -141,11 +153,28 @@ void HttpFrontend::set_busy(Session& s, bool busy) {
     busy_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+net::awaitable<bool> HttpFrontend::wait_for_connection_slot() {
+  if (!connections_) co_return !draining_;
+  while (!draining_) {
+    // Woken from the thread where a connection closed: the wake is posted to this one.
+    const auto got =
+        connections_->acquire_or_wait([ex = acceptor_.get_executor(), timer = slot_wake_.get()] {
+          net::post(ex, [timer] { timer->cancel(); });
+        });
+    if (got.ok) co_return true;
+    slot_wake_->expires_at(net::steady_timer::time_point::max());
+    co_await slot_wake_->async_wait(kUseTuple);
+    connections_->forget(got.wait_id);
+  }
+  co_return false;
+}
+
 net::awaitable<void> HttpFrontend::accept_loop() {
   net::steady_timer backoff(co_await net::this_coro::executor);
-  while (!draining_) {
+  while (co_await wait_for_connection_slot()) {
     auto [ec, socket] = co_await acceptor_.async_accept(kUseTuple);
     if (ec) {
+      if (connections_) connections_->release();
       if (draining_ || ec == net::error::operation_aborted) co_return;
       if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space) {
         // Out of file descriptors: back off instead of spinning, keep serving what is open.
@@ -156,6 +185,7 @@ net::awaitable<void> HttpFrontend::accept_loop() {
     }
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    set_keepalive(socket);
     socket.non_blocking(true, ignored);
     net::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), net::detached);
   }
@@ -237,6 +267,19 @@ net::awaitable<bool> HttpFrontend::Session::finish() {
 
 namespace {
 
+enum class ClientSignal { kNothing, kBytes, kEndOfFile, kGone };
+
+// What made a client socket readable, without taking any byte: more bytes (pipelined), an end
+// of file (the client shut down its sending side, or closed), or a reset or error.
+ClientSignal peek_client(tcp::socket& socket) {
+  char probe = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return ClientSignal::kBytes;
+  if (n == 0) return ClientSignal::kEndOfFile;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ClientSignal::kNothing;
+  return ClientSignal::kGone;
+}
+
 ResponseHead error_head(const GatewayError& e, std::string& body) {
   body = to_response_body(e);
   ResponseHead head;
@@ -256,9 +299,16 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
                                                                        http1::MessageHead& head,
                                                                        bool& close) {
   boost::system::error_code ec;
+  const auto timed_out = [&] {
+    return GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
+  };
   for (;;) {
-    // From its first byte a request is answered even when draining begins.
-    if (!s.in.unread().empty()) set_busy(s, true);
+    // From its first byte a request is answered even when draining begins, and has the read
+    // timeout to arrive whole, however its bytes trickle in.
+    if (!s.in.unread().empty() && !s.busy) {
+      set_busy(s, true);
+      s.request_deadline = std::chrono::steady_clock::now() + limits_.request_read_timeout;
+    }
     head = http1::MessageHead{};
     const http1::Parse p = http1::parse_request_head(s.in.unread(), limits_.max_header_bytes, head);
     if (p == http1::Parse::kDone) break;
@@ -270,10 +320,18 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
           {},
           ErrorSource::kClient,
           false};
-    DeadlineQueue& wait =
-        s.in.unread().empty() && !first ? deadlines_->idle : deadlines_->request_read;
-    if (!co_await s.read_more(limits_.max_header_bytes, wait, ec)) {
-      close = true;  // gone, or idle too long: nothing to answer
+    bool read = false;
+    if (s.busy)
+      read = co_await s.read_more(limits_.max_header_bytes, deadlines_->request_read, ec,
+                                  s.request_deadline);
+    else
+      read = co_await s.read_more(limits_.max_header_bytes,
+                                  first ? deadlines_->request_read : deadlines_->idle, ec);
+    if (!read) {
+      // A request begun and not finished in time is answered; a connection that sent nothing
+      // (or left) just closes.
+      if (s.timed_out && s.busy) co_return timed_out();
+      close = true;
       co_return std::nullopt;
     }
   }
@@ -288,9 +346,6 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
                         {},
                         ErrorSource::kClient,
                         false};
-  };
-  const auto timed_out = [&] {
-    return GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
   };
   if (head.expect_continue && head.framing != http1::BodyFraming::kNone &&
       s.in.unread().size() == head.size) {
@@ -313,7 +368,8 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
       s.in.consume(piece.size() - decoder.trailing());
       if (s.chunked_body.size() > limits_.max_body_bytes) co_return too_large();
       if (r == http1::ChunkedDecoder::Result::kDone) break;
-      if (!co_await s.read_more(limits_.max_body_bytes, deadlines_->request_read, ec)) {
+      if (!co_await s.read_more(limits_.max_body_bytes, deadlines_->request_read, ec,
+                                s.request_deadline)) {
         if (s.timed_out) co_return timed_out();
         close = true;
         co_return std::nullopt;
@@ -328,7 +384,7 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
   if (length > limits_.max_body_bytes) co_return too_large();
   const std::size_t whole = head.size + static_cast<std::size_t>(length);
   while (s.in.unread().size() < whole) {
-    if (!co_await s.read_more(whole, deadlines_->request_read, ec)) {
+    if (!co_await s.read_more(whole, deadlines_->request_read, ec, s.request_deadline)) {
       if (s.timed_out) co_return timed_out();
       close = true;
       co_return std::nullopt;
@@ -344,11 +400,12 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
 }
 
 net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
-  Session session(std::move(socket));
+  Session session(std::move(socket), deadlines_->write);
   sessions_.push_back(&session);
   const auto unregister = [this, &session] {
     set_busy(session, false);
     sessions_.remove(&session);
+    if (connections_) connections_->release();
   };
   struct Guard {
     decltype(unregister)& f;
@@ -389,11 +446,14 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     session.keep_alive = head.keep_alive && !draining_;
     session.reset_for_next();
 
-    // The handler runs as a coroutine of its own while this one watches the client socket with
-    // a read that completes only when the client closes (or pipelines bytes, kept after the
-    // current request's: the handler holds a view of those). The handler's end cancels the
-    // read; the client's leaving cancels the handler, and with it the upstream request. (A
-    // parallel group `handler || watch` spawned two coroutines per request and cost more.)
+    // The handler runs as a coroutine of its own while this one waits for the client socket to
+    // turn readable, without reading from it: pipelined bytes stay for the next request, and a
+    // body of any size leaves nothing to make room for. A reset or a socket error cancels the
+    // handler, and with it the upstream request. An end of file may be a half-close, legal
+    // after a request (the request goes on and the connection closes after its answer), or a
+    // close: the interim-response probe, or else the next write, tells them apart by the
+    // reset a closed socket answers with. The handler's end cancels the wait. (A parallel group
+    // `handler || watch` spawned two coroutines per request and cost more.)
     bool handler_done = false;
     bool waiting_for_handler = false;
     net::cancellation_signal cancel_handler;
@@ -402,33 +462,41 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
         net::bind_cancellation_slot(cancel_handler.slot(), [&](const std::exception_ptr&) {
           handler_done = true;
           boost::system::error_code ignored;
-          session.socket.cancel(ignored);  // ends the watch's read
+          session.socket.cancel(ignored);  // ends the watch's wait
           if (waiting_for_handler) wake.cancel();
         }));
     bool client_gone = false;
     while (!handler_done) {
-      const std::span<char> room = session.in.room();
-      if (!room.empty()) {
-        auto [ec, n] = co_await session.socket.async_read_some(
-            net::buffer(room.data(), room.size()), kUseTuple);
-        session.in.commit(n);
-        if (!ec) continue;
-        if (handler_done) break;  // the read was cancelled because the handler ended
-        client_gone = true;
-        cancel_handler.emit(net::cancellation_type::all);
+      // After an end of file only a reset is left to see: wait for an error, not for input.
+      auto [ec] = co_await session.socket.async_wait(
+          session.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
+      if (handler_done) break;
+      ClientSignal signal =
+          ec || session.client_eof ? ClientSignal::kGone : peek_client(session.socket);
+      if (signal == ClientSignal::kNothing) continue;
+      if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
+      if (signal == ClientSignal::kEndOfFile) {
+        session.client_eof = true;
+        // Half-closed, or closed? Ask with an interim response while the answer has not begun
+        // (HTTP/1.1 only); else a closed client shows when the answer is written.
+        const bool may_probe = head.http11 && !session.wrote_any;
+        if (!may_probe || session.probe_with_interim_response()) continue;
       }
-      // The client left, or sent all it may: wait for the handler to finish.
-      waiting_for_handler = true;
-      while (!handler_done) {
-        wake.expires_at(net::steady_timer::time_point::max());
-        co_await wake.async_wait(kUseTuple);
-      }
-      waiting_for_handler = false;
+      client_gone = true;
+      cancel_handler.emit(net::cancellation_type::all);
+      break;
     }
+    waiting_for_handler = true;
+    while (!handler_done) {
+      wake.expires_at(net::steady_timer::time_point::max());
+      co_await wake.async_wait(kUseTuple);
+    }
+    waiting_for_handler = false;
     set_busy(session, false);
     session.in.consume(session.request_bytes);
-    if (client_gone) break;                               // the handler was cancelled
-    if (!session.finished || !session.keep_alive) break;  // a body cut short cannot be reused
+    if (client_gone) break;  // the handler was cancelled
+    // A body cut short cannot be reused; a client that half-closed sends nothing more.
+    if (!session.finished || !session.keep_alive || session.client_eof) break;
   }
   boost::system::error_code ignored;
   session.socket.shutdown(tcp::socket::shutdown_send, ignored);

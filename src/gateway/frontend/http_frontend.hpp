@@ -10,6 +10,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <list>
@@ -27,15 +28,24 @@ struct MessageHead;
 struct FrontendLimits {
   std::size_t max_body_bytes = 32 << 20;
   std::size_t max_header_bytes = 64 << 10;
-  std::chrono::milliseconds request_read_timeout{30000};  // headers and body of one request
-  std::chrono::milliseconds idle_timeout{60000};          // keep-alive wait for the next request
+  // From a request's first byte to its last (head and body), however the bytes trickle in.
+  std::chrono::milliseconds request_read_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive wait for the next request
+  // Longest wait for the client to take one write of the response: a client that stops
+  // reading is cut off, and its upstream request cancelled.
+  std::chrono::milliseconds write_timeout{30000};
 };
+
+class ConnectionLimit;
 
 using Handler = std::function<boost::asio::awaitable<void>(const ClientRequest&, ClientResponse&)>;
 
 class HttpFrontend {
  public:
-  HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits);
+  // `connections` (shared by the workers' front ends, may be null: no limit) bounds the client
+  // connections open at once.
+  HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
+               ConnectionLimit* connections = nullptr);
   ~HttpFrontend();
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();
@@ -54,6 +64,8 @@ class HttpFrontend {
 
  private:
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // Waits until the connection limit lets one more in; false when draining.
+  boost::asio::awaitable<bool> wait_for_connection_slot();
   boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first,
                                                                    ClientRequest& request,
                                                                    http1::MessageHead& head,
@@ -66,6 +78,8 @@ class HttpFrontend {
   Handler handler_;
   FrontendLimits limits_;
   std::unique_ptr<Deadlines> deadlines_;
+  ConnectionLimit* connections_;
+  std::unique_ptr<boost::asio::steady_timer> slot_wake_;  // wakes accept_loop at the limit
   bool draining_ = false;
   std::list<Session*> sessions_;
   std::atomic<std::size_t> busy_count_{0};

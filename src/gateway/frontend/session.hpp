@@ -15,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "gateway/core/client_response.hpp"
@@ -61,17 +62,25 @@ class InputBuffer {
 };
 
 struct HttpFrontend::Session final : ClientResponse {
-  explicit Session(boost::asio::ip::tcp::socket s)
-      : socket(std::move(s)), in(std::size_t{32} << 10) {}
-  ~Session() override { DeadlineQueue::remove(deadline); }
+  Session(boost::asio::ip::tcp::socket s, DeadlineQueue& writes)
+      : socket(std::move(s)), in(std::size_t{32} << 10), write_deadlines(writes) {}
+  ~Session() override {
+    DeadlineQueue::remove(deadline);
+    DeadlineQueue::remove(write_deadline);
+  }
 
   // Reads more of the request, with room for `total` unread bytes in all; false when the
-  // client left or the wait ran out (then `timed_out`).
-  boost::asio::awaitable<bool> read_more(std::size_t total, DeadlineQueue& deadlines,
-                                         boost::system::error_code& ec) {
+  // client left or the wait ran out (then `timed_out`). The wait ends at the queue's timeout
+  // from now, or at `until` when given (the end of the request's time to arrive).
+  boost::asio::awaitable<bool> read_more(
+      std::size_t total, DeadlineQueue& deadlines, boost::system::error_code& ec,
+      std::optional<std::chrono::steady_clock::time_point> until = std::nullopt) {
     in.reserve(std::max(total, in.unread().size() + (std::size_t{16} << 10)));
     const std::span<char> room = in.room();
-    deadlines.arm(deadline, socket);
+    if (until)
+      deadlines.arm_at(deadline, socket, *until);
+    else
+      deadlines.arm(deadline, socket);
     auto [rec, n] =
         co_await socket.async_read_some(boost::asio::buffer(room.data(), room.size()),
                                         boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -81,10 +90,12 @@ struct HttpFrontend::Session final : ClientResponse {
     co_return !rec;
   }
 
-  // Writes all of `buffers`: at once when the socket takes them, else waiting for room.
+  // Writes all of `buffers`: at once when the socket takes them, else waiting for room, at
+  // most the write timeout (a client that stopped reading).
   template <std::size_t N>
   boost::asio::awaitable<bool> write_all(std::array<boost::asio::const_buffer, N> buffers) {
     boost::system::error_code ec;
+    wrote_any = true;
     std::size_t total = 0;
     for (const auto& b : buffers) total += b.size();
     std::size_t sent = socket.write_some(buffers, ec);
@@ -95,8 +106,10 @@ struct HttpFrontend::Session final : ClientResponse {
       b += skip;
       sent -= skip;
     }
+    write_deadlines.arm(write_deadline, socket);
     auto [wec, n] = co_await boost::asio::async_write(
         socket, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+    write_deadlines.disarm(write_deadline);
     co_return !wec;
   }
 
@@ -106,8 +119,19 @@ struct HttpFrontend::Session final : ClientResponse {
   boost::asio::awaitable<bool> send_last(std::string_view data) override;
   bool started() const override { return head_sent; }
 
+  // After the client's end of file, before any byte of the answer: an interim "100 Continue",
+  // which an HTTP/1.1 client must accept before the final response. A client that only
+  // half-closed ignores it; one that closed answers it with a reset. False when the write
+  // already failed (the client is gone).
+  bool probe_with_interim_response() {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::system::error_code ec;
+    socket.write_some(boost::asio::buffer(kContinue.data(), kContinue.size()), ec);
+    return !ec || ec == boost::asio::error::would_block;
+  }
+
   void reset_for_next() {
-    head_sent = chunked = finished = failed = false;
+    head_sent = chunked = finished = failed = wrote_any = false;
     pending_head.clear();
   }
 
@@ -116,7 +140,13 @@ struct HttpFrontend::Session final : ClientResponse {
   std::string chunked_body;       // a chunked request's body, decoded
   std::size_t request_bytes = 0;  // the current request's bytes in `in` (used up after it)
   DeadlineQueue::Entry deadline;
+  DeadlineQueue& write_deadlines;
+  DeadlineQueue::Entry write_deadline;
   bool timed_out = false;
+  // When the current request must have arrived whole (set at its first byte).
+  std::chrono::steady_clock::time_point request_deadline{};
+  bool client_eof = false;  // the client shut down its sending side
+  bool wrote_any = false;   // a byte of the current answer was written
   std::string pending_head;
   bool keep_alive = true;
   bool busy = false;

@@ -95,7 +95,9 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
                    return std::make_shared<flowcontrol::FlowController>(
                        pool, clock_, flow_options(options_, nullptr));
                  }),
-      control_(std::make_unique<Control>()) {
+      control_(std::make_unique<Control>()),
+      connections_(
+          std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))) {
   snapshot_.store(datastore_.reconcile(initial));
   apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
@@ -203,7 +205,7 @@ void Gateway::start() {
           } done{counters_.in_flight};
           co_await handler->handle(req, res);
         },
-        options_.limits);
+        options_.limits, connections_.get());
   }
   control_->admin = std::make_unique<HttpFrontend>(
       make_acceptor(control_->io.get_executor(), options_.admin_listen, false),

@@ -18,6 +18,7 @@
 #include "gateway/core/request_handler.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
+#include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
@@ -34,6 +35,7 @@ struct GatewayOptions {
   UpstreamTimeouts upstream;
   HandlerOptions handler;
   std::size_t max_idle_upstream_per_endpoint = 128;
+  std::size_t max_connections = 10000;  // client connections open at once, over all workers
   std::chrono::milliseconds drain_timeout{30000};
   bool watch_config = true;
   bool access_log = false;
@@ -91,6 +93,7 @@ class Gateway final : public SnapshotSource {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
+  std::unique_ptr<ConnectionLimit> connections_;
   Counters counters_;
   SteadyClock clock_;
 };

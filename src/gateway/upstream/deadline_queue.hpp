@@ -1,6 +1,7 @@
 // Bounds socket waits without a timer per wait. Every wait of one kind has the same timeout, so
 // entries armed one after another expire in the order they were armed: a FIFO list is already
-// sorted by deadline, and one timer per list, set for its oldest entry, is enough. Arming and
+// sorted by deadline, and one timer per list, set for its oldest entry, is enough (arm_at places
+// an entry with a deadline of its own in order). Arming and
 // disarming an entry is a clock read and two pointer swaps; the timer is reset only when it
 // fires (about once per timeout while the list is busy), not per wait, so a wait costs no
 // system call. An expired entry cancels its socket's pending operations and is marked, so the
@@ -50,6 +51,25 @@ class DeadlineQueue {
     e.linked = true;
     if (!timer_running_) start(e.deadline);
   }
+  // Starts bounding a wait on `socket` by a deadline of the caller's (the end of a request
+  // begun earlier): placed in deadline order, found from the back since most are recent.
+  void arm_at(Entry& e, boost::asio::ip::tcp::socket& socket,
+              std::chrono::steady_clock::time_point deadline) {
+    remove(e);
+    e.expired = false;
+    e.socket = &socket;
+    e.queue = this;
+    e.deadline = deadline;
+    Entry* after = tail_;
+    while (after && after->deadline > deadline) after = after->prev;
+    e.prev = after;
+    e.next = after ? after->next : head_;
+    (e.next ? e.next->prev : tail_) = &e;
+    (after ? after->next : head_) = &e;
+    e.linked = true;
+    // The timer waits for the oldest entry: restart it when this one is now the first.
+    if (!timer_running_ || head_ == &e) start(deadline);
+  }
   // The wait ended; returns whether it ended because the deadline passed.
   bool disarm(Entry& e) {
     if (e.linked) unlink(e);
@@ -78,7 +98,9 @@ class DeadlineQueue {
     timer_running_ = true;
     timer_.expires_at(at);
     timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;  // only when the queue is destroyed: `this` may be gone
+      // Cancelled: by stop(), by a restart for an earlier entry, or because the queue is
+      // destroyed (`this` may be gone).
+      if (ec) return;
       on_timer();
     });
   }

@@ -163,6 +163,7 @@ Parse parse_request_head(std::string_view bytes, std::size_t max_head, MessageHe
   if (f.has_encoding && (!f.chunked || f.has_length)) return Parse::kBad;  // no smuggling
   out.size = end;
   out.keep_alive = minor == 1 ? !f.close : (f.keep_alive && !f.close);
+  out.http11 = minor == 1;
   out.framing = f.chunked      ? BodyFraming::kChunked
                 : f.has_length ? BodyFraming::kLength
                                : BodyFraming::kNone;
@@ -190,6 +191,7 @@ Parse parse_response_head(std::string_view bytes, std::size_t max_head, MessageH
   out.size = end;
   out.status = status;
   out.keep_alive = minor == 1 ? !f.close : (f.keep_alive && !f.close);
+  out.http11 = minor == 1;
   out.content_length = f.length;
   if (status < 200 || status == 204 || status == 304) {
     out.framing = BodyFraming::kNone;

@@ -33,6 +33,7 @@ struct MessageHead {
   BodyFraming framing = BodyFraming::kNone;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
+  bool http11 = true;            // HTTP/1.1 (else 1.0)
   bool expect_continue = false;  // requests: "Expect: 100-continue"
 };
 

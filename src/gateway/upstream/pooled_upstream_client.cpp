@@ -16,6 +16,7 @@
 
 #include "gateway/upstream/deadline_queue.hpp"
 #include "gateway/upstream/http1.hpp"
+#include "gateway/upstream/tcp_keepalive.hpp"
 #include "gateway/upstream/upstream_client.hpp"
 
 namespace infergate::gateway {
@@ -161,6 +162,7 @@ net::awaitable<bool> PooledExchange::connect() {
   }
   boost::system::error_code ignored;
   conn_->socket.set_option(tcp::no_delay(true), ignored);
+  set_keepalive(conn_->socket);
   conn_->socket.non_blocking(true, ignored);
   co_return true;
 }

@@ -1,0 +1,261 @@
+// The front end on a loopback socket with misbehaving clients: half-close, close, reset, large
+// bodies, a request trickling in, a silent connection, a client that stops reading, split and
+// pipelined writes, and the connection limit. The handlers stand in for the request path and
+// record whether they were cancelled.
+#include "gateway/frontend/http_frontend.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
+#include <thread>
+
+#include "gateway/frontend/connection_limit.hpp"
+#include "support/integration.hpp"
+#include "support/raw_connection.hpp"
+
+namespace infergate::gateway {
+namespace {
+namespace net = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::RawConnection;
+using testing::until;
+
+// What the handlers saw, read by the test thread.
+struct Seen {
+  std::atomic<int> started{0};
+  std::atomic<int> cancelled{0};  // the wait was cancelled (the client is gone)
+  std::atomic<int> answered{0};
+  std::atomic<int> write_failed{0};
+  std::atomic<std::size_t> body_bytes{0};
+};
+
+// A handler that works for `work` (cancellable), then answers "ok <body bytes>".
+Handler working_handler(Seen& seen, milliseconds work) {
+  return [&seen, work](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
+    seen.started++;
+    seen.body_bytes = req.body.size();
+    net::steady_timer timer(co_await net::this_coro::executor);
+    timer.expires_after(work);
+    auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+    if (ec) {
+      seen.cancelled++;
+      co_return;
+    }
+    const std::string body = "ok " + std::to_string(req.body.size());
+    ResponseHead head;
+    head.content_length = body.size();
+    co_await res.send_head(head);
+    const bool sent = co_await res.send_last(body);
+    if (sent) seen.answered++;
+  };
+}
+
+// A handler that streams 64 KiB pieces until a write fails.
+Handler flooding_handler(Seen& seen) {
+  return [&seen](const ClientRequest&, ClientResponse& res) -> net::awaitable<void> {
+    seen.started++;
+    co_await res.send_head(ResponseHead{});
+    const std::string piece(64 << 10, 'x');
+    for (;;) {
+      const bool sent = co_await res.send_body(piece);
+      if (!sent) break;
+    }
+    seen.write_failed++;
+  };
+}
+
+class FrontendOnLoopback : public ::testing::Test {
+ protected:
+  void start(Handler handler, FrontendLimits limits = {}, std::size_t max_connections = 0) {
+    if (max_connections > 0) limit_ = std::make_unique<ConnectionLimit>(max_connections);
+    frontend_ =
+        std::make_unique<HttpFrontend>(make_acceptor(io_.get_executor(), "127.0.0.1:0", false),
+                                       std::move(handler), limits, limit_.get());
+    port_ = frontend_->port();
+    net::co_spawn(io_, frontend_->accept_loop(), net::detached);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (!thread_.joinable()) return;
+    // As the gateway stops a worker: end every coroutine, then let run() return.
+    net::post(io_, [this] { frontend_->close_all(); });
+    work_.reset();
+    thread_.join();
+  }
+  static std::string post(const std::string& body, const std::string& extra_headers = "") {
+    return "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+  }
+
+  net::io_context io_{1};
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_{io_.get_executor()};
+  std::unique_ptr<ConnectionLimit> limit_;
+  std::unique_ptr<HttpFrontend> frontend_;
+  std::thread thread_;
+  unsigned short port_ = 0;
+  Seen seen_;
+};
+
+TEST_F(FrontendOnLoopback, HalfCloseAfterTheRequestStillGetsTheAnswer) {
+  start(working_handler(seen_, milliseconds(100)));
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}")));
+  c.shutdown_send();
+  bool closed = false;
+  const std::string answer = c.read_until_close(seconds(10), closed);
+  // The interim "100 Continue" asked whether the client had closed; the answer follows it.
+  EXPECT_NE(answer.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("ok 2"), std::string::npos) << answer;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(seen_.cancelled, 0);
+  EXPECT_EQ(seen_.answered, 1);
+}
+
+TEST_F(FrontendOnLoopback, ClientClosingWhileTheHandlerWorksCancelsIt) {
+  start(working_handler(seen_, seconds(60)));
+  {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send(post("{}")));
+    ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+  }  // an orderly close, as a client that gives up does
+  EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+}
+
+TEST_F(FrontendOnLoopback, ClientResetCancelsTheHandler) {
+  start(working_handler(seen_, seconds(60)));
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}")));
+  ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+  c.reset();
+  EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+}
+
+TEST_F(FrontendOnLoopback, ClientLeavingAfterALargeBodyIsNoticed) {
+  FrontendLimits limits;
+  limits.max_body_bytes = 1 << 20;
+  start(working_handler(seen_, seconds(60)), limits);
+  {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send(post(std::string(256 << 10, 'a'))));
+    ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+    EXPECT_EQ(seen_.body_bytes, std::size_t{256} << 10);
+  }
+  EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+}
+
+TEST_F(FrontendOnLoopback, RequestTricklingInIsCutAtTheReadTimeoutWith408) {
+  FrontendLimits limits;
+  limits.request_read_timeout = milliseconds(400);
+  start(working_handler(seen_, milliseconds(1)), limits);
+  RawConnection c(port_);
+  const std::string request = post("{}");
+  const auto began = std::chrono::steady_clock::now();
+  // One byte every 50 ms would take over 3 s: each byte used to re-arm the timeout. The wait
+  // for an answer between bytes paces the client.
+  std::size_t sent = 0;
+  std::optional<std::string> answer;
+  while (!answer && sent < request.size() && c.send(request.substr(sent, 1))) {
+    ++sent;
+    answer = c.read_until("\r\n\r\n", milliseconds(50));
+  }
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u) << *answer;
+  EXPECT_LT(sent, request.size());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, seconds(2));
+  bool closed = false;
+  const std::string whole = *answer + c.read_until_close(seconds(10), closed);
+  EXPECT_NE(whole.find("\"type\""), std::string::npos) << whole;
+  EXPECT_EQ(seen_.started, 0);
+}
+
+TEST_F(FrontendOnLoopback, HeadNeverFinishedIs408) {
+  FrontendLimits limits;
+  limits.request_read_timeout = milliseconds(200);
+  start(working_handler(seen_, milliseconds(1)), limits);
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send("POST /v1/completions HTTP/1.1\r\nHost:"));
+  bool closed = false;
+  const std::string answer = c.read_until_close(seconds(10), closed);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 408 ", 0), 0u) << answer;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(FrontendOnLoopback, ConnectionThatSendsNothingIsClosedWithoutAnAnswer) {
+  FrontendLimits limits;
+  limits.request_read_timeout = milliseconds(200);
+  start(working_handler(seen_, milliseconds(1)), limits);
+  RawConnection c(port_);
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(seconds(10), closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(FrontendOnLoopback, ClientThatStopsReadingIsCutOffAtTheWriteTimeout) {
+  FrontendLimits limits;
+  limits.write_timeout = milliseconds(300);
+  start(flooding_handler(seen_), limits);
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}")));
+  // Never reads: the socket buffers fill, the write waits, the deadline ends it.
+  EXPECT_TRUE(until([&] { return seen_.write_failed == 1; }, seconds(20)));
+}
+
+TEST_F(FrontendOnLoopback, RequestSplitIntoSingleBytesIsAnswered) {
+  start(working_handler(seen_, milliseconds(1)));
+  RawConnection c(port_);
+  const std::string request = post("{\"a\": 1}");
+  for (const char ch : request) ASSERT_TRUE(c.send(std::string(1, ch)));
+  EXPECT_TRUE(c.read_until("ok 8", seconds(10)));
+}
+
+TEST_F(FrontendOnLoopback, PipelinedRequestsAreAnsweredInOrder) {
+  start(working_handler(seen_, milliseconds(1)));
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}") + post("{\"b\": 22}")));
+  const auto both = c.read_until("ok 9", seconds(10));
+  ASSERT_TRUE(both);
+  EXPECT_LT(both->find("ok 2"), both->find("ok 9"));
+  EXPECT_EQ(seen_.cancelled, 0);
+}
+
+TEST_F(FrontendOnLoopback, EarlyCloseInTheHeadNeverReachesTheHandler) {
+  start(working_handler(seen_, milliseconds(1)));
+  {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send("POST /v1/completions HTTP/1.1\r\nContent-Le"));
+  }
+  RawConnection next(port_);  // the front end still serves
+  ASSERT_TRUE(next.send(post("{}")));
+  EXPECT_TRUE(next.read_until("ok 2", seconds(10)));
+  EXPECT_EQ(seen_.started, 1);
+}
+
+TEST_F(FrontendOnLoopback, AtTheConnectionLimitNewConnectionsWaitUntilOneCloses) {
+  start(working_handler(seen_, milliseconds(1)), {}, 2);
+  auto first = std::make_unique<RawConnection>(port_);
+  RawConnection second(port_);
+  ASSERT_TRUE(first->send(post("{}")));
+  ASSERT_TRUE(first->read_until("ok 2", seconds(10)));
+  ASSERT_TRUE(second.send(post("{}")));
+  ASSERT_TRUE(second.read_until("ok 2", seconds(10)));
+  RawConnection third(port_);  // the kernel completes the handshake; nobody accepts it
+  ASSERT_TRUE(third.send(post("{}")));
+  EXPECT_FALSE(third.read_until("ok 2", milliseconds(300)));
+  EXPECT_EQ(limit_->open(), 2u);
+  first.reset();
+  EXPECT_TRUE(third.read_until("ok 2", seconds(10)));
+}
+
+}  // namespace
+}  // namespace infergate::gateway
