@@ -31,6 +31,7 @@ static int run(int argc, char** argv) {
   std::vector<std::string> served_names, lora_modules;
   int max_num_seqs = 0, max_batched = 0, block_size = 0, num_blocks = 0, max_loras = 1;
   int startup_delay_ms = 0, metrics_delay_ms = 2000;
+  long keep_alive_ms = 60000;
   double slowdown = 1.0;
   bool no_prefix_caching = false;
   ReplicaOptions& ro = server.replica;
@@ -79,7 +80,9 @@ static int run(int argc, char** argv) {
      "cut every stream after this many tokens (0: never)")
     ("slowdown", po::value(&slowdown)->default_value(1.0), "multiply every step time")
     ("max-body-bytes", po::value(&server.max_body_bytes)->default_value(server.max_body_bytes),
-     "request body limit (413 above)");
+     "request body limit (413 above)")
+    ("keep-alive-timeout-ms", po::value(&keep_alive_ms)->default_value(keep_alive_ms),
+     "close a connection idle this long between requests (uvicorn, under vLLM and SGLang: 5000)");
   // clang-format on
 
   po::variables_map vm;
@@ -127,6 +130,8 @@ static int run(int argc, char** argv) {
     return usage_error("unknown --metrics-fault " + metrics_fault);
   ro.faults.metrics_delay = std::chrono::milliseconds(metrics_delay_ms);
   ro.startup_delay = std::chrono::milliseconds(startup_delay_ms);
+  if (keep_alive_ms <= 0) return usage_error("--keep-alive-timeout-ms must be positive");
+  server.idle_timeout = std::chrono::milliseconds(keep_alive_ms);
   if (server.replicas < 1 || server.replicas > 1024)
     return usage_error("--replicas must be 1..1024");
 

@@ -14,8 +14,8 @@ using namespace infergate::gateway;
 
 int main(int argc, char** argv) {
   GatewayOptions o;
-  long request_read_ms = 0, idle_ms = 0, write_ms = 0, connect_ms = 0, response_ms = 0,
-       body_idle_ms = 0, drain_ms = 0;
+  long request_read_ms = 0, idle_ms = 0, write_ms = 0, connect_ms = 0, pool_idle_ms = 0,
+       response_ms = 0, body_idle_ms = 0, drain_ms = 0;
   long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
   long queue_ttl_ms = 0, allowance_ms = 0;
   bool no_flow_control = false;
@@ -102,6 +102,9 @@ int main(int argc, char** argv) {
      "requests a pool's queue holds over all bands (429 above)")
     ("queue-max-bytes", po::value(&o.flow.queue_limits.max_bytes)->default_value(o.flow.queue_limits.max_bytes),
      "request bytes a pool's queue holds over all bands (429 above)")
+    ("upstream-pool-idle-timeout-ms", po::value(&pool_idle_ms)->default_value(o.upstream.pool_idle.count()),
+     "an idle keep-alive connection to a model server is not reused after this; keep it below the "
+     "server's own keep-alive timeout (uvicorn's default is 5 s)")
     ("max-idle-upstream-connections", po::value(&o.max_idle_upstream_per_endpoint)->default_value(o.max_idle_upstream_per_endpoint),
      "idle keep-alive connections kept per model server and worker")
     ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
@@ -129,6 +132,7 @@ int main(int argc, char** argv) {
   o.limits.idle_timeout = std::chrono::milliseconds(idle_ms);
   o.limits.write_timeout = std::chrono::milliseconds(write_ms);
   o.upstream.connect = std::chrono::milliseconds(connect_ms);
+  o.upstream.pool_idle = std::chrono::milliseconds(pool_idle_ms);
   o.upstream.response_head = std::chrono::milliseconds(response_ms);
   o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);
   o.drain_timeout = std::chrono::milliseconds(drain_ms);

@@ -195,6 +195,38 @@ TEST(RequestPath, RetriesAnotherEndpointBeforeTheFirstByte) {
   EXPECT_EQ(retried, 2) << "round-robin sends half of them to the dead endpoint first";
 }
 
+TEST(RequestPath, ARequestThatMayHaveReachedTheModelServerIsNeverSentElsewhere) {
+  // Each failure, with whether another endpoint may be tried and the status when it may not.
+  const std::vector<std::tuple<UpstreamFailure, bool, int>> cases{
+      {UpstreamFailure::kConnect, true, 0},
+      {UpstreamFailure::kNotDelivered, true, 0},
+      {UpstreamFailure::kClosedBeforeStatus, false, 502},
+      {UpstreamFailure::kProtocol, false, 502},
+      {UpstreamFailure::kTimeout, false, 504}};
+  for (const auto& [failure, retried, status] : cases) {
+    Harness h(kConfig);
+    h.upstream.fallback["10.0.0.1:8000"] = ScriptedReply{failure, 0, "", {}, false};
+    h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("m"));
+    // Round-robin: of two requests, one goes to the failing endpoint first.
+    int sent_to_both = 0;
+    std::set<int> statuses;
+    for (int i = 0; i < 2; ++i) {
+      const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+      statuses.insert(res.head->status);
+    }
+    for (const auto& r : h.records) sent_to_both += r.attempts > 1;
+    const std::string name(upstream_failure_name(failure));
+    if (retried) {
+      EXPECT_EQ(sent_to_both, 1) << name;
+      EXPECT_EQ(statuses, std::set<int>{200}) << name;
+    } else {
+      EXPECT_EQ(sent_to_both, 0) << name;
+      EXPECT_EQ(statuses, (std::set<int>{200, status})) << name;
+      EXPECT_EQ(h.upstream.received.size(), 2u) << name << ": sent once each";
+    }
+  }
+}
+
 TEST(RequestPath, RetriesOverloadedAnswersAndPassesTheLastOneThrough) {
   Harness h(kConfig);
   ScriptedReply busy;

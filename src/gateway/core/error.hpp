@@ -27,6 +27,9 @@ struct GatewayError {
   static GatewayError unavailable(std::string message) {
     return {503, std::move(message), {}, ErrorSource::kGateway, false};
   }
+  static GatewayError bad_gateway(std::string message) {
+    return {502, std::move(message), {}, ErrorSource::kUpstream, false};
+  }
   static GatewayError timeout(std::string message) {
     return {504, std::move(message), {}, ErrorSource::kUpstream, false};
   }

@@ -358,14 +358,20 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
     if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
       last_failure = endpoint->address + ": " + std::string(upstream_failure_name(*failure));
       report(*endpoint, AttemptOutcome::kFailure);
-      if (*failure == UpstreamFailure::kTimeout) {
-        const GatewayError e = GatewayError::timeout("upstream " + last_failure);
-        record.status = 504;
+      if (request_may_have_run(*failure)) {
+        // The model server may be generating already: sending the request elsewhere could run
+        // it twice, so the client gets the failure (504 for a timeout, else 502).
+        const GatewayError e =
+            *failure == UpstreamFailure::kTimeout
+                ? GatewayError::timeout("upstream " + last_failure)
+                : GatewayError::bad_gateway("upstream " + last_failure +
+                                            " (not retried: the request may have reached it)");
+        record.status = e.status;
         record.error = e;
         co_await send_error(response, e);
         co_return;
       }
-      continue;  // nothing reached the model server's client side: try another endpoint
+      continue;  // the request provably did not reach the model server: try another endpoint
     }
     ResponseHead head = std::move(std::get<ResponseHead>(sent));
     report(*endpoint, head.status >= 500   ? AttemptOutcome::kFailure

@@ -7,11 +7,14 @@
 // small answers, the whole body. The head is parsed by hand (http1.hpp); bodies are handed on
 // as they arrive, chunked ones decoded in place. Waits are bounded by DeadlineQueues (connect,
 // response head, body idle): no timer is set per wait.
+#include <sys/socket.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <unordered_map>
 
 #include "gateway/upstream/deadline_queue.hpp"
@@ -32,6 +35,7 @@ constexpr std::size_t kMaxHead = std::size_t{32} << 10;
 struct Connection {
   explicit Connection(const net::any_io_executor& ex) : socket(ex) {}
   tcp::socket socket;
+  std::chrono::steady_clock::time_point idle_since{};  // when it went back to the pool
   std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
   std::size_t begin = 0, end = 0;  // bytes read and not yet used
   std::string request_head;        // reused for each request's head
@@ -41,6 +45,15 @@ struct Connection {
 bool closed_early(const boost::system::error_code& ec) {
   return ec == net::error::eof || ec == net::error::connection_reset ||
          ec == net::error::broken_pipe;
+}
+
+// Whether an idle connection is still usable: open, and with nothing to read (an end of file or
+// a reset means the server closed it; bytes mean it sent something unasked).
+bool still_open(tcp::socket& socket) {
+  if (!socket.is_open()) return false;
+  char probe = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 class PooledUpstreamClient;
@@ -81,6 +94,7 @@ class PooledUpstreamClient final : public UpstreamClient {
                        std::size_t max_idle)
       : executor_(ex),
         max_idle_(max_idle),
+        pool_idle_(timeouts.pool_idle),
         resolver_(ex),
         connect_deadlines(ex, timeouts.connect),
         head_deadlines(ex, timeouts.response_head),
@@ -90,18 +104,28 @@ class PooledUpstreamClient final : public UpstreamClient {
     return std::make_unique<PooledExchange>(*this, address);
   }
 
+  // The most recently used idle connection that is young enough and still open; the ones
+  // found expired or closed by the server are dropped on the way.
   std::unique_ptr<Connection> take_idle(const std::string& address) {
     auto it = idle_.find(address);
-    while (it != idle_.end() && !it->second.empty()) {
-      auto conn = std::move(it->second.back());
-      it->second.pop_back();
-      if (conn->socket.is_open()) return conn;
+    if (it == idle_.end()) return nullptr;
+    auto& list = it->second;
+    const auto oldest_usable = std::chrono::steady_clock::now() - pool_idle_;
+    // The list is in the order connections came back: the front ones idled longest.
+    std::size_t expired = 0;
+    while (expired < list.size() && list[expired]->idle_since < oldest_usable) ++expired;
+    list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(expired));
+    while (!list.empty()) {
+      auto conn = std::move(list.back());
+      list.pop_back();
+      if (still_open(conn->socket)) return conn;
     }
     return nullptr;
   }
 
   void give_back(const std::string& address, std::unique_ptr<Connection> conn) {
     auto& list = idle_[address];
+    conn->idle_since = std::chrono::steady_clock::now();
     if (list.size() < max_idle_) list.push_back(std::move(conn));
   }
 
@@ -131,6 +155,7 @@ class PooledUpstreamClient final : public UpstreamClient {
  private:
   net::any_io_executor executor_;
   std::size_t max_idle_;
+  std::chrono::milliseconds pool_idle_;
   tcp::resolver resolver_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
   std::unordered_map<std::string, tcp::resolver::results_type> resolved_;
@@ -188,11 +213,13 @@ net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue,
 
 net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send(
     const UpstreamRequest& request) {
-  // A pooled connection may have been closed by the server while idle: a failure before any
-  // response byte on a reused connection is retried once on a fresh one.
+  // A pooled connection may have been closed by the server while idle, in the moment before
+  // this request went out: when it resets before the server took the request, the request goes
+  // once more on a fresh connection to the same endpoint. Otherwise what reached the server is
+  // never sent again (see UpstreamFailure).
   http1::MessageHead head;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    conn_ = client_.take_idle(address_);
+    conn_ = attempt == 0 ? client_.take_idle(address_) : nullptr;
     const bool reused = conn_ != nullptr;
     if (!reused && !co_await connect()) co_return UpstreamFailure::kConnect;
     Connection& c = *conn_;
@@ -237,6 +264,8 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
       ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out)
                                                            : wec;
     }
+    const bool written = !ec || ec == net::error::would_block;
+    if (ec == net::error::would_block) ec = {};
     bool timed_out = ec == net::error::timed_out;
     // Read until a whole head is here; informational (1xx) heads are skipped.
     while (!ec) {
@@ -257,10 +286,15 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
     const bool nothing_read = c.end == 0;
     conn_.reset();
     if (timed_out) co_return UpstreamFailure::kTimeout;
-    if (reused && closed_early(ec) && nothing_read && attempt == 0) continue;
+    // A write that failed, or a reset with nothing read back: a socket closed before reading
+    // answers with a reset, so the server did not take the request.
+    const bool not_taken = !written || (ec == net::error::connection_reset && nothing_read);
+    if (not_taken && reused) continue;  // the stale-connection race: once more, fresh
+    if (not_taken) co_return UpstreamFailure::kNotDelivered;
     if (closed_early(ec)) co_return UpstreamFailure::kClosedBeforeStatus;
     co_return UpstreamFailure::kProtocol;
   }
+  if (!conn_) co_return UpstreamFailure::kNotDelivered;
 
   framing_ = head.framing;
   remaining_ = head.content_length;

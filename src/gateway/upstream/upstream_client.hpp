@@ -44,16 +44,28 @@ struct UpstreamRequest {
   }
 };
 
+// Why an exchange got no response head. Whether another endpoint may be tried follows from
+// whether the request can have reached the model server (see request_may_have_run): a
+// generation must never run twice.
 enum class UpstreamFailure {
-  kConnect,             // could not connect (refused, unreachable, timed out)
-  kClosedBeforeStatus,  // reset or closed before the status line: the request was not served
+  kConnect,             // could not connect (refused, unreachable, timed out): nothing was sent
+  kNotDelivered,        // reset before the server took the request (a write failed, or a reset came
+                        // back with nothing read: a socket closed before reading answers so)
+  kClosedBeforeStatus,  // an orderly close after the whole request was written, before the
+                        // status line: the server may have read it and begun
   kTimeout,             // no response head in time
   kProtocol,            // not HTTP
 };
+// Whether the model server may have received the request: then it is never sent elsewhere.
+inline bool request_may_have_run(UpstreamFailure f) {
+  return f != UpstreamFailure::kConnect && f != UpstreamFailure::kNotDelivered;
+}
 inline std::string_view upstream_failure_name(UpstreamFailure f) {
   switch (f) {
     case UpstreamFailure::kConnect:
       return "connect failure";
+    case UpstreamFailure::kNotDelivered:
+      return "connection reset before the request was taken";
     case UpstreamFailure::kClosedBeforeStatus:
       return "connection closed before the response";
     case UpstreamFailure::kTimeout:
@@ -66,6 +78,9 @@ inline std::string_view upstream_failure_name(UpstreamFailure f) {
 
 struct UpstreamTimeouts {
   std::chrono::milliseconds connect{5000};
+  // An idle pooled connection is not reused after this, so it is dropped before the model
+  // server's own keep-alive timeout closes it (uvicorn, under vLLM and SGLang: 5 s).
+  std::chrono::milliseconds pool_idle{4000};
   std::chrono::milliseconds response_head{600000};
   std::chrono::milliseconds body_idle{300000};
 };
