@@ -150,8 +150,11 @@ TEST(RequestPath, StreamsEventsUnchangedAndCountsThem) {
   h.upstream.fallback["10.0.0.1:8000"] = r;
   const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x","stream":true})");
   EXPECT_FALSE(res.head->content_length) << "a stream is not buffered";
-  EXPECT_EQ(res.body, stream) << "bytes forwarded as they came";
-  EXPECT_EQ(res.pieces.size(), 4u) << "each upstream piece forwarded before the next is read";
+  EXPECT_EQ(res.body, stream) << "bytes forwarded unchanged";
+  // Each write holds the whole events that the pieces read so far completed, and no part of
+  // the next one: a piece that completes nothing waits for its event's end.
+  EXPECT_EQ(res.pieces.size(), 2u);  // 30 and 133 bytes in: no event complete
+  for (const auto& piece : res.pieces) EXPECT_TRUE(piece.ends_with("\n\n")) << piece;
   EXPECT_TRUE(res.finished);
   EXPECT_EQ(h.records[0].counted_output, 3);
   EXPECT_FALSE(h.records[0].usage);
@@ -279,6 +282,31 @@ TEST(RequestPath, FailureMidStreamEndsWithAnErrorEvent) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_TRUE(json::parse(events[1]).as_object().contains("error"));
   EXPECT_EQ(h.upstream.received.size(), 1u) << "never retried after a byte reached the client";
+}
+
+TEST(RequestPath, AStreamCutInsideAnEventForwardsOnlyWholeEvents) {
+  for (const bool rewrite : {false, true}) {
+    Harness h(kConfig);
+    ScriptedReply r;
+    r.content_type = "text/event-stream";
+    const std::string whole = chunk(rewrite ? "food-review-1" : "m", "a");
+    r.body_pieces = {whole, whole.substr(0, whole.size() / 2)};  // the second one cut short
+    r.break_after_pieces = true;
+    h.upstream.fallback["10.0.0.1:8000"] = r;
+    h.upstream.fallback["10.0.0.2:8000"] = r;
+    const std::string model = rewrite ? "food-review" : "m";  // rewritten to food-review-1
+    const auto res =
+        h.post("/v1/completions", R"({"model":")" + model + R"(","prompt":"x","stream":true})");
+    ASSERT_EQ(res.head->status, 200);
+    std::vector<std::string> events;
+    infergate::testing::SseParser parser;
+    parser.feed(res.body,
+                [&](const infergate::testing::SseEvent& e) { events.emplace_back(e.data); });
+    parser.finish([&](const infergate::testing::SseEvent& e) { events.emplace_back(e.data); });
+    ASSERT_EQ(events.size(), 2u) << res.body;
+    EXPECT_TRUE(json::parse(events[0]).as_object().contains("choices")) << events[0];
+    EXPECT_TRUE(json::parse(events[1]).as_object().contains("error")) << events[1];
+  }
 }
 
 TEST(RequestPath, AClientThatGoesAwayStopsTheRelay) {

@@ -64,7 +64,6 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
   };
 
   for (;;) {
-    const std::size_t old_size = buffer.size();
     const BodyRead r = co_await ex.upstream->read_body(buffer);
     if (r == BodyRead::kEnd) break;
     if (r != BodyRead::kData) {
@@ -81,13 +80,15 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     out.clear();
     copied = 0;
     for (const StreamEvent& e : events) take(e);
+    // Only whole events go to the client: a stream cut inside an event must not leave half an
+    // event in front of the error event. The incomplete rest waits in `buffer` for its end.
     const std::size_t complete = scanner.complete_end();
     std::string_view to_send;
     if (rewrite) {
       out.append(buffer, copied, complete - copied);
       to_send = out;
     } else {
-      to_send = std::string_view(buffer).substr(old_size);  // the bytes before went out already
+      to_send = std::string_view(buffer).substr(0, complete);
     }
     if (ex.upstream->body_complete() && complete == buffer.size()) {
       co_await response.send_last(to_send);  // the end of the stream leaves with its last events
@@ -102,10 +103,12 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
   out.clear();
   copied = 0;
   for (const StreamEvent& e : events) take(e);
-  if (rewrite) {
+  // The stream ended cleanly: a last event without its blank line is whole all the same.
+  if (rewrite)
     out.append(buffer, copied, buffer.size() - copied);
-    if (!out.empty() && !co_await response.send_body(out)) co_return;
-  }
+  else
+    out = buffer;
+  if (!out.empty() && !co_await response.send_body(out)) co_return;
   co_await response.finish();
 }
 
