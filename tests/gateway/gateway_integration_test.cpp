@@ -407,6 +407,42 @@ TEST(GatewayProcess, ReloadsWhenTheFileChanges) {
       until([&] { return admin.get("/config").body.find("model added") != std::string::npos; }));
 }
 
+// A mounted ConfigMap as kubelet lays it out and updates it: the file is a symlink through
+// `..data`, and an update writes a new folder and swaps `..data` to it.
+TEST(GatewayProcess, ReloadsWhenKubeletUpdatesAMountedConfigMap) {
+  auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a"});
+  const std::string base =
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("a", "a", *a) + pool_yaml("a");
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("infergate-configmap-" + std::to_string(::getpid()) + "-" +
+       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  fs::create_directories(dir / "..2026_12_06_01");
+  std::ofstream(dir / "..2026_12_06_01" / "config.yaml") << base;
+  fs::create_directory_symlink("..2026_12_06_01", dir / "..data");
+  fs::create_symlink("..data/config.yaml", dir / "config.yaml");
+  Gateway gw((dir / "config.yaml").string());
+  auto admin = gw.admin();
+
+  // Another file in the folder changes too; the update reloads once.
+  std::ofstream(dir / "unrelated.txt") << "x";
+  // kubelet's update: none of its events names config.yaml.
+  fs::create_directories(dir / "..2026_12_06_02");
+  std::ofstream(dir / "..2026_12_06_02" / "config.yaml")
+      << base +
+             "---\napiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: "
+             "InferenceModel\nmetadata: {name: m}\nspec: {modelName: added, poolRef: {name: a}}\n";
+  fs::create_directory_symlink("..2026_12_06_02", dir / "..data_tmp");
+  fs::rename(dir / "..data_tmp", dir / "..data");
+  fs::remove_all(dir / "..2026_12_06_01");
+  EXPECT_TRUE(
+      until([&] { return admin.get("/config").body.find("model added") != std::string::npos; }));
+  EXPECT_EQ(metric(admin, "infergate_config_reloads_total"), 1) << "one reload, for the update";
+  fs::remove_all(dir);
+}
+
 TEST(GatewayProcess, QuietPeriodAfterTheServerClosedIdleConnectionsFailsNoRequest) {
   // The model server closes idle keep-alives after 100 ms (uvicorn: 5 s); the gateway's own
   // pool expiry is set past that, so only noticing closed connections saves the next burst.

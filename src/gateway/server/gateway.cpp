@@ -10,12 +10,13 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "gateway/scheduling/framework/build.hpp"
@@ -58,6 +59,26 @@ void apply_flow_options(const GatewayOptions& o, const Snapshot& snap) {
     if (pool->flow) pool->flow->set_options(flow);
 }
 
+// The configuration files' contents, one after another (a file that cannot be read adds its
+// name and a mark, so its coming back counts as a change).
+std::string read_config_text(const std::vector<std::string>& files) {
+  std::string all;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      all += '\0';
+      all += "unreadable: " + f;
+      all += '\0';
+      continue;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    all += text.str();
+    all += '\0';
+  }
+  return all;
+}
+
 }  // namespace
 
 // A worker's coroutines refer to its front end, handler and upstream client, and ~io_context
@@ -83,8 +104,8 @@ struct Gateway::Control {
   std::unique_ptr<HttpFrontend> admin;
   net::steady_timer reload_debounce{io};
   std::optional<net::posix::stream_descriptor> inotify;
-  std::set<std::string> watched_names;
   std::array<char, 4096> inotify_buffer{};
+  std::string watched_text;  // the configuration files' contents when last looked at
   std::atomic<bool> draining{false};
 };
 
@@ -227,18 +248,20 @@ void Gateway::start() {
 
   // Watched from before the caller learns we are ready, so no change can slip in unseen.
   Control& c = *control_;
-  // Reload when a configuration file changes (editors often replace the file: watch the folder).
+  // Reload when a configuration file changes. Editors replace the file, and kubelet updates a
+  // mounted ConfigMap by swapping the folder's `..data` symlink, so the file's own name may see
+  // no event: any event in a watched folder leads (after a pause) to a look at the contents,
+  // and a reload only when they changed.
   if (options_.watch_config && !options_.config_files.empty()) {
     const int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd >= 0) {
       std::set<std::string> dirs;
-      for (const auto& f : options_.config_files) {
-        const std::filesystem::path p = std::filesystem::absolute(f);
-        dirs.insert(p.parent_path().string());
-        c.watched_names.insert(p.filename().string());
-      }
+      for (const auto& f : options_.config_files)
+        dirs.insert(std::filesystem::absolute(f).parent_path().string());
       for (const auto& d : dirs)
-        inotify_add_watch(fd, d.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+        inotify_add_watch(fd, d.c_str(),
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB);
+      c.watched_text = read_config_text(options_.config_files);
       c.inotify.emplace(c.io, fd);
       watch_config_files();
     } else {
@@ -291,23 +314,17 @@ void Gateway::watch_signals() {
 void Gateway::watch_config_files() {
   Control& c = *control_;
   c.inotify->async_read_some(
-      net::buffer(c.inotify_buffer),
-      [this, &c](const boost::system::error_code& ec, std::size_t n) {
+      net::buffer(c.inotify_buffer), [this, &c](const boost::system::error_code& ec, std::size_t) {
         if (ec) return;
-        bool ours = false;
-        for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
-          inotify_event ev{};
-          std::memcpy(&ev, c.inotify_buffer.data() + off, sizeof ev);
-          const char* name = c.inotify_buffer.data() + off + sizeof(inotify_event);
-          if (ev.len > 0 && c.watched_names.contains(std::string(name))) ours = true;
-          off += sizeof(inotify_event) + ev.len;
-        }
-        if (ours) {  // coalesce the burst of events one save makes
-          c.reload_debounce.expires_after(std::chrono::milliseconds(100));
-          c.reload_debounce.async_wait([this](const boost::system::error_code& tec) {
-            if (!tec) reload();
-          });
-        }
+        // Coalesce the burst of events one save (or one ConfigMap update) makes.
+        c.reload_debounce.expires_after(std::chrono::milliseconds(100));
+        c.reload_debounce.async_wait([this, &c](const boost::system::error_code& tec) {
+          if (tec) return;
+          std::string text = read_config_text(options_.config_files);
+          if (text == c.watched_text) return;  // another file in the folder, or no change
+          c.watched_text = std::move(text);
+          reload();
+        });
         watch_config_files();
       });
 }
