@@ -1,6 +1,10 @@
 // infergate and infergate-sim as real processes on loopback ports chosen at run time.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -475,6 +479,44 @@ TEST(GatewayProcess, QuietPeriodAfterTheServerClosedIdleConnectionsFailsNoReques
   const std::string page = admin.get("/metrics").body;
   EXPECT_EQ(sample_value(page, "infergate_requests_retried_total"), 0);
   EXPECT_EQ(sample_value(page, "infergate_endpoint_ejections_total"), 0);
+}
+
+// A model server that accepts connections (the kernel does, from its backlog) and never
+// answers: /v1/models must not wait on it beyond one bounded first refresh.
+TEST(GatewayProcess, ModelsNeverWaitOnAHungModelServer) {
+  const int hung = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(hung, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(hung, 64), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(hung, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto a = start_sim({"--gpu-profile", "tiny", "--pod-name", "a", "--served-model-name", "alive"});
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("a", "a", *a) +
+      "  - {name: h, address: \"127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
+      "\", labels: {app: h}}\n" + pool_yaml("a") + pool_yaml("h"));
+  Gateway gw(config.path());
+  auto c = gw.client();
+  const auto timed_get = [&] {
+    const auto began = std::chrono::steady_clock::now();
+    const auto res = c.get("/v1/models");
+    return std::make_pair(res, std::chrono::steady_clock::now() - began);
+  };
+  const auto [first, first_took] = timed_get();
+  ASSERT_EQ(first.status, 200);
+  EXPECT_NE(first.body.find("\"alive\""), std::string::npos) << first.body;
+  EXPECT_LT(first_took, std::chrono::seconds(4)) << "one bounded refresh at most";
+  // Later answers come from the cache while the hung server is asked again in the background.
+  for (int i = 0; i < 3; ++i) {
+    const auto [res, took] = timed_get();
+    EXPECT_EQ(res.status, 200);
+    EXPECT_LT(took, std::chrono::milliseconds(500));
+  }
+  ::close(hung);
 }
 
 TEST(GatewayProcess, SigtermDrainsInFlightRequests) {

@@ -1,25 +1,45 @@
 // GET /v1/models, answered by the gateway: every model name an InferenceModel declares, then
-// what each pool's model servers report (fetched from one endpoint per pool, cached briefly).
+// what each pool's model servers report. Those are served from a cache per pool that is
+// refreshed in the background when it is older than the TTL, from the pool's usable endpoints
+// in turn, each asked with a short bound: a hung or unhealthy model server never stalls a
+// client. Only a pool's very first answer is waited for (at most the bound of one refresh).
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
 #include <set>
 
 #include "gateway/core/request_handler.hpp"
+#include "gateway/datastore/availability.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
 namespace json = boost::json;
 
+struct ModelsCacheEntry {
+  std::optional<TimePoint> fetched;  // last refresh that ended (with or without an answer)
+  std::vector<std::string> ids;
+  bool refreshing = false;
+  // Set while the first refresh runs; cancelled when it ends, waking who waits for it.
+  std::shared_ptr<net::steady_timer> first_answer;
+};
+
 struct RequestHandler::ModelsCache {
-  struct Entry {
-    std::optional<TimePoint> fetched;
-    std::vector<std::string> ids;
-  };
-  std::map<std::string, Entry> by_pool;
+  std::map<std::string, std::shared_ptr<ModelsCacheEntry>> by_pool;
 };
 
 namespace {
+
+constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
+// Bound on asking one model server for its models.
+constexpr std::chrono::milliseconds kFetchBound{2000};
 
 net::awaitable<std::optional<std::vector<std::string>>> fetch_models(UpstreamClient& upstream,
                                                                      const std::string& address) {
@@ -49,7 +69,49 @@ net::awaitable<std::optional<std::vector<std::string>>> fetch_models(UpstreamCli
   co_return ids;
 }
 
+// fetch_models within `bound`: past it the fetch is cancelled (and its connection closed).
+net::awaitable<std::optional<std::vector<std::string>>> fetch_models_within(
+    UpstreamClient& upstream, const std::string& address, std::chrono::milliseconds bound) {
+  const auto executor = co_await net::this_coro::executor;
+  net::steady_timer timer(executor, bound);
+  net::cancellation_signal cancel;
+  std::optional<std::vector<std::string>> result;
+  bool done = false;
+  net::co_spawn(
+      executor, fetch_models(upstream, address),
+      net::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr&,
+                                                     std::optional<std::vector<std::string>> ids) {
+        result = std::move(ids);
+        done = true;
+        timer.cancel();
+      }));
+  co_await timer.async_wait(kUseTuple);  // the bound, or the fetch's end
+  if (!done) {
+    cancel.emit(net::cancellation_type::all);
+    while (!done) {  // the cancelled fetch ends within a turn of the loop
+      timer.expires_at(net::steady_timer::time_point::max());
+      co_await timer.async_wait(kUseTuple);
+    }
+  }
+  co_return result;
+}
+
 }  // namespace
+
+net::awaitable<void> RequestHandler::refresh_models(std::shared_ptr<ModelsCacheEntry> entry,
+                                                    std::vector<std::string> addresses) {
+  for (const auto& address : addresses) {
+    auto ids = co_await fetch_models_within(upstream_, address, kFetchBound);
+    if (ids) {
+      entry->ids = std::move(*ids);
+      break;
+    }
+  }
+  entry->fetched = clock_.now();
+  entry->refreshing = false;
+  if (entry->first_answer) entry->first_answer->cancel();
+  entry->first_answer.reset();
+}
 
 net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
   if (!models_cache_) models_cache_ = std::make_shared<ModelsCache>();
@@ -65,19 +127,31 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
     for (const auto& name : declared) add(name, pool.name());
   }
   const TimePoint now = clock_.now();
+  const auto executor = co_await net::this_coro::executor;
   for (std::size_t i = 0; i < snapshot->config->pools.size(); ++i) {
     const auto& pool = snapshot->config->pools[i];
-    auto& entry = models_cache_->by_pool[pool.ns() + "/" + pool.name()];
-    if (!entry.fetched || now - *entry.fetched > options_.models_cache_ttl) {
-      for (const auto& ep : snapshot->pools[i]->endpoints) {
-        if (auto ids = co_await fetch_models(upstream_, ep->address)) {
-          entry.ids = std::move(*ids);
-          entry.fetched = now;
-          break;
-        }
-      }
+    auto& slot = models_cache_->by_pool[pool.ns() + "/" + pool.name()];
+    if (!slot) slot = std::make_shared<ModelsCacheEntry>();
+    const std::shared_ptr<ModelsCacheEntry> entry = slot;
+    if (!entry->refreshing &&
+        (!entry->fetched || now - *entry->fetched > options_.models_cache_ttl)) {
+      const PoolState& state = *snapshot->pools[i];
+      const auto view = state.view.load();
+      std::vector<std::string> addresses;
+      for (std::size_t e = 0; e < state.endpoints.size(); ++e)
+        if (usable_for_picking(view.get(), e, *state.endpoints[e], now))
+          addresses.push_back(state.endpoints[e]->address);
+      entry->refreshing = true;
+      if (!entry->fetched)
+        entry->first_answer =
+            std::make_shared<net::steady_timer>(executor, net::steady_timer::time_point::max());
+      net::co_spawn(executor, refresh_models(entry, std::move(addresses)), net::detached);
     }
-    for (const auto& id : entry.ids) add(id, pool.name());
+    if (!entry->fetched && entry->first_answer) {
+      const std::shared_ptr<net::steady_timer> first = entry->first_answer;
+      co_await first->async_wait(kUseTuple);  // ends with the refresh, which is bounded
+    }
+    for (const auto& id : entry->ids) add(id, pool.name());
   }
   json::array data;
   const auto created = std::chrono::duration_cast<std::chrono::seconds>(

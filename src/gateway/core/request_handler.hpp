@@ -25,6 +25,7 @@
 namespace infergate::gateway {
 
 struct UpstreamAttempt;
+struct ModelsCacheEntry;  // one pool's models, as its servers report them (models_endpoint.cpp)
 
 class SnapshotSource {
  public:
@@ -88,6 +89,9 @@ class RequestHandler {
                                       UpstreamRequest request, std::string body,
                                       std::string target_model);
   boost::asio::awaitable<void> list_models(ClientResponse& response);
+  // Asks `addresses` in turn for their models (each within a short bound) into `entry`.
+  boost::asio::awaitable<void> refresh_models(std::shared_ptr<ModelsCacheEntry> entry,
+                                              std::vector<std::string> addresses);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head,
                                      ClientResponse& response, RequestRecord& record);
   boost::asio::awaitable<void> send_error(ClientResponse& response, const GatewayError& error);
