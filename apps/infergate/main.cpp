@@ -15,7 +15,7 @@ using namespace infergate::gateway;
 int main(int argc, char** argv) {
   GatewayOptions o;
   long request_read_ms = 0, idle_ms = 0, write_ms = 0, connect_ms = 0, pool_idle_ms = 0,
-       response_ms = 0, body_idle_ms = 0, drain_ms = 0;
+       dns_refresh_ms = 0, dns_timeout_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;
   long scrape_interval_ms = 0, scrape_timeout_ms = 0, staleness_ms = 0, ejection_ms = 0;
   long queue_ttl_ms = 0, allowance_ms = 0;
   bool no_flow_control = false;
@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
     ("upstream-pool-idle-timeout-ms", po::value(&pool_idle_ms)->default_value(o.upstream.pool_idle.count()),
      "an idle keep-alive connection to a model server is not reused after this; keep it below the "
      "server's own keep-alive timeout (uvicorn's default is 5 s)")
+    ("dns-refresh-ms", po::value(&dns_refresh_ms)->default_value(o.upstream.dns_refresh.count()),
+     "how often a model server's host name is looked up again (the last good answer is kept "
+     "when a lookup fails)")
+    ("dns-timeout-ms", po::value(&dns_timeout_ms)->default_value(o.upstream.dns_timeout.count()),
+     "bound on one host-name lookup")
     ("max-idle-upstream-connections", po::value(&o.max_idle_upstream_per_endpoint)->default_value(o.max_idle_upstream_per_endpoint),
      "idle keep-alive connections kept per model server and worker")
     ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
@@ -133,6 +138,8 @@ int main(int argc, char** argv) {
   o.limits.write_timeout = std::chrono::milliseconds(write_ms);
   o.upstream.connect = std::chrono::milliseconds(connect_ms);
   o.upstream.pool_idle = std::chrono::milliseconds(pool_idle_ms);
+  o.upstream.dns_refresh = std::chrono::milliseconds(dns_refresh_ms);
+  o.upstream.dns_timeout = std::chrono::milliseconds(dns_timeout_ms);
   o.upstream.response_head = std::chrono::milliseconds(response_ms);
   o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);
   o.drain_timeout = std::chrono::milliseconds(drain_ms);

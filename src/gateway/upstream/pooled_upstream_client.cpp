@@ -11,10 +11,14 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "gateway/upstream/deadline_queue.hpp"
@@ -58,6 +62,25 @@ bool still_open(tcp::socket& socket) {
 
 class PooledUpstreamClient;
 
+// getaddrinfo on Asio's resolver thread, abandoned after `timeout`.
+HostLookup system_lookup(const net::any_io_executor& ex) {
+  return [ex](const std::string& host,
+              std::chrono::milliseconds timeout) -> net::awaitable<std::vector<std::string>> {
+    // Shared with the timer's handler, which may run after this coroutine is done.
+    auto resolver = std::make_shared<tcp::resolver>(ex);
+    net::steady_timer timer(ex, timeout);
+    timer.async_wait([resolver](const boost::system::error_code& ec) {
+      if (!ec) resolver->cancel();
+    });
+    auto [ec, results] = co_await resolver->async_resolve(host, "", kUseTuple);
+    timer.cancel();
+    std::vector<std::string> out;
+    if (!ec)
+      for (const auto& r : results) out.push_back(r.endpoint().address().to_string());
+    co_return out;
+  };
+}
+
 class PooledExchange final : public UpstreamExchange {
  public:
   PooledExchange(PooledUpstreamClient& client, std::string address)
@@ -91,11 +114,13 @@ class PooledExchange final : public UpstreamExchange {
 class PooledUpstreamClient final : public UpstreamClient {
  public:
   PooledUpstreamClient(const net::any_io_executor& ex, UpstreamTimeouts timeouts,
-                       std::size_t max_idle)
+                       std::size_t max_idle, HostLookup lookup)
       : executor_(ex),
         max_idle_(max_idle),
         pool_idle_(timeouts.pool_idle),
-        resolver_(ex),
+        lookup_(lookup ? std::move(lookup) : system_lookup(ex)),
+        dns_refresh_(timeouts.dns_refresh),
+        dns_timeout_(timeouts.dns_timeout),
         connect_deadlines(ex, timeouts.connect),
         head_deadlines(ex, timeouts.response_head),
         body_deadlines(ex, timeouts.body_idle) {}
@@ -129,16 +154,39 @@ class PooledUpstreamClient final : public UpstreamClient {
     if (list.size() < max_idle_) list.push_back(std::move(conn));
   }
 
+  // The address's endpoints. A literal IP needs no lookup. A host name's answer is kept and
+  // looked up again in the background once it is older than the refresh interval (requests use
+  // the last good answer meanwhile, and keep it when a lookup fails); only the first lookup of
+  // a name is waited for. Every lookup is bounded by the DNS timeout.
   net::awaitable<std::optional<tcp::resolver::results_type>> resolve(const std::string& address) {
-    if (auto it = resolved_.find(address); it != resolved_.end()) co_return it->second;
+    const auto now = std::chrono::steady_clock::now();
+    if (auto it = resolved_.find(address); it != resolved_.end()) {
+      Resolved& r = it->second;
+      if (now >= r.refresh_at && !r.refreshing) {
+        r.refreshing = true;
+        net::co_spawn(executor_, refresh(address), net::detached);
+      }
+      co_return r.results;
+    }
     const auto colon = address.rfind(':');
     if (colon == std::string::npos) co_return std::nullopt;
     std::string host = address.substr(0, colon);
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    auto [ec, results] =
-        co_await resolver_.async_resolve(host, address.substr(colon + 1), kUseTuple);
-    if (ec || results.empty()) co_return std::nullopt;
-    resolved_.emplace(address, results);
+    const std::string port = address.substr(colon + 1);
+    boost::system::error_code ec;
+    const net::ip::address ip = net::ip::make_address(host, ec);
+    if (!ec) {
+      char* end = nullptr;
+      const unsigned long number = std::strtoul(port.c_str(), &end, 10);
+      if (end == port.c_str() || *end != '\0' || number > 65535) co_return std::nullopt;
+      auto results = tcp::resolver::results_type::create(
+          tcp::endpoint(ip, static_cast<unsigned short>(number)), host, port);
+      resolved_[address] = Resolved{results, std::chrono::steady_clock::time_point::max(), false};
+      co_return results;
+    }
+    auto results = co_await lookup(host, port);
+    if (!results) co_return std::nullopt;
+    resolved_[address] = Resolved{*results, now + dns_refresh_, false};
     co_return results;
   }
 
@@ -146,7 +194,6 @@ class PooledUpstreamClient final : public UpstreamClient {
 
   void shutdown() override {
     idle_.clear();
-    resolver_.cancel();
     connect_deadlines.stop();
     head_deadlines.stop();
     body_deadlines.stop();
@@ -156,9 +203,50 @@ class PooledUpstreamClient final : public UpstreamClient {
   net::any_io_executor executor_;
   std::size_t max_idle_;
   std::chrono::milliseconds pool_idle_;
-  tcp::resolver resolver_;
+  struct Resolved {
+    tcp::resolver::results_type results;
+    std::chrono::steady_clock::time_point refresh_at;  // when to look the name up again
+    bool refreshing = false;
+  };
+
+  // The lookup's addresses with the port, as the connect loop takes them.
+  net::awaitable<std::optional<tcp::resolver::results_type>> lookup(const std::string& host,
+                                                                    const std::string& port) {
+    const std::vector<std::string> found = co_await lookup_(host, dns_timeout_);
+    std::vector<tcp::endpoint> endpoints;
+    char* end = nullptr;
+    const unsigned long number = std::strtoul(port.c_str(), &end, 10);
+    if (end == port.c_str() || *end != '\0' || number > 65535) co_return std::nullopt;
+    for (const auto& text : found) {
+      boost::system::error_code ec;
+      const net::ip::address ip = net::ip::make_address(text, ec);
+      if (!ec) endpoints.emplace_back(ip, static_cast<unsigned short>(number));
+    }
+    if (endpoints.empty()) co_return std::nullopt;
+    co_return tcp::resolver::results_type::create(endpoints.begin(), endpoints.end(), host, port);
+  }
+
+  net::awaitable<void> refresh(std::string address) {
+    const auto colon = address.rfind(':');
+    std::string host = address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    auto results = co_await lookup(host, address.substr(colon + 1));
+    Resolved& r = resolved_[address];
+    r.refreshing = false;
+    const auto now = std::chrono::steady_clock::now();
+    if (results) {
+      r.results = std::move(*results);
+      r.refresh_at = now + dns_refresh_;
+    } else {  // keep the last good answer; ask again soon
+      r.refresh_at = now + std::min(dns_refresh_, std::chrono::milliseconds(5000));
+    }
+  }
+
+  HostLookup lookup_;
+  std::chrono::milliseconds dns_refresh_;
+  std::chrono::milliseconds dns_timeout_;
   std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
-  std::unordered_map<std::string, tcp::resolver::results_type> resolved_;
+  std::unordered_map<std::string, Resolved> resolved_;
 
  public:
   DeadlineQueue connect_deadlines;
@@ -378,8 +466,10 @@ net::awaitable<BodyRead> PooledExchange::read_body(std::string& out) {
 
 std::unique_ptr<UpstreamClient> make_pooled_upstream_client(const net::any_io_executor& ex,
                                                             UpstreamTimeouts timeouts,
-                                                            std::size_t max_idle_per_endpoint) {
-  return std::make_unique<PooledUpstreamClient>(ex, timeouts, max_idle_per_endpoint);
+                                                            std::size_t max_idle_per_endpoint,
+                                                            HostLookup lookup) {
+  return std::make_unique<PooledUpstreamClient>(ex, timeouts, max_idle_per_endpoint,
+                                                std::move(lookup));
 }
 
 }  // namespace infergate::gateway

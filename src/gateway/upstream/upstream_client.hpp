@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <variant>
 
@@ -81,6 +82,10 @@ struct UpstreamTimeouts {
   // An idle pooled connection is not reused after this, so it is dropped before the model
   // server's own keep-alive timeout closes it (uvicorn, under vLLM and SGLang: 5 s).
   std::chrono::milliseconds pool_idle{4000};
+  // A model server's host name is looked up again this often (its last good answer is used
+  // meanwhile, and kept when a lookup fails); each lookup is abandoned after dns_timeout.
+  std::chrono::milliseconds dns_refresh{30000};
+  std::chrono::milliseconds dns_timeout{2000};
   std::chrono::milliseconds response_head{600000};
   std::chrono::milliseconds body_idle{300000};
 };
@@ -109,9 +114,15 @@ class UpstreamClient {
   virtual void shutdown() {}
 };
 
+// Looks a host name up: its IP addresses as text, none when the lookup failed or timed out.
+// Tests give their own; by default getaddrinfo runs on Asio's resolver thread.
+using HostLookup = std::function<boost::asio::awaitable<std::vector<std::string>>(
+    const std::string& host, std::chrono::milliseconds timeout)>;
+
 // Plain Asio sockets, responses parsed by hand (pooled_upstream_client.cpp).
 std::unique_ptr<UpstreamClient> make_pooled_upstream_client(const boost::asio::any_io_executor& ex,
                                                             UpstreamTimeouts timeouts,
-                                                            std::size_t max_idle_per_endpoint);
+                                                            std::size_t max_idle_per_endpoint,
+                                                            HostLookup lookup = {});
 
 }  // namespace infergate::gateway

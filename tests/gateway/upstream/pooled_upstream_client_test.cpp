@@ -102,8 +102,8 @@ class PooledClient : public ::testing::Test {
  protected:
   // Sends `n` requests one after another; `between` runs on the test thread between them.
   std::vector<Outcome> exchange(const std::string& address, int n, UpstreamTimeouts timeouts = {},
-                                const std::function<void()>& between = {}) {
-    auto client = make_pooled_upstream_client(io_.get_executor(), timeouts, 8);
+                                const std::function<void()>& between = {}, HostLookup lookup = {}) {
+    auto client = make_pooled_upstream_client(io_.get_executor(), timeouts, 8, std::move(lookup));
     std::vector<Outcome> out;
     for (int i = 0; i < n; ++i) {
       if (i > 0 && between) between();
@@ -242,6 +242,62 @@ TEST_F(PooledClient, RefusedConnectionIsAConnectFailure) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   const auto out = exchange("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), 1);
   ::close(fd);
+  ASSERT_TRUE(out.at(0).failure);
+  EXPECT_EQ(*out[0].failure, UpstreamFailure::kConnect);
+}
+
+// A fake DNS: each lookup returns the next scripted answer (the last one repeats).
+HostLookup scripted_lookup(std::vector<std::vector<std::string>> answers, std::atomic<int>& calls) {
+  return [answers = std::move(answers), &calls](
+             const std::string& host,
+             std::chrono::milliseconds) -> net::awaitable<std::vector<std::string>> {
+    EXPECT_EQ(host, "model-server.example");
+    const int n = calls++;
+    co_return answers[std::min<std::size_t>(static_cast<std::size_t>(n), answers.size() - 1)];
+  };
+}
+
+// Answers one request per connection, so each request connects (and resolves) anew.
+std::vector<ScriptedServer::Script> one_request_per_connection(int n) {
+  return std::vector<ScriptedServer::Script>(static_cast<std::size_t>(n), [](int fd) {
+    if (read_request(fd)) answer(fd);
+    ::close(fd);
+  });
+}
+
+std::string by_name(const ScriptedServer& server) {
+  const std::string a = server.address();
+  return "model-server.example" + a.substr(a.rfind(':'));
+}
+
+TEST_F(PooledClient, HostNameIsLookedUpAgainAfterTheRefreshInterval) {
+  ScriptedServer server(one_request_per_connection(4));
+  std::atomic<int> calls{0};
+  UpstreamTimeouts timeouts;
+  timeouts.dns_refresh = milliseconds(20);
+  const auto out = exchange(
+      by_name(server), 3, timeouts, [] { std::this_thread::sleep_for(milliseconds(40)); },
+      scripted_lookup({{"127.0.0.1"}}, calls));
+  for (const auto& o : out) EXPECT_EQ(o.status, 200);
+  EXPECT_GE(calls, 2) << "looked up again after the interval";
+}
+
+TEST_F(PooledClient, FailedLookupKeepsTheLastGoodAnswer) {
+  ScriptedServer server(one_request_per_connection(4));
+  std::atomic<int> calls{0};
+  UpstreamTimeouts timeouts;
+  timeouts.dns_refresh = milliseconds(20);
+  // The first lookup answers; every later one fails (a DNS outage, or a timeout).
+  const auto out = exchange(
+      by_name(server), 4, timeouts, [] { std::this_thread::sleep_for(milliseconds(40)); },
+      scripted_lookup({{"127.0.0.1"}, {}}, calls));
+  for (const auto& o : out) EXPECT_EQ(o.status, 200);
+  EXPECT_GE(calls, 2);
+}
+
+TEST_F(PooledClient, NameThatNeverResolvedIsAConnectFailure) {
+  std::atomic<int> calls{0};
+  const auto out = exchange("model-server.example:8000", 1, {}, {}, scripted_lookup({{}}, calls));
   ASSERT_TRUE(out.at(0).failure);
   EXPECT_EQ(*out[0].failure, UpstreamFailure::kConnect);
 }
