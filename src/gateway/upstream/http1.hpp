@@ -29,7 +29,7 @@ struct MessageHead {
   std::size_t size = 0;             // bytes of the head, its closing blank line included
   int status = 0;                   // responses
   std::string_view method, target;  // requests (views into the parsed bytes)
-  HeaderList headers;               // names lower-case; hop-by-hop and framing headers left out
+  HeaderList headers;  // names lower-case; a response's without hop-by-hop and framing headers
   BodyFraming framing = BodyFraming::kNone;
   std::uint64_t content_length = 0;
   bool keep_alive = true;
