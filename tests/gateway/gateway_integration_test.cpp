@@ -546,8 +546,13 @@ TEST(GatewayProcess, InvalidConfigurationExitsNonZeroNamingTheLine) {
       "apiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\nmetadata: {name: "
       "x}\nspec:\n  targetPorts: [{number: 8000}]\n  selector: {matchLabels: {a: b}}\n  colour: "
       "blue\n");
-  EXPECT_THROW(ChildProcess(INFERGATE_BIN, {"--config", config.path()}, std::chrono::seconds(10)),
-               std::runtime_error);
+  const Finished run = run_to_exit(INFERGATE_BIN, {"--config", config.path(), "--listen",
+                                                   "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"});
+  EXPECT_NE(run.status, 0) << run.output;
+  EXPECT_NE(run.status, -1) << "exited, not killed: " << run.output;
+  // The unknown field is on line 7.
+  EXPECT_NE(run.output.find(config.path() + ":7:"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("colour"), std::string::npos) << run.output;
 }
 
 }  // namespace

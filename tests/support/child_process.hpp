@@ -41,6 +41,15 @@ class ChildProcess {
   std::string banner_;
 };
 
+// Runs `program` to its end (SIGKILL after `timeout`): its exit status (-1 when a signal ended
+// it) and everything it wrote to stdout and stderr.
+struct Finished {
+  int status = -1;
+  std::string output;
+};
+Finished run_to_exit(const std::string& program, const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
 // Ports of the replicas listed in an infergate-sim READY line, in order.
 std::vector<unsigned short> replica_ports(const std::string& ready_json);
 
