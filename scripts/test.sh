@@ -57,3 +57,6 @@ scripts/lint.sh tidy build build-fuzz=tests/fuzz
 
 echo "== all tests"
 ctest --test-dir build --no-tests=error --output-on-failure
+
+echo "== soak, ${SOAK_SECONDS:-60}s (bench/soak.sh: faults, reloads, SIGTERM; no request lost or run twice)"
+BUILD=build bench/soak.sh "${SOAK_SECONDS:-60}"

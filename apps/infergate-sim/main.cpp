@@ -81,6 +81,8 @@ static int run(int argc, char** argv) {
     ("slowdown", po::value(&slowdown)->default_value(1.0), "multiply every step time")
     ("max-body-bytes", po::value(&server.max_body_bytes)->default_value(server.max_body_bytes),
      "request body limit (413 above)")
+    ("generation-log", po::value(&server.generation_log),
+     "append one line per generation started (<x-request-id> <replica>) to this file")
     ("keep-alive-timeout-ms", po::value(&keep_alive_ms)->default_value(keep_alive_ms),
      "close a connection idle this long between requests (uvicorn, under vLLM and SGLang: 5000)");
   // clang-format on

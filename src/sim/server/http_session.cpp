@@ -301,6 +301,12 @@ net::awaitable<bool> Session::handle_generation(Request& req, ApiKind kind) {
   Engine& engine = replica.engine();
   const RequestId id = engine.submit(std::move(*engine_request), ctx_.clock.now());
   ctx_.driver.kick();
+  if (ctx_.generation_log) {
+    const auto request_id = req["x-request-id"];
+    std::fprintf(ctx_.generation_log, "%.*s %s\n", static_cast<int>(request_id.size()),
+                 request_id.data(), replica.name().c_str());
+    std::fflush(ctx_.generation_log);
+  }
 
   int abort_after = replica.faults().abort_after_tokens;
   if (auto h = header_int(req, "x-sim-abort-after-tokens"); h && *h > 0) abort_after = *h;

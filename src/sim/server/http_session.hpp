@@ -3,6 +3,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdio>
 
 #include "common/clock.hpp"
 #include "sim/server/engine_driver.hpp"
@@ -23,6 +24,7 @@ struct ReplicaContext {
   SessionLimits limits;
   // Open connections, so stop() can close them all.
   std::vector<boost::asio::ip::tcp::socket*>* open_sockets = nullptr;
+  std::FILE* generation_log = nullptr;  // see ServerOptions::generation_log
 };
 
 // Serves HTTP/1.1 requests on `socket` until the client closes, an error, or stop().

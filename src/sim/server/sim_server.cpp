@@ -6,7 +6,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <list>
+#include <stdexcept>
 
 #include "sim/server/http_session.hpp"
 
@@ -28,6 +30,7 @@ struct SimServer::Impl {
   net::io_context& io;
   ServerOptions options;
   SteadyClock clock;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> generation_log{nullptr, &std::fclose};
   std::list<ReplicaSlot> slots;  // stable addresses
   bool stopped = false;
 };
@@ -51,6 +54,11 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ReplicaContext& ctx) {
 SimServer::SimServer(net::io_context& io, ServerOptions options)
     : impl_(std::make_unique<Impl>(io, std::move(options))) {
   const auto& o = impl_->options;
+  if (!o.generation_log.empty()) {
+    impl_->generation_log.reset(std::fopen(o.generation_log.c_str(), "a"));
+    if (!impl_->generation_log)
+      throw std::runtime_error("cannot open the generation log " + o.generation_log);
+  }
   for (int i = 0; i < o.replicas; ++i) {
     ReplicaSlot& slot = impl_->slots.emplace_back();
     ReplicaOptions ro = o.replica;
@@ -59,9 +67,10 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     slot.replica = std::make_unique<Replica>(std::move(ro), impl_->clock.now());
     slot.driver =
         std::make_unique<EngineDriver>(io.get_executor(), slot.replica->engine(), impl_->clock);
-    slot.context = std::make_unique<ReplicaContext>(ReplicaContext{
-        *slot.replica, *slot.driver, impl_->clock,
-        SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout}, &slot.open_sockets});
+    slot.context = std::make_unique<ReplicaContext>(
+        ReplicaContext{*slot.replica, *slot.driver, impl_->clock,
+                       SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout},
+                       &slot.open_sockets, impl_->generation_log.get()});
   }
 }
 

@@ -33,6 +33,9 @@ struct ServerOptions {
   std::size_t max_body_bytes = std::size_t{16} << 20;
   std::size_t max_header_bytes = std::size_t{64} << 10;
   Duration idle_timeout = std::chrono::seconds(60);
+  // When set, one line per generation started ("<x-request-id> <replica>") is appended to this
+  // file, so a test can find a request that ran twice, across replicas and restarts.
+  std::string generation_log;
   ReplicaOptions replica;  // the template each replica copies (name and seed are set per replica)
 };
 
