@@ -131,9 +131,13 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
 }
 
 Gateway::~Gateway() {
-  if (scraper_) scraper_->stop();
-  stop_workers();
-  stop_control();
+  try {
+    if (scraper_) scraper_->stop();
+    stop_workers();
+    stop_control();
+  } catch (const std::exception& e) {
+    log_line(std::string("while stopping: ") + e.what());
+  }
 }
 
 void Gateway::stop_workers() {
