@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, checks formatting, builds everything with warnings as errors, and runs
-# the whole test suite: an ASan+UBSan build of the unit tests, each fuzzer for FUZZ_SECONDS
-# (default 30), clang-tidy over every translation unit, then every test (unit, calibration,
-# integration) of the main build. This is what CI runs.
+# the whole test suite: an ASan+UBSan build of the unit tests, a ThreadSanitizer build of the
+# threaded ones, each fuzzer for FUZZ_SECONDS (default 30), clang-tidy over every translation
+# unit, every test (unit, calibration, integration) of the main build, and a soak of
+# SOAK_SECONDS (default 60). This is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -21,6 +22,16 @@ cmake --build build-asan -j "$JOBS" --target sim_engine_test sse_test sim_replic
   gateway_server_test openai_test http_frontend_test pooled_upstream_client_test http1_test
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L sanitize --no-tests=error --output-on-failure -j "$JOBS"
+
+echo "== ThreadSanitizer build, threaded unit tests"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINFERGATE_TSAN=ON \
+  -DINFERGATE_WERROR=ON -DINFERGATE_BUILD_BENCH=OFF >/dev/null
+tsan_tests=(prefix_index_test flow_control_test scraper_test gateway_test http_frontend_test)
+cmake --build build-tsan -j "$JOBS" --target "${tsan_tests[@]}"
+for t in "${tsan_tests[@]}"; do
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
+    "build-tsan/bin/$t" --gtest_brief=1
+done
 
 echo "== fuzzers, ${FUZZ_SECONDS}s each"
 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
