@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   o.upstream.pool_idle = std::chrono::milliseconds(pool_idle_ms);
   o.upstream.dns_refresh = std::chrono::milliseconds(dns_refresh_ms);
   o.upstream.dns_timeout = std::chrono::milliseconds(dns_timeout_ms);
+  o.scrape.dns_refresh = o.upstream.dns_refresh;
   o.upstream.response_head = std::chrono::milliseconds(response_ms);
   o.upstream.body_idle = std::chrono::milliseconds(body_idle_ms);
   o.drain_timeout = std::chrono::milliseconds(drain_ms);

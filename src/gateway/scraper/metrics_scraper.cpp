@@ -51,6 +51,9 @@ struct ScrapeTarget {
   sockaddr_storage address{};
   socklen_t address_len = 0;
   SteadyClock::time_point next_resolve{};
+  bool numeric_address = false;     // a literal IP: never looked up
+  bool refreshing_address = false;  // looked up again while the last address stays in use
+  SteadyClock::time_point next_refresh{};
 
   int fd = -1;
   bool want_write = false;  // EPOLLOUT is in the connection's interest set
@@ -299,9 +302,10 @@ void MetricsScraper::Impl::sync_targets() {
     // nanoseconds (bench/picker/scrape_cost.sh, docs/benchmarks.md).
     t->slot = static_cast<std::uint32_t>(random() % wheel.size());
     wheel[t->slot].push_back(t.get());
-    if (HostResolver::numeric(spec.host, spec.metrics_port, t->address, t->address_len))
+    if (HostResolver::numeric(spec.host, spec.metrics_port, t->address, t->address_len)) {
       t->address_state = ScrapeTarget::Address::kResolved;
-    else
+      t->numeric_address = true;
+    } else
       queue_resolve(*t, now);
     targets.emplace(raw, std::move(t));
   }
@@ -333,6 +337,11 @@ void MetricsScraper::Impl::begin_scrape(ScrapeTarget& t, SteadyClock::time_point
     if (t.address_state == ScrapeTarget::Address::kUnresolved && now >= t.next_resolve)
       queue_resolve(t, now);
     return;
+  }
+  if (!t.numeric_address && !t.refreshing_address && now >= t.next_refresh) {
+    // Looked up again in the background; scrapes go on to the last good address.
+    t.refreshing_address = true;
+    resolver.resolve(t.id, t.endpoint->spec.host, t.endpoint->spec.metrics_port);
   }
   t.reader.begin(take_buffer());
   t.deadline = now + options.timeout;
@@ -537,10 +546,28 @@ void MetricsScraper::Impl::take_resolved() {
     for (auto& [raw, target] : targets)
       if (target->id == r.id) t = target.get();
     if (!t) continue;  // removed meanwhile
+    const auto now = SteadyClock::now();
+    if (t->refreshing_address) {
+      t->refreshing_address = false;
+      if (!r.ok) {  // keep the last good address; ask again soon
+        t->next_refresh = now + std::min<SteadyClock::duration>(options.dns_refresh, kResolveRetry);
+        continue;
+      }
+      t->next_refresh = now + options.dns_refresh;
+      const bool moved = r.address_len != t->address_len ||
+                         std::memcmp(&r.address, &t->address, r.address_len) != 0;
+      if (!moved) continue;
+      t->address = r.address;
+      t->address_len = r.address_len;
+      // The kept-alive connection goes to the old address: the next scrape connects anew.
+      if (t->step == ScrapeTarget::Step::kIdle) close_connection(*t);
+      continue;
+    }
     if (r.ok) {
       t->address = r.address;
       t->address_len = r.address_len;
       t->address_state = ScrapeTarget::Address::kResolved;
+      t->next_refresh = now + options.dns_refresh;
       continue;
     }
     // Out of picking until the name resolves; tried again every few seconds.

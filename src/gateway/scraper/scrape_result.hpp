@@ -22,6 +22,8 @@ struct ScrapeOptions {
   std::chrono::milliseconds timeout{1000};
   int failures_to_unhealthy = 3;
   std::size_t max_page_bytes = 4 << 20;
+  // A host name is looked up again this often; a failed lookup keeps the last good address.
+  std::chrono::milliseconds dns_refresh{30000};
 };
 
 enum class ScrapeFailure { kNone, kRefused, kConnect, kTimeout, kStatus, kMalformed, kTooLarge };

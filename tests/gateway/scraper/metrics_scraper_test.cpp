@@ -268,6 +268,28 @@ TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
   EXPECT_TRUE(rig.fleet.endpoint(0).scrape_healthy.load());
 }
 
+// A host name is looked up again every dns_refresh while scrapes go on to the last address.
+TEST(MetricsScraper, HostNamesAreLookedUpAgainWhileScrapesGoOn) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found)
+    GTEST_SKIP() << "localhost does not resolve";
+  const bool ipv4_first = found->ai_family == AF_INET;
+  ::freeaddrinfo(found);
+  if (!ipv4_first) GTEST_SKIP() << "localhost resolves to IPv6 first here";
+  PageServer server(PageServer::Mode::kLength);
+  ScrapeOptions options = ScraperRig::fast();
+  options.dns_refresh = std::chrono::milliseconds(5);
+  ScraperRig rig({server.port()}, options, "localhost");
+  ASSERT_TRUE(rig.scraper->wait_first_round(10s));
+  ASSERT_TRUE(until([&] { return server.requests() >= 30; }));
+  Endpoint& ep = rig.fleet.endpoint(0);
+  EXPECT_TRUE(ep.scrape_healthy.load());
+  EXPECT_EQ(ep.scrape_failures_total.load(), 0u);
+  EXPECT_EQ(server.connections(), 1) << "the same address: the connection is kept";
+}
+
 TEST(MetricsScraper, ChunkedPagesParse) {
   PageServer server(PageServer::Mode::kChunked);
   ScraperRig rig({server.port()});
