@@ -1,11 +1,13 @@
 // infergate: the standalone inference gateway. See docs/configuration.md.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "common/process_limits.hpp"
 #include "gateway/scheduling/framework/build.hpp"
+#include "gateway/server/admin.hpp"
 #include "gateway/server/gateway.hpp"
 
 namespace po = boost::program_options;
@@ -20,6 +22,7 @@ int main(int argc, char** argv) {
   long queue_ttl_ms = 0, allowance_ms = 0;
   bool no_flow_control = false;
   bool no_watch = false, check_only = false;
+  std::string admin_token_file;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
       "Usage: infergate --config FILE [--config FILE ...] [options]\n\nOptions");
@@ -115,6 +118,12 @@ int main(int argc, char** argv) {
     ("drain-timeout-ms", po::value(&drain_ms)->default_value(o.drain_timeout.count()),
      "on SIGTERM, how long in-flight requests may take to finish")
     ("no-watch-config", po::bool_switch(&no_watch), "reload only on SIGHUP, not when a file changes")
+    ("admin-token-file", po::value(&admin_token_file),
+     "file holding the admin listener's bearer token; required when --admin-listen is not loopback")
+    ("admin-open-probes", po::bool_switch(&o.admin_access.open_probes),
+     "/healthz, /readyz and /metrics answer without the admin token")
+    ("expose-endpoint-header", po::bool_switch(&o.handler.expose_endpoint),
+     "tell clients which model server answered (x-gateway-destination-endpoint-served)")
     ("access-log", po::bool_switch(&o.access_log), "log one line per request on stderr");
   // clang-format on
   po::variables_map vm;
@@ -153,6 +162,26 @@ int main(int argc, char** argv) {
   o.flow.enabled = !no_flow_control;
   o.flow.queue_ttl = std::chrono::milliseconds(queue_ttl_ms);
   o.flow.standard_allowance = std::chrono::milliseconds(allowance_ms);
+  if (!admin_token_file.empty()) {
+    std::ifstream in(admin_token_file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      std::cerr << "infergate: cannot read --admin-token-file " << admin_token_file << "\n";
+      return 2;
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.size() < 16) {
+      std::cerr << "infergate: the admin token in " << admin_token_file
+                << " is shorter than 16 characters\n";
+      return 2;
+    }
+    o.admin_access.token = token;
+  }
+  if (o.admin_access.token.empty() && !is_loopback_listen(o.admin_listen)) {
+    std::cerr << "infergate: --admin-listen " << o.admin_listen
+              << " is not loopback: give --admin-token-file (see docs/security.md)\n";
+    return 2;
+  }
 
   auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));
   for (const auto& w : loaded.diagnostics.warnings)

@@ -79,7 +79,9 @@ ScriptedReply ok_json(const std::string& body) {
 json::value error_of(const MemoryResponse& r) { return json::parse(r.body).at("error"); }
 
 TEST(RequestPath, RoutesRewritesTheModelAndRewritesItBack) {
-  Harness h(kConfig);
+  HandlerOptions options;
+  options.expose_endpoint = true;
+  Harness h(kConfig, options);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json(
       "food-review-1",
       R"({"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":4}})"));
@@ -397,6 +399,48 @@ spec:
   EXPECT_EQ(
       h.post("/v1/completions", body, {{"authorization", "Bearer sk-team-a-0123"}}).head->status,
       200);
+  // The gateway key authenticated the client; it never reaches the model server.
+  EXPECT_FALSE(find_header(h.upstream.received.back().request.headers, "authorization"));
+}
+
+TEST(RequestPath, HeadersTheConnectionHeaderNamesAreNotForwarded) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.post("/v1/completions", R"({"model":"m","prompt":"x"})",
+         {{"connection", "keep-alive, X-Secret-Hop ,x-other"},
+          {"x-secret-hop", "1"},
+          {"x-other", "2"},
+          {"x-kept", "3"}});
+  const auto& fwd = h.upstream.received.at(0).request.headers;
+  EXPECT_FALSE(find_header(fwd, "x-secret-hop"));
+  EXPECT_FALSE(find_header(fwd, "x-other"));
+  EXPECT_EQ(find_header(fwd, "x-kept"), "3");
+}
+
+TEST(RequestPath, XForwardedForGetsTheClientAddressAppended) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("m"));
+  ClientRequest passed{"POST",
+                       "/v1/completions",
+                       {{"x-forwarded-for", "203.0.113.7"}},
+                       R"({"model":"m","prompt":"x"})"};
+  passed.peer = "192.0.2.1";
+  h.run(passed);
+  EXPECT_EQ(find_header(h.upstream.received.at(0).request.headers, "x-forwarded-for"),
+            "203.0.113.7, 192.0.2.1");
+  ClientRequest direct{"POST", "/v1/completions", {}, R"({"model":"m","prompt":"x"})"};
+  direct.peer = "192.0.2.1";
+  h.run(direct);
+  EXPECT_EQ(find_header(h.upstream.received.at(1).request.headers, "x-forwarded-for"), "192.0.2.1");
+}
+
+TEST(RequestPath, TheServingEndpointIsToldToClientsOnlyWhenAskedFor) {
+  Harness h(kConfig);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  const auto res = h.post("/v1/completions", R"({"model":"m","prompt":"x"})");
+  EXPECT_EQ(res.head->status, 200);
+  EXPECT_FALSE(res.header("x-gateway-destination-endpoint-served"));
 }
 
 TEST(RequestPath, ClientErrors) {

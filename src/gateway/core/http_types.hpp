@@ -28,6 +28,7 @@ struct ClientRequest {
   // How many bytes from body.data() on may be read (>= body.size() when set): a front end whose
   // buffer goes on past the body says so, and the body is parsed without a padded copy.
   std::size_t body_readable = 0;
+  std::string peer{};  // the client's address, for X-Forwarded-For (empty: unknown)
 };
 
 struct ResponseHead {

@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <cassert>
+#include <cctype>
 
 #include "gateway/core/upstream_attempt.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
@@ -27,6 +28,24 @@ bool forwardable(std::string_view name) {
            name == "keep-alive" || name == "transfer-encoding" || name == "te" ||
            name == "upgrade" || name == "proxy-connection" || name == "expect" ||
            name == "x-gateway-model-name" || name.starts_with("x-gateway-destination-endpoint"));
+}
+
+// Whether the comma-separated token list `list` (a Connection header) names `lower_name`.
+bool names_header(std::string_view list, std::string_view lower_name) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view token = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (token.size() != lower_name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < token.size() && same; ++i)
+      same = static_cast<char>(std::tolower(static_cast<unsigned char>(token[i]))) == lower_name[i];
+    if (same) return true;
+  }
+  return false;
 }
 
 std::string new_request_id(Random& random) {
@@ -249,8 +268,22 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   upstream_request.method = "POST";
   upstream_request.target = request.target;
   set_body(upstream_request, resolution.target_model);
-  for (const auto& [k, v] : request.headers)
-    if (forwardable(k)) upstream_request.headers.emplace_back(k, v);
+  // Not forwarded: hop-by-hop headers, those the client's Connection header names (RFC 9110
+  // 7.6.1), the gateway's own control headers, and, with an API-key table, the client's
+  // credential (a gateway key never reaches a model server or a mirror). X-Forwarded-For gets
+  // the client's address appended.
+  const std::string_view connection = find_header(request.headers, "connection").value_or("");
+  for (const auto& [k, v] : request.headers) {
+    if (!forwardable(k) || names_header(connection, k) || k == "x-forwarded-for") continue;
+    if (grant && k == "authorization") continue;
+    upstream_request.headers.emplace_back(k, v);
+  }
+  if (const auto forwarded = find_header(request.headers, "x-forwarded-for"))
+    upstream_request.headers.emplace_back(
+        "x-forwarded-for", request.peer.empty() ? std::string(*forwarded)
+                                                : std::string(*forwarded) + ", " + request.peer);
+  else if (!request.peer.empty())
+    upstream_request.headers.emplace_back("x-forwarded-for", request.peer);
   if (!find_header(request.headers, "x-request-id"))
     upstream_request.headers.emplace_back("x-request-id", new_request_id(random_));
   upstream_request.headers.emplace_back("x-gateway-model-name", parsed.model);

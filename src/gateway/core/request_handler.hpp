@@ -38,6 +38,9 @@ struct HandlerOptions {
   std::size_t max_buffered_response = 16 << 20;  // a whole (non-stream) body is buffered up to this
   std::chrono::milliseconds models_cache_ttl{10000};
   OutlierOptions outlier;
+  // Tell clients which endpoint served them (x-gateway-destination-endpoint-served): it reveals
+  // model-server addresses, so it is off unless asked for.
+  bool expose_endpoint = false;
 };
 
 // What happened to one request, for logs, metrics and tests.

@@ -119,7 +119,8 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
   const std::string_view content_type = find_header(head.headers, "content-type").value_or("");
   const bool sse = content_type.starts_with("text/event-stream");
   const bool rewrite = !ex.quoted_client_model.empty();
-  head.headers.emplace_back("x-gateway-destination-endpoint-served", ex.endpoint->address);
+  if (options_.expose_endpoint)
+    head.headers.emplace_back("x-gateway-destination-endpoint-served", ex.endpoint->address);
   std::string piece;
 
   if (sse) {

@@ -204,13 +204,17 @@ net::awaitable<bool> HttpFrontend::Session::send_head(const ResponseHead& head) 
     pending_head += v;
     pending_head += "\r\n";
   }
-  chunked = !head.content_length;
+  // A body of unknown length is chunked for HTTP/1.1; an HTTP/1.0 client knows no chunks, so
+  // its body ends where the connection does.
+  chunked = !head.content_length && client_http11;
   if (chunked) {
     pending_head += "Transfer-Encoding: chunked\r\n";
-  } else {
+  } else if (head.content_length) {
     pending_head += "Content-Length: ";
     pending_head += std::to_string(*head.content_length);
     pending_head += "\r\n";
+  } else {
+    keep_alive = false;
   }
   if (!keep_alive) pending_head += "Connection: close\r\n";
   pending_head += "\r\n";
@@ -402,6 +406,9 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
 net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
   Session session(std::move(socket), deadlines_->write);
   sessions_.push_back(&session);
+  boost::system::error_code peer_ec;
+  const tcp::endpoint peer = session.socket.remote_endpoint(peer_ec);
+  if (!peer_ec) session.peer = peer.address().to_string();
   const auto unregister = [this, &session] {
     set_busy(session, false);
     sessions_.remove(&session);
@@ -444,7 +451,9 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     }
 
     session.keep_alive = head.keep_alive && !draining_;
+    session.client_http11 = head.http11;
     session.reset_for_next();
+    request.peer = session.peer;
 
     // The handler runs as a coroutine of its own while this one waits for the client socket to
     // turn readable, without reading from it: pipelined bytes stay for the next request, and a

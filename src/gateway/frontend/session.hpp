@@ -145,8 +145,10 @@ struct HttpFrontend::Session final : ClientResponse {
   bool timed_out = false;
   // When the current request must have arrived whole (set at its first byte).
   std::chrono::steady_clock::time_point request_deadline{};
-  bool client_eof = false;  // the client shut down its sending side
-  bool wrote_any = false;   // a byte of the current answer was written
+  bool client_eof = false;    // the client shut down its sending side
+  bool client_http11 = true;  // the current request's version (1.0 gets no chunked answer)
+  std::string peer;           // the client's address
+  bool wrote_any = false;     // a byte of the current answer was written
   std::string pending_head;
   bool keep_alive = true;
   bool busy = false;

@@ -11,6 +11,19 @@ namespace net = boost::asio;
 
 namespace {
 
+// Compares the request's bearer token with `token` in time that does not depend on where they
+// differ.
+bool bearer_matches(const HeaderList& headers, const std::string& token) {
+  std::string_view given = find_header(headers, "authorization").value_or("");
+  if (!(given.starts_with("Bearer ") || given.starts_with("bearer "))) return false;
+  given.remove_prefix(7);
+  unsigned diff = given.size() == token.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < token.size(); ++i)
+    diff |= static_cast<unsigned>(static_cast<unsigned char>(i < given.size() ? given[i] : 0) ^
+                                  static_cast<unsigned char>(token[i]));
+  return diff == 0;
+}
+
 std::string render_metrics(const Gateway& g) {
   const auto& c = g.counters();
   std::string out;
@@ -43,14 +56,27 @@ std::string render_metrics(const Gateway& g) {
 
 }  // namespace
 
-Handler make_admin_handler(Gateway& gateway) {
-  return [&gateway](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
+bool is_loopback_listen(const std::string& address) {
+  const auto colon = address.rfind(':');
+  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+Handler make_admin_handler(Gateway& gateway, AdminAccess access) {
+  return [&gateway, access](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
     ResponseHead head;
     std::string body;
     std::string_view path = req.target;
     if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
     head.headers.emplace_back("content-type", "text/plain; charset=utf-8");
-    if (path == "/healthz") {
+    const bool probe = path == "/healthz" || path == "/readyz" || path == "/metrics";
+    if (!access.token.empty() && !(probe && access.open_probes) &&
+        !bearer_matches(req.headers, access.token)) {
+      head.status = 401;
+      head.headers.emplace_back("www-authenticate", "Bearer");
+      body = "the admin token is required: Authorization: Bearer <token>\n";
+    } else if (path == "/healthz") {
       body = "ok\n";
     } else if (path == "/readyz") {
       body = "ready\n";

@@ -234,7 +234,7 @@ void Gateway::start() {
   }
   control_->admin = std::make_unique<HttpFrontend>(
       make_acceptor(control_->io.get_executor(), options_.admin_listen, false),
-      make_admin_handler(*this), options_.limits);
+      make_admin_handler(*this, options_.admin_access), options_.limits);
 
   for (auto& w : workers_) {
     w->work.emplace(w->io.get_executor());

@@ -22,6 +22,7 @@
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
+#include "gateway/server/admin.hpp"
 #include "gateway/upstream/upstream_client.hpp"
 
 namespace infergate::gateway {
@@ -36,6 +37,7 @@ struct GatewayOptions {
   HandlerOptions handler;
   std::size_t max_idle_upstream_per_endpoint = 128;
   std::size_t max_connections = 10000;  // client connections open at once, over all workers
+  AdminAccess admin_access;
   std::chrono::milliseconds drain_timeout{30000};
   bool watch_config = true;
   bool access_log = false;

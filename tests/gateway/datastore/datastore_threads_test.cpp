@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "config/config.hpp"
@@ -73,8 +74,11 @@ TEST(DatastoreThreads, ReconcileScrapeAndReadsRunTogether) {
       }
     });
   for (int i = 0; i < 200; ++i) current.store(datastore.reconcile(i % 2 ? three : two));
-  // Every thread has run alongside the reloads before they stop.
-  while (reads.load() < 100) std::this_thread::yield();
+  // Every thread has run alongside the reloads before they stop (bounded wait).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (reads.load() < 100 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
+  EXPECT_GE(reads.load(), 100);
   stop = true;
   scraper.join();
   for (auto& t : workers) t.join();

@@ -75,6 +75,18 @@ Handler flooding_handler(Seen& seen) {
   };
 }
 
+// A handler that streams three pieces of unknown total length.
+Handler streaming_handler() {
+  return [](const ClientRequest&, ClientResponse& res) -> net::awaitable<void> {
+    co_await res.send_head(ResponseHead{});
+    for (const char* piece : {"one,", "two,", "three"}) {
+      const bool sent = co_await res.send_body(piece);
+      if (!sent) co_return;
+    }
+    co_await res.finish();
+  };
+}
+
 class FrontendOnLoopback : public ::testing::Test {
  protected:
   void start(Handler handler, FrontendLimits limits = {}, std::size_t max_connections = 0) {
@@ -239,6 +251,22 @@ TEST_F(FrontendOnLoopback, EarlyCloseInTheHeadNeverReachesTheHandler) {
   ASSERT_TRUE(next.send(post("{}")));
   EXPECT_TRUE(next.read_until("ok 2", seconds(10)));
   EXPECT_EQ(seen_.started, 1);
+}
+
+TEST_F(FrontendOnLoopback, StreamToAnHttp10ClientIsNotChunkedAndEndsWithTheConnection) {
+  start(streaming_handler());
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send("POST /v1/completions HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"));
+  bool closed = false;
+  const std::string answer = c.read_until_close(seconds(10), closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(answer.find("Transfer-Encoding"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  EXPECT_TRUE(answer.ends_with("\r\n\r\none,two,three")) << answer;
+  // The same stream to an HTTP/1.1 client is chunked.
+  RawConnection c11(port_);
+  ASSERT_TRUE(c11.send(post("{}")));
+  EXPECT_TRUE(c11.read_until("Transfer-Encoding: chunked\r\n", seconds(10)));
 }
 
 TEST_F(FrontendOnLoopback, AtTheConnectionLimitNewConnectionsWaitUntilOneCloses) {
