@@ -63,7 +63,7 @@ bool is_loopback_listen(const std::string& address) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
-Handler make_admin_handler(Gateway& gateway, AdminAccess access) {
+Handler make_admin_handler(Gateway& gateway, const AdminAccess& access) {
   return [&gateway, access](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
     ResponseHead head;
     std::string body;

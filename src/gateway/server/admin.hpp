@@ -21,6 +21,6 @@ struct AdminAccess {
 bool is_loopback_listen(const std::string& address);
 
 class Gateway;
-Handler make_admin_handler(Gateway& gateway, AdminAccess access);
+Handler make_admin_handler(Gateway& gateway, const AdminAccess& access);
 
 }  // namespace infergate::gateway
