@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
      "file holding the admin listener's bearer token; required when --admin-listen is not loopback")
     ("admin-open-probes", po::bool_switch(&o.admin_access.open_probes),
      "/healthz, /readyz and /metrics answer without the admin token")
+    ("trust-client-claims", po::bool_switch(&o.handler.trust_client_claims),
+     "honour any priority (x-gateway-inference-objective) and fairness (x-gateway-inference-fairness-id) "
+     "claim without an API key; off: a claim may only lower a priority, and flows are not chosen")
     ("expose-endpoint-header", po::bool_switch(&o.handler.expose_endpoint),
      "tell clients which model server answered (x-gateway-destination-endpoint-served)")
     ("access-log", po::bool_switch(&o.access_log), "log one line per request on stderr");

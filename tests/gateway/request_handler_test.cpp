@@ -443,6 +443,62 @@ TEST(RequestPath, TheServingEndpointIsToldToClientsOnlyWhenAskedFor) {
   EXPECT_FALSE(res.header("x-gateway-destination-endpoint-served"));
 }
 
+// Claims in headers (docs/security.md): without an API key, a client may lower the priority
+// its model gives but not raise it, and cannot choose a flow, unless --trust-client-claims; a
+// key's grant caps claims at its maxPriority and names the flow.
+TEST(RequestPath, PriorityAndFairnessClaimsFollowTheTrustRule) {
+  std::string config = kConfig;
+  config += R"(---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceObjective
+metadata: {name: urgent}
+spec: {priority: 5, poolRef: {name: llama}}
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceObjective
+metadata: {name: batch}
+spec: {priority: -3, poolRef: {name: llama}}
+)";
+  const std::string body = R"({"model":"food-review","prompt":"x"})";  // Standard (0)
+  const auto admitted = [&](Harness& h, HeaderList headers) {
+    h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("food-review-1"));
+    h.upstream.fallback["10.0.0.2:8000"] = ok_json(completion_json("food-review-1"));
+    h.post("/v1/completions", body, std::move(headers));
+    return std::pair{h.records.back().priority, h.records.back().flow};
+  };
+  Harness untrusted(config);
+  EXPECT_EQ(admitted(untrusted, {{"x-gateway-inference-objective", "urgent"}}).first, 0)
+      << "raising is not honoured";
+  EXPECT_EQ(admitted(untrusted, {{"x-llm-d-inference-objective", "urgent"}}).first, 0);
+  EXPECT_EQ(admitted(untrusted, {{"x-gateway-inference-objective", "batch"}}).first, -3)
+      << "lowering is";
+  EXPECT_EQ(admitted(untrusted, {{"x-gateway-inference-fairness-id", "team-x"}}).second,
+            "default-flow");
+
+  HandlerOptions trusting;
+  trusting.trust_client_claims = true;
+  Harness trusted(config, trusting);
+  EXPECT_EQ(admitted(trusted, {{"x-gateway-inference-objective", "urgent"}}).first, 5);
+  EXPECT_EQ(admitted(trusted, {{"x-llm-d-inference-objective", "urgent"}}).first, 5);
+  EXPECT_EQ(admitted(trusted, {{"x-gateway-inference-fairness-id", "team-x"}}).second, "team-x");
+
+  std::string keyed = config + R"(---
+apiVersion: infergate.dev/v1alpha1
+kind: ApiKeys
+metadata: {name: keys}
+spec:
+  keys:
+  - {key: sk-critical-0123, tenant: team-c, maxPriority: 1}
+)";
+  Harness with_keys(keyed);
+  const auto [priority, flow] =
+      admitted(with_keys, {{"authorization", "Bearer sk-critical-0123"},
+                           {"x-gateway-inference-objective", "urgent"},
+                           {"x-gateway-inference-fairness-id", "someone-else"}});
+  EXPECT_EQ(priority, 1) << "a claim up to the key's maxPriority";
+  EXPECT_EQ(flow, "team-c");
+}
+
 TEST(RequestPath, ClientErrors) {
   Harness h(kConfig);
   auto status_of = [&](const std::string& path, const std::string& body) {

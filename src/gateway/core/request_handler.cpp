@@ -217,20 +217,33 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
   PoolState& pool_state = *snapshot->pools[decision->pool];
   record.pool = pool.ns() + "/" + pool.name();
   record.streamed = parsed.stream;
-  const auto objective = find_header(request.headers, "x-gateway-inference-objective");
+  // The objective a client claims: ours, or the current upstream's name for the header.
+  auto objective = find_header(request.headers, "x-gateway-inference-objective");
+  if (!objective) objective = find_header(request.headers, "x-llm-d-inference-objective");
   const ModelResolution resolution =
       resolve_model(pool, parsed.model, objective.value_or(""), random_);
   record.target_model = resolution.target_model;
+  // Whose claims count (docs/security.md): a key's grant caps them at its maxPriority and names
+  // the flow; without one, only trusted clients (--trust-client-claims) may raise a priority or
+  // choose a flow, and the others may only lower their priority.
+  std::int64_t priority = resolution.priority;
+  std::string flow = "default-flow";
+  if (grant) {
+    priority = std::min(priority, grant->max_priority);
+    flow = grant->tenant;
+  } else if (options_.trust_client_claims) {
+    flow = std::string(
+        find_header(request.headers, "x-gateway-inference-fairness-id").value_or("default-flow"));
+  } else {
+    priority = std::min(priority, resolution.declared_priority);
+  }
 
-  // Admission (flow control): by its priority the request goes now, waits, or is shed. A
-  // key's grant overrides the fairness header and caps the priority.
+  record.priority = priority;
+  record.flow = flow;
+
+  // Admission (flow control): by its priority the request goes now, waits, or is shed.
   if (pool_state.flow) {
-    const flowcontrol::AdmitRequest admit{
-        grant ? std::min(resolution.priority, grant->max_priority) : resolution.priority,
-        grant ? grant->tenant
-              : std::string(find_header(request.headers, "x-gateway-inference-fairness-id")
-                                .value_or("default-flow")),
-        request.body.size()};
+    const flowcontrol::AdmitRequest admit{priority, std::move(flow), request.body.size()};
     const flowcontrol::Admission admission = co_await pool_state.flow->admit(admit);
     record.queued = admission.waited;
     if (!admission.admitted) {

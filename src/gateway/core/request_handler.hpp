@@ -41,6 +41,11 @@ struct HandlerOptions {
   // Tell clients which endpoint served them (x-gateway-destination-endpoint-served): it reveals
   // model-server addresses, so it is off unless asked for.
   bool expose_endpoint = false;
+  // Honour every priority and fairness claim in request headers, as a picker behind a trusted
+  // gateway does. Off: a claimed objective may lower the priority its model gives, never raise
+  // it, and the fairness-id header is ignored (docs/security.md). An API key's grant overrides
+  // both: claims up to its maxPriority, its tenant as the flow.
+  bool trust_client_claims = false;
 };
 
 // What happened to one request, for logs, metrics and tests.
@@ -55,6 +60,8 @@ struct RequestRecord {
   std::optional<Usage> usage;  // from the response's usage, when present
   long counted_output = 0;     // generated pieces counted from the stream
   Duration queued{};           // time waiting in flow control
+  std::int64_t priority = 0;   // as admitted, after the trust rule for claims
+  std::string flow;            // the fairness flow it was queued in
   Duration ttft{};
   Duration total{};
   std::optional<GatewayError> error;

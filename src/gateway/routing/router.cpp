@@ -109,6 +109,7 @@ ModelResolution resolve_model(const config::PoolConfig& pool, const std::string&
       }
     }
   }
+  out.declared_priority = out.priority;
   if (!objective.empty()) {
     auto obj = pool.objectives.find(std::string(objective));
     if (obj != pool.objectives.end()) out.priority = obj->second.priority;

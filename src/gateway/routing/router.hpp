@@ -56,7 +56,8 @@ struct ModelResolution {
   std::string target_model;                          // what goes upstream
   const config::InferenceModel* declared = nullptr;  // null: passed through undeclared
   config::Criticality criticality = config::Criticality::kStandard;
-  std::int64_t priority = 0;
+  std::int64_t priority = 0;           // the objective's when one was named and found
+  std::int64_t declared_priority = 0;  // the model's own (its criticality), before any objective
 };
 
 // Resolves `model` in `pool`: an InferenceModel's targets are drawn by weight (all equal when
