@@ -11,15 +11,22 @@
 #include <thread>
 
 namespace infergate::testing {
+namespace {
 
-ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
-                           std::chrono::milliseconds timeout) {
+struct Spawned {
+  pid_t pid = -1;
+  int output_fd = -1;  // the read end of the child's stdout (and stderr, when asked)
+};
+
+// Starts `program` with its stdout (and, `with_stderr`, its stderr) on a pipe.
+Spawned spawn(const std::string& program, const std::vector<std::string>& args, bool with_stderr) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  pid_ = fork();
-  if (pid_ < 0) throw std::runtime_error("fork failed");
-  if (pid_ == 0) {
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (with_stderr) dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
     std::vector<char*> argv;
@@ -30,7 +37,16 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
     _exit(127);
   }
   close(fds[1]);
-  stdout_fd_ = fds[0];
+  return {pid, fds[0]};
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           std::chrono::milliseconds timeout) {
+  const Spawned child = spawn(program, args, /*with_stderr=*/false);
+  pid_ = child.pid;
+  stdout_fd_ = child.output_fd;
 
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string out;
@@ -100,39 +116,25 @@ ChildProcess::~ChildProcess() { terminate(); }
 
 Finished run_to_exit(const std::string& program, const std::vector<std::string>& args,
                      std::chrono::milliseconds timeout) {
-  int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(program.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
+  const Spawned child = spawn(program, args, /*with_stderr=*/true);
+  const pid_t pid = child.pid;
+  const int output = child.output_fd;
   Finished out;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    pollfd p{fds[0], POLLIN, 0};
+    pollfd p{output, POLLIN, 0};
     if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
       kill(pid, SIGKILL);
       break;
     }
     char buf[4096];
-    const ssize_t n = read(fds[0], buf, sizeof buf);
+    const ssize_t n = read(output, buf, sizeof buf);
     if (n <= 0) break;  // the program ended (its end of the pipe closed)
     out.output.append(buf, static_cast<std::size_t>(n));
   }
-  close(fds[0]);
+  close(output);
   int status = 0;
   waitpid(pid, &status, 0);
   out.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -250,17 +250,20 @@ TEST(MetricsScraper, ScrapesEveryIntervalOnOneKeptAliveConnection) {
   EXPECT_EQ(ep.scrape_failures_total.load(), 0u);
 }
 
-// A host name is resolved (on the resolver's thread) before the first scrape.
-TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
-  // The page server listens on IPv4 only; the scraper takes a name's first address.
+// The page server listens on IPv4 only, and the scraper takes a name's first address.
+bool localhost_is_ipv4_first() {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found)
-    GTEST_SKIP() << "localhost does not resolve";
+  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found) return false;
   const bool ipv4_first = found->ai_family == AF_INET;
   ::freeaddrinfo(found);
-  if (!ipv4_first) GTEST_SKIP() << "localhost resolves to IPv6 first here";
+  return ipv4_first;
+}
+
+// A host name is resolved (on the resolver's thread) before the first scrape.
+TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
+  if (!localhost_is_ipv4_first()) GTEST_SKIP() << "localhost does not resolve to IPv4 first here";
   PageServer server(PageServer::Mode::kLength);
   ScraperRig rig({server.port()}, ScraperRig::fast(), "localhost");
   ASSERT_TRUE(rig.scraper->wait_first_round(10s));
@@ -270,14 +273,7 @@ TEST(MetricsScraper, HostNamesAreResolvedThenScraped) {
 
 // A host name is looked up again every dns_refresh while scrapes go on to the last address.
 TEST(MetricsScraper, HostNamesAreLookedUpAgainWhileScrapesGoOn) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo("localhost", "80", &hints, &found) != 0 || !found)
-    GTEST_SKIP() << "localhost does not resolve";
-  const bool ipv4_first = found->ai_family == AF_INET;
-  ::freeaddrinfo(found);
-  if (!ipv4_first) GTEST_SKIP() << "localhost resolves to IPv6 first here";
+  if (!localhost_is_ipv4_first()) GTEST_SKIP() << "localhost does not resolve to IPv4 first here";
   PageServer server(PageServer::Mode::kLength);
   ScrapeOptions options = ScraperRig::fast();
   options.dns_refresh = std::chrono::milliseconds(5);
