@@ -83,6 +83,14 @@ static int run(int argc, char** argv) {
      "request body limit (413 above)")
     ("generation-log", po::value(&server.generation_log),
      "append one line per generation started (<x-request-id> <replica>) to this file")
+    ("header-log", po::value(&server.header_log),
+     "append one JSON line per request (but /metrics) with the headers it carried to this file")
+    ("api-key", po::value(&server.api_key),
+     "as vLLM's --api-key: /v1 routes answer 401 without 'Authorization: Bearer <key>'")
+    ("tls-cert-file", po::value(&server.tls_cert_file), "serve TLS with this PEM certificate chain")
+    ("tls-key-file", po::value(&server.tls_key_file), "PEM private key of --tls-cert-file")
+    ("tls-client-ca-file", po::value(&server.tls_client_ca_file),
+     "with TLS: require client certificates issued by this PEM CA")
     ("keep-alive-timeout-ms", po::value(&keep_alive_ms)->default_value(keep_alive_ms),
      "close a connection idle this long between requests (uvicorn, under vLLM and SGLang: 5000)");
   // clang-format on
@@ -133,6 +141,8 @@ static int run(int argc, char** argv) {
   ro.faults.metrics_delay = std::chrono::milliseconds(metrics_delay_ms);
   ro.startup_delay = std::chrono::milliseconds(startup_delay_ms);
   if (keep_alive_ms <= 0) return usage_error("--keep-alive-timeout-ms must be positive");
+  if (server.tls_cert_file.empty() != server.tls_key_file.empty())
+    return usage_error("--tls-cert-file and --tls-key-file go together");
   server.idle_timeout = std::chrono::milliseconds(keep_alive_ms);
   if (server.replicas < 1 || server.replicas > 1024)
     return usage_error("--replicas must be 1..1024");

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   bool no_flow_control = false;
   bool no_watch = false, check_only = false;
   std::string admin_token_file;
+  tls::ServerFiles tls_files;
+  std::string tls_min_version;
+  long tls_reload_ms = 0;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
       "Usage: infergate --config FILE [--config FILE ...] [options]\n\nOptions");
@@ -127,6 +130,13 @@ int main(int argc, char** argv) {
      "claim without an API key; off: a claim may only lower a priority, and flows are not chosen")
     ("expose-endpoint-header", po::bool_switch(&o.handler.expose_endpoint),
      "tell clients which model server answered (x-gateway-destination-endpoint-served)")
+    ("tls-cert-file", po::value(&tls_files.cert_file),
+     "PEM certificate chain of the client listener (with --tls-key-file: the listener speaks TLS only)")
+    ("tls-key-file", po::value(&tls_files.key_file), "PEM private key of --tls-cert-file")
+    ("tls-min-version", po::value(&tls_min_version)->default_value("1.2"),
+     "oldest TLS version the client listener accepts: 1.2 or 1.3")
+    ("tls-reload-interval-ms", po::value(&tls_reload_ms)->default_value(o.tls_reload_interval.count()),
+     "how often the certificate files are read again (a changed good pair serves new connections)")
     ("access-log", po::bool_switch(&o.access_log), "log one line per request on stderr");
   // clang-format on
   po::variables_map vm;
@@ -184,6 +194,31 @@ int main(int argc, char** argv) {
     std::cerr << "infergate: --admin-listen " << o.admin_listen
               << " is not loopback: give --admin-token-file (see docs/security.md)\n";
     return 2;
+  }
+
+  if (tls_files.cert_file.empty() != tls_files.key_file.empty()) {
+    std::cerr << "infergate: --tls-cert-file and --tls-key-file go together\n";
+    return 2;
+  }
+  const auto min_version = tls::parse_version(tls_min_version);
+  if (!min_version) {
+    std::cerr << "infergate: --tls-min-version must be 1.2 or 1.3, got " << tls_min_version << "\n";
+    return 2;
+  }
+  if (tls_reload_ms <= 0) {
+    std::cerr << "infergate: --tls-reload-interval-ms must be positive\n";
+    return 2;
+  }
+  o.tls_reload_interval = std::chrono::milliseconds(tls_reload_ms);
+  if (!tls_files.cert_file.empty()) {
+    tls_files.min_version = *min_version;
+    try {
+      o.listener_tls =
+          std::make_shared<tls::ServerCredentials>(tls_files, std::chrono::system_clock::now());
+    } catch (const std::exception& e) {
+      std::cerr << "infergate: " << e.what() << "\n";
+      return 1;
+    }
   }
 
   auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));

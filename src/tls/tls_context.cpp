@@ -143,6 +143,27 @@ Built make_server_context(std::string_view chain_pem, std::string_view key_pem, 
   return out;
 }
 
+std::string require_client_certificates(const ContextPtr& context, std::string_view ca_pem) {
+  const BioPtr bio = memory(ca_pem);
+  X509_STORE* store = SSL_CTX_get_cert_store(context.get());
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, ca);
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
+    X509_free(ca);
+  }
+  ERR_clear_error();
+  if (sk_X509_NAME_num(names) == 0) {
+    sk_X509_NAME_free(names);
+    return "no PEM certificate in the client CA file";
+  }
+  SSL_CTX_set_client_CA_list(context.get(), names);  // takes `names`
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  static constexpr unsigned char kSessionContext[] = "infergate";
+  SSL_CTX_set_session_id_context(context.get(), kSessionContext, sizeof kSessionContext - 1);
+  return {};
+}
+
 Built make_client_context(const ClientSettings& settings,
                           std::chrono::system_clock::time_point now) {
   Built out;
@@ -221,6 +242,15 @@ std::string verify_failure(const ssl_st* ssl) {
   const long result = SSL_get_verify_result(ssl);
   if (result == X509_V_OK) return {};
   return X509_verify_cert_error_string(result);
+}
+
+std::string peer_common_name(const ssl_st* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return {};
+  char name[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
+  X509_free(cert);
+  return name;
 }
 
 }  // namespace infergate::tls

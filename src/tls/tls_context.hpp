@@ -40,6 +40,10 @@ struct Built {
 Built make_server_context(std::string_view chain_pem, std::string_view key_pem, Version min_version,
                           std::chrono::system_clock::time_point now);
 
+// Makes a server context ask every client for a certificate issued by one of `ca_pem`'s CAs,
+// and refuse the handshake without one (mutual TLS). Empty when done, else why not.
+std::string require_client_certificates(const ContextPtr& context, std::string_view ca_pem);
+
 struct ClientSettings {
   std::string ca_pem;  // trusted CAs; empty: the system's trust store
   std::string client_chain_pem, client_key_pem;  // both or neither: a client certificate
@@ -60,5 +64,7 @@ ssl_st* new_server_connection(const ContextPtr& context);
 std::string take_errors();
 // Why the handshake of `ssl` failed, when certificate verification is the reason.
 std::string verify_failure(const ssl_st* ssl);
+// The common name of the certificate the peer of `ssl` presented; empty without one.
+std::string peer_common_name(const ssl_st* ssl);
 
 }  // namespace infergate::tls

@@ -1,7 +1,5 @@
 #include "support/tls_client.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -76,12 +74,7 @@ TlsClient::TlsClient(unsigned short port, const TlsClientOptions& options)
 TlsClient::~TlsClient() = default;
 
 std::string TlsClient::peer_common_name() const {
-  X509* cert = SSL_get1_peer_certificate(impl_->stream->native_handle());
-  if (!cert) return {};
-  char name[256] = {};
-  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, name, sizeof name);
-  X509_free(cert);
-  return name;
+  return tls::peer_common_name(impl_->stream->native_handle());
 }
 
 HttpResponse TlsClient::get(const std::string& target) {

@@ -21,6 +21,7 @@
 #include "gateway/frontend/session.hpp"
 #include "gateway/upstream/http1.hpp"
 #include "gateway/upstream/tcp_keepalive.hpp"
+#include "tls/server_credentials.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -113,12 +114,13 @@ tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& a
 }
 
 HttpFrontend::HttpFrontend(tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
-                           ConnectionLimit* connections)
+                           ConnectionLimit* connections, const tls::ServerCredentials* tls)
     : acceptor_(std::move(acceptor)),
       handler_(std::move(handler)),
       limits_(limits),
       deadlines_(std::make_unique<Deadlines>(acceptor_.get_executor(), limits_)),
       connections_(connections),
+      tls_(tls),
       slot_wake_(std::make_unique<net::steady_timer>(acceptor_.get_executor())) {}
 
 HttpFrontend::~HttpFrontend() = default;
@@ -419,6 +421,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     ~Guard() { f(); }
   } guard{unregister};
 
+  if (tls_ && !co_await handshake(session)) co_return;
   const net::any_io_executor executor = session.socket.get_executor();
   net::steady_timer wake(executor);  // wakes this coroutine when the handler ends
   bool first = true;
@@ -437,13 +440,14 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
       const ResponseHead response = error_head(*error, error_body);
       if (co_await session.send_head(response) && co_await session.send_body(error_body)) {
         // Read (and drop) what the client is still sending for a while, so that closing with
-        // unread bytes does not reset the connection before it has read the answer.
+        // unread bytes does not reset the connection before it has read the answer. (Over TLS
+        // the close below reads until the client's close_notify, as long.)
         boost::system::error_code ignored;
-        session.socket.shutdown(tcp::socket::shutdown_send, ignored);
+        if (!session.tls) session.socket.shutdown(tcp::socket::shutdown_send, ignored);
         for (std::size_t dropped = 0; dropped < (1u << 20);) {
           session.in.clear();
           boost::system::error_code ec;
-          if (!co_await session.read_more(1, deadlines_->error_linger, ec)) break;
+          if (session.tls || !co_await session.read_more(1, deadlines_->error_linger, ec)) break;
           dropped += session.in.unread().size();
         }
       }
@@ -474,27 +478,14 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
           session.socket.cancel(ignored);  // ends the watch's wait
           if (waiting_for_handler) wake.cancel();
         }));
-    bool client_gone = false;
-    while (!handler_done) {
-      // After an end of file only a reset is left to see: wait for an error, not for input.
-      auto [ec] = co_await session.socket.async_wait(
-          session.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
-      if (handler_done) break;
-      ClientSignal signal =
-          ec || session.client_eof ? ClientSignal::kGone : peek_client(session.socket);
-      if (signal == ClientSignal::kNothing) continue;
-      if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
-      if (signal == ClientSignal::kEndOfFile) {
-        session.client_eof = true;
-        // Half-closed, or closed? Ask with an interim response while the answer has not begun
-        // (HTTP/1.1 only); else a closed client shows when the answer is written.
-        const bool may_probe = head.http11 && !session.wrote_any;
-        if (!may_probe || session.probe_with_interim_response()) continue;
-      }
-      client_gone = true;
+    const std::function<void()> cancel = [&] {
       cancel_handler.emit(net::cancellation_type::all);
-      break;
-    }
+    };
+    bool client_gone = false;
+    if (session.tls)
+      client_gone = co_await watch_tls_client(session, handler_done, cancel);
+    else
+      client_gone = co_await watch_plain_client(session, handler_done, cancel);
     waiting_for_handler = true;
     while (!handler_done) {
       wake.expires_at(net::steady_timer::time_point::max());
@@ -508,8 +499,72 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     if (!session.finished || !session.keep_alive || session.client_eof) break;
   }
   boost::system::error_code ignored;
+  if (session.tls && session.socket.is_open()) {
+    // close_notify, so that a client reading to the end of the connection (an HTTP/1.0 body)
+    // knows the end is real; the wait for the client's own is bounded.
+    deadlines_->error_linger.arm(session.deadline, session.socket);
+    co_await session.tls->async_shutdown(kUseTuple);
+    deadlines_->error_linger.disarm(session.deadline);
+  }
   session.socket.shutdown(tcp::socket::shutdown_send, ignored);
   session.socket.close(ignored);
+}
+
+net::awaitable<bool> HttpFrontend::handshake(Session& s) {
+  ssl_st* ssl = tls::new_server_connection(tls_->current());
+  if (!ssl) co_return false;
+  s.tls = std::make_unique<Session::TlsStream>(s.socket, ssl);  // owns `ssl` now
+  deadlines_->request_read.arm(s.deadline, s.socket);
+  auto [ec] = co_await s.tls->async_handshake(net::ssl::stream_base::server, kUseTuple);
+  deadlines_->request_read.disarm(s.deadline);
+  if (ec) handshake_failures_.fetch_add(1, std::memory_order_relaxed);
+  co_return !ec;
+}
+
+net::awaitable<bool> HttpFrontend::watch_plain_client(Session& s, const bool& handler_done,
+                                                      const std::function<void()>& cancel) {
+  while (!handler_done) {
+    // After an end of file only a reset is left to see: wait for an error, not for input.
+    auto [ec] = co_await s.socket.async_wait(
+        s.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
+    if (handler_done) break;
+    const ClientSignal signal = ec || s.client_eof ? ClientSignal::kGone : peek_client(s.socket);
+    if (signal == ClientSignal::kNothing) continue;
+    if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
+    if (signal == ClientSignal::kEndOfFile) {
+      s.client_eof = true;
+      // Half-closed, or closed? Ask with an interim response while the answer has not begun
+      // (HTTP/1.1 only); else a closed client shows when the answer is written.
+      const bool may_probe = s.client_http11 && !s.wrote_any;
+      if (!may_probe || s.probe_with_interim_response()) continue;
+    }
+    cancel();
+    co_return true;
+  }
+  co_return false;
+}
+
+// Over TLS the socket's bytes are records: whether they carry the next request or the client's
+// close_notify shows only once decrypted, so the watch reads them, into the input buffer after
+// the current request (the next request's bytes wait there). An end of stream is the client
+// leaving: HTTP clients do not half-close TLS connections.
+net::awaitable<bool> HttpFrontend::watch_tls_client(Session& s, const bool& handler_done,
+                                                    const std::function<void()>& cancel) {
+  while (!handler_done) {
+    const std::span<char> room = s.in.room();
+    if (room.empty()) {  // a full buffer of pipelined bytes: only a reset is left to see
+      co_await s.socket.async_wait(tcp::socket::wait_error, kUseTuple);
+      if (handler_done) break;
+      cancel();
+      co_return true;
+    }
+    auto [ec, n] = co_await s.read_some(room);
+    s.in.commit(n);
+    if (n > 0 || handler_done) break;
+    cancel();
+    co_return true;
+  }
+  co_return false;
 }
 
 }  // namespace infergate::gateway

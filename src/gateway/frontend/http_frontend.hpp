@@ -1,4 +1,6 @@
-// The standalone front end: HTTP/1.1 with keep-alive on plain Asio sockets, one coroutine per
+// The standalone front end: HTTP/1.1 with keep-alive on Asio sockets, plain or TLS (the
+// listener's certificate from tls::ServerCredentials, taken afresh for each new connection, so a
+// reloaded certificate serves new connections while open ones keep theirs), one coroutine per
 // client connection. It parses each request in its connection's buffer (http1.hpp), hands it to
 // a handler as a ClientRequest whose body is a view of that buffer, with a ClientResponse that
 // writes to the socket, and cancels the handler the moment the client disconnects (so the
@@ -18,6 +20,10 @@
 
 #include "gateway/core/client_response.hpp"
 #include "gateway/core/error.hpp"
+
+namespace infergate::tls {
+class ServerCredentials;
+}
 
 namespace infergate::gateway {
 
@@ -43,9 +49,11 @@ using Handler = std::function<boost::asio::awaitable<void>(const ClientRequest&,
 class HttpFrontend {
  public:
   // `connections` (shared by the workers' front ends, may be null: no limit) bounds the client
-  // connections open at once.
+  // connections open at once. With `tls` (not null; it outlives the front end) every
+  // connection begins with a TLS handshake, bounded by the request read timeout.
   HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
-               ConnectionLimit* connections = nullptr);
+               ConnectionLimit* connections = nullptr,
+               const tls::ServerCredentials* tls = nullptr);
   ~HttpFrontend();
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();
@@ -59,11 +67,24 @@ class HttpFrontend {
   // thread may read it.
   std::size_t busy_connections() const { return busy_count_.load(std::memory_order_relaxed); }
   std::uint16_t port() const;
+  // TLS handshakes that failed (a client that does not trust the certificate, plain HTTP on
+  // the TLS port, a scanner). Any thread may read it.
+  std::uint64_t tls_handshake_failures() const {
+    return handshake_failures_.load(std::memory_order_relaxed);
+  }
 
   struct Session;  // one client connection (session.hpp)
 
  private:
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // The TLS handshake of a new connection; false when it failed (the connection just closes).
+  boost::asio::awaitable<bool> handshake(Session& s);
+  // While the handler runs: waits for the client to go away (cancelling the handler) or to send
+  // the next request's first bytes, until the handler ends. True when the client is gone.
+  boost::asio::awaitable<bool> watch_plain_client(Session& s, const bool& handler_done,
+                                                  const std::function<void()>& cancel);
+  boost::asio::awaitable<bool> watch_tls_client(Session& s, const bool& handler_done,
+                                                const std::function<void()>& cancel);
   // Waits until the connection limit lets one more in; false when draining.
   boost::asio::awaitable<bool> wait_for_connection_slot();
   boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first,
@@ -79,6 +100,8 @@ class HttpFrontend {
   FrontendLimits limits_;
   std::unique_ptr<Deadlines> deadlines_;
   ConnectionLimit* connections_;
+  const tls::ServerCredentials* tls_;
+  std::atomic<std::uint64_t> handshake_failures_{0};
   std::unique_ptr<boost::asio::steady_timer> slot_wake_;  // wakes accept_loop at the limit
   bool draining_ = false;
   std::list<Session*> sessions_;

@@ -2,7 +2,8 @@
 // buffer its requests are read and parsed in, and the ClientResponse that writes to it.
 //
 // Writes try the socket at once (it is non-blocking) and only wait in the reactor for what the
-// kernel did not take. The response head is held until the first body bytes (or the end), so a
+// kernel did not take. Over TLS every read and write goes through the session's ssl::stream, and
+// a write is gathered into one buffer first (one TLS record rather than one per piece). The response head is held until the first body bytes (or the end), so a
 // whole response leaves in one write, and a stream's head leaves with its first events.
 //
 // Thread-safety: belongs to its worker's io_context thread.
@@ -11,12 +12,14 @@
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
+#include <tuple>
 
 #include "gateway/core/client_response.hpp"
 #include "gateway/frontend/http_frontend.hpp"
@@ -62,6 +65,8 @@ class InputBuffer {
 };
 
 struct HttpFrontend::Session final : ClientResponse {
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+
   Session(boost::asio::ip::tcp::socket s, DeadlineQueue& writes)
       : socket(std::move(s)), in(std::size_t{32} << 10), write_deadlines(writes) {}
   ~Session() override {
@@ -81,13 +86,24 @@ struct HttpFrontend::Session final : ClientResponse {
       deadlines.arm_at(deadline, socket, *until);
     else
       deadlines.arm(deadline, socket);
-    auto [rec, n] =
-        co_await socket.async_read_some(boost::asio::buffer(room.data(), room.size()),
-                                        boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [rec, n] = co_await read_some(room);
     timed_out = deadlines.disarm(deadline) && rec == boost::asio::error::operation_aborted;
     ec = rec;
     in.commit(n);
     co_return !rec;
+  }
+
+  // One read from the connection (through TLS when it has it) into `room`.
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
+      std::span<char> room) {
+    const auto into = boost::asio::buffer(room.data(), room.size());
+    // Named results: GCC 12 mishandles `co_return co_await`.
+    if (tls) {
+      auto result = co_await tls->async_read_some(into, kUseTuple);
+      co_return result;
+    }
+    auto result = co_await socket.async_read_some(into, kUseTuple);
+    co_return result;
   }
 
   // Writes all of `buffers`: at once when the socket takes them, else waiting for room, at
@@ -96,6 +112,15 @@ struct HttpFrontend::Session final : ClientResponse {
   boost::asio::awaitable<bool> write_all(std::array<boost::asio::const_buffer, N> buffers) {
     boost::system::error_code ec;
     wrote_any = true;
+    if (tls) {
+      tls_out.clear();
+      for (const auto& b : buffers) tls_out.append(static_cast<const char*>(b.data()), b.size());
+      write_deadlines.arm(write_deadline, socket);
+      auto [wec, n] =
+          co_await boost::asio::async_write(*tls, boost::asio::buffer(tls_out), kUseTuple);
+      write_deadlines.disarm(write_deadline);
+      co_return !wec;
+    }
     std::size_t total = 0;
     for (const auto& b : buffers) total += b.size();
     std::size_t sent = socket.write_some(buffers, ec);
@@ -107,8 +132,7 @@ struct HttpFrontend::Session final : ClientResponse {
       sent -= skip;
     }
     write_deadlines.arm(write_deadline, socket);
-    auto [wec, n] = co_await boost::asio::async_write(
-        socket, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+    auto [wec, n] = co_await boost::asio::async_write(socket, buffers, kUseTuple);
     write_deadlines.disarm(write_deadline);
     co_return !wec;
   }
@@ -135,7 +159,11 @@ struct HttpFrontend::Session final : ClientResponse {
     pending_head.clear();
   }
 
+  static constexpr auto kUseTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+
   boost::asio::ip::tcp::socket socket;
+  std::unique_ptr<TlsStream> tls;  // over `socket`, for a TLS listener
+  std::string tls_out;             // a TLS write, gathered
   InputBuffer in;
   std::string chunked_body;       // a chunked request's body, decoded
   std::size_t request_bytes = 0;  // the current request's bytes in `in` (used up after it)

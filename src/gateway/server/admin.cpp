@@ -49,6 +49,15 @@ std::string render_metrics(const Gateway& g) {
       c.reloads);
   one("infergate_config_reload_failures_total", MetricType::kCounter,
       "Configuration reloads rejected as invalid.", c.reload_failures);
+  one("infergate_tls_certificate_reloads_total", MetricType::kCounter,
+      "Client-listener TLS certificates reloaded from changed files.", c.tls_reloads);
+  one("infergate_tls_certificate_reload_failures_total", MetricType::kCounter,
+      "Changed client-listener TLS certificate files refused (the previous pair stays).",
+      c.tls_reload_failures);
+  w.family("infergate_tls_handshake_failures_total", MetricType::kCounter,
+           "Client TLS handshakes that failed (untrusted certificate, plain HTTP, scanners).");
+  w.sample("infergate_tls_handshake_failures_total",
+           static_cast<double>(g.tls_handshake_failures()));
   one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", c.in_flight);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(), out);
   return out;

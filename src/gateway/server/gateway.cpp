@@ -103,6 +103,7 @@ struct Gateway::Control {
   net::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
   std::unique_ptr<HttpFrontend> admin;
   net::steady_timer reload_debounce{io};
+  net::steady_timer tls_poll{io};
   std::optional<net::posix::stream_descriptor> inotify;
   std::array<char, 4096> inotify_buffer{};
   std::string watched_text;  // the configuration files' contents when last looked at
@@ -172,6 +173,7 @@ void Gateway::stop_control() {
   boost::system::error_code ignored;
   c.signals.cancel(ignored);
   c.reload_debounce.cancel();
+  c.tls_poll.cancel();
   if (c.inotify) c.inotify->close(ignored);
   c.io.restart();
   c.io.run_for(std::chrono::seconds(2));
@@ -230,7 +232,7 @@ void Gateway::start() {
           } done{counters_.in_flight};
           co_await handler->handle(req, res);
         },
-        options_.limits, connections_.get());
+        options_.limits, connections_.get(), options_.listener_tls.get());
   }
   control_->admin = std::make_unique<HttpFrontend>(
       make_acceptor(control_->io.get_executor(), options_.admin_listen, false),
@@ -250,6 +252,10 @@ void Gateway::start() {
   if (!scraper_->wait_first_round(options_.scrape.interval + options_.scrape.timeout))
     log_line("not every endpoint answered its first scrape in time; starting anyway");
 
+  if (options_.listener_tls) {
+    log_line("TLS on the client listener: " + options_.listener_tls->summary());
+    watch_tls_files();
+  }
   // Watched from before the caller learns we are ready, so no change can slip in unseen.
   Control& c = *control_;
   // Reload when a configuration file changes. Editors replace the file, and kubelet updates a
@@ -331,6 +337,31 @@ void Gateway::watch_config_files() {
         });
         watch_config_files();
       });
+}
+
+// The listener's certificate files are read again every interval: a changed good pair serves
+// new connections from then on; a bad one is refused, once, with the reason, and the old pair
+// stays in use.
+void Gateway::watch_tls_files() {
+  Control& c = *control_;
+  c.tls_poll.expires_after(options_.tls_reload_interval);
+  c.tls_poll.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const tls::ServerCredentials::Refresh r =
+        options_.listener_tls->refresh(std::chrono::system_clock::now());
+    if (r.changed) {
+      (r.applied ? counters_.tls_reloads : counters_.tls_reload_failures).fetch_add(1);
+      log_line(r.message);
+    }
+    watch_tls_files();
+  });
+}
+
+std::uint64_t Gateway::tls_handshake_failures() const {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_)
+    if (w && w->frontend) n += w->frontend->tls_handshake_failures();
+  return n;
 }
 
 void Gateway::run() {

@@ -24,6 +24,7 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 #include "gateway/server/admin.hpp"
 #include "gateway/upstream/upstream_client.hpp"
+#include "tls/server_credentials.hpp"
 
 namespace infergate::gateway {
 
@@ -38,6 +39,10 @@ struct GatewayOptions {
   std::size_t max_idle_upstream_per_endpoint = 128;
   std::size_t max_connections = 10000;  // client connections open at once, over all workers
   AdminAccess admin_access;
+  // TLS on the client listener (null: plain HTTP); its files are read again every
+  // tls_reload_interval, and a good new pair serves new connections.
+  std::shared_ptr<tls::ServerCredentials> listener_tls;
+  std::chrono::milliseconds tls_reload_interval{5000};
   std::chrono::milliseconds drain_timeout{30000};
   bool watch_config = true;
   bool access_log = false;
@@ -73,9 +78,13 @@ class Gateway final : public SnapshotSource {
     std::atomic<std::uint64_t> output_tokens{0};  // from usage, or counted from the stream
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};
+    std::atomic<std::uint64_t> tls_reloads{0};
+    std::atomic<std::uint64_t> tls_reload_failures{0};
     std::atomic<long> in_flight{0};
   };
   const Counters& counters() const { return counters_; }
+  // Failed TLS handshakes on the client listener, over all workers.
+  std::uint64_t tls_handshake_failures() const;
   const Clock& clock() const { return clock_; }
   Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
 
@@ -84,6 +93,7 @@ class Gateway final : public SnapshotSource {
   struct Control;
   void watch_signals();
   void watch_config_files();
+  void watch_tls_files();
   // Ends every coroutine of the workers (connections closed, requests cancelled) and joins
   // them; then the control thread's. Both are idempotent.
   void stop_workers();

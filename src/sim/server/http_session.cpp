@@ -1,10 +1,13 @@
 // The HTTP/1.1 side of a simulated replica: reads requests with Beast, routes them, and relays
-// the engine's tokens as they are produced (SSE over chunked encoding) or whole.
+// the engine's tokens as they are produced (SSE over chunked encoding) or whole. A session runs
+// over a plain TCP stream or, for a TLS replica, over an Asio ssl::stream on one (the Session
+// template, instantiated for both).
 #include "sim/server/http_session.hpp"
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +18,7 @@
 #include <cstdio>
 
 #include "sim/server/openai_api.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::sim {
 namespace net = boost::asio;
@@ -84,12 +88,20 @@ std::optional<int> header_int(const http::request<http::string_body>& req, std::
   return v;
 }
 
+using TlsStream = net::ssl::stream<beast::tcp_stream>;
+
+template <class Stream>
 class Session {
  public:
-  Session(tcp::socket socket, ReplicaContext& ctx) : stream_(std::move(socket)), ctx_(ctx) {
-    ctx_.open_sockets->push_back(&stream_.socket());
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `args` make the stream: a socket, or a socket and the SSL object of a TLS connection.
+  template <class... Args>
+  explicit Session(ReplicaContext& ctx, Args&&... args)
+      : stream_(std::forward<Args>(args)...), ctx_(ctx) {
+    ctx_.open_sockets->push_back(&socket());
   }
-  ~Session() { std::erase(*ctx_.open_sockets, &stream_.socket()); }
+  ~Session() { std::erase(*ctx_.open_sockets, &socket()); }
 
   net::awaitable<void> run();
 
@@ -112,19 +124,30 @@ class Session {
   net::awaitable<bool> write_chunk(const std::string& data, bool last);
   net::awaitable<void> wait_finished(PendingRequest& pending);
   net::awaitable<void> watch_for_close();
+  // Appends the request's target and headers to the header log as one JSON line.
+  void log_headers(const Request& req, std::string_view target);
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  std::string tls_client_;  // the TLS client certificate's common name
   beast::flat_buffer buffer_;
   ReplicaContext& ctx_;
   bool keep_alive_ = true;
 };
 
-net::awaitable<void> Session::run() {
+template <class Stream>
+net::awaitable<void> Session<Stream>::run() {
+  if constexpr (kTls) {
+    beast::get_lowest_layer(stream_).expires_after(ctx_.limits.idle_timeout);
+    auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server, kUseTuple);
+    if (ec) co_return;  // the destructor closes the socket
+    tls_client_ = tls::peer_common_name(stream_.native_handle());
+  }
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(ctx_.limits.max_header_bytes));
     parser.body_limit(ctx_.limits.max_body_bytes);
-    stream_.expires_after(ctx_.limits.idle_timeout);
+    beast::get_lowest_layer(stream_).expires_after(ctx_.limits.idle_timeout);
     auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kUseTuple);
     if (ec) {
       // Over a limit or malformed: answer, then close. A closed or idle connection just ends.
@@ -147,9 +170,13 @@ net::awaitable<void> Session::run() {
       }
       break;
     }
-    stream_.expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     Request req = parser.release();
     keep_alive_ = req.keep_alive();
+    if (ctx_.header_log) {
+      const std::string_view target(req.target().data(), req.target().size());
+      if (target != "/metrics") log_headers(req, target);
+    }
     Route r = route(req);
     bool keep = false;
     if (r.reply) {
@@ -161,12 +188,36 @@ net::awaitable<void> Session::run() {
     }
     if (!keep) break;
   }
+  if constexpr (kTls) {  // close_notify, briefly waiting for the client's
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
+    co_await stream_.async_shutdown(kUseTuple);
+  }
   boost::system::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.socket().close(ignored);
+  socket().shutdown(tcp::socket::shutdown_send, ignored);
+  socket().close(ignored);
 }
 
-net::awaitable<bool> Session::send(Reply& reply) {
+template <class Stream>
+void Session<Stream>::log_headers(const Request& req, std::string_view target) {
+  std::string line = "{\"replica\":" + quote_json(ctx_.replica.name()) +
+                     ",\"target\":" + quote_json(target) +
+                     ",\"tls_client\":" + quote_json(tls_client_) + ",\"headers\":[";
+  bool first = true;
+  for (const auto& field : req) {
+    line += first ? "[" : ",[";
+    first = false;
+    line += quote_json(std::string_view(field.name_string().data(), field.name_string().size()));
+    line += ',';
+    line += quote_json(std::string_view(field.value().data(), field.value().size()));
+    line += ']';
+  }
+  line += "]}\n";
+  std::fputs(line.c_str(), ctx_.header_log);
+  std::fflush(ctx_.header_log);
+}
+
+template <class Stream>
+net::awaitable<bool> Session<Stream>::send(Reply& reply) {
   http::response<http::string_body> res{reply.status, 11};
   res.set(http::field::content_type, reply.content_type);
   res.set("x-inference-pod", ctx_.replica.name());
@@ -177,7 +228,8 @@ net::awaitable<bool> Session::send(Reply& reply) {
   co_return !ec && keep_alive_;
 }
 
-Session::Route Session::route(Request& req) {
+template <class Stream>
+typename Session<Stream>::Route Session<Stream>::route(Request& req) {
   std::string_view target(req.target().data(), req.target().size());
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const bool get = req.method() == http::verb::get;
@@ -208,6 +260,13 @@ Session::Route Session::route(Request& req) {
                  {},
                  false};
   }
+  if (!ctx_.api_key.empty() && target.starts_with("/v1/") &&
+      req[http::field::authorization] != "Bearer " + ctx_.api_key) {
+    // As vLLM's --api-key: every /v1 route needs the key; its answer is this plain object.
+    return Route{Reply{http::status::unauthorized, R"({"error":"Unauthorized"})", "application/json"},
+                 {},
+                 false};
+  }
   if (!replica.ready(now)) return error(503, "the model server is starting");
   if (target == "/v1/models") {
     if (!get) return not_allowed();
@@ -230,7 +289,8 @@ Session::Route Session::route(Request& req) {
   return error(404, "Not Found: " + std::string(target));
 }
 
-net::awaitable<bool> Session::handle_metrics() {
+template <class Stream>
+net::awaitable<bool> Session<Stream>::handle_metrics() {
   ctx_.replica.count_metrics_request();
   const FaultSettings& faults = ctx_.replica.faults();
   Reply reply{http::status::ok, {}, "text/plain; version=0.0.4; charset=utf-8"};
@@ -255,7 +315,8 @@ net::awaitable<bool> Session::handle_metrics() {
   co_return co_await send(reply);
 }
 
-net::awaitable<bool> Session::handle_generation(Request& req, ApiKind kind) {
+template <class Stream>
+net::awaitable<bool> Session<Stream>::handle_generation(Request& req, ApiKind kind) {
   Replica& replica = ctx_.replica;
   std::optional<ApiError> error;
   std::optional<GenerationRequest> gen;
@@ -334,7 +395,8 @@ net::awaitable<bool> Session::handle_generation(Request& req, ApiKind kind) {
   co_return co_await send(reply);
 }
 
-net::awaitable<bool> Session::write_chunk(const std::string& data, bool last) {
+template <class Stream>
+net::awaitable<bool> Session<Stream>::write_chunk(const std::string& data, bool last) {
   char head[24];
   const int len = std::snprintf(head, sizeof head, "%zx\r\n", data.size());
   static constexpr std::string_view kEnd = "\r\n";
@@ -346,15 +408,17 @@ net::awaitable<bool> Session::write_chunk(const std::string& data, bool last) {
   co_return !ec;
 }
 
-net::awaitable<void> Session::wait_finished(PendingRequest& pending) {
+template <class Stream>
+net::awaitable<void> Session<Stream>::wait_finished(PendingRequest& pending) {
   while (!pending.result) co_await pending.next_event();
 }
 
 // Completes only when the client closes the connection (or it fails). Bytes of a pipelined
 // next request are kept in the session's buffer for the next read.
-net::awaitable<void> Session::watch_for_close() {
+template <class Stream>
+net::awaitable<void> Session<Stream>::watch_for_close() {
   for (;;) {
-    auto [ec, n] = co_await stream_.socket().async_read_some(buffer_.prepare(4096), kUseTuple);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kUseTuple);
     if (ec) co_return;
     buffer_.commit(n);
     if (buffer_.size() > ctx_.limits.max_body_bytes + ctx_.limits.max_header_bytes) {
@@ -367,7 +431,8 @@ net::awaitable<void> Session::watch_for_close() {
   }
 }
 
-net::awaitable<bool> Session::stream_tokens(PendingRequest& pending, const ResponseContext& rc,
+template <class Stream>
+net::awaitable<bool> Session<Stream>::stream_tokens(PendingRequest& pending, const ResponseContext& rc,
                                             int abort_after) {
   http::response<http::empty_body> res{http::status::ok, 11};
   res.set(http::field::content_type, "text/event-stream");
@@ -395,7 +460,7 @@ net::awaitable<bool> Session::stream_tokens(PendingRequest& pending, const Respo
       // Injected fault: the server dies mid-answer. Flush what we have, then drop the connection.
       if (!chunk.empty()) co_await write_chunk(chunk, false);
       boost::system::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      socket().shutdown(tcp::socket::shutdown_both, ignored);
       co_return false;
     }
     if (finished && sent >= total) {
@@ -418,7 +483,14 @@ net::awaitable<bool> Session::stream_tokens(PendingRequest& pending, const Respo
 }  // namespace
 
 net::awaitable<void> serve_connection(tcp::socket socket, ReplicaContext& ctx) {
-  Session session(std::move(socket), ctx);
+  if (!ctx.tls) {
+    Session<beast::tcp_stream> session(ctx, std::move(socket));
+    co_await session.run();
+    co_return;
+  }
+  ssl_st* ssl = tls::new_server_connection(ctx.tls);
+  if (!ssl) co_return;
+  Session<TlsStream> session(ctx, std::move(socket), ssl);  // the stream owns `ssl`
   co_await session.run();
 }
 

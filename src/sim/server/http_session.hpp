@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "sim/server/engine_driver.hpp"
 #include "sim/server/replica.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::sim {
 
@@ -25,9 +26,12 @@ struct ReplicaContext {
   // Open connections, so stop() can close them all.
   std::vector<boost::asio::ip::tcp::socket*>* open_sockets = nullptr;
   std::FILE* generation_log = nullptr;  // see ServerOptions::generation_log
+  std::FILE* header_log = nullptr;      // see ServerOptions::header_log
+  std::string api_key;                  // see ServerOptions::api_key
+  tls::ContextPtr tls;                  // null: plain HTTP
 };
 
-// Serves HTTP/1.1 requests on `socket` until the client closes, an error, or stop().
+// Serves HTTP/1.1 requests (over TLS when the context has it) on `socket` until the client closes, an error, or stop().
 boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
                                               ReplicaContext& ctx);
 

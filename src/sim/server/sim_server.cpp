@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "sim/server/http_session.hpp"
+#include "tls/server_credentials.hpp"
 
 namespace infergate::sim {
 namespace net = boost::asio;
@@ -31,6 +32,8 @@ struct SimServer::Impl {
   ServerOptions options;
   SteadyClock clock;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> generation_log{nullptr, &std::fclose};
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> header_log{nullptr, &std::fclose};
+  tls::ContextPtr tls;
   std::list<ReplicaSlot> slots;  // stable addresses
   bool stopped = false;
 };
@@ -59,6 +62,26 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     if (!impl_->generation_log)
       throw std::runtime_error("cannot open the generation log " + o.generation_log);
   }
+  if (!o.header_log.empty()) {
+    impl_->header_log.reset(std::fopen(o.header_log.c_str(), "a"));
+    if (!impl_->header_log)
+      throw std::runtime_error("cannot open the header log " + o.header_log);
+  }
+  if (!o.tls_cert_file.empty()) {
+    const auto cert = tls::read_file(o.tls_cert_file);
+    const auto key = tls::read_file(o.tls_key_file);
+    if (!cert || !key) throw std::runtime_error("cannot read the TLS certificate or key file");
+    tls::Built built =
+        tls::make_server_context(*cert, *key, tls::Version::kTls12, std::chrono::system_clock::now());
+    if (!built.context) throw std::runtime_error("TLS certificate refused: " + built.error);
+    if (!o.tls_client_ca_file.empty()) {
+      const auto ca = tls::read_file(o.tls_client_ca_file);
+      if (!ca) throw std::runtime_error("cannot read the client CA file " + o.tls_client_ca_file);
+      if (auto error = tls::require_client_certificates(built.context, *ca); !error.empty())
+        throw std::runtime_error(error);
+    }
+    impl_->tls = std::move(built.context);
+  }
   for (int i = 0; i < o.replicas; ++i) {
     ReplicaSlot& slot = impl_->slots.emplace_back();
     ReplicaOptions ro = o.replica;
@@ -70,7 +93,8 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     slot.context = std::make_unique<ReplicaContext>(
         ReplicaContext{*slot.replica, *slot.driver, impl_->clock,
                        SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout},
-                       &slot.open_sockets, impl_->generation_log.get()});
+                       &slot.open_sockets, impl_->generation_log.get(), impl_->header_log.get(),
+                       o.api_key, impl_->tls});
   }
 }
 

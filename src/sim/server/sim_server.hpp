@@ -36,6 +36,15 @@ struct ServerOptions {
   // When set, one line per generation started ("<x-request-id> <replica>") is appended to this
   // file, so a test can find a request that ran twice, across replicas and restarts.
   std::string generation_log;
+  // When set, one JSON line per request but /metrics scrapes ({"replica", "target",
+  // "tls_client", "headers": [[name, value], ...]}) is appended to this file, so a test can see
+  // exactly which headers reached the model server.
+  std::string header_log;
+  // As vLLM's --api-key: /v1 routes answer 401 without "Authorization: Bearer <key>".
+  std::string api_key;
+  // TLS on every replica's port (PEM files); with tls_client_ca_file, clients must present a
+  // certificate that CA issued.
+  std::string tls_cert_file, tls_key_file, tls_client_ca_file;
   ReplicaOptions replica;  // the template each replica copies (name and seed are set per replica)
 };
 
