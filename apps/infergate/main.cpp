@@ -1,5 +1,6 @@
 // infergate: the standalone inference gateway. See docs/configuration.md.
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -15,6 +16,9 @@ using namespace infergate;
 using namespace infergate::gateway;
 
 int main(int argc, char** argv) {
+  // A peer that closed must not kill the process: OpenSSL's socket writes (the scraper's TLS)
+  // are plain write()s, which raise SIGPIPE (Asio's own sends never do).
+  std::signal(SIGPIPE, SIG_IGN);
   GatewayOptions o;
   long request_read_ms = 0, idle_ms = 0, write_ms = 0, connect_ms = 0, pool_idle_ms = 0,
        dns_refresh_ms = 0, dns_timeout_ms = 0, response_ms = 0, body_idle_ms = 0, drain_ms = 0;

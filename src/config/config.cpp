@@ -62,6 +62,54 @@ std::optional<std::size_t> Config::find_pool(const std::string& ns, const std::s
   return std::nullopt;
 }
 
+namespace {
+
+// Each UpstreamPolicy applies to one pool, and a pool has at most one. TLS contexts are built
+// here, so a CA file without certificates or a client key that does not match fails the load.
+void resolve_upstream_policies(const Resources& r, Config& config, Diagnostics& diag) {
+  check_unique_names(r.upstream_policies, "UpstreamPolicy", diag);
+  for (const auto& policy : r.upstream_policies) {
+    const auto idx = config.find_pool(policy.meta.ns, policy.pool);
+    if (!idx) {
+      diag.error(policy.meta.where, "spec.targetRef.name",
+                 "InferencePool " + policy.meta.ns + "/" + policy.pool + " does not exist");
+      continue;
+    }
+    PoolConfig& pool = config.pools[*idx];
+    if (!pool.upstream_policy.empty()) {
+      diag.error(policy.meta.where, "spec.targetRef.name",
+                 "pool " + qualified(pool.resource.meta) + " already has UpstreamPolicy " +
+                     pool.upstream_policy);
+      continue;
+    }
+    pool.upstream_policy = policy.meta.name;
+    pool.credential = policy.credential;
+    if (!policy.tls) continue;
+    const UpstreamTlsSpec& spec = *policy.tls;
+    tls::ClientSettings settings;
+    settings.ca_pem = spec.ca_pem;
+    settings.client_chain_pem = spec.client_cert_pem;
+    settings.client_key_pem = spec.client_key_pem;
+    settings.min_version = spec.min_version == "1.3" ? tls::Version::kTls13 : tls::Version::kTls12;
+    settings.verify = !spec.insecure_skip_verify;
+    tls::Built built = tls::make_client_context(settings, std::chrono::system_clock::now());
+    if (!built.context) {
+      diag.error(policy.meta.where, "spec.tls", built.error);
+      continue;
+    }
+    std::string summary = spec.insecure_skip_verify ? "any certificate (insecureSkipVerify)"
+                          : spec.ca_file.empty()    ? "system CAs"
+                                                    : "CA " + spec.ca_file;
+    if (!spec.server_name.empty()) summary += ", name " + spec.server_name;
+    if (!spec.client_cert_file.empty()) summary += ", client certificate " + spec.client_cert_file;
+    summary += ", TLS " + spec.min_version + "+";
+    pool.upstream_tls = PoolConfig::UpstreamTls{std::move(built.context), spec.server_name,
+                                                !spec.insecure_skip_verify, std::move(summary)};
+  }
+}
+
+}  // namespace
+
 BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
                          const ConfigValidator& validate) {
   BuildResult out;
@@ -92,6 +140,7 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
     resolve_endpoints(r, pc, diag);
     config->pools.push_back(std::move(pc));
   }
+  resolve_upstream_policies(r, *config, diag);
   {
     std::set<std::string> endpoint_names;
     for (const auto& set : r.endpoint_sets)
@@ -207,6 +256,10 @@ std::string dump(const Config& c) {
     for (auto port : p.resource.target_ports) o << " " << port;
     o << "\n  appProtocol: " << p.resource.app_protocol << "\n";
     if (!p.scheduling_profile.empty()) o << "  schedulingProfile: " << p.scheduling_profile << "\n";
+    if (p.upstream_tls) o << "  upstreamTLS: " << p.upstream_tls->summary << "\n";
+    if (p.credential)  // never the value
+      o << "  upstreamCredential: " << p.credential->header << " from " << p.credential->source
+        << "\n";
     if (p.resource.endpoint_picker)
       o << "  endpointPicker: " << *p.resource.endpoint_picker << " (ignored), failureMode "
         << (p.resource.failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";

@@ -14,6 +14,7 @@
 #include "config/diagnostics.hpp"
 #include "config/load_resources.hpp"
 #include "config/resources.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::config {
 
@@ -36,6 +37,17 @@ struct PoolConfig {
   // Annotation infergate.dev/scheduling-profile: a profile of the EndpointPickerConfig or a
   // ready-made one; empty: the configuration's (or the gateway's) default.
   std::string scheduling_profile;
+  // From the pool's UpstreamPolicy (named in `upstream_policy`): TLS to its model servers, the
+  // context built and its files checked at load; and the credential header they are sent.
+  struct UpstreamTls {
+    tls::ContextPtr context;
+    std::string server_name;  // empty: each endpoint's host
+    bool verify = true;
+    std::string summary;  // for dumps: where trust comes from
+  };
+  std::string upstream_policy;
+  std::optional<UpstreamTls> upstream_tls;
+  std::optional<UpstreamCredential> credential;
   const std::string& name() const { return resource.meta.name; }
   const std::string& ns() const { return resource.meta.ns; }
 };

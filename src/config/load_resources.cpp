@@ -178,6 +178,8 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
     load(r.endpoint_sets, parse_static_endpoints);
   } else if (kind == "ApiKeys" && api_version == "infergate.dev/v1alpha1") {
     load(r.api_key_sets, parse_api_keys);
+  } else if (kind == "UpstreamPolicy" && api_version == "infergate.dev/v1alpha1") {
+    load(r.upstream_policies, parse_upstream_policy);
   } else if (kind == "EndpointPickerConfig" &&
              api_version == "inference.networking.x-k8s.io/v1alpha1") {
     parse_endpoint_picker_config(obj, r.picker_configs.emplace_back());

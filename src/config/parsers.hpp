@@ -13,6 +13,7 @@ void parse_inference_objective(MapReader& spec, InferenceObjective& out);
 void parse_http_route(MapReader& spec, HttpRoute& out);
 void parse_static_endpoints(MapReader& spec, StaticEndpoints& out);
 void parse_api_keys(MapReader& spec, ApiKeys& out);
+void parse_upstream_policy(MapReader& spec, UpstreamPolicy& out);
 // EndpointPickerConfig has no spec: `obj` is the whole object.
 void parse_endpoint_picker_config(MapReader& obj, EndpointPickerConfig& out);
 

@@ -144,6 +144,32 @@ struct ApiKeys {
   std::vector<ApiKey> keys;
 };
 
+// UpstreamPolicy (infergate.dev/v1alpha1): how the gateway talks to one pool's model servers:
+// TLS (trusted CAs, the name to check, a client certificate) and a credential header. Files
+// and environment variables are read when the configuration is loaded (every reload).
+struct UpstreamTlsSpec {
+  std::string ca_file;  // as written; empty: the system trust store
+  std::string ca_pem;   // its contents
+  std::string server_name;  // SNI and the name the certificate must carry; empty: the host
+  std::string client_cert_file, client_key_file;
+  std::string client_cert_pem, client_key_pem;
+  std::string min_version = "1.2";
+  bool insecure_skip_verify = false;
+};
+
+struct UpstreamCredential {
+  std::string header;  // lower-case
+  std::string value;   // the whole header value (prefix and secret): never printed
+  std::string source;  // "file <path>" or "env <NAME>", for diagnostics and dumps
+};
+
+struct UpstreamPolicy {
+  ObjectMeta meta;
+  std::string pool;  // spec.targetRef.name: an InferencePool of the same namespace
+  std::optional<UpstreamTlsSpec> tls;
+  std::optional<UpstreamCredential> credential;
+};
+
 // EndpointPickerConfig (inference.networking.x-k8s.io/v1alpha1): the scheduler's plugins and
 // profiles, as upstream's endpoint picker reads them (its own document, or embedded in a
 // ConfigMap as upstream's Helm chart ships it). Plugin types and parameters are checked by the
@@ -202,6 +228,7 @@ struct Resources {
   std::vector<StaticEndpoints> endpoint_sets;
   std::vector<EndpointPickerConfig> picker_configs;
   std::vector<ApiKeys> api_key_sets;
+  std::vector<UpstreamPolicy> upstream_policies;
   // EndpointPickerConfig texts found in ConfigMaps, parsed when the configuration is built: an
   // endpoint-picker Deployment's --config-file argument chooses among several.
   struct EmbeddedPickerConfig {

@@ -81,7 +81,8 @@ std::unique_ptr<SchedulingSession> InTurnScheduler::begin(PoolState& pool, const
   return std::make_unique<InTurnSession>(pool, next_);
 }
 
-std::unique_ptr<UpstreamExchange> FakeUpstream::exchange(const std::string& address) {
+std::unique_ptr<UpstreamExchange> FakeUpstream::exchange(const std::string& address,
+                                                        const UpstreamTls*) {
   return std::make_unique<FakeExchange>(*this, address);
 }
 

@@ -63,7 +63,8 @@ class FakeUpstream final : public UpstreamClient {
     UpstreamRequest request;  // its body's views are not valid after the exchange
     std::string body;         // the body as it went out
   };
-  std::unique_ptr<UpstreamExchange> exchange(const std::string& address) override;
+  std::unique_ptr<UpstreamExchange> exchange(const std::string& address,
+                                             const UpstreamTls* tls) override;
 
   // Replies for `address`, in order; when the script runs out, `fallback[address]` repeats.
   std::map<std::string, std::deque<ScriptedReply>> script;

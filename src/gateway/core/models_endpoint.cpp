@@ -41,12 +41,13 @@ constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
 // Bound on asking one model server for its models.
 constexpr std::chrono::milliseconds kFetchBound{2000};
 
-net::awaitable<std::optional<std::vector<std::string>>> fetch_models(UpstreamClient& upstream,
-                                                                     const std::string& address) {
-  auto ex = upstream.exchange(address);
+net::awaitable<std::optional<std::vector<std::string>>> fetch_models(
+    UpstreamClient& upstream, const std::string& address, const config::PoolConfig& pool) {
+  auto ex = upstream.exchange(address, upstream_tls_of(pool));
   UpstreamRequest req;
   req.method = "GET";
   req.target = "/v1/models";
+  add_pool_credential(req.headers, pool);
   auto sent = co_await ex->send(req);
   auto* head = std::get_if<ResponseHead>(&sent);
   if (!head || head->status != 200) co_return std::nullopt;
@@ -71,14 +72,15 @@ net::awaitable<std::optional<std::vector<std::string>>> fetch_models(UpstreamCli
 
 // fetch_models within `bound`: past it the fetch is cancelled (and its connection closed).
 net::awaitable<std::optional<std::vector<std::string>>> fetch_models_within(
-    UpstreamClient& upstream, const std::string& address, std::chrono::milliseconds bound) {
+    UpstreamClient& upstream, const std::string& address, const config::PoolConfig& pool,
+    std::chrono::milliseconds bound) {
   const auto executor = co_await net::this_coro::executor;
   net::steady_timer timer(executor, bound);
   net::cancellation_signal cancel;
   std::optional<std::vector<std::string>> result;
   bool done = false;
   net::co_spawn(
-      executor, fetch_models(upstream, address),
+      executor, fetch_models(upstream, address, pool),
       net::bind_cancellation_slot(cancel.slot(), [&](const std::exception_ptr&,
                                                      std::optional<std::vector<std::string>> ids) {
         result = std::move(ids);
@@ -99,9 +101,12 @@ net::awaitable<std::optional<std::vector<std::string>>> fetch_models_within(
 }  // namespace
 
 net::awaitable<void> RequestHandler::refresh_models(std::shared_ptr<ModelsCacheEntry> entry,
+                                                    std::shared_ptr<const Snapshot> snapshot,
+                                                    std::size_t pool,
                                                     std::vector<std::string> addresses) {
+  const config::PoolConfig& pool_config = snapshot->config->pools[pool];
   for (const auto& address : addresses) {
-    auto ids = co_await fetch_models_within(upstream_, address, kFetchBound);
+    auto ids = co_await fetch_models_within(upstream_, address, pool_config, kFetchBound);
     if (ids) {
       entry->ids = std::move(*ids);
       break;
@@ -145,7 +150,8 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
       if (!entry->fetched)
         entry->first_answer =
             std::make_shared<net::steady_timer>(executor, net::steady_timer::time_point::max());
-      net::co_spawn(executor, refresh_models(entry, std::move(addresses)), net::detached);
+      net::co_spawn(executor, refresh_models(entry, snapshot, i, std::move(addresses)),
+                    net::detached);
     }
     if (!entry->fetched && entry->first_answer) {
       const std::shared_ptr<net::steady_timer> first = entry->first_answer;

@@ -21,13 +21,16 @@ using namespace net::experimental::awaitable_operators;
 
 namespace {
 
-// Headers a client must not choose (they would pick the upstream address) and hop-by-hop
-// headers, which describe the client connection, not the request.
+// Headers a client must not choose (they would pick the upstream address), hop-by-hop
+// headers, which describe the client connection, not the request, and the gateway's control
+// headers (priority and fairness claims), which are for the gateway alone.
 bool forwardable(std::string_view name) {
   return !(name == "host" || name == "content-length" || name == "connection" ||
            name == "keep-alive" || name == "transfer-encoding" || name == "te" ||
            name == "upgrade" || name == "proxy-connection" || name == "expect" ||
-           name == "x-gateway-model-name" || name.starts_with("x-gateway-destination-endpoint"));
+           name == "x-gateway-model-name" || name.starts_with("x-gateway-destination-endpoint") ||
+           name == "x-gateway-inference-objective" || name == "x-llm-d-inference-objective" ||
+           name == "x-gateway-inference-fairness-id");
 }
 
 // Whether the comma-separated token list `list` (a Connection header) names `lower_name`.
@@ -303,11 +306,15 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
 
   // RequestMirror: a copy goes to each drawn mirror pool, detached, so it never delays or fails
   // the primary request; its answer is read and dropped. The mirror pool resolves the client's
-  // model with its own InferenceModels.
+  // model with its own InferenceModels. A mirror never gets the client's credential, only its
+  // own pool's.
   for (const std::size_t mirror_pool : decision->mirror_pools) {
-    const ModelResolution mirrored = resolve_model(snapshot->config->pools[mirror_pool],
-                                                   parsed.model, objective.value_or(""), random_);
+    const config::PoolConfig& mirror_config = snapshot->config->pools[mirror_pool];
+    const ModelResolution mirrored =
+        resolve_model(mirror_config, parsed.model, objective.value_or(""), random_);
     UpstreamRequest copy = upstream_request;
+    std::erase_if(copy.headers, [](const auto& h) { return h.first == "authorization"; });
+    add_pool_credential(copy.headers, mirror_config);
     set_body(copy, mirrored.target_model);
     // The mirror outlives this request: it sends its own copy of the client's body. (The
     // executor is a named local: no temporaries with destructors inside a co_await expression.)
@@ -318,7 +325,8 @@ net::awaitable<void> RequestHandler::proxy(const ClientRequest& request, std::st
                   net::detached);
   }
 
-  ForwardPlan plan{pool_state, std::move(upstream_request),
+  add_pool_credential(upstream_request.headers, pool);
+  ForwardPlan plan{pool, pool_state, std::move(upstream_request),
                    SchedulingRequest{
                        resolution.target_model, parsed.prompt,
                        static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)},
@@ -354,7 +362,8 @@ net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snap
   const auto session = scheduler_of(state).begin(state, scheduling, {random_, clock_});
   std::shared_ptr<Endpoint> endpoint = session->pick({}).endpoint;
   if (!endpoint) co_return;
-  UpstreamAttempt attempt(endpoint, upstream_.exchange(endpoint->address));
+  UpstreamAttempt attempt(
+      endpoint, upstream_.exchange(endpoint->address, upstream_tls_of(snapshot->config->pools[pool])));
   auto sent = co_await attempt.upstream->send(request);
   if (!std::holds_alternative<ResponseHead>(sent)) co_return;
   std::string discarded;
@@ -396,13 +405,15 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
     session->dispatched(*endpoint);
     tried.push_back(endpoint.get());
     ++record.attempts;
-    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address),
+    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address, upstream_tls_of(plan.pool_config)),
                        plan.scheduling.expected_tokens);
     ex.started = clock_.now();
     ex.quoted_client_model = plan.quoted_client_model;
     auto sent = co_await ex.upstream->send(plan.request);
     if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
       last_failure = endpoint->address + ": " + std::string(upstream_failure_name(*failure));
+      if (const std::string detail = ex.upstream->failure_detail(); !detail.empty())
+        last_failure += " (" + detail + ")";
       report(*endpoint, AttemptOutcome::kFailure);
       if (request_may_have_run(*failure)) {
         // The model server may be generating already: sending the request elsewhere could run

@@ -83,6 +83,7 @@ class RequestHandler {
  private:
   // Where a routed request goes and what it sends.
   struct ForwardPlan {
+    const config::PoolConfig& pool_config;
     PoolState& pool;
     UpstreamRequest request;
     SchedulingRequest scheduling;
@@ -101,6 +102,8 @@ class RequestHandler {
   boost::asio::awaitable<void> list_models(ClientResponse& response);
   // Asks `addresses` in turn for their models (each within a short bound) into `entry`.
   boost::asio::awaitable<void> refresh_models(std::shared_ptr<ModelsCacheEntry> entry,
+                                              std::shared_ptr<const Snapshot> snapshot,
+                                              std::size_t pool,
                                               std::vector<std::string> addresses);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head,
                                      ClientResponse& response, RequestRecord& record);

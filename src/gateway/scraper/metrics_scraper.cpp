@@ -1,6 +1,8 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "gateway/scraper/host_resolver.hpp"
 #include "gateway/scraper/page_reader.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::gateway {
 namespace {
@@ -32,6 +35,7 @@ constexpr std::size_t kMaxSpareBuffers = 64;  // 4 MB of 64 KB read buffers
 // The prefix index counts blocks of 16 tokens (64 characters): an engine's KV capacity in
 // tokens divided by that is how many prompt blocks it can hold.
 constexpr std::int64_t kIndexBlockTokens = 16;
+using UpstreamTlsSettings = config::PoolConfig::UpstreamTls;
 
 }  // namespace
 
@@ -41,7 +45,7 @@ struct ScrapeTarget {
       : id(target_id), endpoint(std::move(ep)), reader(max_page) {}
 
   enum class Address { kUnresolved, kResolving, kResolved };
-  enum class Step { kIdle, kConnecting, kSending, kReading };
+  enum class Step { kIdle, kConnecting, kHandshaking, kSending, kReading };
 
   const std::uint64_t id;
   const std::shared_ptr<Endpoint> endpoint;
@@ -57,6 +61,12 @@ struct ScrapeTarget {
 
   int fd = -1;
   bool want_write = false;  // EPOLLOUT is in the connection's interest set
+  // TLS (the pool's UpstreamPolicy): the context connections are made from, and the one on fd.
+  tls::ContextPtr tls_context;
+  std::string tls_name;  // SNI and the name checked
+  bool tls_verify = true;
+  SSL* ssl = nullptr;
+  std::string tls_error;  // why the last handshake failed
   Step step = Step::kIdle;
   std::size_t sent = 0;
   bool reused = false;   // this exchange runs on a connection that carried an earlier one
@@ -128,8 +138,13 @@ struct MetricsScraper::Impl {
 
   void begin_scrape(ScrapeTarget& t, SteadyClock::time_point now);
   void connect(ScrapeTarget& t);
+  void start_tls(ScrapeTarget& t);
+  void continue_handshake(ScrapeTarget& t);
   void send_request(ScrapeTarget& t);
+  // SSL_read/SSL_write wanted the other direction, or failed: set the interest or fail.
+  void await_tls(ScrapeTarget& t, int ssl_error);
   void read_response(ScrapeTarget& t);
+  void read_tls_response(ScrapeTarget& t, std::span<char> space);
   void on_event(ScrapeTarget& t, std::uint32_t events);
   void connection_lost(ScrapeTarget& t);
   void set_want_write(ScrapeTarget& t, bool on);
@@ -272,10 +287,29 @@ void MetricsScraper::Impl::sync_targets() {
   if (!snap || snap->generation == synced_generation) return;
   synced_generation = snap->generation;
   std::map<Endpoint*, std::shared_ptr<Endpoint>> wanted;
-  for (const auto& pool : snap->pools)
-    for (const auto& ep : pool->endpoints) wanted.emplace(ep.get(), ep);
+  std::map<Endpoint*, const config::PoolConfig*> pool_of;
+  for (std::size_t i = 0; i < snap->pools.size(); ++i)
+    for (const auto& ep : snap->pools[i]->endpoints) {
+      wanted.emplace(ep.get(), ep);
+      pool_of.emplace(ep.get(), snap->config && i < snap->config->pools.size()
+                                    ? &snap->config->pools[i]
+                                    : nullptr);  // (tests' snapshots may have no configuration)
+    }
+  // A pool's TLS settings may change with its endpoints staying: the next connection uses the
+  // new ones (an idle connection made with the old ones closes now).
+  const auto set_tls = [&](ScrapeTarget& t) {
+    const config::PoolConfig* pool = pool_of.at(t.endpoint.get());
+    const UpstreamTlsSettings* tls = pool && pool->upstream_tls ? &*pool->upstream_tls : nullptr;
+    tls::ContextPtr context = tls ? tls->context : nullptr;
+    if (context == t.tls_context) return;
+    t.tls_context = std::move(context);
+    t.tls_name = tls && !tls->server_name.empty() ? tls->server_name : t.endpoint->spec.host;
+    t.tls_verify = !tls || tls->verify;
+    if (t.step == ScrapeTarget::Step::kIdle) close_connection(t);
+  };
   for (auto it = targets.begin(); it != targets.end();) {
     if (wanted.contains(it->first)) {
+      set_tls(*it->second);
       ++it;
       continue;
     }
@@ -292,6 +326,7 @@ void MetricsScraper::Impl::sync_targets() {
   for (auto& [raw, ep] : wanted) {
     if (targets.contains(raw)) continue;
     auto t = std::make_unique<ScrapeTarget>(next_target_id++, ep, options.max_page_bytes);
+    set_tls(*t);
     const config::EndpointSpec& spec = ep->spec;
     t->host_port = spec.host + ":" + std::to_string(spec.metrics_port);
     t->request =
@@ -378,7 +413,7 @@ void MetricsScraper::Impl::connect(ScrapeTarget& t) {
   }
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&t.address), t.address_len) == 0) {
     set_want_write(t, false);
-    return send_request(t);
+    return t.tls_context ? start_tls(t) : send_request(t);
   }
   if (errno == EINPROGRESS) return;  // writable when connected
   const int err = errno;
@@ -386,8 +421,60 @@ void MetricsScraper::Impl::connect(ScrapeTarget& t) {
   finish(t, err == ECONNREFUSED ? ScrapeFailure::kRefused : ScrapeFailure::kConnect);
 }
 
+// --- TLS: the handshake on a connected socket, then reads and writes through the SSL object.
+
+void MetricsScraper::Impl::start_tls(ScrapeTarget& t) {
+  t.step = ScrapeTarget::Step::kHandshaking;
+  t.ssl = tls::new_client_connection(t.tls_context, t.tls_name, t.tls_verify);
+  if (!t.ssl || SSL_set_fd(t.ssl, t.fd) != 1) {
+    t.tls_error = "cannot set up TLS";
+    close_connection(t);
+    return finish(t, ScrapeFailure::kTls);
+  }
+  continue_handshake(t);
+}
+
+void MetricsScraper::Impl::continue_handshake(ScrapeTarget& t) {
+  ERR_clear_error();
+  const int r = SSL_connect(t.ssl);
+  if (r == 1) {
+    t.tls_error.clear();
+    return send_request(t);
+  }
+  const int error = SSL_get_error(t.ssl, r);
+  if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE)
+    return set_want_write(t, error == SSL_ERROR_WANT_WRITE);
+  const std::string why = tls::verify_failure(t.ssl);
+  t.tls_error = why.empty() ? tls::take_errors() : "certificate verify failed: " + why;
+  ERR_clear_error();
+  close_connection(t);
+  finish(t, ScrapeFailure::kTls);
+}
+
+void MetricsScraper::Impl::await_tls(ScrapeTarget& t, int ssl_error) {
+  if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+    if (t.want_write != (ssl_error == SSL_ERROR_WANT_WRITE))
+      set_want_write(t, ssl_error == SSL_ERROR_WANT_WRITE);
+    return;
+  }
+  ERR_clear_error();
+  connection_lost(t);
+}
+
 void MetricsScraper::Impl::send_request(ScrapeTarget& t) {
   t.step = ScrapeTarget::Step::kSending;
+  if (t.ssl) {
+    while (t.sent < t.request.size()) {
+      ERR_clear_error();
+      const int n = SSL_write(t.ssl, t.request.data() + t.sent,
+                              static_cast<int>(t.request.size() - t.sent));
+      if (n <= 0) return await_tls(t, SSL_get_error(t.ssl, n));
+      t.sent += static_cast<std::size_t>(n);
+    }
+    if (t.want_write) set_want_write(t, false);
+    t.step = ScrapeTarget::Step::kReading;
+    return;
+  }
   while (t.sent < t.request.size()) {
     const ssize_t n =
         ::send(t.fd, t.request.data() + t.sent, t.request.size() - t.sent, MSG_NOSIGNAL);
@@ -412,6 +499,7 @@ void MetricsScraper::Impl::read_response(ScrapeTarget& t) {
     close_connection(t);
     return finish(t, t.reader.failure());
   }
+  if (t.ssl) return read_tls_response(t, space);
   const ssize_t n = ::recv(t.fd, space.data(), space.size(), 0);
   if (n > 0) {
     switch (t.reader.received(static_cast<std::size_t>(n))) {
@@ -432,6 +520,41 @@ void MetricsScraper::Impl::read_response(ScrapeTarget& t) {
   finish(t, end == PageReader::Progress::kDone ? ScrapeFailure::kNone : t.reader.failure());
 }
 
+// Decrypted bytes wait inside the SSL object, where epoll cannot see them: read until OpenSSL
+// wants the socket again (or the page is done).
+void MetricsScraper::Impl::read_tls_response(ScrapeTarget& t, std::span<char> space) {
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(t.ssl, space.data(), static_cast<int>(space.size()));
+    if (n <= 0) {
+      const int error = SSL_get_error(t.ssl, n);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE)
+        return await_tls(t, error);
+      ERR_clear_error();
+      // The server closed (close_notify, or just its end of the TCP connection).
+      if (t.reader.bytes_received() == 0) return connection_lost(t);
+      const auto end = t.reader.end_of_stream();
+      close_connection(t);
+      return finish(t, end == PageReader::Progress::kDone ? ScrapeFailure::kNone
+                                                          : t.reader.failure());
+    }
+    switch (t.reader.received(static_cast<std::size_t>(n))) {
+      case PageReader::Progress::kMore:
+        break;
+      case PageReader::Progress::kDone:
+        return finish(t, ScrapeFailure::kNone);
+      case PageReader::Progress::kFailed:
+        close_connection(t);
+        return finish(t, t.reader.failure());
+    }
+    space = t.reader.space();
+    if (space.empty()) {
+      close_connection(t);
+      return finish(t, t.reader.failure());
+    }
+  }
+}
+
 void MetricsScraper::Impl::on_event(ScrapeTarget& t, std::uint32_t events) {
   switch (t.step) {
     case ScrapeTarget::Step::kIdle:
@@ -447,10 +570,14 @@ void MetricsScraper::Impl::on_event(ScrapeTarget& t, std::uint32_t events) {
         close_connection(t);
         return finish(t, err == ECONNREFUSED ? ScrapeFailure::kRefused : ScrapeFailure::kConnect);
       }
-      return send_request(t);
+      set_want_write(t, false);
+      return t.tls_context ? start_tls(t) : send_request(t);
     }
+    case ScrapeTarget::Step::kHandshaking:
+      return continue_handshake(t);
     case ScrapeTarget::Step::kSending:
-      if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) return send_request(t);
+      // Over TLS a write may wait on a read (OpenSSL says which): any event retries it.
+      if (t.ssl || (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return send_request(t);
       // The server answered before the whole request was sent: not an answer to it.
       close_connection(t);
       return finish(t, ScrapeFailure::kConnect);
@@ -481,6 +608,12 @@ void MetricsScraper::Impl::set_want_write(ScrapeTarget& t, bool on) {
 }
 
 void MetricsScraper::Impl::close_connection(ScrapeTarget& t) {
+  if (t.ssl) {
+    SSL_shutdown(t.ssl);  // a close_notify, if the socket takes it; no wait for the server's
+    ERR_clear_error();
+    SSL_free(t.ssl);
+    t.ssl = nullptr;
+  }
   if (t.fd < 0) return;
   ::close(t.fd);  // also leaves the epoll set
   t.fd = -1;
@@ -505,7 +638,10 @@ void MetricsScraper::Impl::count_first(ScrapeTarget& t) {
 
 void MetricsScraper::Impl::record(ScrapeTarget& t, ScrapeFailure failure, std::string_view page) {
   Endpoint& ep = *t.endpoint;
-  if (apply_scrape(ep, t.track, failure, page, clock.now(), options)) {
+  const bool changed = apply_scrape(ep, t.track, failure, page, clock.now(), options);
+  if (failure == ScrapeFailure::kTls && !t.tls_error.empty())
+    t.track.last_error += " (" + t.tls_error + ")";
+  if (changed) {
     log(ep.scrape_healthy.load()
             ? "endpoint " + ep.spec.name + " (" + t.host_port + ") scrapes again: back in picking"
             : "endpoint " + ep.spec.name + " (" + t.host_port +

@@ -20,6 +20,8 @@ std::string_view scrape_failure_name(ScrapeFailure f) {
       return "malformed page";
     case ScrapeFailure::kTooLarge:
       return "page too large";
+    case ScrapeFailure::kTls:
+      return "TLS handshake failed";
   }
   return "?";
 }

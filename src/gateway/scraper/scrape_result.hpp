@@ -26,7 +26,16 @@ struct ScrapeOptions {
   std::chrono::milliseconds dns_refresh{30000};
 };
 
-enum class ScrapeFailure { kNone, kRefused, kConnect, kTimeout, kStatus, kMalformed, kTooLarge };
+enum class ScrapeFailure {
+  kNone,
+  kRefused,
+  kConnect,
+  kTimeout,
+  kStatus,
+  kMalformed,
+  kTooLarge,
+  kTls,  // the TLS handshake failed (its reason is logged with it)
+};
 std::string_view scrape_failure_name(ScrapeFailure failure);
 
 // State the scraper keeps per endpoint between scrapes.

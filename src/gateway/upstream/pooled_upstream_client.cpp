@@ -7,6 +7,10 @@
 // small answers, the whole body. The head is parsed by hand (http1.hpp); bodies are handed on
 // as they arrive, chunked ones decoded in place. Waits are bounded by DeadlineQueues (connect,
 // response head, body idle): no timer is set per wait.
+//
+// A pool with TLS (its UpstreamPolicy) gets its connections through an Asio ssl::stream over
+// the same socket: the handshake is bounded by the connect timeout, and a write is gathered
+// into one buffer first (one TLS record). Its connections are pooled apart from plain ones.
 #include <sys/socket.h>
 
 #include <array>
@@ -14,17 +18,21 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstdlib>
+#include <tuple>
 #include <unordered_map>
 
 #include "gateway/upstream/deadline_queue.hpp"
 #include "gateway/upstream/http1.hpp"
 #include "gateway/upstream/tcp_keepalive.hpp"
 #include "gateway/upstream/upstream_client.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -39,6 +47,8 @@ constexpr std::size_t kMaxHead = std::size_t{32} << 10;
 struct Connection {
   explicit Connection(const net::any_io_executor& ex) : socket(ex) {}
   tcp::socket socket;
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls;  // over `socket`, for a TLS pool
+  std::string tls_out;                                  // a TLS write, gathered
   std::chrono::steady_clock::time_point idle_since{};  // when it went back to the pool
   std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
   std::size_t begin = 0, end = 0;  // bytes read and not yet used
@@ -83,17 +93,27 @@ HostLookup system_lookup(const net::any_io_executor& ex) {
 
 class PooledExchange final : public UpstreamExchange {
  public:
-  PooledExchange(PooledUpstreamClient& client, std::string address)
-      : client_(client), address_(std::move(address)) {}
+  PooledExchange(PooledUpstreamClient& client, std::string address, const UpstreamTls* tls)
+      : client_(client), address_(std::move(address)), tls_(tls) {
+    // TLS connections are pooled per context too: one made for another pool's trust settings
+    // is never handed to this one. (The context lives while any connection made from it does,
+    // so its address is not reused meanwhile.)
+    pool_key_ = tls_ ? address_ + "#" + std::to_string(reinterpret_cast<std::uintptr_t>(
+                                             tls_->context.get()))
+                     : address_;
+  }
   ~PooledExchange() override;
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
       const UpstreamRequest& request) override;
   net::awaitable<BodyRead> read_body(std::string& out) override;
   bool body_complete() const override { return done_; }
+  std::string failure_detail() const override { return failure_detail_; }
 
  private:
   net::awaitable<bool> connect();
+  // The TLS handshake on a new connection; false (with failure_detail_) when it failed.
+  net::awaitable<bool> handshake();
   // Reads more bytes into the connection's buffer, bounded by `queue`: 0 on failure, with `ec`.
   net::awaitable<std::size_t> read_more(DeadlineQueue& queue, boost::system::error_code& ec,
                                         bool& timed_out);
@@ -102,6 +122,9 @@ class PooledExchange final : public UpstreamExchange {
 
   PooledUpstreamClient& client_;
   std::string address_;
+  const UpstreamTls* tls_;
+  std::string pool_key_;  // the idle pool this exchange's connection comes from and goes to
+  std::string failure_detail_;
   std::unique_ptr<Connection> conn_;
   DeadlineQueue::Entry deadline_;
   http1::BodyFraming framing_ = http1::BodyFraming::kNone;
@@ -125,8 +148,9 @@ class PooledUpstreamClient final : public UpstreamClient {
         head_deadlines(ex, timeouts.response_head),
         body_deadlines(ex, timeouts.body_idle) {}
 
-  std::unique_ptr<UpstreamExchange> exchange(const std::string& address) override {
-    return std::make_unique<PooledExchange>(*this, address);
+  std::unique_ptr<UpstreamExchange> exchange(const std::string& address,
+                                             const UpstreamTls* tls) override {
+    return std::make_unique<PooledExchange>(*this, address, tls);
   }
 
   // The most recently used idle connection that is young enough and still open; the ones
@@ -258,7 +282,7 @@ PooledExchange::~PooledExchange() {
   DeadlineQueue::remove(deadline_);
   if (conn_ && done_ && keep_alive_ && conn_->begin == conn_->end) {
     conn_->begin = conn_->end = 0;
-    client_.give_back(address_, std::move(conn_));
+    client_.give_back(pool_key_, std::move(conn_));
   }
 }
 
@@ -280,6 +304,32 @@ net::awaitable<bool> PooledExchange::connect() {
   co_return true;
 }
 
+net::awaitable<bool> PooledExchange::handshake() {
+  std::string name = tls_->server_name;
+  if (name.empty()) {  // the endpoint's host
+    name = address_.substr(0, address_.rfind(':'));
+    if (name.size() > 2 && name.front() == '[') name = name.substr(1, name.size() - 2);
+  }
+  ssl_st* ssl = tls::new_client_connection(tls_->context, name, tls_->verify);
+  if (!ssl) {
+    failure_detail_ = "cannot set up TLS for " + name;
+    conn_.reset();
+    co_return false;
+  }
+  Connection& c = *conn_;
+  c.tls = std::make_unique<net::ssl::stream<tcp::socket&>>(c.socket, ssl);  // owns `ssl`
+  client_.connect_deadlines.arm(deadline_, c.socket);
+  auto [ec] = co_await c.tls->async_handshake(net::ssl::stream_base::client, kUseTuple);
+  const bool timed_out = client_.connect_deadlines.disarm(deadline_) && ec;
+  if (!ec) co_return true;
+  const std::string why = tls::verify_failure(c.tls->native_handle());
+  failure_detail_ = timed_out      ? "timed out"
+                    : why.empty() ? ec.message()
+                                  : "certificate verify failed: " + why;
+  conn_.reset();
+  co_return false;
+}
+
 net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue,
                                                       boost::system::error_code& ec,
                                                       bool& timed_out) {
@@ -291,8 +341,16 @@ net::awaitable<std::size_t> PooledExchange::read_more(DeadlineQueue& queue,
     c.begin = 0;
   }
   queue.arm(deadline_, c.socket);
-  auto [rec, n] = co_await c.socket.async_read_some(
-      net::buffer(c.buffer.get() + c.end, kReadBuffer - c.end), kUseTuple);
+  const auto room = net::buffer(c.buffer.get() + c.end, kReadBuffer - c.end);
+  boost::system::error_code rec;
+  std::size_t n = 0;
+  if (c.tls) {
+    std::tie(rec, n) = co_await c.tls->async_read_some(room, kUseTuple);
+    // A server that closes without close_notify ends the stream as surely as TCP's end.
+    if (rec == net::ssl::error::stream_truncated) rec = net::error::eof;
+  } else {
+    std::tie(rec, n) = co_await c.socket.async_read_some(room, kUseTuple);
+  }
   timed_out = queue.disarm(deadline_) && rec == net::error::operation_aborted;
   ec = rec;
   c.end += n;
@@ -307,9 +365,10 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
   // never sent again (see UpstreamFailure).
   http1::MessageHead head;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    conn_ = attempt == 0 ? client_.take_idle(address_) : nullptr;
+    conn_ = attempt == 0 ? client_.take_idle(pool_key_) : nullptr;
     const bool reused = conn_ != nullptr;
     if (!reused && !co_await connect()) co_return UpstreamFailure::kConnect;
+    if (!reused && tls_ && !co_await handshake()) co_return UpstreamFailure::kTlsHandshake;
     Connection& c = *conn_;
     // The head is serialised by hand; header values come from the client request's parser,
     // which rejects CR and LF, so they cannot split it.
@@ -338,9 +397,21 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
     const std::array<std::string_view, 3> body = request.body_pieces();
     std::array<net::const_buffer, 4> message{net::buffer(h), net::buffer(body[0]),
                                              net::buffer(body[1]), net::buffer(body[2])};
-    // Most writes complete at once: try without the reactor, wait only for what is left.
+    // Most writes complete at once: try without the reactor, wait only for what is left. (Over
+    // TLS the message is gathered and written through the stream.)
     boost::system::error_code ec;
-    std::size_t sent = c.socket.write_some(message, ec);
+    std::size_t sent = 0;
+    if (c.tls) {
+      c.tls_out.clear();
+      for (const auto& b : message) c.tls_out.append(static_cast<const char*>(b.data()), b.size());
+      client_.head_deadlines.arm(deadline_, c.socket);
+      auto [wec, wn] = co_await net::async_write(*c.tls, net::buffer(c.tls_out), kUseTuple);
+      ec = client_.head_deadlines.disarm(deadline_) && wec ? make_error_code(net::error::timed_out)
+                                                           : wec;
+      sent = h.size() + body_size;
+    } else {
+      sent = c.socket.write_some(message, ec);
+    }
     if ((!ec || ec == net::error::would_block) && sent < h.size() + body_size) {
       for (auto& b : message) {
         const std::size_t skip = std::min(sent, b.size());

@@ -15,6 +15,7 @@
 #include <memory>
 #include <variant>
 
+#include "config/config.hpp"
 #include "gateway/core/http_types.hpp"
 
 namespace infergate::gateway {
@@ -56,10 +57,13 @@ enum class UpstreamFailure {
                         // status line: the server may have read it and begun
   kTimeout,             // no response head in time
   kProtocol,            // not HTTP
+  kTlsHandshake,        // the TLS handshake failed (an untrusted certificate, a wrong name,
+                        // a server without TLS): nothing was sent
 };
 // Whether the model server may have received the request: then it is never sent elsewhere.
 inline bool request_may_have_run(UpstreamFailure f) {
-  return f != UpstreamFailure::kConnect && f != UpstreamFailure::kNotDelivered;
+  return f != UpstreamFailure::kConnect && f != UpstreamFailure::kNotDelivered &&
+         f != UpstreamFailure::kTlsHandshake;
 }
 inline std::string_view upstream_failure_name(UpstreamFailure f) {
   switch (f) {
@@ -73,6 +77,8 @@ inline std::string_view upstream_failure_name(UpstreamFailure f) {
       return "timed out waiting for the response";
     case UpstreamFailure::kProtocol:
       return "malformed response";
+    case UpstreamFailure::kTlsHandshake:
+      return "TLS handshake failed";
   }
   return "failure";
 }
@@ -101,14 +107,32 @@ class UpstreamExchange {
   virtual boost::asio::awaitable<BodyRead> read_body(std::string& out) = 0;
   // Whether the body has been read to its end (the next read_body is kEnd without waiting).
   virtual bool body_complete() const { return false; }
+  // After a failure: what went wrong in more detail (why a TLS handshake failed), or nothing.
+  virtual std::string failure_detail() const { return {}; }
 };
+
+// How a pool's model servers are reached: plain HTTP (null) or TLS (its UpstreamPolicy).
+using UpstreamTls = config::PoolConfig::UpstreamTls;
+inline const UpstreamTls* upstream_tls_of(const config::PoolConfig& pool) {
+  return pool.upstream_tls ? &*pool.upstream_tls : nullptr;
+}
+
+// Sets the pool's credential header (its UpstreamPolicy's), replacing any header of that name.
+inline void add_pool_credential(HeaderList& headers, const config::PoolConfig& pool) {
+  if (!pool.credential) return;
+  std::erase_if(headers, [&](const auto& h) { return h.first == pool.credential->header; });
+  headers.emplace_back(pool.credential->header, pool.credential->value);
+}
 
 class UpstreamClient {
  public:
   virtual ~UpstreamClient() = default;
-  // An exchange with `address` ("host:port"). Destroying it returns the connection to the
-  // pool when the response was read to the end, and closes it otherwise.
-  virtual std::unique_ptr<UpstreamExchange> exchange(const std::string& address) = 0;
+  // An exchange with `address` ("host:port"), over TLS when `tls` is given (it must outlive
+  // the exchange). Destroying the exchange returns the connection to the pool when the
+  // response was read to the end, and closes it otherwise. Connections are pooled per address
+  // and TLS context.
+  virtual std::unique_ptr<UpstreamExchange> exchange(const std::string& address,
+                                                     const UpstreamTls* tls = nullptr) = 0;
   // For the gateway's shutdown: closes the idle connections and stops the timers, so nothing
   // of the client waits in its io_context (exchanges still running end when cancelled).
   virtual void shutdown() {}
