@@ -16,6 +16,8 @@
 namespace infergate::config {
 namespace {
 
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{1} << 20;
+
 // Reads the file a field names into `out`; an error at the field when it cannot.
 std::optional<std::string> read_named_file(MapReader& m, const std::string& key,
                                            std::string& path_out) {
@@ -28,6 +30,19 @@ std::optional<std::string> read_named_file(MapReader& m, const std::string& key,
   std::filesystem::path full(*path);
   if (full.is_relative()) full = std::filesystem::path(m.file()).parent_path() / full;
   path_out = full.string();
+  // Certificates, keys and secrets are small regular files: nothing else is read (a device or
+  // a pipe could block the load, or never end).
+  std::error_code ec;
+  const bool regular = std::filesystem::is_regular_file(full, ec);
+  const auto size = regular ? std::filesystem::file_size(full, ec) : 0;
+  if (!regular || ec) {
+    m.error(key, "cannot read " + path_out + ": not a regular file");
+    return std::nullopt;
+  }
+  if (size > kMaxFileBytes) {
+    m.error(key, path_out + " is larger than 1 MiB");
+    return std::nullopt;
+  }
   std::ifstream in(full, std::ios::binary);
   std::ostringstream text;
   if (in) text << in.rdbuf();
