@@ -148,8 +148,8 @@ struct ApiKeys {
 // TLS (trusted CAs, the name to check, a client certificate) and a credential header. Files
 // and environment variables are read when the configuration is loaded (every reload).
 struct UpstreamTlsSpec {
-  std::string ca_file;  // as written; empty: the system trust store
-  std::string ca_pem;   // its contents
+  std::string ca_file;      // as written; empty: the system trust store
+  std::string ca_pem;       // its contents
   std::string server_name;  // SNI and the name the certificate must carry; empty: the host
   std::string client_cert_file, client_key_file;
   std::string client_cert_pem, client_key_pem;

@@ -74,8 +74,7 @@ void parse_tls(MapReader& spec, UpstreamPolicy& out) {
       tls.min_version = *v;
   }
   if (auto skip = t.string("insecureSkipVerify")) {
-    if (*skip != "true" && *skip != "false")
-      t.error("insecureSkipVerify", "must be true or false");
+    if (*skip != "true" && *skip != "false") t.error("insecureSkipVerify", "must be true or false");
     tls.insecure_skip_verify = *skip == "true";
     if (tls.insecure_skip_verify && !tls.ca_file.empty())
       t.error("insecureSkipVerify", "contradicts caFile: a CA is given to verify with");
@@ -97,7 +96,8 @@ void parse_credential(MapReader& spec, UpstreamPolicy& out) {
   UpstreamCredential cred;
   cred.header = c.string("header").value_or("authorization");
   for (auto& ch : cred.header) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (!valid_header_name(cred.header)) c.error("header", "not a header name: '" + cred.header + "'");
+  if (!valid_header_name(cred.header))
+    c.error("header", "not a header name: '" + cred.header + "'");
   if (cred.header == "host" || cred.header == "content-length" ||
       cred.header == "transfer-encoding" || cred.header == "connection")
     c.error("header", "the gateway sets " + cred.header + " itself");
@@ -105,7 +105,8 @@ void parse_credential(MapReader& spec, UpstreamPolicy& out) {
   std::string secret;
   const bool from_file = c.has("valueFile"), from_env = c.has("valueEnv");
   if (from_file == from_env) {
-    c.error(from_file ? "valueEnv" : "valueFile", "exactly one of valueFile and valueEnv is needed");
+    c.error(from_file ? "valueEnv" : "valueFile",
+            "exactly one of valueFile and valueEnv is needed");
     c.child("valueFile");
     c.child("valueEnv");
     return;
@@ -147,9 +148,8 @@ void parse_upstream_policy(MapReader& spec, UpstreamPolicy& out) {
   if (spec.has("targetRef")) {
     MapReader ref(spec.child("targetRef"), spec.path_of("targetRef"), spec.file(),
                   spec.diagnostics());
-    if (auto group = ref.string("group");
-        group && *group != "inference.networking.k8s.io" &&
-        *group != "inference.networking.x-k8s.io")
+    if (auto group = ref.string("group"); group && *group != "inference.networking.k8s.io" &&
+                                          *group != "inference.networking.x-k8s.io")
       ref.error("group", "must be inference.networking.k8s.io, got '" + *group + "'");
     if (auto kind = ref.string("kind"); kind && *kind != "InferencePool")
       ref.error("kind", "must be InferencePool, got '" + *kind + "'");

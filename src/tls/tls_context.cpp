@@ -37,8 +37,8 @@ ContextPtr new_context(const SSL_METHOD* method, Version min_version) {
   SSL_CTX* raw = SSL_CTX_new(method);
   if (!raw) return nullptr;
   ContextPtr ctx(raw, [](SSL_CTX* c) { SSL_CTX_free(c); });
-  SSL_CTX_set_min_proto_version(raw, min_version == Version::kTls13 ? TLS1_3_VERSION
-                                                                     : TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(raw,
+                                min_version == Version::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   SSL_CTX_set_options(raw, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_cipher_list(raw, kTls12Ciphers);
   return ctx;
@@ -93,8 +93,8 @@ std::string use_chain_and_key(SSL_CTX* ctx, std::string_view chain_pem, std::str
     ERR_clear_error();
     return "the private key does not match the certificate";
   }
-  summary = "subject " + subject_of(leaf.get()) + ", expires " +
-            iso_time(X509_get0_notAfter(leaf.get()));
+  summary =
+      "subject " + subject_of(leaf.get()) + ", expires " + iso_time(X509_get0_notAfter(leaf.get()));
   return {};
 }
 

@@ -29,9 +29,9 @@ enum class Version { kTls12, kTls13 };
 std::optional<Version> parse_version(std::string_view text);
 
 struct Built {
-  ContextPtr context;    // null when `error` says why
-  std::string error;     // what is wrong, for a log line or a configuration diagnostic
-  std::string summary;   // the certificate in use: "subject CN=..., expires 2027-01-01T00:00:00Z"
+  ContextPtr context;   // null when `error` says why
+  std::string error;    // what is wrong, for a log line or a configuration diagnostic
+  std::string summary;  // the certificate in use: "subject CN=..., expires 2027-01-01T00:00:00Z"
 };
 
 // The listener's context from a certificate chain (leaf first) and its private key. Refused:
@@ -45,12 +45,13 @@ Built make_server_context(std::string_view chain_pem, std::string_view key_pem, 
 std::string require_client_certificates(const ContextPtr& context, std::string_view ca_pem);
 
 struct ClientSettings {
-  std::string ca_pem;  // trusted CAs; empty: the system's trust store
+  std::string ca_pem;                            // trusted CAs; empty: the system's trust store
   std::string client_chain_pem, client_key_pem;  // both or neither: a client certificate
   Version min_version = Version::kTls12;
   bool verify = true;  // false: any server certificate is accepted (documented as unsafe)
 };
-Built make_client_context(const ClientSettings& settings, std::chrono::system_clock::time_point now);
+Built make_client_context(const ClientSettings& settings,
+                          std::chrono::system_clock::time_point now);
 
 // A connection to a model server, ready for its handshake: SNI when `server_name` is a DNS name,
 // and (with verification) the DNS name or IP address its certificate must carry. The caller owns

@@ -106,8 +106,8 @@ TEST_F(UpstreamPolicyTest, TlsAndCredentialReachTheirPoolOnly) {
 
 TEST_F(UpstreamPolicyTest, CredentialFromTheEnvironmentWithItsOwnHeader) {
   ::setenv("INFERGATE_TEST_UPSTREAM_KEY", "env-key", 1);
-  const auto r = load(policy(
-      "  credential: {header: X-Api-Key, valueEnv: INFERGATE_TEST_UPSTREAM_KEY}\n"));
+  const auto r =
+      load(policy("  credential: {header: X-Api-Key, valueEnv: INFERGATE_TEST_UPSTREAM_KEY}\n"));
   ASSERT_TRUE(r.config) << r.diagnostics.error_text();
   const auto& cred = *r.config->pools[0].credential;
   EXPECT_EQ(cred.header, "x-api-key");
@@ -122,8 +122,8 @@ TEST_F(UpstreamPolicyTest, MistakesFailTheLoadAtTheirField) {
                "cannot read");
   expect_error(policy("  credential: {valueFile: token, valueEnv: X}\n"), "spec.credential",
                "exactly one of valueFile and valueEnv");
-  expect_error(policy("  credential: {header: host, valueFile: token}\n"),
-               "spec.credential.header", "the gateway sets host itself");
+  expect_error(policy("  credential: {header: host, valueFile: token}\n"), "spec.credential.header",
+               "the gateway sets host itself");
   expect_error(policy("  tls: {caFile: token}\n"), "spec.tls", "no PEM certificate in the CA file");
   expect_error(policy("  tls: {caFile: /dev/zero}\n"), "spec.tls.caFile", "not a regular file");
   expect_error(policy("  tls: {minVersion: \"1.1\"}\n"), "spec.tls.minVersion",
@@ -136,13 +136,13 @@ TEST_F(UpstreamPolicyTest, MistakesFailTheLoadAtTheirField) {
   expect_error(policy("  tls: {caFile: ca.crt, insecureSkipVerify: true}\n"),
                "spec.tls.insecureSkipVerify", "contradicts caFile");
   expect_error(policy(""), "spec.tls", "needs tls, credential or both");
+  expect_error(policy("  credential: {valueFile: token}\n") + "---\n" +
+                   policy("  credential: {valueFile: token}\n", "second"),
+               "spec.targetRef.name", "already has UpstreamPolicy p");
   expect_error(
-      policy("  credential: {valueFile: token}\n") + "---\n" +
-          policy("  credential: {valueFile: token}\n", "second"),
-      "spec.targetRef.name", "already has UpstreamPolicy p");
-  expect_error("apiVersion: infergate.dev/v1alpha1\nkind: UpstreamPolicy\nmetadata: {name: x}\n"
-               "spec:\n  targetRef: {name: nowhere}\n  credential: {valueFile: token}\n",
-               "spec.targetRef.name", "InferencePool default/nowhere does not exist");
+      "apiVersion: infergate.dev/v1alpha1\nkind: UpstreamPolicy\nmetadata: {name: x}\n"
+      "spec:\n  targetRef: {name: nowhere}\n  credential: {valueFile: token}\n",
+      "spec.targetRef.name", "InferencePool default/nowhere does not exist");
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ std::unique_ptr<SchedulingSession> InTurnScheduler::begin(PoolState& pool, const
 }
 
 std::unique_ptr<UpstreamExchange> FakeUpstream::exchange(const std::string& address,
-                                                        const UpstreamTls*) {
+                                                         const UpstreamTls*) {
   return std::make_unique<FakeExchange>(*this, address);
 }
 

@@ -67,7 +67,8 @@ class TlsProcess : public ::testing::Test {
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // The listener's pair, issued by the clients' CA with common name `cn`.
-  void install_listener_pair(const std::string& cn, std::chrono::seconds not_after = std::chrono::hours(24)) {
+  void install_listener_pair(const std::string& cn,
+                             std::chrono::seconds not_after = std::chrono::hours(24)) {
     CertificateRequest request;
     request.common_name = cn;
     request.not_after = not_after;
@@ -99,18 +100,19 @@ class TlsProcess : public ::testing::Test {
     request.common_name = "gateway-client";
     const KeyPair client = gateway_client_ca_.issue(request);
     return "---\napiVersion: infergate.dev/v1alpha1\nkind: UpstreamPolicy\nmetadata: {name: " +
-           pool + "-upstream}\nspec:\n  targetRef: {group: inference.networking.k8s.io, kind: "
+           pool +
+           "-upstream}\nspec:\n  targetRef: {group: inference.networking.k8s.io, kind: "
            "InferencePool, name: " +
            pool + "}\n  tls:\n    caFile: " + ca_file + "\n    serverName: " + pool +
            "\n    clientCertificateFile: " + file(pool + "-client.crt", client.cert_pem) +
            "\n    clientKeyFile: " + file(pool + "-client.key", client.key_pem) +
-           "\n  credential: {valueFile: " + file(pool + ".secret", std::string(kPrimaryKey) + "\n") +
-           "}\n";
+           "\n  credential: {valueFile: " +
+           file(pool + ".secret", std::string(kPrimaryKey) + "\n") + "}\n";
   }
 
   std::vector<std::string> listener_flags() {
-    return {"--tls-cert-file", path("listener.crt"), "--tls-key-file", path("listener.key"),
-            "--tls-reload-interval-ms", "50"};
+    return {"--tls-cert-file",    path("listener.crt"),       "--tls-key-file",
+            path("listener.key"), "--tls-reload-interval-ms", "50"};
   }
 
   TlsClientOptions client_options() const {
@@ -120,8 +122,8 @@ class TlsProcess : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  TestCa clients_ca_{"clients-ca"};            // issues the listener's certificate
-  TestCa model_servers_ca_{"model-servers-ca"};  // issues the simulators' certificates
+  TestCa clients_ca_{"clients-ca"};                // issues the listener's certificate
+  TestCa model_servers_ca_{"model-servers-ca"};    // issues the simulators' certificates
   TestCa gateway_client_ca_{"gateway-client-ca"};  // issues the gateway's client certificate
 };
 
@@ -163,7 +165,8 @@ kind: HTTPRoute
 metadata: {name: r}
 spec:
   rules:
-  - backendRefs: [)" + backend("primary") +
+  - backendRefs: [)" +
+      backend("primary") +
       R"(]
     filters: [{type: RequestMirror, requestMirror: {backendRef: {group: inference.networking.k8s.io, kind: InferencePool, name: mirror}}}]
 )");
@@ -229,10 +232,10 @@ TEST_F(TlsProcess, CertificateSwappedUnderTrafficFailsNoRequest) {
       endpoints_yaml("s", "s", *sim) + pool_yaml("s"));
   install_listener_pair("gateway-one");
   const std::string log = path("gateway.log");
-  auto gw = start_logged_gateway(log, {"--config", config.path(), "--listen", "127.0.0.1:0",
-                                       "--admin-listen", "127.0.0.1:0", "--workers", "2",
-                                       "--tls-cert-file", path("listener.crt"), "--tls-key-file",
-                                       path("listener.key"), "--tls-reload-interval-ms", "50"});
+  auto gw = start_logged_gateway(
+      log, {"--config", config.path(), "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--workers", "2", "--tls-cert-file", path("listener.crt"), "--tls-key-file",
+            path("listener.key"), "--tls-reload-interval-ms", "50"});
   const auto port = static_cast<unsigned short>(gw->ready().at("port").to_number<int>());
 
   TlsClient kept_open(port, client_options());  // a connection from before the swap
@@ -282,14 +285,13 @@ TEST_F(TlsProcess, BadCertificatesAreRefusedWithALogLine) {
 
   // At start-up an expired certificate stops the gateway, saying why.
   install_listener_pair("expired", std::chrono::seconds(-60));
-  std::vector<std::string> args{"--config", config.path(), "--listen", "127.0.0.1:0",
-                                "--admin-listen", "127.0.0.1:0"};
+  std::vector<std::string> args{"--config",    config.path(),    "--listen",
+                                "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
   const auto flags = listener_flags();
   args.insert(args.end(), flags.begin(), flags.end());
   const Finished expired = run_to_exit(INFERGATE_BIN, args);
   EXPECT_EQ(expired.status, 1) << expired.output;
-  EXPECT_NE(expired.output.find("the certificate expired at"), std::string::npos)
-      << expired.output;
+  EXPECT_NE(expired.output.find("the certificate expired at"), std::string::npos) << expired.output;
   install_listener_pair("good");
   file("listener.key", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
   const Finished garbled = run_to_exit(INFERGATE_BIN, args);
@@ -302,12 +304,12 @@ TEST_F(TlsProcess, BadCertificatesAreRefusedWithALogLine) {
   args.insert(args.end(), {"--workers", "1"});
   auto gw = start_logged_gateway(log, args);
   const auto port = static_cast<unsigned short>(gw->ready().at("port").to_number<int>());
-  const auto admin_port = static_cast<unsigned short>(gw->ready().at("admin_port").to_number<int>());
+  const auto admin_port =
+      static_cast<unsigned short>(gw->ready().at("admin_port").to_number<int>());
   install_listener_pair("expired-replacement", std::chrono::seconds(-60));
   HttpClient admin("127.0.0.1", admin_port);
-  ASSERT_TRUE(until([&] {
-    return metric(admin, "infergate_tls_certificate_reload_failures_total") >= 1;
-  }));
+  ASSERT_TRUE(
+      until([&] { return metric(admin, "infergate_tls_certificate_reload_failures_total") >= 1; }));
   const std::string text = slurp(log);
   EXPECT_NE(text.find("refused, still serving the previous one: the certificate expired at"),
             std::string::npos)
@@ -334,9 +336,8 @@ TEST_F(TlsProcess, UpstreamCaCheckRefusesAnUnknownServer) {
       endpoints_yaml("p", "primary", *sim) + pool_yaml("primary") + tls_policy("primary", ca));
   const std::string log = path("gateway.log");
   // Scraping on: the endpoint leaves picking at its first scrape, the log saying why.
-  auto scraped = start_logged_gateway(
-      log, {"--config", config.path(), "--listen", "127.0.0.1:0", "--admin-listen",
-            "127.0.0.1:0", "--workers", "1"});
+  auto scraped = start_logged_gateway(log, {"--config", config.path(), "--listen", "127.0.0.1:0",
+                                            "--admin-listen", "127.0.0.1:0", "--workers", "1"});
   HttpClient c("127.0.0.1",
                static_cast<unsigned short>(scraped->ready().at("port").to_number<int>()));
   EXPECT_EQ(c.post("/v1/completions", completion(kModel)).status, 503);

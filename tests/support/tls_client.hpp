@@ -11,8 +11,8 @@
 namespace infergate::testing {
 
 struct TlsClientOptions {
-  std::string ca_pem;                       // the CA trusted for the server's certificate
-  std::string server_name = "localhost";    // SNI and the name the certificate must carry
+  std::string ca_pem;                           // the CA trusted for the server's certificate
+  std::string server_name = "localhost";        // SNI and the name the certificate must carry
   std::string client_cert_pem, client_key_pem;  // optional client certificate
 };
 

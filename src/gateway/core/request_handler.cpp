@@ -363,7 +363,8 @@ net::awaitable<void> RequestHandler::mirror(std::shared_ptr<const Snapshot> snap
   std::shared_ptr<Endpoint> endpoint = session->pick({}).endpoint;
   if (!endpoint) co_return;
   UpstreamAttempt attempt(
-      endpoint, upstream_.exchange(endpoint->address, upstream_tls_of(snapshot->config->pools[pool])));
+      endpoint,
+      upstream_.exchange(endpoint->address, upstream_tls_of(snapshot->config->pools[pool])));
   auto sent = co_await attempt.upstream->send(request);
   if (!std::holds_alternative<ResponseHead>(sent)) co_return;
   std::string discarded;
@@ -405,7 +406,8 @@ net::awaitable<void> RequestHandler::forward(ForwardPlan& plan, ClientResponse& 
     session->dispatched(*endpoint);
     tried.push_back(endpoint.get());
     ++record.attempts;
-    UpstreamAttempt ex(endpoint, upstream_.exchange(endpoint->address, upstream_tls_of(plan.pool_config)),
+    UpstreamAttempt ex(endpoint,
+                       upstream_.exchange(endpoint->address, upstream_tls_of(plan.pool_config)),
                        plan.scheduling.expected_tokens);
     ex.started = clock_.now();
     ex.quoted_client_model = plan.quoted_client_model;

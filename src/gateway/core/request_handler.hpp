@@ -103,8 +103,7 @@ class RequestHandler {
   // Asks `addresses` in turn for their models (each within a short bound) into `entry`.
   boost::asio::awaitable<void> refresh_models(std::shared_ptr<ModelsCacheEntry> entry,
                                               std::shared_ptr<const Snapshot> snapshot,
-                                              std::size_t pool,
-                                              std::vector<std::string> addresses);
+                                              std::size_t pool, std::vector<std::string> addresses);
   boost::asio::awaitable<void> relay(UpstreamAttempt& ex, ResponseHead head,
                                      ClientResponse& response, RequestRecord& record);
   boost::asio::awaitable<void> send_error(ClientResponse& response, const GatewayError& error);

@@ -478,9 +478,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
           session.socket.cancel(ignored);  // ends the watch's wait
           if (waiting_for_handler) wake.cancel();
         }));
-    const std::function<void()> cancel = [&] {
-      cancel_handler.emit(net::cancellation_type::all);
-    };
+    const std::function<void()> cancel = [&] { cancel_handler.emit(net::cancellation_type::all); };
     bool client_gone = false;
     if (session.tls)
       client_gone = co_await watch_tls_client(session, handler_done, cancel);

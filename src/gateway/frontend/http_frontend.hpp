@@ -52,8 +52,7 @@ class HttpFrontend {
   // connections open at once. With `tls` (not null; it outlives the front end) every
   // connection begins with a TLS handshake, bounded by the request read timeout.
   HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
-               ConnectionLimit* connections = nullptr,
-               const tls::ServerCredentials* tls = nullptr);
+               ConnectionLimit* connections = nullptr, const tls::ServerCredentials* tls = nullptr);
   ~HttpFrontend();
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();

@@ -3,8 +3,9 @@
 //
 // Writes try the socket at once (it is non-blocking) and only wait in the reactor for what the
 // kernel did not take. Over TLS every read and write goes through the session's ssl::stream, and
-// a write is gathered into one buffer first (one TLS record rather than one per piece). The response head is held until the first body bytes (or the end), so a
-// whole response leaves in one write, and a stream's head leaves with its first events.
+// a write is gathered into one buffer first (one TLS record rather than one per piece). The
+// response head is held until the first body bytes (or the end), so a whole response leaves in one
+// write, and a stream's head leaves with its first events.
 //
 // Thread-safety: belongs to its worker's io_context thread.
 #pragma once

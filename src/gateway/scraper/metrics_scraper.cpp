@@ -466,8 +466,8 @@ void MetricsScraper::Impl::send_request(ScrapeTarget& t) {
   if (t.ssl) {
     while (t.sent < t.request.size()) {
       ERR_clear_error();
-      const int n = SSL_write(t.ssl, t.request.data() + t.sent,
-                              static_cast<int>(t.request.size() - t.sent));
+      const int n =
+          SSL_write(t.ssl, t.request.data() + t.sent, static_cast<int>(t.request.size() - t.sent));
       if (n <= 0) return await_tls(t, SSL_get_error(t.ssl, n));
       t.sent += static_cast<std::size_t>(n);
     }
@@ -528,15 +528,14 @@ void MetricsScraper::Impl::read_tls_response(ScrapeTarget& t, std::span<char> sp
     const int n = SSL_read(t.ssl, space.data(), static_cast<int>(space.size()));
     if (n <= 0) {
       const int error = SSL_get_error(t.ssl, n);
-      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE)
-        return await_tls(t, error);
+      if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return await_tls(t, error);
       ERR_clear_error();
       // The server closed (close_notify, or just its end of the TCP connection).
       if (t.reader.bytes_received() == 0) return connection_lost(t);
       const auto end = t.reader.end_of_stream();
       close_connection(t);
-      return finish(t, end == PageReader::Progress::kDone ? ScrapeFailure::kNone
-                                                          : t.reader.failure());
+      return finish(t,
+                    end == PageReader::Progress::kDone ? ScrapeFailure::kNone : t.reader.failure());
     }
     switch (t.reader.received(static_cast<std::size_t>(n))) {
       case PageReader::Progress::kMore:

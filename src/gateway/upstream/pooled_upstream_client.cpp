@@ -49,7 +49,7 @@ struct Connection {
   tcp::socket socket;
   std::unique_ptr<net::ssl::stream<tcp::socket&>> tls;  // over `socket`, for a TLS pool
   std::string tls_out;                                  // a TLS write, gathered
-  std::chrono::steady_clock::time_point idle_since{};  // when it went back to the pool
+  std::chrono::steady_clock::time_point idle_since{};   // when it went back to the pool
   std::unique_ptr<char[]> buffer = std::make_unique_for_overwrite<char[]>(kReadBuffer);
   std::size_t begin = 0, end = 0;  // bytes read and not yet used
   std::string request_head;        // reused for each request's head
@@ -98,8 +98,8 @@ class PooledExchange final : public UpstreamExchange {
     // TLS connections are pooled per context too: one made for another pool's trust settings
     // is never handed to this one. (The context lives while any connection made from it does,
     // so its address is not reused meanwhile.)
-    pool_key_ = tls_ ? address_ + "#" + std::to_string(reinterpret_cast<std::uintptr_t>(
-                                             tls_->context.get()))
+    pool_key_ = tls_ ? address_ + "#" +
+                           std::to_string(reinterpret_cast<std::uintptr_t>(tls_->context.get()))
                      : address_;
   }
   ~PooledExchange() override;
@@ -323,7 +323,7 @@ net::awaitable<bool> PooledExchange::handshake() {
   const bool timed_out = client_.connect_deadlines.disarm(deadline_) && ec;
   if (!ec) co_return true;
   const std::string why = tls::verify_failure(c.tls->native_handle());
-  failure_detail_ = timed_out      ? "timed out"
+  failure_detail_ = timed_out     ? "timed out"
                     : why.empty() ? ec.message()
                                   : "certificate verify failed: " + why;
   conn_.reset();

@@ -263,9 +263,10 @@ typename Session<Stream>::Route Session<Stream>::route(Request& req) {
   if (!ctx_.api_key.empty() && target.starts_with("/v1/") &&
       req[http::field::authorization] != "Bearer " + ctx_.api_key) {
     // As vLLM's --api-key: every /v1 route needs the key; its answer is this plain object.
-    return Route{Reply{http::status::unauthorized, R"({"error":"Unauthorized"})", "application/json"},
-                 {},
-                 false};
+    return Route{
+        Reply{http::status::unauthorized, R"({"error":"Unauthorized"})", "application/json"},
+        {},
+        false};
   }
   if (!replica.ready(now)) return error(503, "the model server is starting");
   if (target == "/v1/models") {
@@ -432,8 +433,8 @@ net::awaitable<void> Session<Stream>::watch_for_close() {
 }
 
 template <class Stream>
-net::awaitable<bool> Session<Stream>::stream_tokens(PendingRequest& pending, const ResponseContext& rc,
-                                            int abort_after) {
+net::awaitable<bool> Session<Stream>::stream_tokens(PendingRequest& pending,
+                                                    const ResponseContext& rc, int abort_after) {
   http::response<http::empty_body> res{http::status::ok, 11};
   res.set(http::field::content_type, "text/event-stream");
   res.set(http::field::cache_control, "no-cache");

@@ -31,7 +31,8 @@ struct ReplicaContext {
   tls::ContextPtr tls;                  // null: plain HTTP
 };
 
-// Serves HTTP/1.1 requests (over TLS when the context has it) on `socket` until the client closes, an error, or stop().
+// Serves HTTP/1.1 requests (over TLS when the context has it) on `socket` until the client closes,
+// an error, or stop().
 boost::asio::awaitable<void> serve_connection(boost::asio::ip::tcp::socket socket,
                                               ReplicaContext& ctx);
 

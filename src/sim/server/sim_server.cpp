@@ -64,15 +64,14 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
   }
   if (!o.header_log.empty()) {
     impl_->header_log.reset(std::fopen(o.header_log.c_str(), "a"));
-    if (!impl_->header_log)
-      throw std::runtime_error("cannot open the header log " + o.header_log);
+    if (!impl_->header_log) throw std::runtime_error("cannot open the header log " + o.header_log);
   }
   if (!o.tls_cert_file.empty()) {
     const auto cert = tls::read_file(o.tls_cert_file);
     const auto key = tls::read_file(o.tls_key_file);
     if (!cert || !key) throw std::runtime_error("cannot read the TLS certificate or key file");
-    tls::Built built =
-        tls::make_server_context(*cert, *key, tls::Version::kTls12, std::chrono::system_clock::now());
+    tls::Built built = tls::make_server_context(*cert, *key, tls::Version::kTls12,
+                                                std::chrono::system_clock::now());
     if (!built.context) throw std::runtime_error("TLS certificate refused: " + built.error);
     if (!o.tls_client_ca_file.empty()) {
       const auto ca = tls::read_file(o.tls_client_ca_file);
@@ -90,11 +89,10 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     slot.replica = std::make_unique<Replica>(std::move(ro), impl_->clock.now());
     slot.driver =
         std::make_unique<EngineDriver>(io.get_executor(), slot.replica->engine(), impl_->clock);
-    slot.context = std::make_unique<ReplicaContext>(
-        ReplicaContext{*slot.replica, *slot.driver, impl_->clock,
-                       SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout},
-                       &slot.open_sockets, impl_->generation_log.get(), impl_->header_log.get(),
-                       o.api_key, impl_->tls});
+    slot.context = std::make_unique<ReplicaContext>(ReplicaContext{
+        *slot.replica, *slot.driver, impl_->clock,
+        SessionLimits{o.max_body_bytes, o.max_header_bytes, o.idle_timeout}, &slot.open_sockets,
+        impl_->generation_log.get(), impl_->header_log.get(), o.api_key, impl_->tls});
   }
 }
 
