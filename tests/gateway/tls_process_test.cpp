@@ -60,9 +60,9 @@ class TlsProcess : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::string file(const std::string& name, const std::string& text) {
-    const std::string path = (dir_ / name).string();
-    write_file_atomically(path, text);
-    return path;
+    std::string where = (dir_ / name).string();
+    write_file_atomically(where, text);
+    return where;
   }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
