@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "fakes.hpp"
@@ -353,6 +355,53 @@ TEST(RequestPath, MirrorsACopyWithoutAffectingThePrimary) {
   }
   EXPECT_EQ(addresses, (std::set<std::string>{"10.0.0.1:8000", "10.0.1.1:8000"}));
   EXPECT_EQ(h.records.at(0).attempts, 1);
+}
+
+// Without API keys the client's Authorization goes to the primary pool (a model server's own
+// key, passed through) unless the pool has a credential of its own; a mirror gets only its
+// pool's credential, never the client's; no pool gets the client's control headers.
+TEST(RequestPath, EachPoolGetsItsOwnCredentialAndNoControlHeader) {
+  ::setenv("INFERGATE_TEST_QWEN_KEY", "qwen-secret", 1);
+  std::string config = kConfig;
+  config +=
+      "    filters: [{type: RequestMirror, requestMirror: {backendRef: {group: "
+      "inference.networking.k8s.io, kind: InferencePool, name: qwen}}}]\n";
+  const std::string mirror_policy = R"(---
+apiVersion: infergate.dev/v1alpha1
+kind: UpstreamPolicy
+metadata: {name: qwen-upstream}
+spec:
+  targetRef: {name: qwen}
+  credential: {header: x-api-key, valueEnv: INFERGATE_TEST_QWEN_KEY}
+)";
+  const HeaderList client_headers{
+      {"authorization", "Bearer client-own-key"},
+      {"x-gateway-inference-objective", "urgent"},
+      {"x-llm-d-inference-objective", "urgent"},
+      {"x-gateway-inference-fairness-id", "team-x"},
+      {"x-api-key", "client-made-up"}};
+  Harness h(config + mirror_policy);
+  h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
+  h.upstream.fallback["10.0.1.1:8000"] = ok_json(completion_json("m"));
+  EXPECT_EQ(h.post("/v1/completions", R"({"model":"m","prompt":"x"})", client_headers).head->status,
+            200);
+  ASSERT_EQ(h.upstream.received.size(), 2u);
+  for (const auto& r : h.upstream.received) {
+    const auto& fwd = r.request.headers;
+    for (const char* control : {"x-gateway-inference-objective", "x-llm-d-inference-objective",
+                                "x-gateway-inference-fairness-id"})
+      EXPECT_FALSE(find_header(fwd, control)) << control << " reached " << r.address;
+    if (r.address == "10.0.0.1:8000") {  // primary: no policy
+      EXPECT_EQ(find_header(fwd, "authorization"), "Bearer client-own-key");
+      EXPECT_EQ(find_header(fwd, "x-api-key"), "client-made-up");
+    } else {  // mirror: its own credential only, replacing the client's header of that name
+      EXPECT_FALSE(find_header(fwd, "authorization"));
+      EXPECT_EQ(find_header(fwd, "x-api-key"), "qwen-secret");
+      EXPECT_EQ(std::count_if(fwd.begin(), fwd.end(),
+                              [](const auto& kv) { return kv.first == "x-api-key"; }),
+                1);
+    }
+  }
 }
 
 TEST(RequestPath, TheMirrorPoolResolvesTheModelWithItsOwnInferenceModels) {

@@ -23,8 +23,8 @@ struct TlsClient::Impl {
   std::unique_ptr<net::ssl::stream<tcp::socket>> stream;
   beast::flat_buffer buffer;
 
-  HttpResponse exchange(http::verb verb, const std::string& target, const std::string& body,
-                        const std::map<std::string, std::string>& headers) {
+  void send(http::verb verb, const std::string& target, const std::string& body,
+            const std::map<std::string, std::string>& headers) {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, "localhost");
     if (verb == http::verb::post) req.set(http::field::content_type, "application/json");
@@ -32,6 +32,11 @@ struct TlsClient::Impl {
     req.body() = body;
     req.prepare_payload();
     http::write(*stream, req);
+  }
+
+  HttpResponse exchange(http::verb verb, const std::string& target, const std::string& body,
+                        const std::map<std::string, std::string>& headers) {
+    send(verb, target, body, headers);
     http::response<http::string_body> res;
     http::read(*stream, buffer, res);
     HttpResponse out;
@@ -84,6 +89,10 @@ HttpResponse TlsClient::get(const std::string& target) {
 HttpResponse TlsClient::post(const std::string& target, const std::string& body,
                              const std::map<std::string, std::string>& headers) {
   return impl_->exchange(http::verb::post, target, body, headers);
+}
+
+void TlsClient::send_only(const std::string& target, const std::string& body) {
+  impl_->send(http::verb::post, target, body, {});
 }
 
 }  // namespace infergate::testing

@@ -30,6 +30,8 @@ class TlsClient {
   HttpResponse get(const std::string& target);
   HttpResponse post(const std::string& target, const std::string& body,
                     const std::map<std::string, std::string>& headers = {});
+  // Sends a POST without reading the answer (to see what a server does when the client leaves).
+  void send_only(const std::string& target, const std::string& body);
 
  private:
   struct Impl;

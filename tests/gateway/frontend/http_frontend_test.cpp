@@ -16,12 +16,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
 #include "gateway/frontend/connection_limit.hpp"
 #include "support/integration.hpp"
 #include "support/raw_connection.hpp"
+#include "support/test_pki.hpp"
+#include "support/tls_client.hpp"
+#include "tls/server_credentials.hpp"
 
 namespace infergate::gateway {
 namespace {
@@ -89,11 +93,12 @@ Handler streaming_handler() {
 
 class FrontendOnLoopback : public ::testing::Test {
  protected:
-  void start(Handler handler, FrontendLimits limits = {}, std::size_t max_connections = 0) {
+  void start(Handler handler, FrontendLimits limits = {}, std::size_t max_connections = 0,
+             const tls::ServerCredentials* tls = nullptr) {
     if (max_connections > 0) limit_ = std::make_unique<ConnectionLimit>(max_connections);
     frontend_ =
         std::make_unique<HttpFrontend>(make_acceptor(io_.get_executor(), "127.0.0.1:0", false),
-                                       std::move(handler), limits, limit_.get());
+                                       std::move(handler), limits, limit_.get(), tls);
     port_ = frontend_->port();
     net::co_spawn(io_, frontend_->accept_loop(), net::detached);
     thread_ = std::thread([this] { io_.run(); });
@@ -283,6 +288,70 @@ TEST_F(FrontendOnLoopback, AtTheConnectionLimitNewConnectionsWaitUntilOneCloses)
   EXPECT_EQ(limit_->open(), 2u);
   first.reset();
   EXPECT_TRUE(third.read_until("ok 2", seconds(10)));
+}
+
+// Over TLS the watch reads records instead of peeking at bytes: a client that leaves still
+// cancels its request, and keep-alive requests are still served one after the other.
+class TlsFrontend : public FrontendOnLoopback {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("infergate-frontend-tls-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    const auto pair = ca_.issue({});
+    tls::ServerFiles files{(dir_ / "tls.crt").string(), (dir_ / "tls.key").string()};
+    testing::write_file_atomically(files.cert_file, pair.cert_pem);
+    testing::write_file_atomically(files.key_file, pair.key_pem);
+    credentials_ =
+        std::make_unique<tls::ServerCredentials>(files, std::chrono::system_clock::now());
+  }
+  void TearDown() override {
+    FrontendOnLoopback::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+  testing::TlsClientOptions client_options() const {
+    testing::TlsClientOptions o;
+    o.ca_pem = ca_.cert_pem();
+    return o;
+  }
+
+  std::filesystem::path dir_;
+  testing::TestCa ca_{"frontend-ca"};
+  std::unique_ptr<tls::ServerCredentials> credentials_;
+};
+
+TEST_F(TlsFrontend, KeepAliveRequestsAreServedInTurn) {
+  start(working_handler(seen_, milliseconds(0)), {}, 0, credentials_.get());
+  testing::TlsClient client(port_, client_options());
+  for (int i = 0; i < 3; ++i) {
+    const auto res = client.post("/v1/completions", std::string(100 * (i + 1), 'b'));
+    EXPECT_EQ(res.status, 200);
+    EXPECT_EQ(res.body, "ok " + std::to_string(100 * (i + 1)));
+  }
+  EXPECT_EQ(seen_.answered.load(), 3);
+}
+
+TEST_F(TlsFrontend, AClientThatLeavesCancelsItsRequest) {
+  start(working_handler(seen_, seconds(60)), {}, 0, credentials_.get());
+  {
+    testing::TlsClient client(port_, client_options());
+    client.send_only("/v1/completions", "{}");
+    ASSERT_TRUE(until([&] { return seen_.started.load() == 1; }));
+  }  // the client closes its connection
+  EXPECT_TRUE(until([&] { return seen_.cancelled.load() == 1; }));
+  EXPECT_EQ(seen_.answered.load(), 0);
+}
+
+TEST_F(TlsFrontend, APlainHttpClientOnTheTlsPortIsCountedAndClosed) {
+  start(working_handler(seen_, milliseconds(0)), {}, 0, credentials_.get());
+  RawConnection raw(port_);
+  raw.send(post("{}"));
+  bool closed = false;
+  EXPECT_EQ(raw.read_until_close(seconds(10), closed).find("HTTP/1.1 200"), std::string::npos);
+  EXPECT_TRUE(closed);
+  EXPECT_TRUE(until([&] { return frontend_->tls_handshake_failures() == 1; }));
+  EXPECT_EQ(seen_.started.load(), 0);
 }
 
 }  // namespace
