@@ -127,6 +127,13 @@ class TlsProcess : public ::testing::Test {
   TestCa gateway_client_ca_{"gateway-client-ca"};  // issues the gateway's client certificate
 };
 
+// One pool "s" of the simulator's replicas, plain HTTP.
+std::string one_pool(const Process& sim) {
+  return "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+         "endpoints:\n" +
+         endpoints_yaml("s", "s", sim) + pool_yaml("s");
+}
+
 // A gateway started through a shell, its log (stderr) in a file the test reads.
 std::unique_ptr<Process> start_logged_gateway(const std::string& log,
                                               std::vector<std::string> args) {
@@ -226,10 +233,7 @@ spec:
 
 TEST_F(TlsProcess, CertificateSwappedUnderTrafficFailsNoRequest) {
   auto sim = start_sim({"--replicas", "2", "--gpu-profile", "tiny", "--pod-name", "s"});
-  TempConfig config(
-      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
-      "endpoints:\n" +
-      endpoints_yaml("s", "s", *sim) + pool_yaml("s"));
+  TempConfig config(one_pool(*sim));
   install_listener_pair("gateway-one");
   const std::string log = path("gateway.log");
   auto gw = start_logged_gateway(
@@ -278,10 +282,7 @@ TEST_F(TlsProcess, CertificateSwappedUnderTrafficFailsNoRequest) {
 
 TEST_F(TlsProcess, BadCertificatesAreRefusedWithALogLine) {
   auto sim = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "s"});
-  TempConfig config(
-      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
-      "endpoints:\n" +
-      endpoints_yaml("s", "s", *sim) + pool_yaml("s"));
+  TempConfig config(one_pool(*sim));
 
   // At start-up an expired certificate stops the gateway, saying why.
   install_listener_pair("expired", std::chrono::seconds(-60));

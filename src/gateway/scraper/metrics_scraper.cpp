@@ -145,6 +145,11 @@ struct MetricsScraper::Impl {
   void await_tls(ScrapeTarget& t, int ssl_error);
   void read_response(ScrapeTarget& t);
   void read_tls_response(ScrapeTarget& t, std::span<char> space);
+  // `n` bytes of the answer arrived: true when the page wants more (else the scrape finished).
+  bool received(ScrapeTarget& t, std::size_t n);
+  // The server closed the connection: before any byte of the answer the request is retried
+  // (connection_lost); after, the page ends there.
+  void server_closed(ScrapeTarget& t);
   void on_event(ScrapeTarget& t, std::uint32_t events);
   void connection_lost(ScrapeTarget& t);
   void set_want_write(ScrapeTarget& t, bool on);
@@ -502,18 +507,29 @@ void MetricsScraper::Impl::read_response(ScrapeTarget& t) {
   if (t.ssl) return read_tls_response(t, space);
   const ssize_t n = ::recv(t.fd, space.data(), space.size(), 0);
   if (n > 0) {
-    switch (t.reader.received(static_cast<std::size_t>(n))) {
-      case PageReader::Progress::kMore:
-        return;
-      case PageReader::Progress::kDone:
-        return finish(t, ScrapeFailure::kNone);
-      case PageReader::Progress::kFailed:
-        close_connection(t);
-        return finish(t, t.reader.failure());
-    }
+    received(t, static_cast<std::size_t>(n));
+    return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  // The server closed or reset the connection.
+  server_closed(t);  // or reset it
+}
+
+bool MetricsScraper::Impl::received(ScrapeTarget& t, std::size_t n) {
+  switch (t.reader.received(n)) {
+    case PageReader::Progress::kMore:
+      return true;
+    case PageReader::Progress::kDone:
+      finish(t, ScrapeFailure::kNone);
+      return false;
+    case PageReader::Progress::kFailed:
+      close_connection(t);
+      finish(t, t.reader.failure());
+      return false;
+  }
+  return false;
+}
+
+void MetricsScraper::Impl::server_closed(ScrapeTarget& t) {
   if (t.reader.bytes_received() == 0) return connection_lost(t);
   const auto end = t.reader.end_of_stream();
   close_connection(t);
@@ -530,22 +546,9 @@ void MetricsScraper::Impl::read_tls_response(ScrapeTarget& t, std::span<char> sp
       const int error = SSL_get_error(t.ssl, n);
       if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return await_tls(t, error);
       ERR_clear_error();
-      // The server closed (close_notify, or just its end of the TCP connection).
-      if (t.reader.bytes_received() == 0) return connection_lost(t);
-      const auto end = t.reader.end_of_stream();
-      close_connection(t);
-      return finish(t,
-                    end == PageReader::Progress::kDone ? ScrapeFailure::kNone : t.reader.failure());
+      return server_closed(t);  // close_notify, or just its end of the TCP connection
     }
-    switch (t.reader.received(static_cast<std::size_t>(n))) {
-      case PageReader::Progress::kMore:
-        break;
-      case PageReader::Progress::kDone:
-        return finish(t, ScrapeFailure::kNone);
-      case PageReader::Progress::kFailed:
-        close_connection(t);
-        return finish(t, t.reader.failure());
-    }
+    if (!received(t, static_cast<std::size_t>(n))) return;
     space = t.reader.space();
     if (space.empty()) {
       close_connection(t);
