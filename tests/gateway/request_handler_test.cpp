@@ -1,8 +1,8 @@
 // The request path driven through an in-memory front end and scripted model servers.
 #include <gtest/gtest.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <set>
 
@@ -374,12 +374,11 @@ spec:
   targetRef: {name: qwen}
   credential: {header: x-api-key, valueEnv: INFERGATE_TEST_QWEN_KEY}
 )";
-  const HeaderList client_headers{
-      {"authorization", "Bearer client-own-key"},
-      {"x-gateway-inference-objective", "urgent"},
-      {"x-llm-d-inference-objective", "urgent"},
-      {"x-gateway-inference-fairness-id", "team-x"},
-      {"x-api-key", "client-made-up"}};
+  const HeaderList client_headers{{"authorization", "Bearer client-own-key"},
+                                  {"x-gateway-inference-objective", "urgent"},
+                                  {"x-llm-d-inference-objective", "urgent"},
+                                  {"x-gateway-inference-fairness-id", "team-x"},
+                                  {"x-api-key", "client-made-up"}};
   Harness h(config + mirror_policy);
   h.upstream.fallback["10.0.0.1:8000"] = ok_json(completion_json("m"));
   h.upstream.fallback["10.0.1.1:8000"] = ok_json(completion_json("m"));
