@@ -478,12 +478,33 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
           session.socket.cancel(ignored);  // ends the watch's wait
           if (waiting_for_handler) wake.cancel();
         }));
-    const std::function<void()> cancel = [&] { cancel_handler.emit(net::cancellation_type::all); };
     bool client_gone = false;
-    if (session.tls)
-      client_gone = co_await watch_tls_client(session, handler_done, cancel);
-    else
-      client_gone = co_await watch_plain_client(session, handler_done, cancel);
+    if (session.tls) {
+      client_gone = co_await watch_tls_client(session, handler_done);
+    } else {
+      // Plain connections are watched here, not in a coroutine of their own: no frame to
+      // allocate per request on the common path.
+      while (!handler_done) {
+        // After an end of file only a reset is left to see: wait for an error, not for input.
+        auto [ec] = co_await session.socket.async_wait(
+            session.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
+        if (handler_done) break;
+        const ClientSignal signal =
+            ec || session.client_eof ? ClientSignal::kGone : peek_client(session.socket);
+        if (signal == ClientSignal::kNothing) continue;
+        if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
+        if (signal == ClientSignal::kEndOfFile) {
+          session.client_eof = true;
+          // Half-closed, or closed? Ask with an interim response while the answer has not
+          // begun (HTTP/1.1 only); else a closed client shows when the answer is written.
+          const bool may_probe = session.client_http11 && !session.wrote_any;
+          if (!may_probe || session.probe_with_interim_response()) continue;
+        }
+        client_gone = true;
+        break;
+      }
+    }
+    if (client_gone) cancel_handler.emit(net::cancellation_type::all);
     waiting_for_handler = true;
     while (!handler_done) {
       wake.expires_at(net::steady_timer::time_point::max());
@@ -519,47 +540,20 @@ net::awaitable<bool> HttpFrontend::handshake(Session& s) {
   co_return !ec;
 }
 
-net::awaitable<bool> HttpFrontend::watch_plain_client(Session& s, const bool& handler_done,
-                                                      const std::function<void()>& cancel) {
-  while (!handler_done) {
-    // After an end of file only a reset is left to see: wait for an error, not for input.
-    auto [ec] = co_await s.socket.async_wait(
-        s.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
-    if (handler_done) break;
-    const ClientSignal signal = ec || s.client_eof ? ClientSignal::kGone : peek_client(s.socket);
-    if (signal == ClientSignal::kNothing) continue;
-    if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
-    if (signal == ClientSignal::kEndOfFile) {
-      s.client_eof = true;
-      // Half-closed, or closed? Ask with an interim response while the answer has not begun
-      // (HTTP/1.1 only); else a closed client shows when the answer is written.
-      const bool may_probe = s.client_http11 && !s.wrote_any;
-      if (!may_probe || s.probe_with_interim_response()) continue;
-    }
-    cancel();
-    co_return true;
-  }
-  co_return false;
-}
-
 // Over TLS the socket's bytes are records: whether they carry the next request or the client's
 // close_notify shows only once decrypted, so the watch reads them, into the input buffer after
 // the current request (the next request's bytes wait there). An end of stream is the client
 // leaving: HTTP clients do not half-close TLS connections.
-net::awaitable<bool> HttpFrontend::watch_tls_client(Session& s, const bool& handler_done,
-                                                    const std::function<void()>& cancel) {
+net::awaitable<bool> HttpFrontend::watch_tls_client(Session& s, const bool& handler_done) {
   while (!handler_done) {
     const std::span<char> room = s.in.room();
     if (room.empty()) {  // a full buffer of pipelined bytes: only a reset is left to see
       co_await s.socket.async_wait(tcp::socket::wait_error, kUseTuple);
-      if (handler_done) break;
-      cancel();
-      co_return true;
+      co_return !handler_done;
     }
     auto [ec, n] = co_await s.read_some(room);
     s.in.commit(n);
     if (n > 0 || handler_done) break;
-    cancel();
     co_return true;
   }
   co_return false;

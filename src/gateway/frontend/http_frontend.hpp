@@ -78,12 +78,9 @@ class HttpFrontend {
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
   // The TLS handshake of a new connection; false when it failed (the connection just closes).
   boost::asio::awaitable<bool> handshake(Session& s);
-  // While the handler runs: waits for the client to go away (cancelling the handler) or to send
-  // the next request's first bytes, until the handler ends. True when the client is gone.
-  boost::asio::awaitable<bool> watch_plain_client(Session& s, const bool& handler_done,
-                                                  const std::function<void()>& cancel);
-  boost::asio::awaitable<bool> watch_tls_client(Session& s, const bool& handler_done,
-                                                const std::function<void()>& cancel);
+  // While the handler runs on a TLS connection: waits for the client to go away or to send the
+  // next request's first bytes, until the handler ends. True when the client is gone.
+  boost::asio::awaitable<bool> watch_tls_client(Session& s, const bool& handler_done);
   // Waits until the connection limit lets one more in; false when draining.
   boost::asio::awaitable<bool> wait_for_connection_slot();
   boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first,

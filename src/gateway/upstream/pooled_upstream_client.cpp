@@ -97,10 +97,10 @@ class PooledExchange final : public UpstreamExchange {
       : client_(client), address_(std::move(address)), tls_(tls) {
     // TLS connections are pooled per context too: one made for another pool's trust settings
     // is never handed to this one. (The context lives while any connection made from it does,
-    // so its address is not reused meanwhile.)
-    pool_key_ = tls_ ? address_ + "#" +
-                           std::to_string(reinterpret_cast<std::uintptr_t>(tls_->context.get()))
-                     : address_;
+    // so its address is not reused meanwhile.) Plain ones are pooled by address alone.
+    if (tls_)
+      tls_pool_key_ =
+          address_ + "#" + std::to_string(reinterpret_cast<std::uintptr_t>(tls_->context.get()));
   }
   ~PooledExchange() override;
 
@@ -112,6 +112,8 @@ class PooledExchange final : public UpstreamExchange {
 
  private:
   net::awaitable<bool> connect();
+  // The idle pool this exchange's connection comes from and goes back to.
+  const std::string& pool_key() const { return tls_ ? tls_pool_key_ : address_; }
   // The TLS handshake on a new connection; false (with failure_detail_) when it failed.
   net::awaitable<bool> handshake();
   // Reads more bytes into the connection's buffer, bounded by `queue`: 0 on failure, with `ec`.
@@ -123,7 +125,7 @@ class PooledExchange final : public UpstreamExchange {
   PooledUpstreamClient& client_;
   std::string address_;
   const UpstreamTls* tls_;
-  std::string pool_key_;  // the idle pool this exchange's connection comes from and goes to
+  std::string tls_pool_key_;  // see pool_key()
   std::string failure_detail_;
   std::unique_ptr<Connection> conn_;
   DeadlineQueue::Entry deadline_;
@@ -282,7 +284,7 @@ PooledExchange::~PooledExchange() {
   DeadlineQueue::remove(deadline_);
   if (conn_ && done_ && keep_alive_ && conn_->begin == conn_->end) {
     conn_->begin = conn_->end = 0;
-    client_.give_back(pool_key_, std::move(conn_));
+    client_.give_back(pool_key(), std::move(conn_));
   }
 }
 
@@ -365,7 +367,7 @@ net::awaitable<std::variant<ResponseHead, UpstreamFailure>> PooledExchange::send
   // never sent again (see UpstreamFailure).
   http1::MessageHead head;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    conn_ = attempt == 0 ? client_.take_idle(pool_key_) : nullptr;
+    conn_ = attempt == 0 ? client_.take_idle(pool_key()) : nullptr;
     const bool reused = conn_ != nullptr;
     if (!reused && !co_await connect()) co_return UpstreamFailure::kConnect;
     if (!reused && tls_ && !co_await handshake()) co_return UpstreamFailure::kTlsHandshake;
