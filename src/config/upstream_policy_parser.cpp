@@ -4,19 +4,17 @@
 //             insecureSkipVerify}
 //   spec.credential {header (default authorization), valueFile | valueEnv,
 //                    prefix (default "Bearer " for authorization, else none)}
-// Relative file paths are read from the configuration file's folder.
+// Relative file paths are read from the configuration file's folder; only regular files up to
+// 1 MiB are read (common/small_file.hpp).
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "common/small_file.hpp"
 #include "config/parsers.hpp"
 
 namespace infergate::config {
 namespace {
-
-constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{1} << 20;
 
 // Reads the file a field names into `out`; an error at the field when it cannot.
 std::optional<std::string> read_named_file(MapReader& m, const std::string& key,
@@ -30,27 +28,9 @@ std::optional<std::string> read_named_file(MapReader& m, const std::string& key,
   std::filesystem::path full(*path);
   if (full.is_relative()) full = std::filesystem::path(m.file()).parent_path() / full;
   path_out = full.string();
-  // Certificates, keys and secrets are small regular files: nothing else is read (a device or
-  // a pipe could block the load, or never end).
-  std::error_code ec;
-  const bool regular = std::filesystem::is_regular_file(full, ec);
-  const auto size = regular ? std::filesystem::file_size(full, ec) : 0;
-  if (!regular || ec) {
-    m.error(key, "cannot read " + path_out + ": not a regular file");
-    return std::nullopt;
-  }
-  if (size > kMaxFileBytes) {
-    m.error(key, path_out + " is larger than 1 MiB");
-    return std::nullopt;
-  }
-  std::ifstream in(full, std::ios::binary);
-  std::ostringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    m.error(key, "cannot read " + path_out);
-    return std::nullopt;
-  }
-  return std::move(text).str();
+  SmallFile file = read_small_file(path_out);
+  if (!file.text) m.error(key, file.error);
+  return std::move(file.text);
 }
 
 void parse_tls(MapReader& spec, UpstreamPolicy& out) {

@@ -1,26 +1,19 @@
 #include "tls/server_credentials.hpp"
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
+
+#include "common/small_file.hpp"
 
 namespace infergate::tls {
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return std::move(text).str();
-}
-
 ServerCredentials::ServerCredentials(ServerFiles files, std::chrono::system_clock::time_point now)
     : files_(std::move(files)) {
-  const auto cert = read_file(files_.cert_file);
-  const auto key = read_file(files_.key_file);
-  if (!cert) throw std::runtime_error("cannot read the TLS certificate file " + files_.cert_file);
-  if (!key) throw std::runtime_error("cannot read the TLS key file " + files_.key_file);
+  const SmallFile cert_file = read_small_file(files_.cert_file);
+  const SmallFile key_file = read_small_file(files_.key_file);
+  if (!cert_file.text) throw std::runtime_error("TLS certificate file: " + cert_file.error);
+  if (!key_file.text) throw std::runtime_error("TLS key file: " + key_file.error);
+  const auto& cert = cert_file.text;
+  const auto& key = key_file.text;
   Built built = make_server_context(*cert, *key, files_.min_version, now);
   if (!built.context)
     throw std::runtime_error("TLS certificate " + files_.cert_file + " with key " +
@@ -43,8 +36,8 @@ std::string ServerCredentials::summary() const {
 
 ServerCredentials::Refresh ServerCredentials::refresh(std::chrono::system_clock::time_point now) {
   Refresh out;
-  const auto cert = read_file(files_.cert_file);
-  const auto key = read_file(files_.key_file);
+  const auto cert = read_small_file(files_.cert_file).text;
+  const auto key = read_small_file(files_.key_file).text;
   // A file missing for a moment (replaced by rename) is not a change: look again next time.
   if (!cert || !key || (*cert == cert_text_ && *key == key_text_)) return out;
   out.changed = true;

@@ -48,7 +48,4 @@ class ServerCredentials {
   std::string cert_text_, key_text_;  // as last read, served or refused
 };
 
-// A whole file's contents; nothing when it cannot be read.
-std::optional<std::string> read_file(const std::string& path);
-
 }  // namespace infergate::tls

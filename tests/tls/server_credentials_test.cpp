@@ -136,6 +136,16 @@ TEST_F(ServerCredentialsTest, StartupFailsWithTheReasonAndTheFiles) {
   }
   std::filesystem::remove(files_.key_file);
   EXPECT_THROW(ServerCredentials(files_, kNow), std::runtime_error);
+  // A device named by mistake is refused at once, not read forever.
+  ServerFiles device = files_;
+  device.cert_file = "/dev/zero";
+  try {
+    ServerCredentials credentials(device, kNow);
+    FAIL() << "/dev/zero was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/zero: not a regular file"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(ServerCredentialsTest, ReloadsChangedFilesAndKeepsTheOldPairWhenTheNewOneIsBad) {

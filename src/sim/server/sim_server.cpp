@@ -10,8 +10,9 @@
 #include <list>
 #include <stdexcept>
 
+#include "common/small_file.hpp"
 #include "sim/server/http_session.hpp"
-#include "tls/server_credentials.hpp"
+#include "tls/tls_context.hpp"
 
 namespace infergate::sim {
 namespace net = boost::asio;
@@ -67,16 +68,16 @@ SimServer::SimServer(net::io_context& io, ServerOptions options)
     if (!impl_->header_log) throw std::runtime_error("cannot open the header log " + o.header_log);
   }
   if (!o.tls_cert_file.empty()) {
-    const auto cert = tls::read_file(o.tls_cert_file);
-    const auto key = tls::read_file(o.tls_key_file);
-    if (!cert || !key) throw std::runtime_error("cannot read the TLS certificate or key file");
-    tls::Built built = tls::make_server_context(*cert, *key, tls::Version::kTls12,
+    const SmallFile cert = read_small_file(o.tls_cert_file);
+    const SmallFile key = read_small_file(o.tls_key_file);
+    if (!cert.text || !key.text) throw std::runtime_error(cert.text ? key.error : cert.error);
+    tls::Built built = tls::make_server_context(*cert.text, *key.text, tls::Version::kTls12,
                                                 std::chrono::system_clock::now());
     if (!built.context) throw std::runtime_error("TLS certificate refused: " + built.error);
     if (!o.tls_client_ca_file.empty()) {
-      const auto ca = tls::read_file(o.tls_client_ca_file);
-      if (!ca) throw std::runtime_error("cannot read the client CA file " + o.tls_client_ca_file);
-      if (auto error = tls::require_client_certificates(built.context, *ca); !error.empty())
+      const SmallFile ca = read_small_file(o.tls_client_ca_file);
+      if (!ca.text) throw std::runtime_error(ca.error);
+      if (auto error = tls::require_client_certificates(built.context, *ca.text); !error.empty())
         throw std::runtime_error(error);
     }
     impl_->tls = std::move(built.context);
