@@ -46,14 +46,7 @@ for series in "${SERIES[@]}"; do
       start_proxy "$proxy" "$w" "$pin_proxy"
       port=$PORT
       for run in $(seq 1 "$REPEAT"); do
-        out=$(STREAM=$([ "$series" = sse ] && echo 1 || echo 0) $pin_load wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
-              --latency -s bench/proxy/chat_bodies.lua "http://127.0.0.1:$port" 2>&1)
-        rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-        p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-        p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-        non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-        to_ms() { case $1 in *us) echo "${1%us}" | awk '{print $1/1000}';; *ms) echo "${1%ms}";; *s) echo "${1%s}" | awk '{print $1*1000}';; *) echo "$1";; esac; }
-        line="$series $w $proxy $run $rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0}"
+        line="$series $w $proxy $run $(wrk_measure "http://127.0.0.1:$port" "$series" "$pin_load")"
         echo "$line"; echo "$line" >>"$results"
       done
       stop_proxy "$proxy"

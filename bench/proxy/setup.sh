@@ -116,6 +116,20 @@ spec:
   - backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: bench}]
 CONF
 
+# One wrk run of DURATION seconds with CONNECTIONS connections and 4-16 KB chat bodies against
+# $1 (a URL), as series $2 (sse: streamed answers), wrk run under the prefix $3 (a pin, or
+# nothing). Prints "requests_per_s p50_ms p99_ms non2xx".
+wrk_measure() {
+  local out rps p50 p99 non2xx
+  out=$(STREAM=$([ "$2" = sse ] && echo 1 || echo 0) $3 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s"         --latency -s bench/proxy/chat_bodies.lua "$1" 2>&1)
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  echo "$rps $(wrk_ms "$p50") $(wrk_ms "$p99") ${non2xx:-0}"
+}
+wrk_ms() { case $1 in *us) echo "${1%us}" | awk '{print $1/1000}';; *ms) echo "${1%ms}";; *s) echo "${1%s}" | awk '{print $1*1000}';; *) echo "$1";; esac; }
+
 # A bench script may poll: wait until something listens on the port.
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 

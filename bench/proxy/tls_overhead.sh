@@ -58,18 +58,11 @@ start() {  # $1: nginx|infergate, $2: plain|tls; sets PORT and SCHEME
 
 echo "# series proxy mode run requests_per_s p50_ms p99_ms non2xx"
 results="$work/results.txt"
-to_ms() { case $1 in *us) echo "${1%us}" | awk '{print $1/1000}';; *ms) echo "${1%ms}";; *s) echo "${1%s}" | awk '{print $1*1000}';; *) echo "$1";; esac; }
 for proxy in nginx infergate; do
   for mode in plain tls; do
     start "$proxy" "$mode"
     for run in $(seq 1 "$REPEAT"); do
-      out=$(STREAM=$([ "$SERIES" = sse ] && echo 1 || echo 0) $pin_load wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
-            --latency -s bench/proxy/chat_bodies.lua "$SCHEME://127.0.0.1:$PORT" 2>&1)
-      rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-      p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-      p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-      non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-      line="$SERIES $proxy $mode $run $rps $(to_ms "$p50") $(to_ms "$p99") ${non2xx:-0}"
+      line="$SERIES $proxy $mode $run $(wrk_measure "$SCHEME://127.0.0.1:$PORT" "$SERIES" "$pin_load")"
       echo "$line"; echo "$line" >>"$results"
     done
     stop_proxy "$proxy"
