@@ -10,7 +10,7 @@ packages=(
   libboost-url1.81-dev
   libxxhash-dev libsimdjson-dev libyaml-cpp-dev
   # TLS on the client listener and to model servers (OpenSSL 3).
-  libssl-dev
+  libssl-dev openssl
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Benchmarks and fuzzing.
   wrk hyperfine nginx-light haproxy clang-14 libclang-rt-14-dev
