@@ -63,12 +63,17 @@ std::string_view error_type(int status) {
 }
 
 std::string error_body(int status, std::string_view message, std::string_view param) {
+  return error_body_of_type(status, error_type(status), message, param);
+}
+
+std::string error_body_of_type(int status, std::string_view type, std::string_view message,
+                               std::string_view param) {
   std::string out;
   out.reserve(message.size() + param.size() + 96);
   out += R"({"error":{"message":)";
   append_json_string(out, message);
   out += R"(,"type":")";
-  out += error_type(status);
+  out += type;
   out += R"(","param":)";
   if (param.empty())
     out += "null";

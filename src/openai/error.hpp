@@ -21,6 +21,9 @@ std::string_view error_type(int status);
 
 // The error body for `status`; an empty `param` is written as null.
 std::string error_body(int status, std::string_view message, std::string_view param = {});
+// The same with a `type` of the caller's choosing instead of the status's.
+std::string error_body_of_type(int status, std::string_view type, std::string_view message,
+                               std::string_view param = {});
 
 // Appends `text` as a JSON string, quotes included.
 void append_json_string(std::string& out, std::string_view text);

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "gateway/upstream/http1.hpp"
+#include "gateway/http/http1.hpp"
 
 namespace {
 using namespace infergate::gateway::http1;

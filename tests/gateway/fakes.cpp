@@ -99,7 +99,7 @@ StaticSnapshots::StaticSnapshots(const std::string& yaml)
 
 Harness::Harness(const std::string& yaml, HandlerOptions options)
     : snapshots(yaml), handler(snapshots, upstream, random, clock, options) {
-  handler.on_complete = [this](const RequestRecord& r) { records.push_back(r); };
+  handler.phases().on_complete = [this](const RequestRecord& r) { records.push_back(r); };
 }
 
 MemoryResponse Harness::run(const ClientRequest& request, int fail_after_writes) {

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "config/config.hpp"
-#include "gateway/core/request_handler.hpp"
+#include "gateway/lifecycle/request_handler.hpp"
 
 namespace infergate::gateway::testing {
 

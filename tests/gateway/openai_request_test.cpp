@@ -64,7 +64,7 @@ TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
   }
   // A truncated body stays an error, whatever follows it.
   const std::string buffer = R"({"model":"m","prompt":"x")" + std::string(kJsonPadding, '}');
-  EXPECT_TRUE(std::holds_alternative<GatewayError>(parse_openai_request(
+  EXPECT_TRUE(std::holds_alternative<RequestError>(parse_openai_request(
       ApiType::kCompletions, std::string_view(buffer).substr(0, 25), buffer.size())));
 }
 
@@ -74,11 +74,11 @@ TEST(OpenAiRequest, Errors) {
                           // found by fuzzing: a malformed literal where a boolean belongs
                           R"({"model":"m","stream":nrue})"}) {
     EXPECT_TRUE(
-        std::holds_alternative<GatewayError>(parse_openai_request(ApiType::kCompletions, bad)))
+        std::holds_alternative<RequestError>(parse_openai_request(ApiType::kCompletions, bad)))
         << bad;
   }
   const auto e =
-      std::get<GatewayError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));
+      std::get<RequestError>(parse_openai_request(ApiType::kCompletions, R"({"prompt":"x"})"));
   EXPECT_EQ(e.status, 400);
   EXPECT_EQ(e.param, "model");
 }

@@ -93,8 +93,9 @@ spec: {modelName: m1, poolRef: {name: p1}}
   EXPECT_EQ(
       std::get<RouteDecision>(router.route("/v1/completions", "m1", no_headers(), random)).pool,
       1u);
-  EXPECT_EQ(std::get<RouteFailure>(router.route("/v1/completions", "m2", no_headers(), random)),
-            RouteFailure::kNoRoute)
+  EXPECT_EQ(
+      std::get<RequestError>(router.route("/v1/completions", "m2", no_headers(), random)).status,
+      404)
       << "two pools and no declaration: nowhere to go";
 }
 

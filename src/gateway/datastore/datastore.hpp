@@ -102,6 +102,13 @@ struct Snapshot {
   std::uint64_t generation = 0;
 };
 
+// Where requests and the scraper find the current snapshot (the gateway publishes it).
+class SnapshotSource {
+ public:
+  virtual ~SnapshotSource() = default;
+  virtual std::shared_ptr<const Snapshot> current() const = 0;
+};
+
 // Builds the scheduler of one pool (the scheduling layer provides it).
 using SchedulerFactory = std::function<std::shared_ptr<Scheduler>(
     const config::Config&, std::size_t pool_index, PoolState&)>;

@@ -63,6 +63,12 @@ void FlowController::observe_wait(std::int64_t priority, const std::string& outc
   h->observe(waited.count());
 }
 
+RequestError FlowController::shed(std::string message) const {
+  RequestError e = RequestError::gateway(429, std::move(message));
+  e.retry_after_seconds = static_cast<int>(options_.retry_after.count());
+  return e;
+}
+
 net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
   const TimePoint start = clock_.now();
   const net::any_io_executor executor = co_await net::this_coro::executor;
@@ -71,7 +77,7 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
   Duration patience{};
   {
     std::lock_guard lock(mu_);
-    if (!options_.enabled) co_return Admission{true, 0, {}, {}};
+    if (!options_.enabled) co_return Admission{};
     const Saturation sat = measure_locked(start);
     last_saturation_ = sat.value();
     const std::int64_t p = request.priority;
@@ -79,22 +85,20 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
                              : p == 0 ? options_.standard_threshold
                                       : options_.sheddable_threshold;
     // No endpoint to wait for: the picker answers 503 at once, better than a queue or a 429.
-    if (sat.usable == 0) co_return Admission{true, 0, {}, {}};
+    if (sat.usable == 0) co_return Admission{};
     const auto highest = queue_.highest_priority();
     const bool nobody_ahead = !highest || *highest < p;
     if (nobody_ahead && (sat.idle_endpoint || sat.value() < threshold)) {
       observe_wait(p, "dispatched", Duration::zero());
-      co_return Admission{true, 0, {}, {}};
+      co_return Admission{};
     }
     patience =
         p > 0 ? options_.queue_ttl : std::min(options_.standard_allowance, options_.queue_ttl);
     if (patience <= Duration::zero()) {
       count_shed(p, "saturated");
       observe_wait(p, "shed", Duration::zero());
-      co_return Admission{false,
-                          429,
-                          "the pool " + pool_name_ + " is saturated; requests of priority " +
-                              priority_label(p) + " are shed (retry later)",
+      co_return Admission{shed("the pool " + pool_name_ + " is saturated; requests of priority " +
+                               priority_label(p) + " are shed (retry later)"),
                           {}};
     }
     waiter = std::make_shared<Waiter>(executor);
@@ -104,11 +108,9 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
       const std::string what = pushed == FlowQueue::Push::kBandFull ? "band" : "queue";
       count_shed(p, what + "_full");
       observe_wait(p, "shed", Duration::zero());
-      co_return Admission{
-          false,
-          429,
-          "the " + what + " of pool " + pool_name_ + " is full for priority " + priority_label(p),
-          {}};
+      co_return Admission{shed("the " + what + " of pool " + pool_name_ + " is full for priority " +
+                               priority_label(p)),
+                          {}};
     }
     waiters_[id] = waiter;
     waiter->timer.expires_after(
@@ -139,26 +141,25 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
   std::lock_guard lock(mu_);
   if (waiter->state == WaitState::kDispatched) {
     observe_wait(request.priority, "dispatched", waited);
-    co_return Admission{true, 0, {}, waited};
+    co_return Admission{std::nullopt, waited};
   }
   queue_.remove(id);  // not dispatched: out of the queue before anyone else can pick it
   waiters_.erase(id);
   waiter->state = WaitState::kGone;
   if (cancelled != net::cancellation_type::none) {
     observe_wait(request.priority, "cancelled", waited);
-    co_return Admission{false, 499, "the client went away while queued", waited};
+    co_return Admission{RequestError::client(499, "the client went away while queued"), waited};
   }
   if (request.priority <= 0) {
     count_shed(request.priority, "allowance_expired");
     observe_wait(request.priority, "shed", waited);
-    co_return Admission{
-        false, 429,
-        "the pool " + pool_name_ + " stayed saturated for the queueing allowance (retry later)",
-        waited};
+    co_return Admission{shed("the pool " + pool_name_ +
+                             " stayed saturated for the queueing allowance (retry later)"),
+                        waited};
   }
   count_shed(request.priority, "ttl_expired");
   observe_wait(request.priority, "expired", waited);
-  co_return Admission{false, 503, "request timed out in queue", waited};
+  co_return Admission{RequestError::unavailable("request timed out in queue"), waited};
 }
 
 void FlowController::on_capacity_changed() {

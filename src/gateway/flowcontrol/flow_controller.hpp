@@ -27,10 +27,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/clock.hpp"
 #include "common/histogram.hpp"
+#include "gateway/error/request_error.hpp"
 #include "gateway/flowcontrol/flow_queue.hpp"
 #include "gateway/flowcontrol/saturation.hpp"
 
@@ -59,11 +61,12 @@ struct AdmitRequest {
   std::size_t bytes = 0;
 };
 
+// Admitted, or refused with the error the client gets (429 with Retry-After when shed, 503 when
+// it timed out in the queue, 499 when the client left while queued).
 struct Admission {
-  bool admitted = false;
-  int status = 0;  // when not admitted: 429 or 503 (or 499: the client left while queued)
-  std::string message;
+  std::optional<RequestError> refusal;
   Duration waited{};
+  bool admitted() const { return !refusal; }
 };
 
 class FlowController {
@@ -94,6 +97,7 @@ class FlowController {
   void dispatch_locked(TimePoint now);
   Saturation measure_locked(TimePoint now) const;
   void count_shed(std::int64_t priority, const std::string& reason);
+  RequestError shed(std::string message) const;  // a 429 with Retry-After (under the lock)
   void observe_wait(std::int64_t priority, const std::string& outcome, Duration waited);
 
   const std::string pool_name_;

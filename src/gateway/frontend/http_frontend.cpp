@@ -16,11 +16,11 @@
 #include <cstdio>
 #include <cstring>
 
-#include "gateway/core/error.hpp"
+#include "gateway/error/request_error.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/session.hpp"
-#include "gateway/upstream/http1.hpp"
-#include "gateway/upstream/tcp_keepalive.hpp"
+#include "gateway/http/http1.hpp"
+#include "gateway/http/tcp_keepalive.hpp"
 #include "tls/server_credentials.hpp"
 
 namespace infergate::gateway {
@@ -286,8 +286,8 @@ ClientSignal peek_client(tcp::socket& socket) {
   return ClientSignal::kGone;
 }
 
-ResponseHead error_head(const GatewayError& e, std::string& body) {
-  body = to_response_body(e);
+ResponseHead error_head(const RequestError& e, std::string& body) {
+  body = error_response_body(e);
   ResponseHead head;
   head.status = e.status;
   head.headers.emplace_back("content-type", "application/json");
@@ -300,14 +300,12 @@ ResponseHead error_head(const GatewayError& e, std::string& body) {
 // Reads one request into the session: its head, then its body (kept in the input buffer when
 // its length is known, decoded into `chunked_body` when chunked). Returns the error to answer
 // with, or nothing; sets `close` when the connection just ends (the client left, or idled out).
-net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& s, bool first,
+net::awaitable<std::optional<RequestError>> HttpFrontend::read_request(Session& s, bool first,
                                                                        ClientRequest& request,
                                                                        http1::MessageHead& head,
                                                                        bool& close) {
   boost::system::error_code ec;
-  const auto timed_out = [&] {
-    return GatewayError{408, "timed out reading the request", {}, ErrorSource::kClient, false};
-  };
+  const auto timed_out = [&] { return RequestError::client(408, "timed out reading the request"); };
   for (;;) {
     // From its first byte a request is answered even when draining begins, and has the read
     // timeout to arrive whole, however its bytes trickle in.
@@ -318,14 +316,10 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
     head = http1::MessageHead{};
     const http1::Parse p = http1::parse_request_head(s.in.unread(), limits_.max_header_bytes, head);
     if (p == http1::Parse::kDone) break;
-    if (p == http1::Parse::kBad) co_return GatewayError::bad_request("malformed HTTP request");
+    if (p == http1::Parse::kBad) co_return RequestError::bad_request("malformed HTTP request");
     if (p == http1::Parse::kTooLarge)
-      co_return GatewayError{
-          431,
-          "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes",
-          {},
-          ErrorSource::kClient,
-          false};
+      co_return RequestError::client(
+          431, "request headers exceed " + std::to_string(limits_.max_header_bytes) + " bytes");
     bool read = false;
     if (s.busy)
       read = co_await s.read_more(limits_.max_header_bytes, deadlines_->request_read, ec,
@@ -347,11 +341,8 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
   request.target = std::string(head.target);
   request.headers = std::move(head.headers);
   const auto too_large = [&] {
-    return GatewayError{413,
-                        "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes",
-                        {},
-                        ErrorSource::kClient,
-                        false};
+    return RequestError::client(
+        413, "request body exceeds " + std::to_string(limits_.max_body_bytes) + " bytes");
   };
   if (head.expect_continue && head.framing != http1::BodyFraming::kNone &&
       s.in.unread().size() == head.size) {
@@ -370,7 +361,7 @@ net::awaitable<std::optional<GatewayError>> HttpFrontend::read_request(Session& 
       s.chunked_body.append(piece);
       const auto r = decoder.decode(s.chunked_body, from);
       if (r == http1::ChunkedDecoder::Result::kBad)
-        co_return GatewayError::bad_request("malformed chunked body");
+        co_return RequestError::bad_request("malformed chunked body");
       s.in.consume(piece.size() - decoder.trailing());
       if (s.chunked_body.size() > limits_.max_body_bytes) co_return too_large();
       if (r == http1::ChunkedDecoder::Result::kDone) break;
@@ -429,7 +420,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     http1::MessageHead head;
     ClientRequest request;
     bool close = false;
-    const std::optional<GatewayError> error =
+    const std::optional<RequestError> error =
         co_await read_request(session, first, request, head, close);
     first = false;
     if (close) break;

@@ -18,8 +18,8 @@
 #include <list>
 #include <memory>
 
-#include "gateway/core/client_response.hpp"
-#include "gateway/core/error.hpp"
+#include "gateway/error/request_error.hpp"
+#include "gateway/http/client_response.hpp"
 
 namespace infergate::tls {
 class ServerCredentials;
@@ -83,7 +83,7 @@ class HttpFrontend {
   boost::asio::awaitable<bool> watch_tls_client(Session& s, const bool& handler_done);
   // Waits until the connection limit lets one more in; false when draining.
   boost::asio::awaitable<bool> wait_for_connection_slot();
-  boost::asio::awaitable<std::optional<GatewayError>> read_request(Session& s, bool first,
+  boost::asio::awaitable<std::optional<RequestError>> read_request(Session& s, bool first,
                                                                    ClientRequest& request,
                                                                    http1::MessageHead& head,
                                                                    bool& close);

@@ -22,9 +22,9 @@
 #include <span>
 #include <tuple>
 
-#include "gateway/core/client_response.hpp"
 #include "gateway/frontend/http_frontend.hpp"
-#include "gateway/upstream/deadline_queue.hpp"
+#include "gateway/http/client_response.hpp"
+#include "gateway/http/deadline_queue.hpp"
 
 namespace infergate::gateway {
 

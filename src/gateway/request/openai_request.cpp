@@ -84,7 +84,7 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
 
 static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
 
-std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
+std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std::string_view body,
                                                                std::size_t readable,
                                                                std::string prompt_buffer) {
   thread_local od::parser parser;
@@ -104,9 +104,9 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
   od::document doc;
   od::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root))
-    return GatewayError::bad_request("request body must be a JSON object");
+    return RequestError::bad_request("request body must be a JSON object");
   bool have_model = false;
-  const auto bad_json = [] { return GatewayError::bad_request("request body is not valid JSON"); };
+  const auto bad_json = [] { return RequestError::bad_request("request body is not valid JSON"); };
   for (auto field : root) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return bad_json();
@@ -116,7 +116,7 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
       std::string_view raw = value.raw_json_token();
       std::string_view model;
       if (value.get_string().get(model) || model.empty())
-        return GatewayError::bad_request("'model' must be a non-empty string", "model");
+        return RequestError::bad_request("'model' must be a non-empty string", "model");
       out.model = std::string(model);
       // raw_json_token() may carry trailing whitespace: the token ends at the closing quote.
       std::size_t end = 1;
@@ -128,14 +128,14 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
       bool b = false;
       if (value.get_bool().get(b)) {
         if (is_null(value)) continue;
-        return GatewayError::bad_request("'stream' must be a boolean", "stream");
+        return RequestError::bad_request("'stream' must be a boolean", "stream");
       }
       out.stream = b;
     } else if (key == "stream_options") {
       od::object opts;
       if (value.get_object().get(opts)) {
         if (is_null(value)) continue;
-        return GatewayError::bad_request("'stream_options' must be an object", "stream_options");
+        return RequestError::bad_request("'stream_options' must be an object", "stream_options");
       }
       bool usage = false;
       if (!opts.find_field_unordered("include_usage").get_bool().get(usage))
@@ -145,7 +145,7 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
       int64_t n = 0;
       if (value.get_int64().get(n)) {
         if (is_null(value)) continue;
-        return GatewayError::bad_request("'" + std::string(key) + "' must be an integer",
+        return RequestError::bad_request("'" + std::string(key) + "' must be an integer",
                                          std::string(key));
       }
       out.max_tokens = n;
@@ -156,11 +156,11 @@ std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std:
     } else if (key == "messages" && api == ApiType::kChatCompletions) {
       out.prompt.reserve(body.size());
       if (append_messages(value, out.prompt))
-        return GatewayError::bad_request("'messages' must be an array of message objects",
+        return RequestError::bad_request("'messages' must be an array of message objects",
                                          "messages");
     }
   }
-  if (!have_model) return GatewayError::bad_request("'model' is required", "model");
+  if (!have_model) return RequestError::bad_request("'model' is required", "model");
   return out;
 }
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <variant>
 
-#include "gateway/core/error.hpp"
+#include "gateway/error/request_error.hpp"
 
 namespace infergate::gateway {
 
@@ -35,7 +35,7 @@ inline constexpr std::size_t kJsonPadding = 64;
 // past the body). With kJsonPadding of them past the body, it is parsed where it lies; with
 // fewer, a padded copy is parsed. The prompt text is written into `prompt_buffer` (emptied
 // first), so a caller that keeps buffers reuses their memory.
-std::variant<ParsedRequest, GatewayError> parse_openai_request(ApiType api, std::string_view body,
+std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std::string_view body,
                                                                std::size_t readable = 0,
                                                                std::string prompt_buffer = {});
 

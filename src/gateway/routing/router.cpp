@@ -49,7 +49,15 @@ Router::Router(std::shared_ptr<const config::Config> config) : config_(std::move
                    });
 }
 
-std::variant<RouteDecision, RouteFailure> Router::route(std::string_view path,
+namespace {
+
+RequestError no_route(std::string_view model) {
+  return RequestError::not_found("The model `" + std::string(model) + "` does not exist.", "model");
+}
+
+}  // namespace
+
+std::variant<RouteDecision, RequestError> Router::route(std::string_view path,
                                                         std::string_view model,
                                                         const HeaderLookup& headers,
                                                         Random& random) const {
@@ -58,14 +66,16 @@ std::variant<RouteDecision, RouteFailure> Router::route(std::string_view path,
     for (std::size_t i = 0; i < c.pools.size(); ++i)
       if (c.pools[i].models.contains(std::string(model))) return RouteDecision{i, nullptr, {}};
     if (c.pools.size() == 1) return RouteDecision{0, nullptr, {}};
-    return RouteFailure::kNoRoute;
+    return no_route(model);
   }
   for (const Candidate& cand : by_precedence_) {
     const config::ResolvedRule& rule = c.rules[cand.rule];
     if (!matches(rule.matches[cand.match], path, headers)) continue;
     std::int64_t total = 0;
     for (const auto& b : rule.backends) total += b.weight;
-    if (total <= 0) return RouteFailure::kNoBackend;
+    if (total <= 0)
+      return RequestError::unavailable("the route for model `" + std::string(model) +
+                                       "` has no backend with a positive weight");
     auto draw = static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(total)));
     RouteDecision d;
     d.rule = &rule;
@@ -80,7 +90,7 @@ std::variant<RouteDecision, RouteFailure> Router::route(std::string_view path,
       if (m.fraction >= 1.0 || random.unit() < m.fraction) d.mirror_pools.push_back(m.pool);
     return d;
   }
-  return RouteFailure::kNoRoute;
+  return no_route(model);
 }
 
 ModelResolution resolve_model(const config::PoolConfig& pool, const std::string& model,

@@ -20,6 +20,7 @@
 
 #include "common/random.hpp"
 #include "config/config.hpp"
+#include "gateway/error/request_error.hpp"
 
 namespace infergate::gateway {
 
@@ -32,13 +33,13 @@ struct RouteDecision {
   std::vector<std::size_t> mirror_pools;       // drawn by each mirror's fraction
 };
 
-enum class RouteFailure { kNoRoute, kNoBackend };
-
 class Router {
  public:
   explicit Router(std::shared_ptr<const config::Config> config);
 
-  std::variant<RouteDecision, RouteFailure> route(std::string_view path, std::string_view model,
+  // The decision, or why there is none: 404 (no rule matches; no pool declares the model) or 503
+  // (the matched rule has no backend with a positive weight).
+  std::variant<RouteDecision, RequestError> route(std::string_view path, std::string_view model,
                                                   const HeaderLookup& headers,
                                                   Random& random) const;
 

@@ -20,6 +20,7 @@
 #include "common/clock.hpp"
 #include "common/random.hpp"
 #include "gateway/datastore/datastore.hpp"
+#include "gateway/error/request_error.hpp"
 
 namespace infergate::gateway {
 
@@ -29,15 +30,10 @@ struct SchedulingRequest {
   long expected_tokens = 0;  // prompt estimate plus expected output (live token counters)
 };
 
-// Why no endpoint could be picked.
-struct PickFailure {
-  int status = 503;  // 503: none healthy or all tried; 429: the filters left none (load)
-  std::string message;
-};
-
 struct PickResult {
   std::shared_ptr<Endpoint> endpoint;  // null on failure
-  PickFailure failure;
+  // Why none: 503 (none healthy, or all tried) or 429 (the filters left none: load).
+  RequestError failure;
 };
 
 class SchedulingSession {

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "common/clock.hpp"
-#include "gateway/core/request_handler.hpp"
+#include "gateway/datastore/datastore.hpp"
 #include "gateway/scraper/scrape_result.hpp"
 
 namespace infergate::gateway {

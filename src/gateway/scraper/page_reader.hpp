@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/http/http1.hpp"
 #include "gateway/scraper/scrape_result.hpp"
-#include "gateway/upstream/http1.hpp"
 
 namespace infergate::gateway {
 

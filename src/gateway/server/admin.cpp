@@ -26,6 +26,7 @@ bool bearer_matches(const HeaderList& headers, const std::string& token) {
 
 std::string render_metrics(const Gateway& g) {
   const auto& c = g.counters();
+  const auto& r = g.request_counters();
   std::string out;
   metrics::PrometheusWriter w(out);
   const auto one = [&](std::string_view name, metrics::MetricType type, std::string_view help,
@@ -35,16 +36,16 @@ std::string render_metrics(const Gateway& g) {
   };
   using metrics::MetricType;
   one("infergate_requests_total", MetricType::kCounter, "Requests answered by the gateway.",
-      c.requests);
+      r.requests);
   one("infergate_request_errors_total", MetricType::kCounter,
-      "Requests answered with an error status.", c.errors);
+      "Requests answered with an error status.", r.errors);
   one("infergate_requests_retried_total", MetricType::kCounter,
-      "Requests tried on more than one endpoint.", c.retried);
+      "Requests tried on more than one endpoint.", r.retried);
   one("infergate_prompt_tokens_total", MetricType::kCounter,
-      "Prompt tokens of answered requests (from usage).", c.prompt_tokens);
+      "Prompt tokens of answered requests (from usage).", r.prompt_tokens);
   one("infergate_output_tokens_total", MetricType::kCounter,
       "Generated tokens of answered requests (usage, or pieces counted in the stream).",
-      c.output_tokens);
+      r.output_tokens);
   one("infergate_config_reloads_total", MetricType::kCounter, "Configuration reloads applied.",
       c.reloads);
   one("infergate_config_reload_failures_total", MetricType::kCounter,
@@ -58,7 +59,7 @@ std::string render_metrics(const Gateway& g) {
            "Client TLS handshakes that failed (untrusted certificate, plain HTTP, scanners).");
   w.sample("infergate_tls_handshake_failures_total",
            static_cast<double>(g.tls_handshake_failures()));
-  one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", c.in_flight);
+  one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", r.in_flight);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(), out);
   return out;
 }

@@ -119,7 +119,8 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
                  }),
       control_(std::make_unique<Control>()),
       connections_(
-          std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))) {
+          std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))),
+      accounting_(options_.access_log, log_line) {
   snapshot_.store(datastore_.reconcile(initial));
   apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
@@ -198,38 +199,13 @@ void Gateway::start() {
                                               options_.max_idle_upstream_per_endpoint);
     w->handler =
         std::make_unique<RequestHandler>(*this, *w->upstream, w->random, clock_, options_.handler);
-    w->handler->on_event = log_line;
-    w->handler->on_complete = [this](const RequestRecord& r) {
-      counters_.requests.fetch_add(1, std::memory_order_relaxed);
-      if (r.status >= 400 || r.error) counters_.errors.fetch_add(1, std::memory_order_relaxed);
-      if (r.attempts > 1) counters_.retried.fetch_add(1, std::memory_order_relaxed);
-      if (r.usage)
-        counters_.prompt_tokens.fetch_add(static_cast<std::uint64_t>(r.usage->prompt_tokens),
-                                          std::memory_order_relaxed);
-      counters_.output_tokens.fetch_add(
-          static_cast<std::uint64_t>(r.usage ? r.usage->completion_tokens : r.counted_output),
-          std::memory_order_relaxed);
-      if (options_.access_log) {
-        log_line(
-            "request model=" + r.model + " target=" + r.target_model + " pool=" + r.pool +
-            " endpoint=" + r.endpoint + " status=" + std::to_string(r.status) +
-            " attempts=" + std::to_string(r.attempts) + " ms=" +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(r.total).count()) +
-            (r.usage ? " prompt_tokens=" + std::to_string(r.usage->prompt_tokens) +
-                           " completion_tokens=" + std::to_string(r.usage->completion_tokens)
-                     : std::string()) +
-            (r.error ? " error=\"" + r.error->message + "\"" : std::string()));
-      }
-    };
+    w->handler->phases().on_event = log_line;
+    w->handler->phases().on_complete = [this](const RequestRecord& r) { accounting_.finished(r); };
     RequestHandler* handler = w->handler.get();
     w->frontend = std::make_unique<HttpFrontend>(
         std::move(acceptor),
         [this, handler](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
-          counters_.in_flight.fetch_add(1, std::memory_order_relaxed);
-          struct Done {
-            std::atomic<long>& n;
-            ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
-          } done{counters_.in_flight};
+          const RequestAccounting::InFlight in_flight(accounting_);
           co_await handler->handle(req, res);
         },
         options_.limits, connections_.get(), options_.listener_tls.get());

@@ -15,11 +15,12 @@
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
-#include "gateway/core/request_handler.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
+#include "gateway/lifecycle/accounting.hpp"
+#include "gateway/lifecycle/request_handler.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
 #include "gateway/server/admin.hpp"
@@ -70,17 +71,13 @@ class Gateway final : public SnapshotSource {
   std::uint16_t admin_port() const;
   std::shared_ptr<const Snapshot> current() const override { return snapshot_.load(); }
 
+  // The requests' counters (RequestAccounting), and the process's own.
+  const RequestAccounting::Counters& request_counters() const { return accounting_.counters(); }
   struct Counters {
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> errors{0};
-    std::atomic<std::uint64_t> retried{0};
-    std::atomic<std::uint64_t> prompt_tokens{0};
-    std::atomic<std::uint64_t> output_tokens{0};  // from usage, or counted from the stream
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};
     std::atomic<std::uint64_t> tls_reloads{0};
     std::atomic<std::uint64_t> tls_reload_failures{0};
-    std::atomic<long> in_flight{0};
   };
   const Counters& counters() const { return counters_; }
   // Failed TLS handshakes on the client listener, over all workers.
@@ -107,6 +104,7 @@ class Gateway final : public SnapshotSource {
   std::unique_ptr<Control> control_;
   std::unique_ptr<ConnectionLimit> connections_;
   Counters counters_;
+  RequestAccounting accounting_;
   SteadyClock clock_;
 };
 

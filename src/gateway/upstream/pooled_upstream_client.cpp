@@ -28,9 +28,9 @@
 #include <tuple>
 #include <unordered_map>
 
-#include "gateway/upstream/deadline_queue.hpp"
-#include "gateway/upstream/http1.hpp"
-#include "gateway/upstream/tcp_keepalive.hpp"
+#include "gateway/http/deadline_queue.hpp"
+#include "gateway/http/http1.hpp"
+#include "gateway/http/tcp_keepalive.hpp"
 #include "gateway/upstream/upstream_client.hpp"
 #include "tls/tls_context.hpp"
 

@@ -16,7 +16,8 @@
 #include <variant>
 
 #include "config/config.hpp"
-#include "gateway/core/http_types.hpp"
+#include "gateway/error/request_error.hpp"
+#include "gateway/http/http_types.hpp"
 
 namespace infergate::gateway {
 
@@ -81,6 +82,19 @@ inline std::string_view upstream_failure_name(UpstreamFailure f) {
       return "TLS handshake failed";
   }
   return "failure";
+}
+
+// The error a failed exchange with `address` gives its request: retryable (another endpoint may
+// be tried) only when the request provably did not reach the model server; otherwise 504 for a
+// timeout and 502 for the rest.
+inline RequestError upstream_error(UpstreamFailure f, std::string_view address,
+                                   std::string_view detail = {}) {
+  std::string what =
+      "upstream " + std::string(address) + ": " + std::string(upstream_failure_name(f));
+  if (!detail.empty()) what += " (" + std::string(detail) + ")";
+  if (!request_may_have_run(f)) return RequestError::upstream(502, std::move(what), true);
+  if (f == UpstreamFailure::kTimeout) return RequestError::timeout(std::move(what));
+  return RequestError::bad_gateway(what + " (not retried: the request may have reached it)");
 }
 
 struct UpstreamTimeouts {

@@ -138,7 +138,7 @@ TEST(FlowController, BelowSaturationEverythingGoesAtOnce) {
   for (int p : {-1, 0, 1}) {
     auto r = h.admit(p);
     ASSERT_TRUE(*r);
-    EXPECT_TRUE((*r)->admitted);
+    EXPECT_TRUE((*r)->admitted());
   }
 }
 
@@ -147,8 +147,8 @@ TEST(FlowController, SaturatedShedsSheddableAndStandardAndQueuesCritical) {
   h.saturate();
   auto sheddable = h.admit(-1), standard = h.admit(0), critical = h.admit(1);
   ASSERT_TRUE(*sheddable && *standard);
-  EXPECT_EQ((*sheddable)->status, 429);
-  EXPECT_EQ((*standard)->status, 429);
+  EXPECT_EQ((*sheddable)->refusal->status, 429);
+  EXPECT_EQ((*standard)->refusal->status, 429);
   EXPECT_FALSE(*critical) << "Critical waits";
   EXPECT_EQ(h.flow->queued(), 1u);
   h.flow->on_capacity_changed();  // nothing changed: still waiting
@@ -156,7 +156,7 @@ TEST(FlowController, SaturatedShedsSheddableAndStandardAndQueuesCritical) {
   EXPECT_FALSE(*critical);
   h.free_capacity();
   ASSERT_TRUE(*critical);
-  EXPECT_TRUE((*critical)->admitted);
+  EXPECT_TRUE((*critical)->admitted());
   EXPECT_EQ(h.flow->queued(), 0u);
 }
 
@@ -165,15 +165,15 @@ TEST(FlowController, SheddableIsShedAtALowerSaturationThanStandard) {
   h.tp.set(0, {.waiting = 4.5});  // saturation 0.9
   h.tp.pool.endpoints[0]->in_flight = 1;
   h.tp.pool.publish_view();
-  EXPECT_EQ((*h.admit(-1))->status, 429);
-  EXPECT_TRUE((*h.admit(0))->admitted);
+  EXPECT_EQ((*h.admit(-1))->refusal->status, 429);
+  EXPECT_TRUE((*h.admit(0))->admitted());
 }
 
 TEST(FlowController, AnIdleEndpointAdmitsWhateverTheMetricsSay) {
   Harness h(2);
   h.saturate();
   h.tp.pool.endpoints[1]->in_flight = 0;
-  EXPECT_TRUE((*h.admit(0))->admitted);
+  EXPECT_TRUE((*h.admit(0))->admitted());
 }
 
 TEST(FlowController, QueuedRequestsExpireAfterTheirTtl) {
@@ -186,8 +186,8 @@ TEST(FlowController, QueuedRequestsExpireAfterTheirTtl) {
   h.io.restart();
   h.io.run_for(std::chrono::seconds(5));  // until the deadline's timer fires
   ASSERT_TRUE(*r);
-  EXPECT_EQ((*r)->status, 503);
-  EXPECT_EQ((*r)->message, "request timed out in queue");
+  EXPECT_EQ((*r)->refusal->status, 503);
+  EXPECT_EQ((*r)->refusal->message, "request timed out in queue");
   EXPECT_EQ(h.flow->queued(), 0u);
 }
 
@@ -200,7 +200,7 @@ TEST(FlowController, AnAllowanceLetsStandardWaitBeforeItIsShed) {
   EXPECT_FALSE(*waits);
   h.free_capacity();
   ASSERT_TRUE(*waits);
-  EXPECT_TRUE((*waits)->admitted);
+  EXPECT_TRUE((*waits)->admitted());
 
   FlowControlOptions brief;
   brief.standard_allowance = std::chrono::milliseconds(1);
@@ -210,7 +210,7 @@ TEST(FlowController, AnAllowanceLetsStandardWaitBeforeItIsShed) {
   h2.io.restart();
   h2.io.run_for(std::chrono::seconds(5));
   ASSERT_TRUE(*shed);
-  EXPECT_EQ((*shed)->status, 429);
+  EXPECT_EQ((*shed)->refusal->status, 429);
 }
 
 TEST(FlowController, CriticalIsShedOnlyWhenItsBandIsFull) {
@@ -222,7 +222,7 @@ TEST(FlowController, CriticalIsShedOnlyWhenItsBandIsFull) {
   EXPECT_FALSE(*a);
   EXPECT_FALSE(*b);
   ASSERT_TRUE(*c);
-  EXPECT_EQ((*c)->status, 429);
+  EXPECT_EQ((*c)->refusal->status, 429);
 }
 
 TEST(FlowController, AClientThatLeavesWhileQueuedLeavesTheQueue) {
@@ -234,7 +234,7 @@ TEST(FlowController, AClientThatLeavesWhileQueuedLeavesTheQueue) {
   cancel.emit(net::cancellation_type::terminal);
   h.run();
   ASSERT_TRUE(*r);
-  EXPECT_FALSE((*r)->admitted);
+  EXPECT_FALSE((*r)->admitted());
   EXPECT_EQ(h.flow->queued(), 0u);
 }
 
@@ -255,7 +255,7 @@ TEST(FlowController, DispatchFollowsBandsThenFlowsInTurn) {
     h.run();
     for (auto& [name, r] : queued)
       if (*r && std::find(order.begin(), order.end(), name) == order.end()) {
-        EXPECT_TRUE((*r)->admitted);
+        EXPECT_TRUE((*r)->admitted());
         order.push_back(name);
       }
     h.tp.pool.endpoints[0]->in_flight = 1;  // the dispatched one runs
@@ -268,8 +268,8 @@ TEST(FlowController, APoolWithNoEndpointInPickingLetsRequestsThroughToTheir503) 
   h.saturate();
   h.tp.pool.endpoints[0]->scrape_healthy = false;
   h.tp.pool.publish_view();
-  EXPECT_TRUE((*h.admit(0))->admitted);
-  EXPECT_TRUE((*h.admit(1))->admitted);
+  EXPECT_TRUE((*h.admit(0))->admitted());
+  EXPECT_TRUE((*h.admit(1))->admitted());
 }
 
 // Requests from several worker threads queue in one pool; capacity comes back from another
@@ -291,7 +291,7 @@ TEST(FlowController, QueuedRequestsOfSeveralThreadsAreDispatchedOnTheirOwnThread
               // A named request: GCC 12 destroys a temporary in a co_await expression twice.
               AdmitRequest request{1, "flow-" + std::to_string(t), 100};
               const Admission a = co_await h.flow->admit(std::move(request));
-              if (!a.admitted) co_return;
+              if (!a.admitted()) co_return;
               ++admitted;
               // The request ran and finished on this thread: that makes room for the next.
               const auto executor = co_await net::this_coro::executor;
@@ -323,7 +323,7 @@ TEST(FlowController, DisabledAdmitsEverything) {
   o.enabled = false;
   Harness h(1, o);
   h.saturate();
-  EXPECT_TRUE((*h.admit(-1))->admitted);
+  EXPECT_TRUE((*h.admit(-1))->admitted());
 }
 
 }  // namespace

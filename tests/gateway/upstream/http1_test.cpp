@@ -1,7 +1,7 @@
 // The HTTP/1.1 head parser and chunked decoder, case by case (the fuzzer covers the rest):
 // framing conflicts that enable request smuggling, repeated lengths, 100-continue, pipelining,
 // HTTP/1.0, malformed lines, bounds.
-#include "gateway/upstream/http1.hpp"
+#include "gateway/http/http1.hpp"
 
 #include <gtest/gtest.h>
 

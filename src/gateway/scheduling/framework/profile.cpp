@@ -43,7 +43,7 @@ void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
 }
 
 Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& candidates,
-                                  PickFailure& failure) const {
+                                  RequestError& failure) const {
   for (const auto& f : filters_) {
     const auto t0 = std::chrono::steady_clock::now();
     f.plugin->filter(state, candidates);

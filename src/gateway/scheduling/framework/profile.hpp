@@ -26,7 +26,7 @@ class SchedulingProfile {
 
   // The chosen candidate, or null with `failure` set (a filter left none).
   Candidate* run(CycleState& state, std::vector<Candidate*>& candidates,
-                 PickFailure& failure) const;
+                 RequestError& failure) const;
 
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.

@@ -76,7 +76,7 @@ class ProfileSession final : public SchedulingSession {
     }
     pointers_.clear();
     for (auto& c : candidates_) pointers_.push_back(&c);
-    PickFailure failure;
+    RequestError failure;
     Candidate* chosen = profile_->run(state_, pointers_, failure);
     if (!chosen) return {nullptr, failure};
     SchedulerLatency::instance().e2e().observe(

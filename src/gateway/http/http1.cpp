@@ -1,4 +1,4 @@
-#include "gateway/upstream/http1.hpp"
+#include "gateway/http/http1.hpp"
 
 #include <cstring>
 

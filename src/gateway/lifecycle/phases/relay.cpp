@@ -1,4 +1,4 @@
-// Relaying a model server's answer to the client as it arrives.
+// Relay: a model server's answer to the client as it arrives.
 //
 // Streams (text/event-stream) go read by read: the events of one upstream read leave in one
 // write before the next read is requested, so a slow client slows the upstream read instead of
@@ -7,9 +7,9 @@
 // when the model name must be rewritten back, the client's name is spliced over the model value
 // of each event (an event whose data spans several lines is re-framed instead). A whole
 // (non-stream) body is buffered up to a bound so its model can be rewritten and its usage read;
-// a larger one is forwarded as it comes.
-#include "gateway/core/request_handler.hpp"
-#include "gateway/core/upstream_attempt.hpp"
+// a larger one is forwarded as it comes. Every piece that goes to the client passes the
+// request-control response-body hook.
+#include "gateway/lifecycle/phases.hpp"
 #include "gateway/request/event_stream.hpp"
 #include "sse/sse.hpp"
 
@@ -19,15 +19,17 @@ namespace net = boost::asio;
 namespace {
 
 std::string sse_error_event(const std::string& message) {
-  const GatewayError e{502, message, {}, ErrorSource::kUpstream, false};
+  const RequestError e = RequestError::bad_gateway(message);
   std::string out;
-  sse::append_event(out, to_response_body(e));
+  sse::append_event(out, error_response_body(e));
   return out;
 }
 
-net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
-                                  RequestRecord& record, const Clock& clock) {
-  const bool rewrite = !ex.quoted_client_model.empty();
+net::awaitable<void> relay_events(RequestContext& ctx, Attempt& ex, ClientResponse& response,
+                                  const Clock& clock) {
+  RequestRecord& record = ctx.record;
+  const std::string& client_model = ctx.quoted_client_model;
+  const bool rewrite = !client_model.empty();
   EventStreamScanner scanner;
   std::vector<StreamEvent> events;
   std::string buffer;  // upstream bytes: the event not yet complete, then what the last read added
@@ -51,14 +53,14 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     if (!e.joined) {
       const std::size_t at = e.data_begin + info.model_offset;
       out.append(buffer, copied, at - copied);
-      out += ex.quoted_client_model;
+      out += client_model;
       copied = at + info.model_length;
       return;
     }
     // Several data lines: write the event again, one data line per line of the new text.
     out.append(buffer, copied, e.begin - copied);
     std::string text;
-    append_with_model(text, data, info, ex.quoted_client_model);
+    append_with_model(text, data, info, client_model);
     sse::append_event(out, text);
     copied = e.end;
   };
@@ -70,13 +72,14 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
       const std::string event = sse_error_event(
           r == BodyRead::kTimeout ? "the model server stopped sending (timeout)"
                                   : "the model server closed the stream before its end");
-      record.error = GatewayError{502, "stream interrupted", {}, ErrorSource::kUpstream, false};
+      record.error = RequestError::bad_gateway("stream interrupted");
+      ex.response_body(event);
       if (co_await response.send_body(event)) co_await response.finish();
       co_return;
     }
     events.clear();
     if (scanner.scan(buffer, events) != EventStreamScanner::Status::kOk)
-      record.error = GatewayError{502, "oversized event", {}, ErrorSource::kUpstream, false};
+      record.error = RequestError::bad_gateway("oversized event");
     out.clear();
     copied = 0;
     for (const StreamEvent& e : events) take(e);
@@ -90,6 +93,7 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     } else {
       to_send = std::string_view(buffer).substr(0, complete);
     }
+    ex.response_body(to_send);
     if (ex.upstream->body_complete() && complete == buffer.size()) {
       co_await response.send_last(to_send);  // the end of the stream leaves with its last events
       co_return;
@@ -108,25 +112,51 @@ net::awaitable<void> relay_events(UpstreamAttempt& ex, ClientResponse& response,
     out.append(buffer, copied, buffer.size() - copied);
   else
     out = buffer;
+  ex.response_body(out);
   if (!out.empty() && !co_await response.send_body(out)) co_return;
   co_await response.finish();
 }
 
 }  // namespace
 
-net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead head,
-                                           ClientResponse& response, RequestRecord& record) {
+net::awaitable<void> send_error(ClientResponse& response, const RequestError& error) {
+  if (response.started()) co_return;  // too late for a status; the caller ends the stream
+  ResponseHead head;
+  head.status = error.status;
+  head.headers.emplace_back("content-type", "application/json");
+  if (error.retry_after_seconds > 0)
+    head.headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
+  const std::string body = error_response_body(error);
+  head.content_length = body.size();
+  if (co_await response.send_head(head) && co_await response.send_body(body))
+    co_await response.finish();
+}
+
+net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& attempt, ResponseHead& head,
+                                          ClientResponse& response) {
+  co_await relay_response(ctx, attempt, head, response);
+  // A model server that failed mid-response counts against it.
+  if (ctx.record.error && ctx.record.error->source == ErrorSource::kUpstream) {
+    std::string ejected;
+    report(ctx, attempt.endpoint(), AttemptOutcome::kFailure, ejected);
+  }
+  attempt.end();
+}
+
+net::awaitable<void> RequestPhases::relay_response(RequestContext& ctx, Attempt& ex,
+                                                   ResponseHead& head, ClientResponse& response) {
+  RequestRecord& record = ctx.record;
   const std::string_view content_type = find_header(head.headers, "content-type").value_or("");
   const bool sse = content_type.starts_with("text/event-stream");
-  const bool rewrite = !ex.quoted_client_model.empty();
+  const bool rewrite = !ctx.quoted_client_model.empty();
   if (options_.expose_endpoint)
-    head.headers.emplace_back("x-gateway-destination-endpoint-served", ex.endpoint->address);
+    head.headers.emplace_back("x-gateway-destination-endpoint-served", ex.endpoint().address);
   std::string piece;
 
   if (sse) {
     head.content_length.reset();
     if (!co_await response.send_head(head)) co_return;
-    co_await relay_events(ex, response, record, clock_);
+    co_await relay_events(ctx, ex, response, clock_);
     co_return;
   }
 
@@ -138,11 +168,8 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
     const BodyRead r = co_await ex.upstream->read_body(piece);
     if (r == BodyRead::kEnd) break;
     if (r != BodyRead::kData) {
-      const GatewayError e{502,
-                           "the model server failed while sending its response",
-                           {},
-                           ErrorSource::kUpstream,
-                           false};
+      const RequestError e =
+          RequestError::bad_gateway("the model server failed while sending its response");
       record.status = 502;
       record.error = e;
       co_await send_error(response, e);
@@ -158,23 +185,26 @@ net::awaitable<void> RequestHandler::relay(UpstreamAttempt& ex, ResponseHead hea
     record.ttft = clock_.now() - ex.started;
     std::string out;
     if (rewrite && info.valid) {
-      append_with_model(out, body, info, ex.quoted_client_model);
+      append_with_model(out, body, info, ctx.quoted_client_model);
     } else {
       out = std::move(body);
     }
     head.content_length = out.size();
+    ex.response_body(out);
     if (co_await response.send_head(head)) co_await response.send_last(out);
     co_return;
   }
   // Forward the rest as it comes, after what was buffered.
   if (!head.content_length) head.content_length.reset();
   if (!co_await response.send_head(head)) co_return;
+  ex.response_body(body);
   if (!body.empty() && !co_await response.send_body(body)) co_return;
   for (;;) {
     piece.clear();
     const BodyRead r = co_await ex.upstream->read_body(piece);
     if (r == BodyRead::kEnd) break;
     if (r != BodyRead::kData) co_return;  // the front end closes the connection: a truncated body
+    ex.response_body(piece);
     if (!co_await response.send_body(piece)) co_return;
   }
   co_await response.finish();

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "gateway/core/http_types.hpp"
+#include "gateway/http/http_types.hpp"
 
 namespace infergate::gateway::http1 {
 

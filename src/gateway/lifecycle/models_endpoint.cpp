@@ -16,8 +16,8 @@
 #include <map>
 #include <set>
 
-#include "gateway/core/request_handler.hpp"
 #include "gateway/datastore/availability.hpp"
+#include "gateway/lifecycle/request_handler.hpp"
 
 namespace infergate::gateway {
 namespace net = boost::asio;
@@ -106,21 +106,22 @@ net::awaitable<void> RequestHandler::refresh_models(std::shared_ptr<ModelsCacheE
                                                     std::vector<std::string> addresses) {
   const config::PoolConfig& pool_config = snapshot->config->pools[pool];
   for (const auto& address : addresses) {
-    auto ids = co_await fetch_models_within(upstream_, address, pool_config, kFetchBound);
+    auto ids = co_await fetch_models_within(phases_.upstream(), address, pool_config, kFetchBound);
     if (ids) {
       entry->ids = std::move(*ids);
       break;
     }
   }
-  entry->fetched = clock_.now();
+  entry->fetched = phases_.clock().now();
   entry->refreshing = false;
   if (entry->first_answer) entry->first_answer->cancel();
   entry->first_answer.reset();
 }
 
-net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
+net::awaitable<void> RequestHandler::list_models(const RequestContext& ctx,
+                                                 ClientResponse& response) {
   if (!models_cache_) models_cache_ = std::make_shared<ModelsCache>();
-  const auto snapshot = snapshots_.current();
+  const std::shared_ptr<const Snapshot>& snapshot = ctx.snapshot;
   std::vector<std::pair<std::string, std::string>> models;  // id, owner (pool)
   std::set<std::string> seen;
   const auto add = [&](const std::string& id, const std::string& owner) {
@@ -131,7 +132,7 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
     for (const auto& [name, m] : pool.models) declared.insert(name);
     for (const auto& name : declared) add(name, pool.name());
   }
-  const TimePoint now = clock_.now();
+  const TimePoint now = phases_.clock().now();
   const auto executor = co_await net::this_coro::executor;
   for (std::size_t i = 0; i < snapshot->config->pools.size(); ++i) {
     const auto& pool = snapshot->config->pools[i];
@@ -139,7 +140,7 @@ net::awaitable<void> RequestHandler::list_models(ClientResponse& response) {
     if (!slot) slot = std::make_shared<ModelsCacheEntry>();
     const std::shared_ptr<ModelsCacheEntry> entry = slot;
     if (!entry->refreshing &&
-        (!entry->fetched || now - *entry->fetched > options_.models_cache_ttl)) {
+        (!entry->fetched || now - *entry->fetched > phases_.options().models_cache_ttl)) {
       const PoolState& state = *snapshot->pools[i];
       const auto view = state.view.load();
       std::vector<std::string> addresses;

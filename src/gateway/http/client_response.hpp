@@ -5,7 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "gateway/core/http_types.hpp"
+#include "gateway/http/http_types.hpp"
 
 namespace infergate::gateway {
 

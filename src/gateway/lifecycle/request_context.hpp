@@ -1,0 +1,125 @@
+// One request's state on its way through the phases (lifecycle/phases.hpp): what arrived, and
+// everything each phase learns, in the order the phases learn it. A phase reads what the phases
+// before it wrote and writes its own part; none keeps state elsewhere, so each can be run and
+// tested alone over a context, and a second front end drives the same phases.
+//
+// A context belongs to its request's coroutine (one thread); it holds the configuration
+// snapshot the request began with, so a reload never changes a request mid-way.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "config/config.hpp"
+#include "gateway/datastore/datastore.hpp"
+#include "gateway/error/request_error.hpp"
+#include "gateway/http/http_types.hpp"
+#include "gateway/request/openai_request.hpp"
+#include "gateway/request/response_json.hpp"
+#include "gateway/routing/router.hpp"
+#include "gateway/scheduling/scheduler.hpp"
+#include "gateway/upstream/upstream_client.hpp"
+
+namespace infergate::gateway {
+
+namespace flowcontrol {
+class FlowController;
+}
+
+// What happened to one request: the account phase hands it to logs and metrics.
+struct RequestRecord {
+  std::string model;         // as the client sent it
+  std::string target_model;  // as sent upstream
+  std::string pool;
+  std::string endpoint;  // the one that served (after retries)
+  int status = 0;
+  int attempts = 0;
+  bool streamed = false;
+  std::optional<Usage> usage;  // from the response's usage, when present
+  long counted_output = 0;     // generated pieces counted from the stream
+  Duration queued{};           // time waiting in flow control
+  std::int64_t priority = 0;   // as admitted, after the trust rule for claims
+  std::string flow;            // the fairness flow it was queued in
+  Duration ttft{};
+  Duration total{};
+  std::optional<RequestError> error;
+};
+
+// Held from admission to the request's end: when it goes, the pool may have room again, and
+// its flow controller dispatches queued requests.
+class AdmissionTicket {
+ public:
+  AdmissionTicket() = default;
+  explicit AdmissionTicket(flowcontrol::FlowController* flow) : flow_(flow) {}
+  AdmissionTicket(AdmissionTicket&& other) noexcept : flow_(std::exchange(other.flow_, nullptr)) {}
+  AdmissionTicket& operator=(AdmissionTicket&& other) noexcept {
+    release();
+    flow_ = std::exchange(other.flow_, nullptr);
+    return *this;
+  }
+  AdmissionTicket(const AdmissionTicket&) = delete;
+  AdmissionTicket& operator=(const AdmissionTicket&) = delete;
+  ~AdmissionTicket() { release(); }
+
+ private:
+  void release();  // admit.cpp
+  flowcontrol::FlowController* flow_ = nullptr;
+};
+
+struct RequestContext {
+  RequestContext(const ClientRequest& r, std::shared_ptr<const Snapshot> s, TimePoint start)
+      : request(r), snapshot(std::move(s)), started(start) {
+    path = request.target;
+    if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+  }
+  RequestContext(const RequestContext&) = delete;
+  RequestContext& operator=(const RequestContext&) = delete;
+
+  const config::Config& config() const { return *snapshot->config; }
+
+  // --- arrived ---
+  const ClientRequest& request;
+  std::string_view path;                           // the target without its query
+  const std::shared_ptr<const Snapshot> snapshot;  // loaded once, held to the end
+  const TimePoint started;
+
+  // --- authenticate ---
+  const config::Config::Grant* grant = nullptr;  // the API key's, with an API-key table
+
+  // --- parse ---
+  std::optional<ParsedRequest> parsed;
+
+  // --- route ---
+  std::optional<RouteDecision> route;
+  const config::PoolConfig* pool_config = nullptr;
+  PoolState* pool = nullptr;
+
+  // --- resolve model ---
+  std::string_view objective;  // claimed by header (empty: none)
+  ModelResolution resolution;
+  std::int64_t priority = 0;  // after the trust rule for claims
+  std::string flow;           // the fairness flow
+
+  // --- admit ---
+  AdmissionTicket admission;
+
+  // --- pick ---
+  SchedulingRequest scheduling;
+  std::unique_ptr<SchedulingSession> session;  // begun by the first pick
+  std::vector<const Endpoint*> tried;          // every endpoint picked, in order
+  std::shared_ptr<Endpoint> endpoint;          // the latest pick
+
+  // --- forward ---
+  UpstreamRequest upstream_request;
+  std::string quoted_client_model;  // non-empty: the response's model is rewritten back to it
+
+  // --- relay and account: timings, usage and outcome ---
+  RequestRecord record;
+};
+
+}  // namespace infergate::gateway
