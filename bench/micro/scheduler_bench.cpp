@@ -41,6 +41,7 @@ std::string text(std::mt19937_64& rng, std::size_t n) {
 
 struct Fleet {
   PoolState pool;
+  std::shared_ptr<scheduling::prefix::PrefixIndex> index;
   ManualClock clock{std::chrono::seconds(10)};
   Mt19937Random random{1};
   std::shared_ptr<Scheduler> scheduler;
@@ -65,8 +66,8 @@ struct Fleet {
       ep->in_flight = static_cast<int>(rng() % 16);
       pool.endpoints.push_back(std::move(ep));
     }
-    pool.prefix_index =
-        std::make_shared<PrefixIndex>(scheduling::prefix::PrefixIndexOptions{kCapacity});
+    index = std::make_shared<scheduling::prefix::PrefixIndex>(
+        scheduling::prefix::PrefixIndexOptions{kCapacity});
     pool.publish_view();
 
     std::vector<std::string> systems;
@@ -76,8 +77,8 @@ struct Fleet {
     for (std::size_t c = 0, extra = 0; extra < 2000; ++c) {
       std::string prompt = systems[(rng() % 40) * (rng() % 40) / 40] + text(rng, 12800);
       scheduling::prefix::hash_prompt_blocks(kModel, prompt, {}, blocks);
-      pool.prefix_index->record(static_cast<std::uint32_t>(c % kEndpoints + 1), blocks);
-      if (extra > 0 || pool.prefix_index->stats().entries >= target) ++extra;
+      index->record(static_cast<std::uint32_t>(c % kEndpoints + 1), blocks);
+      if (extra > 0 || index->stats().entries >= target) ++extra;
       if (recent.size() == 256) recent.erase(recent.begin());
       recent.push_back(std::move(prompt));
     }
@@ -86,7 +87,7 @@ struct Fleet {
     cfg.pools.emplace_back();
     config::Diagnostics diag;
     scheduler = std::make_shared<scheduling::ProfileScheduler>(
-        scheduling::build_pool_profile(cfg, 0, {}, diag), scheduling::SchedulerOptions{});
+        scheduling::build_pool_profile(cfg, 0, {}, diag), scheduling::SchedulerOptions{}, index);
   }
 };
 
@@ -120,8 +121,8 @@ void BM_DefaultProfileDecision(benchmark::State& state) {
     benchmark::DoNotOptimize(picked.endpoint);
   }
   state.counters["memory_bytes_per_entry"] =
-      static_cast<double>(f.pool.prefix_index->stats().memory_bytes) /
-      static_cast<double>(std::max<std::size_t>(1, f.pool.prefix_index->stats().entries));
+      static_cast<double>(f.index->stats().memory_bytes) /
+      static_cast<double>(std::max<std::size_t>(1, f.index->stats().entries));
 }
 BENCHMARK(BM_DefaultProfileDecision)
     ->ComputeStatistics("min", min_of)

@@ -4,9 +4,16 @@
 // An Endpoint keeps its identity (name and address) across configuration reloads: reconcile()
 // hands the same Endpoint object to the new snapshot when the key is unchanged, so in-flight
 // counters, the latest scrape, ejection state and the prefix index's entries survive a reload.
-// A Snapshot bundles one Config with its router, its pool states and their schedulers; the
-// gateway publishes it through an atomic shared_ptr, and a request holds the snapshot it
-// started with until it ends, so a reload never changes a request mid-way.
+// A Snapshot bundles one Config with its router and its pool states; the gateway publishes it
+// through an atomic shared_ptr, and a request holds the snapshot it started with until it
+// ends, so a reload never changes a request mid-way.
+//
+// A pool's state is data: its endpoints and its metrics view. The components that act on a
+// pool keep their own per-pool state (the scheduling layer its prefix index, flow control its
+// queue), kept by pool across reloads, and follow the pools through a PoolListener: the pools
+// of each new snapshot and the endpoints that left, and every view published. A pool state
+// carries only the bindings the request path follows to them (its scheduler and its flow
+// controller), set while the snapshot is built.
 //
 // Metrics reach the data path as one immutable PoolMetricsView per pool: the scraper thread
 // builds a new view after scrapes and swaps it in (one atomic shared_ptr store); a scheduling
@@ -21,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,9 +37,6 @@
 #include "gateway/routing/router.hpp"
 #include "metrics/engine_metrics.hpp"
 
-namespace infergate::gateway::scheduling::prefix {
-class PrefixIndex;
-}
 namespace infergate::gateway::flowcontrol {
 class FlowController;
 }
@@ -39,7 +44,7 @@ class FlowController;
 namespace infergate::gateway {
 
 class Scheduler;
-using scheduling::prefix::PrefixIndex;
+class PoolListener;
 
 // One successful scrape of an endpoint's /metrics page.
 struct EndpointSample {
@@ -85,13 +90,18 @@ struct PoolMetricsView {
 };
 
 struct PoolState {
+  std::string key;  // namespace/name: a pool's components keep their state under it
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::atomic<std::shared_ptr<const PoolMetricsView>> view;
-  std::shared_ptr<PrefixIndex> prefix_index;  // kept across reloads for the same pool
-  std::shared_ptr<Scheduler> scheduler;       // from the Datastore's SchedulerFactory; null without
-  std::shared_ptr<flowcontrol::FlowController> flow;  // null: no flow control; kept across reloads
+  // Bindings, set while the snapshot is built: the pool's scheduler (the Datastore's
+  // SchedulerFactory) and its flow controller (bound by flow control's listener; null: none).
+  std::shared_ptr<Scheduler> scheduler;
+  std::shared_ptr<flowcontrol::FlowController> flow;
+  // Told of every view published (set by the Datastore).
+  std::shared_ptr<const std::vector<std::shared_ptr<PoolListener>>> listeners;
 
-  // A new view from the endpoints' latest samples and health (scraper thread, reconcile).
+  // A new view from the endpoints' latest samples and health (scraper thread, reconcile); the
+  // listeners hear of it.
   void publish_view();
 };
 
@@ -113,30 +123,39 @@ class SnapshotSource {
 using SchedulerFactory = std::function<std::shared_ptr<Scheduler>(
     const config::Config&, std::size_t pool_index, PoolState&)>;
 
-// Makes the flow controller of a pool (named namespace/name) the first time it is seen.
-using FlowFactory =
-    std::function<std::shared_ptr<flowcontrol::FlowController>(const std::string& pool)>;
+// A component with state per pool follows the pools through this (every method may run on the
+// thread that reloads, or, for views, the scraper's).
+class PoolListener {
+ public:
+  virtual ~PoolListener() = default;
+  // A new snapshot is being built (not yet published): its pools, and the ids of the endpoints
+  // that left since the previous one. A listener may bind itself to the pools here.
+  virtual void pools_reconciled(Snapshot& /*snapshot*/,
+                                std::span<const std::uint32_t> /*removed_endpoints*/) {}
+  // `pool` has a new metrics view.
+  virtual void view_published(const PoolState& /*pool*/) {}
+};
 
 class Datastore {
  public:
-  explicit Datastore(SchedulerFactory factory = {}, FlowFactory flow_factory = {})
-      : factory_(std::move(factory)), flow_factory_(std::move(flow_factory)) {}
-  // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key and the prefix
-  // index of every pool that stays. Endpoints that leave are purged from the prefix indexes.
+  explicit Datastore(SchedulerFactory factory = {},
+                     std::vector<std::shared_ptr<PoolListener>> listeners = {})
+      : factory_(std::move(factory)),
+        listeners_(std::make_shared<const std::vector<std::shared_ptr<PoolListener>>>(
+            std::move(listeners))) {}
+  // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key, and tells the
+  // listeners (with the endpoints that left) before it is returned.
   std::shared_ptr<const Snapshot> reconcile(const std::shared_ptr<const config::Config>& config);
 
  private:
   SchedulerFactory factory_;
-  FlowFactory flow_factory_;
+  std::shared_ptr<const std::vector<std::shared_ptr<PoolListener>>> listeners_;
   std::mutex mu_;
   struct Known {
     std::weak_ptr<Endpoint> endpoint;
     std::uint32_t id = 0;
   };
   std::map<std::string, Known> known_;
-  std::map<std::string, std::shared_ptr<PrefixIndex>> prefix_indexes_;  // by pool namespace/name
-  std::map<std::string, std::shared_ptr<flowcontrol::FlowController>>
-      flows_;  // by pool namespace/name
   std::uint32_t next_id_ = 1;
   std::uint64_t generation_ = 0;
 };

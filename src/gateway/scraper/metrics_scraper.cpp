@@ -1,5 +1,6 @@
 #include "gateway/scraper/metrics_scraper.hpp"
 
+#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -18,8 +19,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "gateway/flowcontrol/flow_controller.hpp"
-#include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "gateway/scraper/host_resolver.hpp"
 #include "gateway/scraper/page_reader.hpp"
 #include "tls/tls_context.hpp"
@@ -32,9 +31,6 @@ using std::chrono::milliseconds;
 constexpr auto kMinPublishGap = milliseconds(5);
 constexpr auto kResolveRetry = std::chrono::seconds(5);
 constexpr std::size_t kMaxSpareBuffers = 64;  // 4 MB of 64 KB read buffers
-// The prefix index counts blocks of 16 tokens (64 characters): an engine's KV capacity in
-// tokens divided by that is how many prompt blocks it can hold.
-constexpr std::int64_t kIndexBlockTokens = 16;
 using UpstreamTlsSettings = config::PoolConfig::UpstreamTls;
 
 }  // namespace
@@ -77,7 +73,6 @@ struct ScrapeTarget {
   ScrapeTarget* newer = nullptr;
 
   ScrapeTrack track;
-  std::int64_t capacity = -1;
   bool counted_first = false;
 };
 
@@ -652,21 +647,6 @@ void MetricsScraper::Impl::record(ScrapeTarget& t, ScrapeFailure failure, std::s
   // Counted once applied, so whoever waits on the count sees the endpoint's new state.
   owner.scrapes_.fetch_add(1, std::memory_order_release);
   count_first(t);
-  if (failure == ScrapeFailure::kNone) {
-    const auto sample = ep.latest.load(std::memory_order_acquire);
-    const auto& m = sample->metrics;
-    if (m.block_size && m.num_blocks && *m.block_size > 0 && *m.num_blocks > 0) {
-      const std::int64_t blocks = *m.num_blocks * *m.block_size / kIndexBlockTokens;
-      if (blocks != t.capacity) {
-        t.capacity = blocks;
-        if (const auto snap = snapshots.current())
-          for (const auto& pool : snap->pools)
-            for (const auto& e : pool->endpoints)
-              if (e == t.endpoint && pool->prefix_index)
-                pool->prefix_index->set_capacity(ep.id, static_cast<std::size_t>(blocks));
-      }
-    }
-  }
   request_publish();
 }
 
@@ -730,11 +710,7 @@ void MetricsScraper::Impl::publish() {
   publish_pending = false;
   last_publish = SteadyClock::now();
   if (const auto snap = snapshots.current())
-    for (const auto& pool : snap->pools) {
-      pool->publish_view();
-      if (pool->flow)
-        pool->flow->on_capacity_changed();  // fresh metrics may let queued requests go
-    }
+    for (const auto& pool : snap->pools) pool->publish_view();  // its listeners hear of it
 }
 
 // --- the owner's side ---------------------------------------------------------------------------

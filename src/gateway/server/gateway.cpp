@@ -52,13 +52,6 @@ flowcontrol::FlowControlOptions flow_options(const GatewayOptions& o,
   return flow;
 }
 
-// Every pool's flow controller takes the options of the configuration just loaded.
-void apply_flow_options(const GatewayOptions& o, const Snapshot& snap) {
-  const flowcontrol::FlowControlOptions flow = flow_options(o, snap.config.get());
-  for (const auto& pool : snap.pools)
-    if (pool->flow) pool->flow->set_options(flow);
-}
-
 // The configuration files' contents, one after another (a file that cannot be read adds its
 // name and a mark, so its coming back counts as a change).
 std::string read_config_text(const std::vector<std::string>& files) {
@@ -112,17 +105,16 @@ struct Gateway::Control {
 
 Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Config>& initial)
     : options_(std::move(options)),
-      datastore_(scheduling::scheduler_factory(scheduling_options(options_)),
-                 [this](const std::string& pool) {
-                   return std::make_shared<flowcontrol::FlowController>(
-                       pool, clock_, flow_options(options_, nullptr));
-                 }),
+      prefix_indexes_(std::make_shared<scheduling::PrefixIndexes>()),
+      flow_control_(std::make_shared<flowcontrol::FlowControl>(
+          clock_, flow_options(options_, initial.get()))),
+      datastore_(scheduling::scheduler_factory(scheduling_options(options_), prefix_indexes_),
+                 {prefix_indexes_, flow_control_}),
       control_(std::make_unique<Control>()),
       connections_(
           std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))),
       accounting_(options_.access_log, log_line) {
   snapshot_.store(datastore_.reconcile(initial));
-  apply_flow_options(options_, *snapshot_.load());
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
   int n = options_.workers > 0
               ? options_.workers
@@ -266,9 +258,8 @@ bool Gateway::reload() {
     return false;
   }
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
-  auto snap = datastore_.reconcile(result.config);
-  apply_flow_options(options_, *snap);
-  snapshot_.store(std::move(snap));
+  flow_control_->set_options(flow_options(options_, result.config.get()));
+  snapshot_.store(datastore_.reconcile(result.config));
   scraper_->snapshot_changed();
   counters_.reloads.fetch_add(1);
   log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");

@@ -16,11 +16,12 @@
 #include "common/clock.hpp"
 #include "config/config.hpp"
 #include "gateway/datastore/datastore.hpp"
-#include "gateway/flowcontrol/flow_controller.hpp"
+#include "gateway/flowcontrol/flow_control.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/lifecycle/accounting.hpp"
 #include "gateway/lifecycle/request_handler.hpp"
+#include "gateway/scheduling/framework/prefix_indexes.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
 #include "gateway/server/admin.hpp"
@@ -84,6 +85,8 @@ class Gateway final : public SnapshotSource {
   std::uint64_t tls_handshake_failures() const;
   const Clock& clock() const { return clock_; }
   Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
+  const scheduling::PrefixIndexes& prefix_indexes() const { return *prefix_indexes_; }
+  const flowcontrol::FlowControl& flow_control() const { return *flow_control_; }
 
  private:
   struct Worker;
@@ -97,6 +100,10 @@ class Gateway final : public SnapshotSource {
   void stop_control();
 
   GatewayOptions options_;
+  SteadyClock clock_;
+  // The components' per-pool state, following the datastore's pools.
+  std::shared_ptr<scheduling::PrefixIndexes> prefix_indexes_;
+  std::shared_ptr<flowcontrol::FlowControl> flow_control_;
   Datastore datastore_;
   std::unique_ptr<MetricsScraper> scraper_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
@@ -105,7 +112,6 @@ class Gateway final : public SnapshotSource {
   std::unique_ptr<ConnectionLimit> connections_;
   Counters counters_;
   RequestAccounting accounting_;
-  SteadyClock clock_;
 };
 
 }  // namespace infergate::gateway

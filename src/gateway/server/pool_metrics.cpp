@@ -15,7 +15,7 @@ using metrics::LabelSet;
 using metrics::MetricType;
 
 void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness,
-                         std::string& out) {
+                         const PoolComponents& components, std::string& out) {
   metrics::PrometheusWriter w(out);
   const auto& pools = snap.config->pools;
   struct PoolSummary {
@@ -104,14 +104,12 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
                  return double(e.outlier.ejections_total.load(std::memory_order_relaxed));
                });
 
-  std::set<const PrefixIndex*> seen;
   std::size_t entries = 0, bytes = 0;
-  for (const auto& pool : snap.pools)
-    if (pool->prefix_index && seen.insert(pool->prefix_index.get()).second) {
-      const auto s = pool->prefix_index->stats();
-      entries += s.entries;
-      bytes += s.memory_bytes;
-    }
+  if (components.prefix_indexes) {
+    const auto s = components.prefix_indexes->stats();
+    entries = s.entries;
+    bytes = s.memory_bytes;
+  }
   w.family("inference_extension_prefix_indexer_size", MetricType::kGauge,
            "(block, endpoint) entries in the prefix index.");
   w.sample("inference_extension_prefix_indexer_size", static_cast<double>(entries));
@@ -121,9 +119,9 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
   scheduling::SchedulerLatency::instance().render(w);
 
   std::vector<const flowcontrol::FlowController*> flows;
-  for (const auto& pool : snap.pools)
-    if (pool->flow && std::find(flows.begin(), flows.end(), pool->flow.get()) == flows.end())
-      flows.push_back(pool->flow.get());
+  if (components.flow_control)
+    components.flow_control->for_each(
+        [&](const flowcontrol::FlowController& f) { flows.push_back(&f); });
   using Family = flowcontrol::FlowController::Family;
   const auto each_flow = [&](std::string_view name, MetricType type, std::string_view help,
                              Family f) {

@@ -7,11 +7,19 @@
 
 #include "common/clock.hpp"
 #include "gateway/datastore/datastore.hpp"
+#include "gateway/flowcontrol/flow_control.hpp"
+#include "gateway/scheduling/framework/prefix_indexes.hpp"
 
 namespace infergate::gateway {
 
+// The components whose per-pool state is rendered too (null: none).
+struct PoolComponents {
+  const scheduling::PrefixIndexes* prefix_indexes = nullptr;
+  const flowcontrol::FlowControl* flow_control = nullptr;
+};
+
 // `staleness`: samples older than this count as absent (not ready).
 void render_pool_metrics(const Snapshot& snapshot, TimePoint now, Duration staleness,
-                         std::string& out);
+                         const PoolComponents& components, std::string& out);
 
 }  // namespace infergate::gateway

@@ -33,7 +33,6 @@ struct TestPool {
                                 {}};
       pool.endpoints.push_back(std::make_shared<Endpoint>(spec, static_cast<std::uint32_t>(i + 1)));
     }
-    pool.prefix_index = std::make_shared<PrefixIndex>();
     pool.publish_view();
   }
 
@@ -56,6 +55,9 @@ struct TestPool {
   }
 
   PoolState pool;
+  // The pool's prefix index, as the scheduling layer's PrefixIndexes would keep it.
+  std::shared_ptr<scheduling::prefix::PrefixIndex> prefix_index =
+      std::make_shared<scheduling::prefix::PrefixIndex>();
   ManualClock clock{std::chrono::seconds(1)};
   Mt19937Random random{42};
 };

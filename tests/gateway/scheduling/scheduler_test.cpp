@@ -19,7 +19,8 @@ using testing::EndpointLoad;
 using testing::TestPool;
 
 std::shared_ptr<ProfileScheduler> named(const std::string& name,
-                                        const SchedulerOptions& options = {}) {
+                                        const SchedulerOptions& options = {},
+                                        std::shared_ptr<prefix::PrefixIndex> index = nullptr) {
   auto epc = named_profile(name);
   EXPECT_TRUE(epc) << name;
   config::Config cfg;
@@ -28,7 +29,7 @@ std::shared_ptr<ProfileScheduler> named(const std::string& name,
   config::Diagnostics diag;
   auto profile = build_pool_profile(cfg, 0, options, diag);
   EXPECT_TRUE(profile) << diag.error_text();
-  return std::make_shared<ProfileScheduler>(profile, options);
+  return std::make_shared<ProfileScheduler>(profile, options, std::move(index));
 }
 
 std::size_t pick_slot(Scheduler& s, TestPool& tp, const std::string& prompt = "",
@@ -129,7 +130,7 @@ schedulingProfiles:
 TEST(ProfileScheduler, SharedPrefixesStickAndFollowRetries) {
   TestPool tp(4);
   for (std::size_t i = 0; i < 4; ++i) tp.set(i, {});
-  auto s = named("gie-default");
+  auto s = named("gie-default", {}, tp.prefix_index);
   const std::string prompt = std::string(4000, 's') + "question";
   const std::size_t first = pick_slot(*s, tp, prompt);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(pick_slot(*s, tp, prompt), first);
@@ -149,7 +150,7 @@ TEST(ProfileScheduler, SharedPrefixesStickAndFollowRetries) {
   prefix::hash_prompt_blocks("m", other, {}, blocks);
   const std::uint32_t ids[] = {a.endpoint->id, b.endpoint->id};
   std::uint32_t matched[2] = {};
-  tp.pool.prefix_index->match(blocks, ids, matched);
+  tp.prefix_index->match(blocks, ids, matched);
   EXPECT_EQ(matched[0], 0u);
   EXPECT_EQ(matched[1], blocks.size());
 }

@@ -41,10 +41,10 @@ struct Page {
 class PoolMetrics : public ::testing::Test {
  protected:
   PoolMetrics()
-      : datastore({}, [this](const std::string& pool) {
-          return std::make_shared<flowcontrol::FlowController>(pool, clock,
-                                                               flowcontrol::FlowControlOptions{});
-        }) {
+      : flow_control(
+            std::make_shared<flowcontrol::FlowControl>(clock, flowcontrol::FlowControlOptions{})),
+        prefix_indexes(std::make_shared<scheduling::PrefixIndexes>()),
+        datastore({}, {prefix_indexes, flow_control}) {
     config::LoadResult loaded;
     config::load_text(kConfig, "test.yaml", loaded);
     auto built = config::build_config(std::move(loaded));
@@ -63,7 +63,8 @@ class PoolMetrics : public ::testing::Test {
 
   Page render() {
     Page page;
-    render_pool_metrics(*snapshot, clock.now(), std::chrono::milliseconds(200), page.text);
+    render_pool_metrics(*snapshot, clock.now(), std::chrono::milliseconds(200),
+                        {prefix_indexes.get(), flow_control.get()}, page.text);
     auto scanner = metrics::SampleScanner::every_metric(page.text);
     metrics::Sample s;
     while (scanner.next(s) == metrics::SampleScanner::Status::kSample)
@@ -75,6 +76,8 @@ class PoolMetrics : public ::testing::Test {
   }
 
   ManualClock clock{std::chrono::seconds(100)};
+  std::shared_ptr<flowcontrol::FlowControl> flow_control;
+  std::shared_ptr<scheduling::PrefixIndexes> prefix_indexes;
   Datastore datastore;
   std::shared_ptr<const Snapshot> snapshot;
 };

@@ -103,9 +103,11 @@ config::ConfigValidator scheduling_validator(SchedulerOptions options) {
   };
 }
 
-SchedulerFactory scheduler_factory(SchedulerOptions options) {
-  return [options = std::move(options)](const config::Config& config, std::size_t pool_index,
-                                        PoolState&) -> std::shared_ptr<Scheduler> {
+SchedulerFactory scheduler_factory(SchedulerOptions options,
+                                   std::shared_ptr<PrefixIndexes> prefix_indexes) {
+  return [options = std::move(options), prefix_indexes = std::move(prefix_indexes)](
+             const config::Config& config, std::size_t pool_index,
+             PoolState& pool) -> std::shared_ptr<Scheduler> {
     config::Diagnostics diag;
     SchedulerOptions o = options;
     if (config.picker && config.picker->metrics_staleness)
@@ -113,7 +115,8 @@ SchedulerFactory scheduler_factory(SchedulerOptions options) {
     auto profile = build_pool_profile(config, pool_index, o, diag);
     if (!profile)
       throw std::invalid_argument("scheduling profile does not build:\n" + diag.error_text());
-    return std::make_shared<ProfileScheduler>(std::move(profile), o);
+    return std::make_shared<ProfileScheduler>(
+        std::move(profile), o, prefix_indexes ? prefix_indexes->for_pool(pool.key) : nullptr);
   };
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "config/config.hpp"
+#include "gateway/scheduling/framework/prefix_indexes.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -21,7 +22,9 @@ std::shared_ptr<const SchedulingProfile> build_pool_profile(const config::Config
 // A config::ConfigValidator that builds every pool's profile and reports what fails.
 config::ConfigValidator scheduling_validator(SchedulerOptions options);
 
-// A Datastore SchedulerFactory (the configuration must have passed the validator).
-SchedulerFactory scheduler_factory(SchedulerOptions options);
+// A Datastore SchedulerFactory (the configuration must have passed the validator); each pool's
+// scheduler uses the pool's index in `prefix_indexes` (null: no prefix-cache state).
+SchedulerFactory scheduler_factory(SchedulerOptions options,
+                                   std::shared_ptr<PrefixIndexes> prefix_indexes = nullptr);
 
 }  // namespace infergate::gateway::scheduling

@@ -18,6 +18,10 @@
 
 namespace infergate::gateway::scheduling {
 
+namespace prefix {
+class PrefixIndex;
+}
+
 using prefix::PromptBlockOptions;
 
 // A stale or missing sample while scraping is on counts as saturated, as upstream's picker
@@ -40,11 +44,13 @@ struct Candidate {
 
 class CycleState {
  public:
-  CycleState(const SchedulingRequest& r, PoolState& p, Random& rnd, TimePoint at)
-      : request(r), pool(p), random(rnd), now(at) {}
+  CycleState(const SchedulingRequest& r, PoolState& p, prefix::PrefixIndex* index, Random& rnd,
+             TimePoint at)
+      : request(r), pool(p), prefix_index(index), random(rnd), now(at) {}
 
   const SchedulingRequest& request;
   PoolState& pool;
+  prefix::PrefixIndex* prefix_index;  // the pool's; null: none
   Random& random;
   TimePoint now;
 

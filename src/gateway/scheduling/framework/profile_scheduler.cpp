@@ -32,12 +32,14 @@ Candidate candidate_of(Endpoint& ep, const EndpointSample* sample, TimePoint now
 class ProfileSession final : public SchedulingSession {
  public:
   ProfileSession(std::shared_ptr<const SchedulingProfile> profile, const SchedulerOptions& options,
-                 PoolState& pool, const SchedulingRequest& request, SchedulingEnv env)
+                 PoolState& pool, prefix::PrefixIndex* index, const SchedulingRequest& request,
+                 SchedulingEnv env)
       : profile_(std::move(profile)),
         options_(options),
         pool_(pool),
+        index_(index),
         env_(env),
-        state_(request, pool, env.random, env.clock.now()) {}
+        state_(request, pool, index, env.random, env.clock.now()) {}
 
   PickResult pick(std::span<const Endpoint* const> exclude) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -87,13 +89,13 @@ class ProfileSession final : public SchedulingSession {
 
   void dispatched(const Endpoint& ep) override {
     const PromptBlockOptions* o = profile_->prefix_options();
-    if (!o || !pool_.prefix_index) return;
+    if (!o || !index_) return;
     const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
     if (!blocks.empty()) {
       if (last_id_)
-        pool_.prefix_index->move(*last_id_, ep.id, blocks);
+        index_->move(*last_id_, ep.id, blocks);
       else
-        pool_.prefix_index->record(ep.id, blocks);
+        index_->record(ep.id, blocks);
     }
     last_id_ = ep.id;
   }
@@ -102,6 +104,7 @@ class ProfileSession final : public SchedulingSession {
   std::shared_ptr<const SchedulingProfile> profile_;
   const SchedulerOptions& options_;
   PoolState& pool_;
+  prefix::PrefixIndex* index_;
   SchedulingEnv env_;
   CycleState state_;
   std::vector<Candidate> candidates_;
@@ -114,7 +117,8 @@ class ProfileSession final : public SchedulingSession {
 std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool,
                                                            const SchedulingRequest& request,
                                                            SchedulingEnv env) {
-  return std::make_unique<ProfileSession>(profile_, options_, pool, request, env);
+  return std::make_unique<ProfileSession>(profile_, options_, pool, prefix_index_.get(), request,
+                                          env);
 }
 
 }  // namespace infergate::gateway::scheduling

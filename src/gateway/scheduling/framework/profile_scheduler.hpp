@@ -2,8 +2,9 @@
 // pool's endpoints minus those already tried by the request, those whose scrapes fail
 // (endpoint health) and those ejected for failing requests (OutlierDetector). Each candidate
 // carries its latest metrics; a sample older than the staleness bound (or none at all) counts
-// as saturated while scraping is on. After picking, the request's prompt blocks are recorded
-// in the pool's prefix index for the chosen endpoint, and moved on a retry.
+// as saturated while scraping is on. When the request is dispatched, its prompt blocks are
+// recorded in the pool's prefix index (PrefixIndexes keeps it) for the chosen endpoint, and
+// moved on a retry.
 //
 // Thread-safety: begin() from any thread; a session belongs to its request's thread.
 #pragma once
@@ -16,6 +17,10 @@
 
 namespace infergate::gateway::scheduling {
 
+namespace prefix {
+class PrefixIndex;
+}
+
 struct SchedulerOptions {
   std::string default_profile =
       "default";  // for pools that name none, without an EndpointPickerConfig
@@ -25,8 +30,12 @@ struct SchedulerOptions {
 
 class ProfileScheduler final : public Scheduler {
  public:
-  ProfileScheduler(std::shared_ptr<const SchedulingProfile> profile, SchedulerOptions options)
-      : profile_(std::move(profile)), options_(std::move(options)) {}
+  // `prefix_index`: the pool's (null: no prefix-cache matching or recording).
+  ProfileScheduler(std::shared_ptr<const SchedulingProfile> profile, SchedulerOptions options,
+                   std::shared_ptr<prefix::PrefixIndex> prefix_index = nullptr)
+      : profile_(std::move(profile)),
+        options_(std::move(options)),
+        prefix_index_(std::move(prefix_index)) {}
 
   std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
                                            SchedulingEnv env) override;
@@ -35,6 +44,7 @@ class ProfileScheduler final : public Scheduler {
  private:
   std::shared_ptr<const SchedulingProfile> profile_;
   SchedulerOptions options_;
+  std::shared_ptr<prefix::PrefixIndex> prefix_index_;
 };
 
 }  // namespace infergate::gateway::scheduling

@@ -47,7 +47,7 @@ struct Decision {
     request.target_model = std::move(model);
     prompt_text = std::move(prompt);
     request.prompt = prompt_text;
-    state.emplace(request, tp.pool, tp.random, tp.clock.now());
+    state.emplace(request, tp.pool, tp.prefix_index.get(), tp.random, tp.clock.now());
     const auto view = tp.pool.view.load();
     for (std::size_t i = 0; i < tp.pool.endpoints.size(); ++i) {
       scheduling::Candidate c;

@@ -15,7 +15,7 @@ TEST(Pickers, CacheAwareFollowsThePrefixUnlessLoadIsImbalanced) {
   const std::string prompt(64 * 8, 'p');
   std::vector<std::uint64_t> blocks;
   prefix::hash_prompt_blocks("m", prompt, {}, blocks);
-  tp.pool.prefix_index->record(3, blocks);  // ep2 holds the prompt
+  tp.prefix_index->record(3, blocks);  // ep2 holds the prompt
   tp.pool.endpoints[0]->in_flight = 1;
   tp.pool.endpoints[1]->in_flight = 0;
   tp.pool.endpoints[2]->in_flight = 10;

@@ -16,9 +16,8 @@ TEST(Scorers, PrefixScorerIsTheShareOfLeadingBlocksCachedOnTheEndpoint) {
   std::vector<std::uint64_t> blocks;
   prefix::hash_prompt_blocks("m", prompt, {}, blocks);
   ASSERT_EQ(blocks.size(), 10u);
-  tp.pool.prefix_index->record(1, blocks);  // ep0: all 10
-  tp.pool.prefix_index->record(
-      2, std::span<const std::uint64_t>(blocks).first(4));  // ep1: the first 4
+  tp.prefix_index->record(1, blocks);                                           // ep0: all 10
+  tp.prefix_index->record(2, std::span<const std::uint64_t>(blocks).first(4));  // ep1: the first 4
   Decision d(tp, "m", prompt);
   const auto s = d.score(*make_plugin<Scorer>("prefix-cache-scorer"));
   EXPECT_DOUBLE_EQ(s[0], 1.0);
