@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, checks formatting, builds everything with warnings as errors, and runs
+# Installs what is missing, checks formatting and the library graph (src/LAYERS), builds everything with warnings as errors, and runs
 # the whole test suite: an ASan+UBSan build of the unit tests, a ThreadSanitizer build of the
 # threaded ones, each fuzzer for FUZZ_SECONDS (default 30), clang-tidy over every translation
 # unit, every test (unit, calibration, integration) of the main build, and a soak of
@@ -13,6 +13,9 @@ scripts/install-deps.sh
 
 echo "== formatting (clang-format-14)"
 scripts/lint.sh format
+
+echo "== layering (every include of src/ against the graph in src/LAYERS)"
+python3 scripts/layering.py
 
 echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=ON \
