@@ -83,6 +83,9 @@ class RequestPhases {
   // The response to the client; failures land in ctx.record (relay.cpp).
   boost::asio::awaitable<void> relay(RequestContext& ctx, Attempt& attempt, ResponseHead& head,
                                      ClientResponse& response);
+  // After relay: a model server that failed mid-response counts against it (outlier
+  // ejection), and the attempt ends (relay.cpp).
+  void end_attempt(RequestContext& ctx, Attempt& attempt);
   // Ends the request: its record to on_complete, its buffers kept (account.cpp).
   void account(RequestContext& ctx);
 
@@ -97,8 +100,6 @@ class RequestPhases {
   const SnapshotSource& snapshots() const { return snapshots_; }
 
  private:
-  boost::asio::awaitable<void> relay_response(RequestContext& ctx, Attempt& attempt,
-                                              ResponseHead& head, ClientResponse& response);
   // Sends a copy of the request to one endpoint of `pool` and drops the answer.
   boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
                                       UpstreamRequest request, std::string body,

@@ -19,13 +19,6 @@ const RequestControl& RequestHandler::builtin_request_control() {
   return control;
 }
 
-net::awaitable<void> RequestHandler::handle(const ClientRequest& request,
-                                            ClientResponse& response) {
-  RequestContext ctx = phases_.begin(request);
-  co_await serve(ctx, response);
-  phases_.account(ctx);
-}
-
 net::awaitable<void> RequestHandler::fail(RequestContext& ctx, ClientResponse& response,
                                           const RequestError& error) {
   if (!response.started()) ctx.record.status = error.status;
@@ -33,46 +26,49 @@ net::awaitable<void> RequestHandler::fail(RequestContext& ctx, ClientResponse& r
   co_await send_error(response, error);
 }
 
-net::awaitable<void> RequestHandler::serve(RequestContext& ctx, ClientResponse& response) {
+// The phases in order; every path ends in account. (One coroutine frame for all of them but
+// forward and relay: the driver is on the data path of every request.)
+net::awaitable<void> RequestHandler::handle(const ClientRequest& request,
+                                            ClientResponse& response) {
+  RequestContext ctx = phases_.begin(request);
   std::optional<RequestError> error = phases_.authenticate(ctx);
-  if (!error && ctx.path == "/v1/models") {
-    if (ctx.request.method != "GET") {
-      error = RequestError::client(405, "Method Not Allowed");
+  const bool models = !error && ctx.path == "/v1/models";
+  if (models && ctx.request.method == "GET") {
+    co_await list_models(ctx, response);
+    ctx.record.status = 200;
+  } else {
+    if (models) error = RequestError::client(405, "Method Not Allowed");
+    if (!error) error = phases_.parse(ctx);
+    if (!error) error = phases_.route(ctx);
+    if (!error) {
+      phases_.resolve_model(ctx);
+      error = co_await phases_.admit(ctx);
+    }
+    if (error) {
+      co_await fail(ctx, response, *error);
     } else {
-      co_await list_models(ctx, response);
-      ctx.record.status = 200;
-      co_return;
+      // (Named locals: no temporaries with destructors inside a co_await expression.)
+      const net::any_io_executor executor = co_await net::this_coro::executor;
+      phases_.prepare_upstream_request(ctx, executor);
+      const auto timeout = ctx.route->rule ? ctx.route->rule->request_timeout : std::nullopt;
+      if (!timeout) {
+        co_await forward_and_relay(ctx, response);
+      } else {
+        // HTTPRoute timeouts.request bounds the whole exchange: 504 if nothing was sent yet,
+        // otherwise the response is cut short (the front end closes the connection).
+        net::steady_timer deadline(executor, *timeout);
+        auto outcome =
+            co_await (forward_and_relay(ctx, response) || deadline.async_wait(net::use_awaitable));
+        if (outcome.index() == 1) {
+          const RequestError e =
+              RequestError::timeout("the request did not complete within the route's timeout of " +
+                                    std::to_string(timeout->count()) + " ms");
+          co_await fail(ctx, response, e);
+        }
+      }
     }
   }
-  if (!error) error = phases_.parse(ctx);
-  if (!error) error = phases_.route(ctx);
-  if (!error) {
-    phases_.resolve_model(ctx);
-    error = co_await phases_.admit(ctx);
-  }
-  if (error) {
-    co_await fail(ctx, response, *error);
-    co_return;
-  }
-  // (Named locals: no temporaries with destructors inside a co_await expression.)
-  const net::any_io_executor executor = co_await net::this_coro::executor;
-  phases_.prepare_upstream_request(ctx, executor);
-  const auto timeout = ctx.route->rule ? ctx.route->rule->request_timeout : std::nullopt;
-  if (!timeout) {
-    co_await forward_and_relay(ctx, response);
-    co_return;
-  }
-  // HTTPRoute timeouts.request bounds the whole exchange: 504 if nothing was sent yet,
-  // otherwise the response is cut short (the front end closes the connection).
-  net::steady_timer deadline(executor, *timeout);
-  auto outcome =
-      co_await (forward_and_relay(ctx, response) || deadline.async_wait(net::use_awaitable));
-  if (outcome.index() == 1) {
-    const RequestError e =
-        RequestError::timeout("the request did not complete within the route's timeout of " +
-                              std::to_string(timeout->count()) + " ms");
-    co_await fail(ctx, response, e);
-  }
+  phases_.account(ctx);
 }
 
 net::awaitable<void> RequestHandler::forward_and_relay(RequestContext& ctx,
@@ -85,6 +81,7 @@ net::awaitable<void> RequestHandler::forward_and_relay(RequestContext& ctx,
     co_return;
   }
   co_await phases_.relay(ctx, *attempt, head, response);
+  phases_.end_attempt(ctx, *attempt);
 }
 
 }  // namespace infergate::gateway

@@ -34,7 +34,6 @@ class RequestHandler {
   static const RequestControl& builtin_request_control();
 
  private:
-  boost::asio::awaitable<void> serve(RequestContext& ctx, ClientResponse& response);
   boost::asio::awaitable<void> forward_and_relay(RequestContext& ctx, ClientResponse& response);
   // The request fails with `error`: recorded, and sent unless the response has begun.
   static boost::asio::awaitable<void> fail(RequestContext& ctx, ClientResponse& response,

@@ -132,9 +132,7 @@ net::awaitable<void> send_error(ClientResponse& response, const RequestError& er
     co_await response.finish();
 }
 
-net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& attempt, ResponseHead& head,
-                                          ClientResponse& response) {
-  co_await relay_response(ctx, attempt, head, response);
+void RequestPhases::end_attempt(RequestContext& ctx, Attempt& attempt) {
   // A model server that failed mid-response counts against it.
   if (ctx.record.error && ctx.record.error->source == ErrorSource::kUpstream) {
     std::string ejected;
@@ -143,8 +141,8 @@ net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& attempt,
   attempt.end();
 }
 
-net::awaitable<void> RequestPhases::relay_response(RequestContext& ctx, Attempt& ex,
-                                                   ResponseHead& head, ClientResponse& response) {
+net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& ex, ResponseHead& head,
+                                          ClientResponse& response) {
   RequestRecord& record = ctx.record;
   const std::string_view content_type = find_header(head.headers, "content-type").value_or("");
   const bool sse = content_type.starts_with("text/event-stream");
