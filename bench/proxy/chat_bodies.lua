@@ -1,8 +1,12 @@
 -- wrk script: POST OpenAI chat requests of 4 to 16 KB (four sizes in turn), model
 -- "bench-model" (which InferGate rewrites), optionally streamed (STREAM=1 in the environment).
+-- BODY_KB=N in the environment: every request's body is N KB instead (the long-prompt series,
+-- 400 KB: about 100k tokens).
 local stream = os.getenv("STREAM") == "1"
 local bodies = {}
 local sizes = {4096, 8192, 12288, 16384}
+local body_kb = tonumber(os.getenv("BODY_KB") or "")
+if body_kb then sizes = {body_kb * 1024} end
 for i, size in ipairs(sizes) do
   local filler = string.rep("All work and no play makes a benchmark dull. ", math.floor(size / 46))
   bodies[i] = string.format(

@@ -8,6 +8,7 @@
 #
 #   bench/proxy/per_request_cost.sh                      # json and sse, 1 worker, 3 proxies
 #   SERIES=sse PROXIES=infergate STRACE=1 bench/proxy/per_request_cost.sh
+#   SERIES=long bench/proxy/per_request_cost.sh         # 400 KB (about 100k-token) prompts
 #
 # Same setup as run_overhead.sh (bench/proxy/setup.sh): the proxy pinned to core 0, wrk and
 # the backend to core 1. Needs perf and permission to attach to the proxies (root or
@@ -41,7 +42,7 @@ measured_pids() {  # $1: kind, $2: pid
 
 run_wrk() {  # $1: port, $2: seconds; prints the number of completed requests
   local out
-  out=$(STREAM=$([ "$series" = sse ] && echo 1 || echo 0) taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$2s" \
+  out=$(env $(series_env "$series") taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$2s" \
         -s bench/proxy/chat_bodies.lua "http://127.0.0.1:$1" 2>&1)
   echo "$out" | awk '/requests in/ {print $1}'
 }

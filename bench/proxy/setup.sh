@@ -11,7 +11,7 @@ backend_conf() {  # $1: series
   python3 - "$work" "$1" <<'PY'
 import json, sys
 work, series = sys.argv[1:3]
-if series == "json":
+if series in ("json", "long"):
     body = json.dumps({"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
                        "model": "bench-target",
                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "word " * 100},
@@ -116,12 +116,19 @@ spec:
   - backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, name: bench}]
 CONF
 
+# The environment of the wrk script for series $1: sse streams; long sends 400 KB prompts.
+series_env() {
+  echo "STREAM=$([ "$1" = sse ] && echo 1 || echo 0)"
+  [ "$1" = long ] && echo "BODY_KB=400"
+  return 0
+}
+
 # One wrk run of DURATION seconds with CONNECTIONS connections and 4-16 KB chat bodies against
-# $1 (a URL), as series $2 (sse: streamed answers), wrk run under the prefix $3 (a pin, or
-# nothing). Prints "requests_per_s p50_ms p99_ms non2xx".
+# $1 (a URL), as series $2 (json; sse: streamed answers; long: 400 KB prompts), wrk run under
+# the prefix $3 (a pin, or nothing). Prints "requests_per_s p50_ms p99_ms non2xx".
 wrk_measure() {
   local out rps p50 p99 non2xx
-  out=$(STREAM=$([ "$2" = sse ] && echo 1 || echo 0) $3 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s"         --latency -s bench/proxy/chat_bodies.lua "$1" 2>&1)
+  out=$(env $(series_env "$2") $3 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s"         --latency -s bench/proxy/chat_bodies.lua "$1" 2>&1)
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')

@@ -38,7 +38,23 @@ TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
   const auto r = ok(ApiType::kCompletions, body);
   EXPECT_EQ(rewrite_model(body, r, "lora/new"),
             R"({"prompt":"a \"model\": b", "model" : "lora/new" , "n":1})");
-  EXPECT_EQ(r.prompt, "a \"model\": b");
+  EXPECT_EQ(r.prompt, R"(a \"model\": b)") << "the text as the body writes it";
+}
+
+TEST(OpenAiRequest, OnlyThePromptTextThePickersReadIsKept) {
+  const std::string content(100000, 'w');
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"user","content":")" + content + R"("}],"max_tokens":3})";
+  const auto whole = parse_openai_request(ApiType::kChatCompletions, body);
+  const auto capped = parse_openai_request(ApiType::kChatCompletions, body, 0, {}, 1000);
+  ASSERT_TRUE(std::holds_alternative<ParsedRequest>(whole));
+  ASSERT_TRUE(std::holds_alternative<ParsedRequest>(capped));
+  const ParsedRequest& w = std::get<ParsedRequest>(whole);
+  const ParsedRequest& c = std::get<ParsedRequest>(capped);
+  EXPECT_EQ(w.prompt, "user\n" + content + "\n");
+  EXPECT_EQ(c.prompt, w.prompt.substr(0, 1000));
+  EXPECT_EQ(c.prompt_chars, w.prompt.size()) << "the estimate counts what was not kept";
+  EXPECT_EQ(w.prompt_chars, w.prompt.size());
 }
 
 TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {

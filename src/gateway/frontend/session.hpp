@@ -81,7 +81,10 @@ struct HttpFrontend::Session final : ClientResponse {
   boost::asio::awaitable<bool> read_more(
       std::size_t total, DeadlineQueue& deadlines, boost::system::error_code& ec,
       std::optional<std::chrono::steady_clock::time_point> until = std::nullopt) {
-    in.reserve(std::max(total, in.unread().size() + (std::size_t{16} << 10)));
+    // Slack past `total`: a parser may read a little past the body (simdjson's padding) in
+    // place instead of copying it.
+    constexpr std::size_t kSlack = 64;
+    in.reserve(std::max(total + kSlack, in.unread().size() + (std::size_t{16} << 10)));
     const std::span<char> room = in.room();
     if (until)
       deadlines.arm_at(deadline, socket, *until);

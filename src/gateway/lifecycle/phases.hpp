@@ -119,6 +119,9 @@ class RequestPhases {
   HandlerOptions options_;
   const RequestControl& control_;
   std::vector<std::string> prompt_buffers_;
+  // The most prompt text any pool's scheduler reads, for the snapshot of this generation.
+  std::uint64_t prompt_limit_generation_ = 0;
+  std::size_t prompt_limit_ = 0;
 };
 
 }  // namespace infergate::gateway

@@ -27,14 +27,33 @@ bool is_null(od::value& v) {
   return !v.is_null().get(null) && null;
 }
 
-// Appends the text of a string, or of an array of strings / content parts, to `out`.
-simdjson::error_code append_text(od::value v, std::string& out) {
+// The prompt text as the picker hashes it: each string as it is written in the body (escapes
+// not decoded: the same text always reads the same, and nothing is unescaped or copied beyond
+// what is kept), up to a limit; `chars` counts all of it.
+struct PromptText {
+  std::string& out;
+  std::size_t limit;
+  std::size_t chars = 0;
+
+  void add(std::string_view text) {
+    chars += text.size();
+    if (out.size() < limit) out.append(text.substr(0, limit - out.size()));
+  }
+  void add(char c) { add(std::string_view(&c, 1)); }
+};
+
+// The bytes between a string token's quotes. (raw_json_token() may carry trailing whitespace.)
+std::string_view raw_string(std::string_view token) {
+  while (!token.empty() && token.back() != '"') token.remove_suffix(1);
+  return token.size() >= 2 ? token.substr(1, token.size() - 2) : std::string_view();
+}
+
+// Adds the text of a string, or of an array of strings / content parts.
+simdjson::error_code add_text(od::value v, PromptText& text) {
   od::json_type type;
   if (auto err = v.type().get(type)) return err;
   if (type == od::json_type::string) {
-    std::string_view s;
-    if (auto err = v.get_string().get(s)) return err;
-    out.append(s);
+    text.add(raw_string(v.raw_json_token()));
     return simdjson::SUCCESS;
   }
   if (type == od::json_type::array) {
@@ -46,12 +65,13 @@ simdjson::error_code append_text(od::value v, std::string& out) {
       od::json_type t;
       if (auto err = element.type().get(t)) return err;
       if (t == od::json_type::object) {
-        std::string_view text;
-        if (!element.find_field_unordered("text").get_string().get(text)) out.append(text);
+        od::value part;
+        od::json_type part_type;
+        if (!element.find_field_unordered("text").get(part) && !part.type().get(part_type) &&
+            part_type == od::json_type::string)
+          text.add(raw_string(part.raw_json_token()));
       } else if (t == od::json_type::string) {
-        std::string_view s;
-        if (auto err = element.get_string().get(s)) return err;
-        out.append(s);
+        text.add(raw_string(element.raw_json_token()));
       }
       // token ids and other shapes carry no text to hash
     }
@@ -60,7 +80,7 @@ simdjson::error_code append_text(od::value v, std::string& out) {
   return simdjson::SUCCESS;  // anything else has no text; the parser skips it
 }
 
-simdjson::error_code append_messages(od::value v, std::string& out) {
+simdjson::error_code add_messages(od::value v, PromptText& text) {
   od::array arr;
   if (auto err = v.get_array().get(arr)) return err;
   for (auto item : arr) {
@@ -72,8 +92,8 @@ simdjson::error_code append_messages(od::value v, std::string& out) {
       od::value value;
       if (auto err = field.value().get(value)) return err;
       if (key == "role" || key == "content") {
-        if (auto err = append_text(value, out)) return err;
-        out.push_back('\n');
+        if (auto err = add_text(value, text)) return err;
+        text.add('\n');
       }
     }
   }
@@ -86,7 +106,8 @@ static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
 
 std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std::string_view body,
                                                                std::size_t readable,
-                                                               std::string prompt_buffer) {
+                                                               std::string prompt_buffer,
+                                                               std::size_t prompt_limit) {
   thread_local od::parser parser;
   simdjson::padded_string_view padded;
   if (readable >= body.size() + kJsonPadding) {
@@ -101,6 +122,7 @@ std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std:
   out.api = api;
   out.prompt = std::move(prompt_buffer);
   out.prompt.clear();
+  PromptText text{out.prompt, prompt_limit};
   od::document doc;
   od::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root))
@@ -151,16 +173,17 @@ std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std:
       out.max_tokens = n;
     } else if ((key == "prompt" && api == ApiType::kCompletions) ||
                (key == "input" && (api == ApiType::kEmbeddings || api == ApiType::kResponses))) {
-      out.prompt.reserve(body.size());  // the text is shorter than its JSON: no regrowth
-      if (append_text(value, out.prompt)) return bad_json();
+      out.prompt.reserve(std::min(body.size(), prompt_limit));  // no regrowth
+      if (add_text(value, text)) return bad_json();
     } else if (key == "messages" && api == ApiType::kChatCompletions) {
-      out.prompt.reserve(body.size());
-      if (append_messages(value, out.prompt))
+      out.prompt.reserve(std::min(body.size(), prompt_limit));
+      if (add_messages(value, text))
         return RequestError::bad_request("'messages' must be an array of message objects",
                                          "messages");
     }
   }
   if (!have_model) return RequestError::bad_request("'model' is required", "model");
+  out.prompt_chars = text.chars;
   return out;
 }
 

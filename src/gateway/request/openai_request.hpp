@@ -4,6 +4,7 @@
 // prefix-aware picking hashes.
 #pragma once
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +25,11 @@ struct ParsedRequest {
   bool stream = false;
   bool include_usage = false;
   std::optional<long> max_tokens;  // max_tokens or max_completion_tokens (or max_output_tokens)
-  std::string prompt;  // completions: prompt; chat: roles and contents in order; embeddings: input
+  // The text prefix-aware picking hashes: completions: prompt; chat: roles and contents in
+  // order, each followed by a newline; embeddings and responses: input. Strings are taken as the
+  // body writes them (escapes not decoded), and only the first `prompt_limit` characters kept.
+  std::string prompt;
+  std::size_t prompt_chars = 0;  // the whole text's length, kept or not (the token estimate)
 };
 
 // simdjson reads up to this many bytes past the end of what it parses (their values do not
@@ -34,10 +39,11 @@ inline constexpr std::size_t kJsonPadding = 64;
 // `readable`: how many bytes from body.data() on may be read (the front end's buffer goes on
 // past the body). With kJsonPadding of them past the body, it is parsed where it lies; with
 // fewer, a padded copy is parsed. The prompt text is written into `prompt_buffer` (emptied
-// first), so a caller that keeps buffers reuses their memory.
-std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std::string_view body,
-                                                               std::size_t readable = 0,
-                                                               std::string prompt_buffer = {});
+// first), so a caller that keeps buffers reuses their memory, up to `prompt_limit` characters
+// (what the picker can read of it: a 400 KB prompt is not copied to hash its first 16 KB).
+std::variant<ParsedRequest, RequestError> parse_openai_request(
+    ApiType api, std::string_view body, std::size_t readable = 0, std::string prompt_buffer = {},
+    std::size_t prompt_limit = std::numeric_limits<std::size_t>::max());
 
 // `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.
 std::string rewrite_model(std::string_view body, const ParsedRequest& parsed,

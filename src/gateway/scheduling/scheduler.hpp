@@ -11,6 +11,7 @@
 // belongs to its request's thread.
 #pragma once
 
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,6 +59,9 @@ class Scheduler {
   virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool,
                                                    const SchedulingRequest& request,
                                                    SchedulingEnv env) = 0;
+  // How many characters of the prompt text its decisions read (prefix hashing): the request
+  // path need not keep more.
+  virtual std::size_t prompt_chars() const { return std::numeric_limits<std::size_t>::max(); }
 };
 
 }  // namespace infergate::gateway

@@ -1,6 +1,7 @@
 // Parse: the OpenAI body of a POST to an inference path, read once (the model and where its
 // value lies, streaming, the output limit, the prompt text). The prompt goes into a buffer a
-// previous request left, so a worker stops allocating them once warm.
+// previous request left, so a worker stops allocating them once warm, and only as much of it
+// as the pools' schedulers read is kept.
 #include "gateway/lifecycle/phases.hpp"
 
 namespace infergate::gateway {

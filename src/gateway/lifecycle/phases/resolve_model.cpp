@@ -25,9 +25,9 @@ void RequestPhases::resolve_model(RequestContext& ctx) {
     ctx.priority = std::min(ctx.priority, ctx.resolution.declared_priority);
     ctx.flow = "default-flow";
   }
-  ctx.scheduling = SchedulingRequest{
-      ctx.resolution.target_model, parsed.prompt,
-      static_cast<long>(parsed.prompt.size() / 4) + parsed.max_tokens.value_or(0)};
+  ctx.scheduling =
+      SchedulingRequest{ctx.resolution.target_model, parsed.prompt,
+                        static_cast<long>(parsed.prompt_chars / 4) + parsed.max_tokens.value_or(0)};
   ctx.record.target_model = ctx.resolution.target_model;
   ctx.record.priority = ctx.priority;
   ctx.record.flow = ctx.flow;

@@ -114,6 +114,11 @@ class ProfileSession final : public SchedulingSession {
 
 }  // namespace
 
+std::size_t ProfileScheduler::prompt_chars() const {
+  const PromptBlockOptions* o = profile_->prefix_options();
+  return o ? o->block_chars * o->max_blocks : 0;
+}
+
 std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool,
                                                            const SchedulingRequest& request,
                                                            SchedulingEnv env) {

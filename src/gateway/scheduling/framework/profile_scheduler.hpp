@@ -39,6 +39,8 @@ class ProfileScheduler final : public Scheduler {
 
   std::unique_ptr<SchedulingSession> begin(PoolState& pool, const SchedulingRequest& request,
                                            SchedulingEnv env) override;
+  // The prefix window of its profile (blocks x block size); 0 without prefix-aware plugins.
+  std::size_t prompt_chars() const override;
   const SchedulingProfile& profile() const { return *profile_; }
 
  private:
