@@ -1,4 +1,4 @@
-// Prompt block hashing: the chain definition and its properties.
+// Prompt block hashing: the chain definition, its mix, and its properties.
 #include "gateway/scheduling/prefix/prompt_blocks.hpp"
 
 #include <gtest/gtest.h>
@@ -6,6 +6,7 @@
 
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace infergate::gateway::scheduling::prefix {
@@ -25,16 +26,21 @@ std::vector<std::uint64_t> hashes(std::string_view model, std::string_view promp
   return out;
 }
 
-// The definition, spelled out: XXH64(previous hash as 8 little-endian bytes + block).
+// The definition, spelled out: each block's own XXH64 (seed 0), folded into the previous link
+// by a multiply-xorshift of (previous ^ rotl(block hash, 27)), starting from XXH64(model).
+std::uint64_t reference_mix(std::uint64_t previous, std::uint64_t block_hash) {
+  const std::uint64_t rotated = (block_hash << 27) | (block_hash >> 37);
+  const std::uint64_t product = (previous ^ rotated) * 0x9E3779B97F4A7C15ULL;
+  return product ^ (product >> 32);
+}
+
 std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_view prompt,
                                             std::size_t block, std::size_t max_blocks) {
   std::vector<std::uint64_t> out;
   std::uint64_t previous = XXH64(model.data(), model.size(), 0);
   for (std::size_t i = 0; (i + 1) * block <= prompt.size() && i < max_blocks; ++i) {
-    std::string buffer(8, '\0');
-    for (int b = 0; b < 8; ++b) buffer[b] = static_cast<char>((previous >> (8 * b)) & 0xff);
-    buffer.append(prompt.substr(i * block, block));
-    previous = XXH64(buffer.data(), buffer.size(), 0);
+    const std::string_view bytes = prompt.substr(i * block, block);
+    previous = reference_mix(previous, XXH64(bytes.data(), bytes.size(), 0));
     out.push_back(previous);
   }
   return out;
@@ -45,23 +51,63 @@ std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_
 TEST(PromptBlocks, FollowsTheChainDefinition) {
   const std::string prompt = text(64 * 5, 1);
   EXPECT_EQ(hashes("llama", prompt), reference_hashes("llama", prompt, 64, 256));
-  // Other block sizes than the usual 64.
-  const std::string long_prompt = text(3000 * 3, 2);
-  EXPECT_EQ(hashes("llama", long_prompt, {3000, 256}),
-            reference_hashes("llama", long_prompt, 3000, 256));
+  // Block sizes around each path of XXH64 (1-, 4- and 8-byte tails, 32-byte stripes), prompt
+  // lengths with and without a partial block, caps below and above the block count.
+  const std::string long_prompt = text(3000 * 3 + 17, 2);
+  for (const std::size_t block : {1, 3, 4, 7, 8, 31, 32, 33, 63, 64, 65, 100, 3000}) {
+    for (const std::size_t length : {0, 1, 63, 64, 65, 200, 1000, 9017}) {
+      for (const std::size_t max_blocks : {1, 5, 256}) {
+        const std::string_view sample(long_prompt.data(), length);
+        ASSERT_EQ(hashes("llama", sample, {block, max_blocks}),
+                  reference_hashes("llama", sample, block, max_blocks))
+            << "block " << block << ", length " << length << ", max_blocks " << max_blocks;
+      }
+    }
+  }
 }
 
-TEST(PromptBlocks, EachStepIsXxh64OfThePreviousHashAndTheBlock) {
-  // Every length, so that each path of XXH64 (stripes, 8-, 4- and 1-byte tails) is covered.
+TEST(PromptBlocks, TheMixIsTheDocumentedOne) {
   std::mt19937_64 rng(42);
-  const std::string bytes = text(600, 15);
-  for (std::size_t size = 0; size <= 300; ++size) {
+  for (int i = 0; i < 1000; ++i) {
     const std::uint64_t previous = rng();
-    std::string buffer(8, '\0');
-    for (int b = 0; b < 8; ++b) buffer[b] = static_cast<char>((previous >> (8 * b)) & 0xff);
-    const std::string_view block(bytes.data() + size % 7, size);
-    buffer.append(block);
-    ASSERT_EQ(chain_block_hash(previous, block), XXH64(buffer.data(), buffer.size(), 0)) << size;
+    const std::uint64_t block_hash = rng();
+    ASSERT_EQ(chain_mix(previous, block_hash), reference_mix(previous, block_hash));
+  }
+  static_assert(chain_mix(0, 0) == 0);  // usable at compile time
+}
+
+TEST(PromptBlocks, TheMixTellsApartEveryBlockHashAndEveryPreviousLink) {
+  // A bijection in each argument: structured inputs (small numbers, single bits), where a weak
+  // mix would collide first, stay apart.
+  std::vector<std::uint64_t> inputs;
+  for (std::uint64_t v = 0; v < 4096; ++v) inputs.push_back(v);
+  for (int bit = 12; bit < 64; ++bit) inputs.push_back(std::uint64_t{1} << bit);
+  std::unordered_set<std::uint64_t> by_block, by_previous;
+  for (const std::uint64_t v : inputs) {
+    by_block.insert(chain_mix(0x0123456789abcdefULL, v));
+    by_previous.insert(chain_mix(v, 0x0123456789abcdefULL));
+  }
+  EXPECT_EQ(by_block.size(), inputs.size());
+  EXPECT_EQ(by_previous.size(), inputs.size());
+}
+
+TEST(PromptBlocks, TheMixIsNotSymmetric) {
+  std::mt19937_64 rng(43);
+  for (int i = 0; i < 100; ++i) {
+    const std::uint64_t a = rng();
+    const std::uint64_t b = rng();
+    EXPECT_NE(chain_mix(a, b), chain_mix(b, a));
+  }
+}
+
+TEST(PromptBlocks, LinksSpreadOverTheIndexShards) {
+  // The prefix index shards by the low 6 bits; consecutive block hashes after one link must not
+  // crowd into a few shards.
+  std::vector<int> per_shard(64, 0);
+  for (std::uint64_t v = 0; v < 64 * 100; ++v) ++per_shard[chain_mix(7, v) % 64];
+  for (const int n : per_shard) {
+    EXPECT_GT(n, 50);
+    EXPECT_LT(n, 150);
   }
 }
 
@@ -82,6 +128,23 @@ TEST(PromptBlocks, ABlockHashDependsOnEverythingBeforeIt) {
   const auto a = hashes("m", text(64, 7) + tail);
   const auto b = hashes("m", text(64, 8) + tail);
   EXPECT_NE(a[1], b[1]);
+}
+
+TEST(PromptBlocks, BlockOrderMatters) {
+  const std::string first = text(64, 16);
+  const std::string second = text(64, 17);
+  const auto a = hashes("m", first + second);
+  const auto b = hashes("m", second + first);
+  EXPECT_NE(a[1], b[1]);
+}
+
+TEST(PromptBlocks, ARepeatedBlockStillMovesTheChain) {
+  const std::string block = text(64, 18);
+  const auto links = hashes("m", block + block + block);
+  ASSERT_EQ(links.size(), 3u);
+  EXPECT_NE(links[0], links[1]);
+  EXPECT_NE(links[1], links[2]);
+  EXPECT_NE(links[0], links[2]);
 }
 
 TEST(PromptBlocks, TheModelSeedsTheChain) {

@@ -1,14 +1,26 @@
 // The prefix-cache scorer's view of a prompt: a chain of block hashes.
 //
 // The prompt is cut into blocks of `block_chars` bytes (about 16 tokens at 4 characters a
-// token); a trailing partial block is ignored. Block i's hash is XXH64 (seed 0) over the
-// previous hash as 8 little-endian bytes followed by the block's bytes; the "previous hash" of
-// block 0 is XXH64(model). So equal hashes at position i mean (with overwhelming probability)
-// the same model and the same first i + 1 blocks: a hash names a whole prefix.
+// token); a trailing partial block is ignored. Each block is hashed on its own, XXH64 (seed 0)
+// of its bytes, and the chain is made by folding those into the previous link:
 //
-// Thread-safety: a pure function.
+//   h[-1] = XXH64(model),  h[i] = chain_mix(h[i - 1], XXH64(block i))
+//
+// So equal hashes at position i mean (with overwhelming probability) the same model and the
+// same first i + 1 blocks: a hash names a whole prefix.
+//
+// Why in two parts: when a block's XXH64 also covered the previous hash, every block waited
+// for the one before it (about 60 cycles a block, the latency of one XXH64), and 250 blocks of
+// 64 characters took 3.6 us. Hashed on their own, the blocks overlap in the CPU and only the
+// few-cycle mix is a chain: 2.0 us, against 1.0 us for one XXH64 pass over the same 16,000
+// characters. That is the multiplier's throughput: XXH64's merge and final rounds, paid per
+// 64-byte block, double its multiplies (bench_prefix_index, BM_HashPromptBlocks, medians of 5
+// on the 2-core development machine; docs/benchmarks.md).
+//
+// Thread-safety: pure functions.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -26,8 +38,24 @@ struct PromptBlockOptions {
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
                         const PromptBlockOptions& options, std::vector<std::uint64_t>& out);
 
-// One step of the chain: XXH64 (seed 0) over `previous` as 8 little-endian bytes followed by
-// `block`, without copying them together.
-std::uint64_t chain_block_hash(std::uint64_t previous, std::string_view block);
+// One link of the chain: the previous link and the block's own hash, mixed by one
+// multiply-xorshift of (previous ^ rotl(block_hash, 27)).
+//
+// Why this keeps the chain's property: for a fixed `previous` the link is a bijection of
+// `block_hash` (xor, then an odd multiplier and an xorshift, each invertible), and for a fixed
+// `block_hash` a bijection of `previous`. Two prompts that differ first at block j thus get
+// different links from j on unless XXH64 collides on the two blocks, or at some later block
+// the XOR of the two block hashes (rotated) happens to equal the XOR of the two previous links -
+// each a 2^-64 chance for a hash as good as XXH64. The rotation makes the mix asymmetric, so a link
+// is not the same with `previous` and `block_hash` swapped, and it is applied to the block hash,
+// which is ready early, rather than to `previous`, which is on the chain's critical path (xor,
+// multiply, shift, xor: about 6 cycles a block). The xorshift folds the product's high half
+// into its low half, whose bits would otherwise depend only on the input's low bits: the
+// prefix index shards by the low bits.
+constexpr std::uint64_t chain_mix(std::uint64_t previous, std::uint64_t block_hash) {
+  constexpr std::uint64_t kOddMultiplier = 0x9E3779B97F4A7C15ULL;  // 2^64 / golden ratio
+  const std::uint64_t product = (previous ^ std::rotl(block_hash, 27)) * kOddMultiplier;
+  return product ^ (product >> 32);
+}
 
 }  // namespace infergate::gateway::scheduling::prefix
