@@ -10,17 +10,25 @@
 
 namespace infergate::gateway::scheduling {
 
-// out[i] for c[i], from `signal(candidate)` (a double).
+// out[i] for c[i], from `signal(candidate)` (a double). The signals are read once, into `out`,
+// then rescaled in place: one pass through the candidates' pointers instead of two.
 template <typename Signal>
 void score_lower_is_better(std::span<Candidate* const> c, std::span<double> out, Signal signal) {
-  double lo = 0, hi = 0;
-  for (std::size_t i = 0; i < c.size(); ++i) {
+  if (c.empty()) return;
+  double lo = signal(*c[0]), hi = lo;
+  out[0] = lo;
+  for (std::size_t i = 1; i < c.size(); ++i) {
     const double v = signal(*c[i]);
-    lo = i == 0 ? v : std::min(lo, v);
-    hi = i == 0 ? v : std::max(hi, v);
+    out[i] = v;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
   }
-  for (std::size_t i = 0; i < c.size(); ++i)
-    out[i] = hi == lo ? 1.0 : (hi - signal(*c[i])) / (hi - lo);
+  if (hi == lo) {
+    std::fill_n(out.begin(), c.size(), 1.0);
+    return;
+  }
+  const double range = hi - lo;
+  for (std::size_t i = 0; i < c.size(); ++i) out[i] = (hi - out[i]) / range;
 }
 
 }  // namespace infergate::gateway::scheduling
