@@ -115,8 +115,10 @@ bool parse_fields(std::string_view rest, Keep keep, MessageHead& out, Fields& f)
     if (keep == Keep::kNone) continue;
     std::string lower_name(name);
     for (char& c : lower_name) c = lower(c);
-    if (keep == Keep::kAll || !is_hop_by_hop(lower_name))
+    if (keep == Keep::kAll || !is_hop_by_hop(lower_name)) {
+      if (out.headers.empty()) out.headers.reserve(12);  // one allocation for a usual head
       out.headers.emplace_back(std::move(lower_name), std::string(value));
+    }
   }
   return true;
 }

@@ -7,6 +7,7 @@
 // snapshot the request began with, so a reload never changes a request mid-way.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -111,8 +112,9 @@ struct RequestContext {
   // --- pick ---
   SchedulingRequest scheduling;
   std::unique_ptr<SchedulingSession> session;  // begun by the first pick
-  std::vector<const Endpoint*> tried;          // every endpoint picked, in order
-  std::shared_ptr<Endpoint> endpoint;          // the latest pick
+  // Every endpoint picked, in order (inline for the usual few attempts: no allocation).
+  boost::container::small_vector<const Endpoint*, 4> tried;
+  std::shared_ptr<Endpoint> endpoint;  // the latest pick
 
   // --- forward ---
   UpstreamRequest upstream_request;

@@ -92,6 +92,7 @@ void RequestPhases::prepare_upstream_request(RequestContext& ctx,
   // credential (a gateway key never reaches a model server or a mirror). X-Forwarded-For gets
   // the client's address appended.
   const std::string_view connection = find_header(request.headers, "connection").value_or("");
+  upstream.headers.reserve(request.headers.size() + 5);  // the ones added below: no regrowth
   for (const auto& [k, v] : request.headers) {
     if (!forwardable(k) || names_header(connection, k) || k == "x-forwarded-for") continue;
     if (ctx.grant && k == "authorization") continue;

@@ -14,7 +14,7 @@ std::optional<RequestError> RequestPhases::pick(RequestContext& ctx) {
     assert(ctx.pool->scheduler && "the pool has no scheduler: its Datastore needs a factory");
     ctx.session = ctx.pool->scheduler->begin(*ctx.pool, ctx.scheduling, {random_, clock_});
   }
-  PickResult picked = ctx.session->pick(ctx.tried);
+  PickResult picked = ctx.session->pick({ctx.tried.data(), ctx.tried.size()});
   if (!picked.endpoint) {
     ctx.endpoint.reset();
     RequestError e = std::move(picked.failure);

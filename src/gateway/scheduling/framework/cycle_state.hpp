@@ -47,6 +47,10 @@ class CycleState {
   CycleState(const SchedulingRequest& r, PoolState& p, prefix::PrefixIndex* index, Random& rnd,
              TimePoint at)
       : request(r), pool(p), prefix_index(index), random(rnd), now(at) {}
+  // The block hashes' buffer goes back to the thread for the next request.
+  ~CycleState();
+  CycleState(const CycleState&) = delete;
+  CycleState& operator=(const CycleState&) = delete;
 
   const SchedulingRequest& request;
   PoolState& pool;
@@ -72,8 +76,6 @@ class CycleState {
   std::vector<std::uint64_t> blocks_;
   bool hashed_ = false;
   bool matched_ = false;
-  std::vector<std::uint32_t> ids_scratch_;
-  std::vector<std::uint32_t> matched_scratch_;
 };
 
 }  // namespace infergate::gateway::scheduling

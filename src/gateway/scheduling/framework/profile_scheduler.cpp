@@ -49,8 +49,11 @@ class ProfileSession final : public SchedulingSession {
     state_.begin_decision(now);
     const std::shared_ptr<const PoolMetricsView> view = pool_.view.load(std::memory_order_acquire);
     const std::size_t n = pool_.endpoints.size();
-    candidates_.clear();
-    candidates_.resize(n);  // zeroed in one sweep, filled in place below
+    // A decision runs to its end on its thread: its scratch is the thread's, kept warm.
+    thread_local std::vector<Candidate> candidates;
+    thread_local std::vector<Candidate*> pointers;
+    candidates.clear();
+    candidates.resize(n);  // zeroed in one sweep, filled in place below
     std::size_t used = 0;
     int unhealthy = 0, ejected = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -67,12 +70,12 @@ class ProfileSession final : public SchedulingSession {
           break;
       }
       const bool have_view = view && i < view->samples.size();
-      Candidate& c = candidates_[used++];
+      Candidate& c = candidates[used++];
       fill_candidate(c, ep, have_view ? view->samples[i].get() : nullptr, now, options_);
       c.slot = i;
     }
-    candidates_.resize(used);
-    if (candidates_.empty()) {
+    candidates.resize(used);
+    if (candidates.empty()) {
       if (n == 0) return {nullptr, {503, "the pool has no endpoints"}};
       return {nullptr,
               {503, "no endpoint available: " + std::to_string(unhealthy) +
@@ -80,11 +83,11 @@ class ProfileSession final : public SchedulingSession {
                         " ejected for failing requests, " + std::to_string(exclude.size()) +
                         " already tried"}};
     }
-    pointers_.clear();
-    pointers_.reserve(candidates_.size());
-    for (auto& c : candidates_) pointers_.push_back(&c);
+    pointers.clear();
+    pointers.reserve(candidates.size());
+    for (auto& c : candidates) pointers.push_back(&c);
     RequestError failure;
-    Candidate* chosen = profile_->run(state_, pointers_, failure);
+    Candidate* chosen = profile_->run(state_, pointers, failure);
     if (!chosen) return {nullptr, failure};
     SchedulerLatency::instance().e2e().observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
@@ -112,8 +115,6 @@ class ProfileSession final : public SchedulingSession {
   prefix::PrefixIndex* index_;
   SchedulingEnv env_;
   CycleState state_;
-  std::vector<Candidate> candidates_;
-  std::vector<Candidate*> pointers_;
   std::optional<std::uint32_t> last_id_;
 };
 
