@@ -92,6 +92,12 @@ struct Phases {
     body_text = std::move(body);
     return ClientRequest{"POST", "/v1/completions", std::move(headers), body_text};
   }
+  // The phases before admission: parse, route, resolve model.
+  bool resolve(RequestContext& ctx) {
+    if (phases.parse(ctx) || phases.route(ctx)) return false;
+    phases.resolve_model(ctx);
+    return true;
+  }
   // Runs an awaitable phase to its end.
   template <typename T>
   T run(net::awaitable<T> phase) {
@@ -188,9 +194,7 @@ TEST(Phases, AdmitAsksThePluginsFirst) {
   Phases p;
   const ClientRequest request = p.post(R"({"model":"food-review","prompt":"hello"})");
   RequestContext ctx = p.phases.begin(request);
-  ASSERT_FALSE(p.phases.parse(ctx));
-  ASSERT_FALSE(p.phases.route(ctx));
-  p.phases.resolve_model(ctx);
+  ASSERT_TRUE(p.resolve(ctx));
   EXPECT_FALSE(p.run(p.phases.admit(ctx)));
   p.recorder->refuse = true;
   const auto refused = p.run(p.phases.admit(ctx));
@@ -202,9 +206,7 @@ TEST(Phases, PickTakesEachEndpointOnceThenSaysWhy) {
   Phases p;
   const ClientRequest request = p.post(R"({"model":"food-review","prompt":"hello"})");
   RequestContext ctx = p.phases.begin(request);
-  ASSERT_FALSE(p.phases.parse(ctx));
-  ASSERT_FALSE(p.phases.route(ctx));
-  p.phases.resolve_model(ctx);
+  ASSERT_TRUE(p.resolve(ctx));
   ASSERT_FALSE(p.phases.pick(ctx));
   const Endpoint* first = ctx.endpoint.get();
   ASSERT_FALSE(p.phases.pick(ctx));
@@ -221,9 +223,7 @@ TEST(Phases, AnAttemptAlwaysEndsOnceAndCountsInFlight) {
   RequestControl builtin = RequestControl::with_builtin_plugins();
   const ClientRequest request = p.post(R"({"model":"food-review","prompt":"hello"})");
   RequestContext ctx = p.phases.begin(request);
-  ASSERT_FALSE(p.phases.parse(ctx));
-  ASSERT_FALSE(p.phases.route(ctx));
-  p.phases.resolve_model(ctx);
+  ASSERT_TRUE(p.resolve(ctx));
   ASSERT_FALSE(p.phases.pick(ctx));
   Endpoint& ep = *ctx.endpoint;
   {
@@ -259,9 +259,7 @@ TEST(Phases, ForwardRetriesOnlyWhatCannotHaveRun) {
     co_return e;
   };
   const auto ready = [&](RequestContext& ctx) {
-    ASSERT_FALSE(p.phases.parse(ctx));
-    ASSERT_FALSE(p.phases.route(ctx));
-    p.phases.resolve_model(ctx);
+    ASSERT_TRUE(p.resolve(ctx));
     p.phases.prepare_upstream_request(ctx, net::system_executor());
   };
   // A refused connection goes to the other endpoint; an orderly close is not sent again.
