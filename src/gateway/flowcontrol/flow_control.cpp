@@ -3,11 +3,11 @@
 namespace infergate::gateway::flowcontrol {
 
 FlowControl::FlowControl(const Clock& clock, FlowControlOptions options)
-    : clock_(clock), options_(std::move(options)) {}
+    : clock_(clock), options_(options) {}
 
 void FlowControl::set_options(FlowControlOptions options) {
   std::lock_guard lock(mu_);
-  options_ = std::move(options);
+  options_ = options;
   for (const auto& [key, flow] : by_pool_) flow->set_options(options_);
 }
 

@@ -7,8 +7,9 @@
 //   resolve model  the target model, priority and fairness flow
 //   admit          request-control admit plugins, then the pool's flow control (429, 503)
 //   pick           the next endpoint not yet tried (503, 429)
-//   forward        the upstream request, sent to the picked endpoint; retried elsewhere while
-//                  nothing can have reached a model server and the client has no byte
+//   forward        the upstream request, sent to the picked endpoint; sent elsewhere when
+//                  nothing can have reached the model server, or it answered a retryable
+//                  status, before any byte went to the client
 //   relay          the response to the client as it arrives (usage, TTFT, model rewrite)
 //   account        the record to logs and metrics
 //

@@ -32,7 +32,7 @@ bool is_null(od::value& v) {
 // what is kept), up to a limit; `chars` counts all of it.
 struct PromptText {
   std::string& out;
-  std::size_t limit;
+  std::size_t limit = 0;
   std::size_t chars = 0;
 
   void add(std::string_view text) {

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Sorts the samples of `perf script` on the gateway (recorded with --call-graph dwarf) into
+where a request's CPU time goes, by the first matching rule over each sample's whole stack, and
+prints each category's share and, given the CPU time per request (-u MICROSECONDS), its cost:
+
+    perf script -i perf.data | bench/proxy/request_categories.py -u 24.0
+"""
+import argparse
+import collections
+import re
+import sys
+
+# (category, substrings of any frame of the stack); the first rule that matches wins. The
+# first group is work nginx and HAProxy do as well (moving bytes); the rest is what only the
+# gateway does (reading, picking, rewriting) or its runtime.
+RULES = [
+    ("kernel: send and receive (all proxies)", ("sendmsg", "recvmsg", "recvfrom", "sendto",
+                                                 "__libc_recv", "__libc_send", "writev", "readv")),
+    ("kernel: epoll (all proxies)", ("epoll_wait", "epoll_ctl")),
+    ("request body: JSON parse (simdjson)", ("simdjson", "parse_openai_request")),
+    ("picking: prompt hash", ("hash_prompt_blocks", "XXH64")),
+    ("picking: prefix index", ("PrefixIndex", "BlockTable", "EndpointLru")),
+    ("picking: candidates, scorers, picker", ("ProfileSession", "SchedulingProfile", "scheduling::",
+                                              "CycleState")),
+    ("response: SSE events skimmed and rewritten", ("skim_response_json", "Skimmer",
+                                                    "EventStreamScanner", "relay_events",
+                                                    "append_with_model")),
+    ("HTTP heads (http1)", ("http1::",)),
+    ("allocation", ("malloc", "_int_free", "cfree", "unlink_chunk", "operator new", "aligned_new",
+                    "aligned_delete")),
+    ("clock reads", ("clock_gettime",)),
+    ("coroutines and Asio", ("boost::asio", "coroutine")),
+]
+
+
+def frames_of(sample):
+    lines = [l.strip() for l in sample.strip().split("\n")]
+    return [re.sub(r"^[0-9a-f]+ ", "", l) for l in lines[1:]]
+
+
+def category(frames):
+    stack = " ".join(frames)
+    leaf = frames[0] if frames else ""
+    for name, needles in RULES[:2]:
+        if any(n in stack for n in needles):
+            return name
+    if "memmove" in leaf or "memcpy" in leaf or "memset" in leaf:
+        return "copies (memcpy)"
+    for name, needles in RULES[2:]:
+        if any(n in stack for n in needles):
+            return name
+    if "[kernel" in stack or "kallsyms" in stack:
+        return "kernel (other)"
+    return "other"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-u", "--us-per-request", type=float, default=0.0)
+    args = parser.parse_args()
+    counts = collections.Counter()
+    for sample in sys.stdin.read().split("\n\n"):
+        if sample.strip():
+            counts[category(frames_of(sample))] += 1
+    total = sum(counts.values()) or 1
+    for name, n in counts.most_common():
+        cost = f"{args.us_per_request * n / total:7.2f} us" if args.us_per_request else ""
+        print(f"{100.0 * n / total:6.1f} %  {cost}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
