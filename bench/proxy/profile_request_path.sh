@@ -36,4 +36,5 @@ perf_pid=$!
 load "$DURATION"
 wait "$perf_pid" || true
 stop_proxy infergate
-perf script -i "$work/perf.data" 2>/dev/null | python3 bench/proxy/request_categories.py -u "$US_PER_REQUEST"
+perf script -i "$work/perf.data" 2>/dev/null > "${PERF_SCRIPT_OUT:-$work/perf.txt}"
+python3 bench/proxy/request_categories.py -u "$US_PER_REQUEST" < "${PERF_SCRIPT_OUT:-$work/perf.txt}"
