@@ -15,7 +15,7 @@
 // is below `dispatch_threshold` or has an idle endpoint. A client that disconnects while queued
 // leaves the queue at once.
 //
-// The controller belongs to a pool across reloads (Datastore keeps it); attach() points it at
+// The controller belongs to a pool across reloads (FlowControl keeps it); attach() points it at
 // the pool's newest state.
 //
 // Thread-safety: every method from any thread; one mutex guards the queue; a waiting request
