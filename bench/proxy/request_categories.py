@@ -7,8 +7,12 @@ prints each category's share and, given the CPU time per request (-u MICROSECOND
 """
 import argparse
 import collections
-import re
+import pathlib
 import sys
+
+# One sample's frames, leaf first: the scraper's profile script reads them the same way.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "picker"))
+from perf_categories import frames_of  # noqa: E402
 
 # (category, substrings of any frame of the stack); the first rule that matches wins. The
 # first group is work nginx and HAProxy do as well (moving bytes); the rest is what only the
@@ -31,11 +35,6 @@ RULES = [
     ("clock reads", ("clock_gettime",)),
     ("coroutines and Asio", ("boost::asio", "coroutine")),
 ]
-
-
-def frames_of(sample):
-    lines = [l.strip() for l in sample.strip().split("\n")]
-    return [re.sub(r"^[0-9a-f]+ ", "", l) for l in lines[1:]]
 
 
 def category(frames):

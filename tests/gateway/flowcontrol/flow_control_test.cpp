@@ -30,10 +30,10 @@ spec:
   return built.config;
 }
 
-std::vector<std::string> controllers(const FlowControl& fc) {
-  std::vector<std::string> out;
-  fc.for_each([&](const FlowController& f) { out.push_back(std::to_string(f.queued())); });
-  return out;
+std::size_t controllers(const FlowControl& fc) {
+  std::size_t n = 0;
+  fc.for_each([&](const FlowController&) { ++n; });
+  return n;
 }
 
 TEST(FlowControl, EachPoolKeepsItsControllerAcrossReloads) {
@@ -45,11 +45,11 @@ TEST(FlowControl, EachPoolKeepsItsControllerAcrossReloads) {
   ASSERT_TRUE(first->pools[1]->flow);
   EXPECT_NE(first->pools[0]->flow, first->pools[1]->flow);
   const auto a = first->pools[0]->flow;
-  EXPECT_EQ(controllers(*fc).size(), 2u);
+  EXPECT_EQ(controllers(*fc), 2u);
 
   auto second = datastore.reconcile(config_of({"a"}));
   EXPECT_EQ(second->pools[0]->flow, a) << "the same pool keeps its queue";
-  EXPECT_EQ(controllers(*fc).size(), 1u) << "pool b's controller is gone";
+  EXPECT_EQ(controllers(*fc), 1u) << "pool b's controller is gone";
 
   FlowControlOptions o;
   o.retry_after = std::chrono::seconds(7);

@@ -149,6 +149,7 @@ TEST(FlowController, SaturatedShedsSheddableAndStandardAndQueuesCritical) {
   ASSERT_TRUE(*sheddable && *standard);
   EXPECT_EQ((*sheddable)->refusal->status, 429);
   EXPECT_EQ((*standard)->refusal->status, 429);
+  EXPECT_EQ((*standard)->refusal->retry_after_seconds, 1) << "a shed request says when to retry";
   EXPECT_FALSE(*critical) << "Critical waits";
   EXPECT_EQ(h.flow->queued(), 1u);
   h.flow->on_capacity_changed();  // nothing changed: still waiting
