@@ -11,6 +11,8 @@ packages=(
   libxxhash-dev libsimdjson-dev libyaml-cpp-dev
   # TLS on the client listener and to model servers (OpenSSL 3).
   libssl-dev openssl
+  # The endpoint picker's gRPC (ext_proc and grpc.health.v1): Debian's gRPC 1.51 and protobuf.
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Benchmarks and fuzzing.
   wrk hyperfine nginx-light haproxy clang-14 libclang-rt-14-dev

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "common/process_limits.hpp"
 #include "gateway/scheduling/framework/build.hpp"
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
   tls::ServerFiles tls_files;
   std::string tls_min_version;
   long tls_reload_ms = 0;
+  std::string mode = "gateway";
+  bool plaintext = false;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
       "Usage: infergate --config FILE [--config FILE ...] [options]\n\nOptions");
@@ -40,6 +43,17 @@ int main(int argc, char** argv) {
      "configuration file(s): InferencePool, InferenceModel, InferenceObjective, HTTPRoute, "
      "StaticEndpoints (multi-document YAML); reloaded on SIGHUP and when a file changes")
     ("check-config", po::bool_switch(&check_only), "validate the configuration, print what was loaded, exit")
+    ("mode", po::value(&mode)->default_value(mode),
+     "gateway: an HTTP proxy on --listen; epp: the endpoint picker behind Envoy (ext_proc over "
+     "gRPC on --grpc-listen; docs/extproc.md)")
+    ("grpc-listen", po::value(&o.extproc.listen)->default_value(o.extproc.listen),
+     "epp: the ext_proc port, host:port; TLS unless --plaintext (--tls-cert-file and "
+     "--tls-key-file, or a generated self-signed certificate)")
+    ("grpc-health-listen", po::value(&o.extproc.health_listen)->default_value(o.extproc.health_listen),
+     "epp: plaintext grpc.health.v1 port, host:port (empty: none)")
+    ("health-checking", po::bool_switch(&o.extproc.health_on_extproc_port),
+     "epp: grpc.health.v1 on the ext_proc port too (what an Envoy cluster health check probes)")
+    ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
     ("listen", po::value(&o.listen)->default_value(o.listen), "client listener, host:port (port 0: any free port)")
     ("admin-listen", po::value(&o.admin_listen)->default_value(o.admin_listen),
      "admin listener: /healthz /readyz /metrics /config, POST /reload")
@@ -155,6 +169,12 @@ int main(int argc, char** argv) {
     std::cout << desc << "\n";
     return 0;
   }
+  if (mode == "epp") {
+    o.mode = ServeMode::kEndpointPicker;
+  } else if (mode != "gateway") {
+    std::cerr << "infergate: --mode must be gateway or epp, got " << mode << "\n";
+    return 2;
+  }
   if (o.config_files.empty()) {
     std::cerr << "infergate: --config is required (see infergate --help)\n";
     return 2;
@@ -214,6 +234,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.tls_reload_interval = std::chrono::milliseconds(tls_reload_ms);
+  o.extproc.plaintext = plaintext;
+  if (o.mode == ServeMode::kEndpointPicker) {
+    // The certificate serves the ext_proc port; Envoy's claims about priority, fairness and
+    // the model to send are trusted, as upstream's picker trusts its Gateway.
+    o.extproc.cert_file = std::exchange(tls_files.cert_file, "");
+    o.extproc.key_file = std::exchange(tls_files.key_file, "");
+    o.handler.trust_client_claims = true;
+  }
   if (!tls_files.cert_file.empty()) {
     tls_files.min_version = *min_version;
     try {
@@ -247,7 +275,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("infergate: serving on port %u (admin %u)\n", gateway.port(), gateway.admin_port());
-  std::printf("READY {\"port\":%u,\"admin_port\":%u}\n", gateway.port(), gateway.admin_port());
+  std::printf("READY {\"port\":%u,\"admin_port\":%u,\"health_port\":%u}\n", gateway.port(),
+              gateway.admin_port(), gateway.health_port());
   std::fflush(stdout);
   gateway.run();
   return 0;

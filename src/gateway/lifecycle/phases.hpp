@@ -57,6 +57,9 @@ struct HandlerOptions {
 // caller ends the stream) (relay.cpp).
 boost::asio::awaitable<void> send_error(ClientResponse& response, const RequestError& error);
 
+// "10.0.0.1" of "10.0.0.1:8000", "fd00::1" of "[fd00::1]:8000" (pick.cpp).
+std::string_view host_of(std::string_view address);
+
 class RequestPhases {
  public:
   RequestPhases(const SnapshotSource& snapshots, UpstreamClient& upstream, Random& random,
@@ -97,6 +100,7 @@ class RequestPhases {
 
   const HandlerOptions& options() const { return options_; }
   const Clock& clock() const { return clock_; }
+  const RequestControl& control() const { return control_; }
   UpstreamClient& upstream() const { return upstream_; }
   const SnapshotSource& snapshots() const { return snapshots_; }
 

@@ -110,6 +110,8 @@ struct RequestContext {
   AdmissionTicket admission;
 
   // --- pick ---
+  // Only endpoints on these hosts may be picked (an ext_proc subset hint); absent: any.
+  std::optional<std::vector<std::string>> allowed_hosts;
   SchedulingRequest scheduling;
   std::unique_ptr<SchedulingSession> session;  // begun by the first pick
   // Every endpoint picked, in order (inline for the usual few attempts: no allocation).

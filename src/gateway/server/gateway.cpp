@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gateway/extproc/extproc_server.hpp"
 #include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/admin.hpp"
 
@@ -127,6 +128,7 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
 Gateway::~Gateway() {
   try {
     if (scraper_) scraper_->stop();
+    if (extproc_) extproc_->shutdown(std::chrono::milliseconds(0));  // the workers still run
     stop_workers();
     stop_control();
   } catch (const std::exception& e) {
@@ -176,23 +178,32 @@ void Gateway::stop_control() {
   }
 }
 
-std::uint16_t Gateway::port() const { return workers_.front()->frontend->port(); }
+std::uint16_t Gateway::port() const {
+  return extproc_ ? extproc_->port() : workers_.front()->frontend->port();
+}
+std::uint16_t Gateway::health_port() const { return extproc_ ? extproc_->health_port() : 0; }
 std::uint16_t Gateway::admin_port() const { return control_->admin->port(); }
 
 void Gateway::start() {
+  const bool picker = options_.mode == ServeMode::kEndpointPicker;
   std::string listen = options_.listen;
+  std::vector<extproc::StreamWorker> stream_workers;
   for (auto& w : workers_) {
-    auto acceptor = make_acceptor(w->io.get_executor(), listen, /*reuse_port=*/true);
-    if (listen.ends_with(":0")) {  // the others share the port the first one got
-      listen =
-          listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
-    }
     w->upstream = make_pooled_upstream_client(w->io.get_executor(), options_.upstream,
                                               options_.max_idle_upstream_per_endpoint);
     w->handler =
         std::make_unique<RequestHandler>(*this, *w->upstream, w->random, clock_, options_.handler);
     w->handler->phases().on_event = log_line;
     w->handler->phases().on_complete = [this](const RequestRecord& r) { accounting_.finished(r); };
+    if (picker) {
+      stream_workers.push_back({w->io.get_executor(), &w->handler->phases()});
+      continue;
+    }
+    auto acceptor = make_acceptor(w->io.get_executor(), listen, /*reuse_port=*/true);
+    if (listen.ends_with(":0")) {  // the others share the port the first one got
+      listen =
+          listen.substr(0, listen.size() - 1) + std::to_string(acceptor.local_endpoint().port());
+    }
     RequestHandler* handler = w->handler.get();
     w->frontend = std::make_unique<HttpFrontend>(
         std::move(acceptor),
@@ -208,7 +219,7 @@ void Gateway::start() {
 
   for (auto& w : workers_) {
     w->work.emplace(w->io.get_executor());
-    net::co_spawn(w->io, w->frontend->accept_loop(), net::detached);
+    if (w->frontend) net::co_spawn(w->io, w->frontend->accept_loop(), net::detached);
     w->thread = std::thread([&w = *w] {
       w.io.run();
       w.ran_out.set_value();
@@ -219,6 +230,15 @@ void Gateway::start() {
   // Report ready with metrics in hand: until its first scrape an endpoint counts as saturated.
   if (!scraper_->wait_first_round(options_.scrape.interval + options_.scrape.timeout))
     log_line("not every endpoint answered its first scrape in time; starting anyway");
+  if (picker) {
+    extproc::ServerOptions o = options_.extproc;
+    o.stream.max_body_bytes = options_.limits.max_body_bytes;
+    extproc_ = std::make_unique<extproc::ExtProcServer>(o, std::move(stream_workers), accounting_);
+    extproc_->start();
+    extproc_->set_serving(true);
+    log_line("endpoint picker: ext_proc on port " + std::to_string(extproc_->port()) + ", " +
+             extproc_->tls_summary());
+  }
 
   if (options_.listener_tls) {
     log_line("TLS on the client listener: " + options_.listener_tls->summary());
@@ -341,11 +361,15 @@ void Gateway::run() {
   // begun (from its first byte) within the drain timeout, while the admin listener still
   // answers the requests it has begun.
   c.io.restart();
-  for (auto& w : workers_) net::post(w->io, [f = w->frontend.get()] { f->drain(); });
+  for (auto& w : workers_)
+    if (w->frontend) net::post(w->io, [f = w->frontend.get()] { f->drain(); });
   c.admin->drain();
+  // An endpoint picker's streams may end until the drain timeout, then they are cancelled.
+  if (extproc_) extproc_->shutdown(options_.drain_timeout);
   const auto busy = [this] {
     std::size_t n = control_->admin->busy_connections();
-    for (const auto& w : workers_) n += w->frontend->busy_connections();
+    for (const auto& w : workers_)
+      if (w->frontend) n += w->frontend->busy_connections();
     return n;
   };
   const auto deadline = std::chrono::steady_clock::now() + options_.drain_timeout;

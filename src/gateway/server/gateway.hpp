@@ -1,6 +1,8 @@
-// The standalone gateway process: worker threads, each with its own io_context, listener
-// (SO_REUSEPORT on one port), upstream connection pools and request handler; one shared,
-// atomically swapped configuration snapshot; an admin listener; reload and drain.
+// The gateway process: worker threads, each with its own io_context, listener (SO_REUSEPORT on
+// one port), upstream connection pools and request handler; one shared, atomically swapped
+// configuration snapshot; an admin listener; reload and drain. As an endpoint picker
+// (ServeMode::kEndpointPicker) the workers run the phases of ext_proc streams instead of HTTP
+// connections.
 //
 // Threading (see docs/architecture.md): worker threads never share mutable state except the
 // snapshot pointer (atomic), the endpoints' counters (atomic) and the scheduling plugins' own
@@ -16,6 +18,7 @@
 #include "common/clock.hpp"
 #include "config/config.hpp"
 #include "gateway/datastore/datastore.hpp"
+#include "gateway/extproc/extproc_options.hpp"
 #include "gateway/flowcontrol/flow_control.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
@@ -30,8 +33,18 @@
 
 namespace infergate::gateway {
 
+namespace extproc {
+class ExtProcServer;
+}
+
+// How requests reach the gateway: as an HTTP proxy (the client listener), or as the endpoint
+// picker behind Envoy (ext_proc over gRPC; docs/extproc.md).
+enum class ServeMode { kGateway, kEndpointPicker };
+
 struct GatewayOptions {
   std::vector<std::string> config_files;
+  ServeMode mode = ServeMode::kGateway;
+  extproc::ServerOptions extproc;  // the endpoint picker's ports and TLS
   std::string listen = "0.0.0.0:8080";
   std::string admin_listen = "127.0.0.1:9090";
   int workers = 0;  // 0: one per core
@@ -68,8 +81,10 @@ class Gateway final : public SnapshotSource {
   // From any thread: begin draining (as SIGTERM does).
   void stop();
 
+  // The client listener's port, or the ext_proc port of an endpoint picker.
   std::uint16_t port() const;
   std::uint16_t admin_port() const;
+  std::uint16_t health_port() const;  // an endpoint picker's gRPC health port (0: none)
   std::shared_ptr<const Snapshot> current() const override { return snapshot_.load(); }
 
   // The requests' counters (RequestAccounting), and the process's own.
@@ -110,6 +125,7 @@ class Gateway final : public SnapshotSource {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
   std::unique_ptr<ConnectionLimit> connections_;
+  std::unique_ptr<extproc::ExtProcServer> extproc_;  // an endpoint picker's
   Counters counters_;
   RequestAccounting accounting_;
 };

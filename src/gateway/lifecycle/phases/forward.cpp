@@ -26,7 +26,8 @@ bool forwardable(std::string_view name) {
            name == "upgrade" || name == "proxy-connection" || name == "expect" ||
            name == "x-gateway-model-name" || name.starts_with("x-gateway-destination-endpoint") ||
            name == "x-gateway-inference-objective" || name == "x-llm-d-inference-objective" ||
-           name == "x-gateway-inference-fairness-id");
+           name == "x-gateway-inference-fairness-id" || name == "x-llm-d-inference-fairness-id" ||
+           name == "x-gateway-model-name-rewrite" || name == "x-llm-d-model-name-rewrite");
 }
 
 // Whether the comma-separated token list `list` (a Connection header) names `lower_name`.

@@ -1,0 +1,23 @@
+// The endpoint picker's settings (docs/extproc.md): light, for GatewayOptions.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace infergate::gateway::extproc {
+
+struct StreamOptions {
+  std::size_t max_body_bytes = 8 << 20;  // a larger request body gets 413
+};
+
+struct ServerOptions {
+  std::string listen = "0.0.0.0:9002";         // the ext_proc port (port 0: any free port)
+  std::string health_listen = "0.0.0.0:9003";  // plaintext grpc.health.v1 (empty: none)
+  bool health_on_extproc_port = false;
+  bool plaintext = false;  // the ext_proc port without TLS
+  std::string cert_file;   // PEM pair for the ext_proc port; empty: a self-signed one
+  std::string key_file;
+  StreamOptions stream;
+};
+
+}  // namespace infergate::gateway::extproc
