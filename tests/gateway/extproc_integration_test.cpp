@@ -26,7 +26,8 @@ double sum_of(const std::string& exposition, const std::string& family) {
   std::size_t pos = 0;
   while ((pos = exposition.find(family, pos)) != std::string::npos) {
     const bool line_start = pos == 0 || exposition[pos - 1] == '\n';
-    const char next = pos + family.size() < exposition.size() ? exposition[pos + family.size()] : 0;
+    const char next =
+        pos + family.size() < exposition.size() ? exposition[pos + family.size()] : '\0';
     if (line_start && (next == '{' || next == ' ')) {
       const auto eol = exposition.find('\n', pos);
       const auto line = exposition.substr(pos, eol - pos);

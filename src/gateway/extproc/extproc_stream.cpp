@@ -133,7 +133,11 @@ net::awaitable<void> ExtProcStream::run_phases(
   if (!error) error = phases_.route(ctx);
   if (!error) {
     phases_.resolve_model(ctx);
-    error = co_await phases_.admit(ctx);
+    // A stream cancelled before this coroutine began must not wait in a queue.
+    if (cancelled_)
+      error = RequestError::client(499, "the stream was cancelled");
+    else
+      error = co_await phases_.admit(ctx);
   }
   if (!error) error = phases_.pick(ctx);
   deciding_ = false;
