@@ -46,9 +46,16 @@ void ExtProcStream::handle(pb::ProcessingRequest& message) {
       on_request_body(message.request_body());
       return;
     case R::kRequestTrailers:
-      if (phase_ != Phase::kRequestBody) return fail(protocol_error("trailers out of order"));
-      request_trailers_ = true;
-      return decide();
+      if (phase_ == Phase::kRequestBody) {  // FULL_DUPLEX_STREAMED: they end the body
+        request_trailers_ = true;
+        return decide();
+      }
+      if (phase_ == Phase::kForwarded && request_mode_ == ProcessingMode::BUFFERED) {
+        pb::ProcessingResponse reply;
+        reply.mutable_request_trailers();
+        return send(std::move(reply));
+      }
+      return fail(protocol_error("request trailers out of order"));
     case R::kResponseHeaders:
       return on_response_headers(message.response_headers());
     case R::kResponseBody:
@@ -103,7 +110,8 @@ void ExtProcStream::on_request_body(const pb::HttpBody& body) {
     return fail(RequestError::client(413, "the request body is larger than the gateway accepts (" +
                                               std::to_string(options_.max_body_bytes) + " bytes)"));
   body_ += body.body();
-  if (body.end_of_stream()) decide();
+  // BUFFERED sends the whole body in one message, trailers (if any) after its reply.
+  if (body.end_of_stream() || request_mode_ == ProcessingMode::BUFFERED) decide();
 }
 
 void ExtProcStream::decide() {
@@ -242,75 +250,73 @@ void ExtProcStream::on_response_headers(const pb::HttpHeaders& message) {
   if (message.end_of_stream()) complete();
 }
 
+// How each response body mode is answered:
+//   FULL_DUPLEX_STREAMED: an event stream's chunks at once (the whole events they complete);
+//     another body held to its end (or the trailers), then sent back in chunks;
+//   BUFFERED: each body message is the whole body (trailers may follow), answered at once;
+//   STREAMED and the rest: one reply per chunk; an event stream's chunk replaced by its whole
+//     events, another body's chunks passed unchanged (its usage read at the end).
 void ExtProcStream::on_response_body(const pb::HttpBody& body) {
   if (phase_ != Phase::kResponseBody) return fail(protocol_error("a response body out of order"));
   const bool eos = body.end_of_stream();
+  const bool buffered = response_mode_ == ProcessingMode::BUFFERED;
   if (sse_) {
-    // Each chunk goes back at once, with the whole events it completes.
     events_->input() += body.body();
-    std::string_view out = eos ? events_->finish() : events_->complete();
-    attempt_->response_body(out);
-    std::vector<pb::ProcessingResponse> replies;
-    if (streamed_response()) {
-      append_streamed_body(replies, out, /*request=*/false, eos);
-    } else {
-      pb::ProcessingResponse& reply = replies.emplace_back();
-      reply.mutable_response_body()->mutable_response()->mutable_body_mutation()->set_body(
-          std::string(out));
-    }
-    if (!eos) events_->consume();
-    for (auto& r : replies) send(std::move(r));
-    if (eos) complete();
-    return;
+    const bool whole = eos || buffered;
+    answer_response(whole ? events_->finish() : events_->complete(), eos, /*changed=*/true);
+    if (!whole) events_->consume();
+  } else if (streamed_response() || buffered) {
+    response_body_ += body.body();
+    if (eos || buffered) answer_whole_body(eos);
+  } else {
+    response_body_ += body.body();
+    attempt_->response_body(body.body());
+    pb::ProcessingResponse reply;
+    reply.mutable_response_body()->mutable_response();
+    send(std::move(reply));
+    if (eos) rewrite_whole_body(ctx_->record, std::move(response_body_), {});
   }
-  response_body_ += body.body();
-  if (!eos) {
-    // Envoy answers each chunk of these modes itself, or expects one reply per chunk.
-    if (!streamed_response() && response_mode_ != ProcessingMode::BUFFERED) {
-      pb::ProcessingResponse reply;
-      reply.mutable_response_body()->mutable_response();
-      send(std::move(reply));
-    }
-    return;
-  }
-  if (!ctx_->record.ttft.count()) ctx_->record.ttft = phases_.clock().now() - attempt_->started;
+  if (eos) complete();
+}
+
+void ExtProcStream::answer_whole_body(bool end_of_stream) {
+  if (ctx_->record.ttft.count() == 0) ctx_->record.ttft = phases_.clock().now() - attempt_->started;
   const std::size_t original = response_body_.size();
   const std::string out =
       rewrite_whole_body(ctx_->record, std::move(response_body_), ctx_->quoted_client_model);
   response_body_.clear();
+  answer_response(out, end_of_stream, out.size() != original || !ctx_->quoted_client_model.empty());
+}
+
+void ExtProcStream::answer_response(std::string_view out, bool end_of_stream, bool changed) {
   attempt_->response_body(out);
   if (streamed_response()) {
     std::vector<pb::ProcessingResponse> replies;
-    append_streamed_body(replies, out, /*request=*/false, /*end_of_stream=*/true);
+    append_streamed_body(replies, out, /*request=*/false, end_of_stream);
     for (auto& r : replies) send(std::move(r));
-  } else {
-    pb::ProcessingResponse reply;
-    pb::CommonResponse& common = *reply.mutable_response_body()->mutable_response();
-    if (out.size() != original || !ctx_->quoted_client_model.empty()) {
-      common.mutable_body_mutation()->set_body(out);
-      set_header(*common.mutable_header_mutation(), "content-length", std::to_string(out.size()));
-    }
-    send(std::move(reply));
+    return;
   }
-  complete();
+  pb::ProcessingResponse reply;
+  pb::CommonResponse& common = *reply.mutable_response_body()->mutable_response();
+  if (changed) {
+    common.mutable_body_mutation()->set_body(std::string(out));
+    // A buffered body's Content-Length must match the new body, or Envoy answers 500.
+    if (response_mode_ == ProcessingMode::BUFFERED)
+      set_header(*common.mutable_header_mutation(), "content-length", std::to_string(out.size()));
+  }
+  send(std::move(reply));
 }
 
 void ExtProcStream::on_response_trailers() {
   if (phase_ != Phase::kResponseBody) return fail(protocol_error("response trailers out of order"));
   // What is held goes first, without ending the body: the trailers end it.
-  std::string_view held;
-  std::string whole;
-  if (sse_) {
-    held = events_->finish();
-  } else {
-    whole = rewrite_whole_body(ctx_->record, std::move(response_body_), ctx_->quoted_client_model);
-    held = whole;
-  }
-  attempt_->response_body(held);
   if (streamed_response()) {
-    std::vector<pb::ProcessingResponse> replies;
-    append_streamed_body(replies, held, /*request=*/false, /*end_of_stream=*/false);
-    for (auto& r : replies) send(std::move(r));
+    if (sse_)
+      answer_response(events_->finish(), /*end_of_stream=*/false, /*changed=*/true);
+    else
+      answer_whole_body(/*end_of_stream=*/false);
+  } else if (!sse_ && response_mode_ != ProcessingMode::BUFFERED && !response_body_.empty()) {
+    rewrite_whole_body(ctx_->record, std::move(response_body_), {});  // its usage
   }
   pb::ProcessingResponse reply;
   reply.mutable_response_trailers();

@@ -72,6 +72,10 @@ class ExtProcStream : public std::enable_shared_from_this<ExtProcStream> {
   void on_response_headers(const pb::HttpHeaders& headers);
   void on_response_body(const pb::HttpBody& body);
   void on_response_trailers();
+  // The held response body, its model rewritten back, as the mode wants it.
+  void answer_whole_body(bool end_of_stream);
+  // A piece of the response back to Envoy (`changed`: it differs from what Envoy sent).
+  void answer_response(std::string_view out, bool end_of_stream, bool changed);
   // The request is whole: the phases run (they may wait in flow control).
   void decide();
   // `self` keeps the stream alive while the phases run.

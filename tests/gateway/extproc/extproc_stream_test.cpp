@@ -300,6 +300,53 @@ TEST(ExtProcStream, BufferedModeAnswersHeadersThenTheDecisionWithTheBody) {
   EXPECT_EQ(header_of(back, "content-length"), "23");
 }
 
+TEST(ExtProcStream, BufferedBodiesFollowedByTrailersAreAnsweredBeforeTheTrailers) {
+  Fixture f;
+  auto s = f.open();
+  f.deliver(*s, Fixture::request_headers(false, ProcessingMode::BUFFERED));
+  f.deliver(*s, Fixture::body(kBody, false));  // the whole body; trailers follow
+  const auto& r = f.sink->replies;
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].request_body().response().body_mutation().body(), kRewritten);
+  pb::ProcessingRequest trailers;
+  trailers.mutable_request_trailers();
+  f.deliver(*s, trailers);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_TRUE(r[2].has_request_trailers());
+
+  f.deliver(*s, Fixture::response_headers("application/json"));
+  f.deliver(*s, Fixture::body(R"({"model":"food-review-1"})", false, true));
+  ASSERT_EQ(r.size(), 5u);
+  EXPECT_EQ(r[4].response_body().response().body_mutation().body(), R"({"model":"food-review"})");
+  pb::ProcessingRequest response_trailers;
+  response_trailers.mutable_response_trailers();
+  f.deliver(*s, response_trailers);
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_TRUE(r[5].has_response_trailers());
+  EXPECT_EQ(f.records.size(), 1u);
+  EXPECT_EQ(f.hooks->ends, 1);
+}
+
+TEST(ExtProcStream, StreamedResponseModePassesChunksAndReadsTheUsage) {
+  Fixture f;
+  auto s = f.open();
+  auto headers = Fixture::request_headers(false);
+  headers.mutable_protocol_config()->set_response_body_mode(ProcessingMode::STREAMED);
+  f.deliver(*s, headers);
+  f.deliver(*s, Fixture::body(kBody, true));
+  f.deliver(*s, Fixture::response_headers("application/json"));
+  const std::size_t before = f.sink->replies.size();
+  f.deliver(*s, Fixture::body(R"({"model":"food-review-1",)", false, true));
+  f.deliver(*s, Fixture::body(R"("usage":{"prompt_tokens":2,"completion_tokens":5}})", true, true));
+  const auto& r = f.sink->replies;
+  ASSERT_EQ(r.size(), before + 2) << "one reply per chunk";
+  EXPECT_FALSE(r[before].response_body().response().has_body_mutation());
+  EXPECT_FALSE(r[before + 1].response_body().response().has_body_mutation());
+  ASSERT_EQ(f.records.size(), 1u);
+  ASSERT_TRUE(f.records[0].usage);
+  EXPECT_EQ(f.records[0].usage->completion_tokens, 5);
+}
+
 TEST(ExtProcStream, OversizedBodyGets413) {
   Fixture f;
   auto s = f.open(StreamOptions{1000});
