@@ -7,7 +7,7 @@
 namespace infergate::gateway::extproc {
 
 struct StreamOptions {
-  std::size_t max_body_bytes = 8 << 20;  // a larger request body gets 413
+  std::size_t max_body_bytes = 32 << 20;  // a larger request body gets 413 (--max-body-bytes)
 };
 
 struct ServerOptions {
