@@ -79,13 +79,6 @@ void ExtProcStream::on_request_headers(const pb::ProcessingRequest& message) {
   request_.headers = std::move(h.headers);
   if (!h.authority.empty() && !find_header(request_.headers, "host"))
     request_.headers.emplace_back("host", std::move(h.authority));
-  if (const auto forwarded = find_header(request_.headers, "x-forwarded-for")) {
-    const auto comma = forwarded->rfind(',');
-    std::string_view last =
-        comma == std::string_view::npos ? *forwarded : forwarded->substr(comma + 1);
-    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-    request_.peer = std::string(last);
-  }
   if (message.has_metadata_context()) subset_ = subset_hint(message.metadata_context());
   if (message.request_headers().end_of_stream() || request_mode_ == ProcessingMode::NONE) {
     header_only_ = true;
@@ -121,8 +114,14 @@ void ExtProcStream::decide() {
   body_.reserve(body_.size() + kJsonPadding);
   request_.body = body_;
   request_.body_readable = body_.capacity();
-  net::co_spawn(executor_, run_phases(shared_from_this()),
-                net::bind_cancellation_slot(cancel_.slot(), [](const std::exception_ptr&) {}));
+  auto self = shared_from_this();
+  net::co_spawn(executor_, run_phases(self),
+                net::bind_cancellation_slot(cancel_.slot(), [self](const std::exception_ptr& e) {
+                  if (!e) return;
+                  // A bug, or memory ran out: the request still gets an answer and its end.
+                  self->deciding_ = false;
+                  self->fail(RequestError::gateway(500, "the picker failed to decide"));
+                }));
 }
 
 // The standalone gateway's phases up to pick, in one frame (lifecycle/request_handler.cpp).
@@ -227,9 +226,10 @@ void ExtProcStream::on_response_headers(const pb::HttpHeaders& message) {
   if (!served_.empty() && served_ != attempt_->endpoint().address) {
     for (const auto& ep : ctx_->pool->endpoints)
       if (ep->address == served_) {
+        const TimePoint started = attempt_->started;
         attempt_.reset();
         attempt_.emplace(*ctx_, phases_.control(), ep);
-        attempt_->started = phases_.clock().now();
+        attempt_->started = started;
         ctx_->record.endpoint = served_;
         break;
       }

@@ -347,6 +347,21 @@ TEST(ExtProcStream, StreamedResponseModePassesChunksAndReadsTheUsage) {
   EXPECT_EQ(f.records[0].usage->completion_tokens, 5);
 }
 
+TEST(ExtProcStream, TheEndpointEnvoyServedIsTheOneAccounted) {
+  Fixture f;
+  auto s = f.open();
+  f.send_request(*s, kBody, 1 << 20);
+  auto head = Fixture::response_headers("application/json", true);
+  auto& lb =
+      (*head.mutable_metadata_context()->mutable_filter_metadata())[std::string(kLbNamespace)];
+  (*lb.mutable_fields())[std::string(kServedKey)].set_string_value("10.0.0.2:8000");
+  f.deliver(*s, head);
+  EXPECT_EQ(f.hooks->picked, (std::vector<std::string>{"10.0.0.1:8000", "10.0.0.2:8000"}));
+  EXPECT_EQ(f.hooks->ends, 2);
+  ASSERT_EQ(f.records.size(), 1u);
+  EXPECT_EQ(f.records[0].endpoint, "10.0.0.2:8000");
+}
+
 TEST(ExtProcStream, OversizedBodyGets413) {
   Fixture f;
   auto s = f.open(StreamOptions{1000});
