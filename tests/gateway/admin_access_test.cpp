@@ -57,6 +57,7 @@ TEST_F(AdminAccess, ProbesCanBeOpenedWhileReloadStaysClosed) {
   auto gw = start({"--admin-token-file", token_->path(), "--admin-open-probes"});
   HttpClient admin("127.0.0.1", admin_port(*gw));
   EXPECT_EQ(admin.get("/healthz").status, 200);
+  EXPECT_EQ(admin.get("/readyz").status, 200);  // started: the first scrape round is done
   EXPECT_EQ(admin.get("/metrics").status, 200);
   EXPECT_EQ(admin.post("/reload", "").status, 401);
   EXPECT_EQ(admin.get("/config").status, 401);

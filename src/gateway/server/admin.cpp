@@ -90,7 +90,12 @@ Handler make_admin_handler(Gateway& gateway, const AdminAccess& access) {
     } else if (path == "/healthz") {
       body = "ok\n";
     } else if (path == "/readyz") {
-      body = "ready\n";
+      if (gateway.ready()) {
+        body = "ready\n";
+      } else {
+        head.status = 503;
+        body = "not ready: starting (the first scrape round) or draining\n";
+      }
     } else if (path == "/config") {
       body = config::dump(*gateway.current()->config);
     } else if (path == "/metrics") {

@@ -244,6 +244,7 @@ void Gateway::start() {
     log_line("TLS on the client listener: " + options_.listener_tls->summary());
     watch_tls_files();
   }
+  ready_.store(true);
   // Watched from before the caller learns we are ready, so no change can slip in unseen.
   Control& c = *control_;
   // Reload when a configuration file changes. Editors replace the file, and kubelet updates a
@@ -360,6 +361,8 @@ void Gateway::run() {
   // Drain: stop accepting and close connections with no request begun; answer every request
   // begun (from its first byte) within the drain timeout, while the admin listener still
   // answers the requests it has begun.
+  ready_.store(false);
+  if (extproc_) extproc_->set_serving(false);
   c.io.restart();
   for (auto& w : workers_)
     if (w->frontend) net::post(w->io, [f = w->frontend.get()] { f->drain(); });

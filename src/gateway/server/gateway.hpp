@@ -87,6 +87,10 @@ class Gateway final : public SnapshotSource {
   std::uint16_t health_port() const;  // an endpoint picker's gRPC health port (0: none)
   std::shared_ptr<const Snapshot> current() const override { return snapshot_.load(); }
 
+  // Ready for traffic: listening, the configuration loaded and the first scrape round done, and
+  // not draining (/readyz; an endpoint picker's gRPC health says the same).
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+
   // The requests' counters (RequestAccounting), and the process's own.
   const RequestAccounting::Counters& request_counters() const { return accounting_.counters(); }
   struct Counters {
@@ -128,6 +132,7 @@ class Gateway final : public SnapshotSource {
   std::unique_ptr<extproc::ExtProcServer> extproc_;  // an endpoint picker's
   Counters counters_;
   RequestAccounting accounting_;
+  std::atomic<bool> ready_{false};
 };
 
 }  // namespace infergate::gateway
