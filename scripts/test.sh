@@ -23,7 +23,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=
 cmake --build build-asan -j "$JOBS" --target sim_engine_test sse_test sim_replica_test config_test \
   gateway_test metrics_test prefix_index_test scheduling_test flow_control_test scraper_test \
   gateway_server_test openai_test http_frontend_test pooled_upstream_client_test http1_test tls_test \
-  extproc_test
+  extproc_test kube_test
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L sanitize --no-tests=error --output-on-failure -j "$JOBS"
 
