@@ -60,7 +60,7 @@ std::string event(const std::string& type, const std::string& object) {
 
 struct Watched {
   explicit Watched(ScriptedServer& server, ReflectorOptions options = {})
-      : reflector(server, {"", "v1", "pods", "app=llama"}, options,
+      : reflector(server, {"", "v1", "pods", "app=llama"}, std::move(options),
                   {[this](const ObjectSet& s) { sets.push_back(s); },
                    [this](const std::string& e) { errors.push_back(e); },
                    [this](std::chrono::milliseconds d) {
