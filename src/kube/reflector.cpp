@@ -123,6 +123,7 @@ bool Reflector::list() {
         if (item.is_object()) {
           json::object& o = item.as_object();
           std::string key = key_of(o);
+          if (hooks_.trim) hooks_.trim(o);
           fresh[std::move(key)] = std::move(o);
         }
     if (next.empty()) break;
@@ -166,6 +167,7 @@ bool Reflector::apply(std::string_view line, WatchEnd& end) {
   if (!version.empty()) resource_version_ = version;
   if (type == "BOOKMARK") return true;
   std::string key = key_of(object);
+  if (hooks_.trim) hooks_.trim(object);
   if (type == "ADDED" || type == "MODIFIED") {
     objects_[std::move(key)] = std::move(object);
   } else if (type == "DELETED") {

@@ -56,6 +56,9 @@ class Reflector {
     std::function<void(const std::string&)> on_error;
     // Waits `d` unless stopped first (then false). Injected so tests do not sleep.
     std::function<bool(std::chrono::milliseconds d)> wait;
+    // Cuts an object down to what is read, before it is kept (null: kept whole but for its
+    // managedFields). Pods keep only their names, labels and readiness.
+    std::function<void(boost::json::object&)> trim{};
   };
 
   Reflector(ApiTransport& transport, ResourceKind kind, ReflectorOptions options, Hooks hooks);

@@ -1,0 +1,61 @@
+// What InferGate watches in a cluster, and how the objects become the configuration documents
+// the file loader reads (config/load_resources.hpp): an API server is one more source of the
+// same resources, built through the same path as a file reload, so endpoint identity, counters
+// and the prefix index survive every change.
+//
+//   InferencePool (v1 and v1alpha2), InferenceModel (v1alpha2), InferenceObjective (v1alpha2),
+//   HTTPRoute (v1): each object as it is, without its status.
+//   Pods: those Ready, with a podIP and not being deleted, become the endpoints of a
+//   StaticEndpoints document per namespace (address: the podIP; the pools' targetPorts give
+//   the ports), with their labels for the pools' selectors.
+//
+// Thread-safety: set() from the reflectors' threads, documents() from any.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kube/reflector.hpp"
+
+namespace infergate::kube {
+
+struct WatchedKind {
+  ResourceKind resource;
+  std::string api_version;  // as the configuration names it ("inference.networking.k8s.io/v1")
+  std::string kind;         // "InferencePool", or "Pod"
+};
+
+// Every kind InferGate reads, in the order their documents are written.
+const std::vector<WatchedKind>& watched_kinds();
+
+struct RenderOptions {
+  // HTTPRoutes are kept only when a parentRef names this Gateway ("namespace/name"; empty:
+  // every route).
+  std::string gateway;
+};
+
+class ClusterState {
+ public:
+  explicit ClusterState(RenderOptions options = {});
+  // The current objects of watched_kinds()[kind].
+  void set(std::size_t kind, const ObjectSet& objects);
+  // Whether every kind has been listed once.
+  bool synced() const;
+  // The configuration documents ("---"-separated JSON, which YAML reads) of the current objects.
+  std::string documents() const;
+
+ private:
+  const RenderOptions options_;
+  mutable std::mutex mu_;
+  std::vector<ObjectSet> objects_;
+  std::vector<bool> listed_;
+};
+
+// Cuts a Pod down to what render_pods reads (Reflector::Hooks::trim).
+void trim_pod(boost::json::object& pod);
+
+// The Pods' StaticEndpoints documents alone (for tests).
+std::string render_pods(const ObjectSet& pods);
+
+}  // namespace infergate::kube

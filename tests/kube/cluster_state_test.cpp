@@ -1,0 +1,93 @@
+// Objects as the API server returns them become configuration the file loader accepts: ready
+// Pods as endpoints (not ready, IP-less or terminating ones left out), CRDs without their
+// status and server-side metadata, HTTPRoutes only for this Gateway.
+#include "kube/cluster_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "config/config.hpp"
+#include "config/load_resources.hpp"
+
+namespace infergate::kube {
+namespace {
+namespace json = boost::json;
+
+json::object parse(const std::string& text) { return json::parse(text).as_object(); }
+
+json::object pod(const std::string& name, const std::string& ip, const std::string& ready,
+                 bool terminating = false) {
+  json::object p =
+      parse(R"({"metadata":{"name":")" + name +
+            R"(","namespace":"serving","uid":"u","resourceVersion":"9","labels":{"app":"llama"}},)"
+            R"("spec":{"containers":[{"name":"vllm","image":"vllm/vllm-openai"}]},)"
+            R"("status":{"phase":"Running","podIP":")" +
+            ip + R"(","conditions":[{"type":"Ready","status":")" + ready + R"("}]}})");
+  if (terminating) p["metadata"].as_object()["deletionTimestamp"] = "2026-12-06T00:00:00Z";
+  trim_pod(p);
+  return p;
+}
+
+std::size_t index_of(const std::string& kind, const std::string& api_version) {
+  const auto& kinds = watched_kinds();
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i].kind == kind && kinds[i].api_version == api_version) return i;
+  throw std::runtime_error("no kind " + kind);
+}
+
+TEST(ClusterState, RendersWhatTheLoaderBuilds) {
+  ClusterState state({"serving/inference-gateway"});
+  EXPECT_FALSE(state.synced());
+  for (std::size_t i = 0; i < watched_kinds().size(); ++i) state.set(i, {});  // listed, empty
+  state.set(index_of("Pod", "v1"), {{"serving/a", pod("a", "10.0.0.1", "True")},
+                                    {"serving/b", pod("b", "10.0.0.2", "False")},
+                                    {"serving/c", pod("c", "", "True")},
+                                    {"serving/d", pod("d", "10.0.0.4", "True", true)},
+                                    {"serving/e", pod("e", "fd00::5", "True")}});
+  state.set(index_of("InferencePool", "inference.networking.k8s.io/v1"),
+            {{"serving/llama",
+              parse(R"({"apiVersion":"inference.networking.k8s.io/v1","kind":"InferencePool",)"
+                    R"("metadata":{"name":"llama","namespace":"serving","uid":"x","generation":2},)"
+                    R"("spec":{"targetPorts":[{"number":8000}],)"
+                    R"("selector":{"matchLabels":{"app":"llama"}},)"
+                    R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}},)"
+                    R"("status":{"parents":[]}})")}});
+  const std::string route_for = R"({"metadata":{"name":"%N","namespace":"serving"},"spec":{)"
+                                R"("parentRefs":[{"name":"%G"}],"rules":[{"backendRefs":[{)"
+                                R"("group":"inference.networking.k8s.io","kind":"InferencePool",)"
+                                R"("name":"llama"}]}]}})";
+  const auto route = [&](const std::string& name, const std::string& gateway) {
+    std::string text = route_for;
+    text.replace(text.find("%N"), 2, name);
+    text.replace(text.find("%G"), 2, gateway);
+    return parse(text);
+  };
+  state.set(index_of("HTTPRoute", "gateway.networking.k8s.io/v1"),
+            {{"serving/ours", route("ours", "inference-gateway")},
+             {"serving/theirs", route("theirs", "another-gateway")}});
+  EXPECT_TRUE(state.synced());
+
+  config::LoadResult loaded;
+  config::load_text(state.documents(), "kubernetes", loaded);
+  auto built = config::build_config(std::move(loaded));
+  ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
+  const config::Config& c = *built.config;
+  ASSERT_EQ(c.pools.size(), 1u);
+  std::vector<std::string> endpoints;
+  for (const auto& e : c.pools[0].endpoints)
+    endpoints.push_back(e.host + ":" + std::to_string(e.port));
+  EXPECT_EQ(endpoints, (std::vector<std::string>{"10.0.0.1:8000", "fd00::5:8000"}));
+  EXPECT_EQ(c.rules.size(), 1u) << "only the route whose parent is this Gateway";
+}
+
+TEST(ClusterState, TrimmedPodKeepsWhatIsRead) {
+  const json::object p = pod("a", "10.0.0.1", "True");
+  EXPECT_FALSE(p.contains("spec"));
+  EXPECT_EQ(p.at("metadata").at("labels").at("app").as_string(), "llama");
+  EXPECT_FALSE(p.at("metadata").as_object().contains("uid"));
+  EXPECT_EQ(p.at("status").at("podIP").as_string(), "10.0.0.1");
+}
+
+}  // namespace
+}  // namespace infergate::kube
