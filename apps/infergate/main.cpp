@@ -2,6 +2,7 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/admin.hpp"
 #include "gateway/server/gateway.hpp"
+#include "kube/kubernetes_source.hpp"
 
 namespace po = boost::program_options;
 using namespace infergate;
@@ -32,6 +34,9 @@ int main(int argc, char** argv) {
   std::string tls_min_version;
   long tls_reload_ms = 0;
   std::string mode = "gateway";
+  bool kubernetes = false;
+  std::string kubeconfig, kube_context, watch_namespace, gateway_ref;
+  long kube_sync_ms = 30000;
   bool plaintext = false;
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
@@ -53,6 +58,18 @@ int main(int argc, char** argv) {
      "epp: plaintext grpc.health.v1 port, host:port (empty: none)")
     ("health-checking", po::bool_switch(&o.extproc.health_on_extproc_port),
      "epp: grpc.health.v1 on the ext_proc port too (what an Envoy cluster health check probes)")
+    ("kubernetes", po::bool_switch(&kubernetes),
+     "read pools, models, objectives, routes and Pods from the Kubernetes API server (in a Pod: "
+     "its service account; else --kubeconfig), next to any --config files (docs/kubernetes.md)")
+    ("kubeconfig", po::value(&kubeconfig), "kubeconfig file for --kubernetes (implies it)")
+    ("kube-context", po::value(&kube_context), "the kubeconfig's context (default: its current one)")
+    ("watch-namespace", po::value(&watch_namespace),
+     "--kubernetes: watch this namespace only (default: every namespace)")
+    ("gateway", po::value(&gateway_ref),
+     "--kubernetes: serve the HTTPRoutes whose parentRefs name this Gateway (NAMESPACE/NAME; "
+     "default: every HTTPRoute)")
+    ("kube-sync-timeout-ms", po::value(&kube_sync_ms)->default_value(kube_sync_ms),
+     "--kubernetes: how long start-up waits for the first lists before serving with what it has")
     ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
     ("listen", po::value(&o.listen)->default_value(o.listen), "client listener, host:port (port 0: any free port)")
     ("admin-listen", po::value(&o.admin_listen)->default_value(o.admin_listen),
@@ -175,8 +192,9 @@ int main(int argc, char** argv) {
     std::cerr << "infergate: --mode must be gateway or epp, got " << mode << "\n";
     return 2;
   }
-  if (o.config_files.empty()) {
-    std::cerr << "infergate: --config is required (see infergate --help)\n";
+  if (!kubeconfig.empty()) kubernetes = true;
+  if (o.config_files.empty() && !kubernetes) {
+    std::cerr << "infergate: --config or --kubernetes is required (see infergate --help)\n";
     return 2;
   }
   o.limits.request_read_timeout = std::chrono::milliseconds(request_read_ms);
@@ -253,7 +271,38 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling));
+  // The API server's objects, when asked for: listed before the first configuration is built.
+  std::unique_ptr<kube::KubernetesSource> cluster;
+  if (kubernetes) {
+    auto access = kubeconfig.empty()
+                      ? kube::in_cluster([](const std::string& name) -> std::optional<std::string> {
+                          const char* v = std::getenv(name.c_str());
+                          return v ? std::optional<std::string>(v) : std::nullopt;
+                        })
+                      : kube::load_kubeconfig(kubeconfig, kube_context);
+    if (auto* e = std::get_if<std::string>(&access)) {
+      std::cerr << "infergate: --kubernetes: " << *e << "\n";
+      return 1;
+    }
+    kube::SourceOptions so;
+    so.access = std::get<kube::ClusterAccess>(access);
+    so.ns = watch_namespace;
+    so.render.gateway = gateway_ref;
+    cluster = std::make_unique<kube::KubernetesSource>(
+        so, [](const std::string& line) { std::cerr << "infergate: " << line << "\n"; });
+    std::string error;
+    if (!cluster->start(error)) {
+      std::cerr << "infergate: --kubernetes: " << error << "\n";
+      return 1;
+    }
+    if (!cluster->wait_synced(std::chrono::milliseconds(kube_sync_ms)))
+      std::cerr << "infergate: warning: not every kind was listed within " << kube_sync_ms
+                << " ms; starting with what is known\n";
+    o.more_documents = [c = cluster.get()] { return c->documents(); };
+  }
+
+  auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling),
+                                    o.more_documents ? o.more_documents() : "", "kubernetes");
   for (const auto& w : loaded.diagnostics.warnings)
     std::cerr << "infergate: warning: " << w.to_string() << "\n";
   if (!loaded.config) {
@@ -274,10 +323,16 @@ int main(int argc, char** argv) {
     std::cerr << "infergate: cannot listen: " << e.what() << "\n";
     return 1;
   }
+  if (cluster) {
+    // Every later change reloads; one now takes in what changed since the first build.
+    cluster->set_on_change([&gateway] { gateway.request_reload(); });
+    gateway.request_reload();
+  }
   std::printf("infergate: serving on port %u (admin %u)\n", gateway.port(), gateway.admin_port());
   std::printf("READY {\"port\":%u,\"admin_port\":%u,\"health_port\":%u}\n", gateway.port(),
               gateway.admin_port(), gateway.health_port());
   std::fflush(stdout);
   gateway.run();
+  if (cluster) cluster->stop();  // its callback names the gateway: stopped before it goes
   return 0;
 }

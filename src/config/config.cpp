@@ -242,8 +242,11 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
   return out;
 }
 
-BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate) {
-  return build_config(load_files(paths), paths, validate);
+BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate,
+                        const std::string& more, const std::string& more_name) {
+  LoadResult loaded = load_files(paths);
+  if (!more.empty()) load_text(more, more_name, loaded);
+  return build_config(std::move(loaded), paths, validate);
 }
 
 std::string dump(const Config& c) {

@@ -99,9 +99,10 @@ using ConfigValidator = std::function<void(const Config&, Diagnostics&)>;
 
 BuildResult build_config(LoadResult loaded, std::vector<std::string> files = {},
                          const ConfigValidator& validate = {});
-// Loads and builds in one step.
-BuildResult load_config(const std::vector<std::string>& paths,
-                        const ConfigValidator& validate = {});
+// Loads and builds in one step. `more` (documents from another source, the API server's objects,
+// read as the file `more_name`) comes after the files.
+BuildResult load_config(const std::vector<std::string>& paths, const ConfigValidator& validate = {},
+                        const std::string& more = "", const std::string& more_name = "");
 
 // A normalised, deterministic text rendering of what was loaded (golden tests, --check-config).
 std::string dump(const Config& config);

@@ -104,6 +104,13 @@ bool Reflector::list() {
     }
     if (r.status != 200) {
       if (hooks_.on_error) hooks_.on_error(describe(r, "list"));
+      if (r.status == 404 && !synced_) {
+        // The kind is not served (its CRD is not installed): no objects, until it is. It
+        // counts as listed, so a cluster without every CRD still gets ready.
+        objects_.clear();
+        synced_ = true;
+        if (hooks_.on_change) hooks_.on_change(objects_);
+      }
       return false;
     }
     json::object page;

@@ -66,7 +66,8 @@ class Reflector {
   // Lists and watches until stop().
   void run();
   void stop();
-  bool synced() const { return synced_.load(); }  // a first list arrived
+  // A first list arrived (or the kind is not served: 404, as when its CRD is not installed).
+  bool synced() const { return synced_.load(); }
   // Counters for tests and metrics.
   std::uint64_t lists() const { return lists_.load(); }
   std::uint64_t relists_after_gone() const { return gone_.load(); }

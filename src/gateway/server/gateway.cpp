@@ -97,6 +97,7 @@ struct Gateway::Control {
   net::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
   std::unique_ptr<HttpFrontend> admin;
   net::steady_timer reload_debounce{io};
+  net::steady_timer source_debounce{io};  // request_reload()'s
   net::steady_timer tls_poll{io};
   std::optional<net::posix::stream_descriptor> inotify;
   std::array<char, 4096> inotify_buffer{};
@@ -168,6 +169,7 @@ void Gateway::stop_control() {
   boost::system::error_code ignored;
   c.signals.cancel(ignored);
   c.reload_debounce.cancel();
+  c.source_debounce.cancel();
   c.tls_poll.cancel();
   if (c.inotify) c.inotify->close(ignored);
   c.io.restart();
@@ -270,8 +272,9 @@ void Gateway::start() {
 }
 
 bool Gateway::reload() {
-  auto result = config::load_config(options_.config_files,
-                                    scheduling::scheduling_validator(scheduling_options(options_)));
+  auto result = config::load_config(
+      options_.config_files, scheduling::scheduling_validator(scheduling_options(options_)),
+      options_.more_documents ? options_.more_documents() : std::string(), "kubernetes");
   if (!result.config) {
     counters_.reload_failures.fetch_add(1);
     log_line("reload rejected, keeping the current configuration:\n" +
@@ -285,6 +288,16 @@ bool Gateway::reload() {
   counters_.reloads.fetch_add(1);
   log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");
   return true;
+}
+
+void Gateway::request_reload() {
+  net::post(control_->io, [this] {
+    Control& c = *control_;
+    c.source_debounce.expires_after(std::chrono::milliseconds(50));
+    c.source_debounce.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) reload();
+    });
+  });
 }
 
 void Gateway::stop() {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ enum class ServeMode { kGateway, kEndpointPicker };
 
 struct GatewayOptions {
   std::vector<std::string> config_files;
+  // Configuration documents from another source, read after the files at every reload (the
+  // API server's objects; null: none).
+  std::function<std::string()> more_documents;
   ServeMode mode = ServeMode::kGateway;
   extproc::ServerOptions extproc;  // the endpoint picker's ports and TLS
   std::string listen = "0.0.0.0:8080";
@@ -78,6 +82,8 @@ class Gateway final : public SnapshotSource {
   void run();
   // Loads and validates the configuration files again; swaps it in only if valid.
   bool reload();
+  // From any thread: a reload soon (changes coming together are taken in one).
+  void request_reload();
   // From any thread: begin draining (as SIGTERM does).
   void stop();
 

@@ -1,0 +1,76 @@
+#include "kube/kubernetes_source.hpp"
+
+#include "kube/https_transport.hpp"
+
+namespace infergate::kube {
+
+struct KubernetesSource::Watch {
+  std::unique_ptr<ApiTransport> transport;
+  std::unique_ptr<Reflector> reflector;
+  std::thread thread;
+};
+
+KubernetesSource::KubernetesSource(SourceOptions options,
+                                   std::function<void(const std::string&)> log)
+    : options_(std::move(options)), log_(std::move(log)), state_(options_.render) {}
+
+KubernetesSource::~KubernetesSource() { stop(); }
+
+bool KubernetesSource::start(std::string& error) {
+  const auto& kinds = watched_kinds();
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    auto w = std::make_unique<Watch>();
+    w->transport = make_https_transport(options_.access, error);
+    if (!w->transport) return false;
+    ReflectorOptions ro = options_.reflector;
+    ro.ns = options_.ns;
+    Reflector::Hooks hooks;
+    hooks.on_change = [this, i](const ObjectSet& objects) {
+      state_.set(i, objects);
+      std::function<void()> call;
+      {
+        std::lock_guard lock(mu_);  // a waiter is either before its check or waiting
+        call = on_change_;
+      }
+      changed_.notify_all();
+      if (state_.synced() && call) call();
+    };
+    hooks.on_error = [this](const std::string& e) {
+      if (log_) log_("kubernetes: " + e);
+    };
+    hooks.wait = [this](std::chrono::milliseconds d) {
+      std::unique_lock lock(mu_);
+      return !changed_.wait_for(lock, d, [this] { return stopping_; });
+    };
+    if (kinds[i].kind == "Pod") hooks.trim = trim_pod;
+    w->reflector = std::make_unique<Reflector>(*w->transport, kinds[i].resource, ro, hooks);
+    watches_.push_back(std::move(w));
+  }
+  for (auto& w : watches_) w->thread = std::thread([r = w->reflector.get()] { r->run(); });
+  return true;
+}
+
+void KubernetesSource::set_on_change(std::function<void()> f) {
+  std::lock_guard lock(mu_);
+  on_change_ = std::move(f);
+}
+
+bool KubernetesSource::wait_synced(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [this] { return stopping_ || state_.synced(); }) &&
+         !stopping_;
+}
+
+void KubernetesSource::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& w : watches_) w->reflector->stop();
+  for (auto& w : watches_)
+    if (w->thread.joinable()) w->thread.join();
+  watches_.clear();
+}
+
+}  // namespace infergate::kube

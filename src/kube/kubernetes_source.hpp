@@ -1,0 +1,61 @@
+// The API server as a source of configuration (infergate --kubernetes): a Reflector per
+// watched kind, each on a thread of its own with a connection of its own, feeding one
+// ClusterState. Every change calls on_change (from a reflector's thread); the gateway then
+// reloads with documents() next to its files, through the same reconcile path as a file
+// reload.
+//
+// Thread-safety: start() and stop() from one thread; documents() and synced() from any.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/cluster_state.hpp"
+#include "kube/kubeconfig.hpp"
+
+namespace infergate::kube {
+
+struct SourceOptions {
+  ClusterAccess access;
+  std::string ns;  // one namespace, or empty: every namespace
+  RenderOptions render;
+  ReflectorOptions reflector;
+};
+
+class KubernetesSource {
+ public:
+  KubernetesSource(SourceOptions options, std::function<void(const std::string&)> log);
+  ~KubernetesSource();
+  KubernetesSource(const KubernetesSource&) = delete;
+  KubernetesSource& operator=(const KubernetesSource&) = delete;
+
+  // `f` is called after each change once every kind has been listed (on a reflector's thread).
+  void set_on_change(std::function<void()> f);
+
+  // Starts the watches; false, with `error`, when the API server cannot be reached at all.
+  bool start(std::string& error);
+  // Waits until every kind has been listed once; false when `timeout` passed first.
+  bool wait_synced(std::chrono::milliseconds timeout);
+  bool synced() const { return state_.synced(); }
+  std::string documents() const { return state_.documents(); }
+  void stop();
+
+ private:
+  struct Watch;
+  SourceOptions options_;
+  std::function<void(const std::string&)> log_;
+  ClusterState state_;
+  std::vector<std::unique_ptr<Watch>> watches_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  std::function<void()> on_change_;  // under mu_
+};
+
+}  // namespace infergate::kube
