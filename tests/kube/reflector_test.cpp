@@ -165,6 +165,8 @@ TEST(Reflector, MissingCrdAndBrokenWatchAreReported) {
   run.reflector.run();
   ASSERT_EQ(run.errors.size(), 2u);
   EXPECT_NE(run.errors[0].find("is its CRD installed?"), std::string::npos);
+  ASSERT_GE(run.sets.size(), 2u);
+  EXPECT_TRUE(run.sets[0].empty()) << "a kind not served counts as listed, with no objects";
   EXPECT_NE(run.errors[1].find("malformed event"), std::string::npos);
   EXPECT_EQ(run.reflector.lists(), 2u);
 }
