@@ -6,6 +6,7 @@
 //	extproc-client --addr HOST:PORT [--plaintext] --scenario NAME [--endpoints a:p,b:p]
 //	  [--model M] [--target-model T] [--objective NAME] [--hold N] [--size BYTES] [--timeout 10s]
 //	extproc-client --scenario validate-envoy --file deploy/envoy/envoy.yaml
+//	extproc-client --scenario bench|noop-picker ...   (bench.go, noop_picker.go)
 //
 // It prints "ok <scenario>" and exits 0, or prints what was expected and what
 // came instead and exits 1. Every stream and RPC has a deadline (--timeout).
@@ -81,6 +82,9 @@ var scenarios = map[string]scenario{
 }
 
 func main() {
+	if tool := toolScenario(os.Args[1:]); tool != "" { // bench, noop-picker: their own flags
+		os.Exit(runTool(tool, os.Args[1:]))
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "extproc-client:", err)
