@@ -103,7 +103,10 @@ bool Reflector::list() {
       continue;
     }
     if (r.status != 200) {
-      if (hooks_.on_error) hooks_.on_error(describe(r, "list"));
+      // A kind not served is said once, not at every retry.
+      const bool repeat = r.status == 404 && not_served_;
+      not_served_ = r.status == 404;
+      if (hooks_.on_error && !repeat) hooks_.on_error(describe(r, "list"));
       if (r.status == 404 && !synced_) {
         // The kind is not served (its CRD is not installed): no objects, until it is. It
         // counts as listed, so a cluster without every CRD still gets ready.
@@ -122,6 +125,7 @@ bool Reflector::list() {
       if (hooks_.on_error) hooks_.on_error("list " + kind_.name() + ": a bad answer: " + e.what());
       return false;
     }
+    not_served_ = false;
     const json::object* meta = object_at(page, "metadata");
     version = string_at(meta, "resourceVersion");
     next = string_at(meta, "continue");

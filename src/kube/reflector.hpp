@@ -87,6 +87,7 @@ class Reflector {
   const Hooks hooks_;
   ObjectSet objects_;
   std::string resource_version_;
+  bool not_served_ = false;  // the last list got 404
   std::atomic<bool> stopped_{false};
   std::atomic<bool> synced_{false};
   std::atomic<std::uint64_t> lists_{0};

@@ -97,7 +97,6 @@ struct Gateway::Control {
   net::signal_set signals{io, SIGINT, SIGTERM, SIGHUP};
   std::unique_ptr<HttpFrontend> admin;
   net::steady_timer reload_debounce{io};
-  net::steady_timer source_debounce{io};  // request_reload()'s
   net::steady_timer tls_poll{io};
   std::optional<net::posix::stream_descriptor> inotify;
   std::array<char, 4096> inotify_buffer{};
@@ -169,7 +168,6 @@ void Gateway::stop_control() {
   boost::system::error_code ignored;
   c.signals.cancel(ignored);
   c.reload_debounce.cancel();
-  c.source_debounce.cancel();
   c.tls_poll.cancel();
   if (c.inotify) c.inotify->close(ignored);
   c.io.restart();
@@ -291,12 +289,11 @@ bool Gateway::reload() {
 }
 
 void Gateway::request_reload() {
+  // Changes that come while a reload is pending fold into it: it reads the newest state.
+  if (reload_requested_.exchange(true)) return;
   net::post(control_->io, [this] {
-    Control& c = *control_;
-    c.source_debounce.expires_after(std::chrono::milliseconds(50));
-    c.source_debounce.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) reload();
-    });
+    reload_requested_ = false;
+    reload();
   });
 }
 

@@ -82,7 +82,7 @@ class Gateway final : public SnapshotSource {
   void run();
   // Loads and validates the configuration files again; swaps it in only if valid.
   bool reload();
-  // From any thread: a reload soon (changes coming together are taken in one).
+  // From any thread: a reload soon (changes that come while one is pending are taken in it).
   void request_reload();
   // From any thread: begin draining (as SIGTERM does).
   void stop();
@@ -139,6 +139,7 @@ class Gateway final : public SnapshotSource {
   Counters counters_;
   RequestAccounting accounting_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> reload_requested_{false};  // a request_reload() is pending
 };
 
 }  // namespace infergate::gateway
