@@ -7,14 +7,7 @@ if [[ $# -ne 1 ]]; then
   echo "usage: $0 OUTDIR" >&2
   exit 2
 fi
-go_bin=${GO:-$(command -v go || true)}
-if [[ -z "$go_bin" && -x /usr/local/go/bin/go ]]; then
-  go_bin=/usr/local/go/bin/go
-fi
-if [[ -z "$go_bin" ]] || ! "$go_bin" version >/dev/null 2>&1; then
-  echo "tests/peers/build.sh: no working Go toolchain (looked at \$GO, PATH and /usr/local/go/bin/go)" >&2
-  exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/go-toolchain.sh"
 
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
