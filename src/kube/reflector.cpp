@@ -205,7 +205,11 @@ Reflector::WatchEnd Reflector::watch() {
     if (hooks_.on_error) hooks_.on_error(describe(r, "watch"));
     return WatchEnd::kFailed;
   }
-  return end;
+  if (end != WatchEnd::kExpired || r.error.empty()) return end;
+  // Cut off (a reset, a silence past watch_idle): watched again from the last version, after
+  // a back-off, so a connection that keeps breaking does not turn into a busy loop.
+  if (hooks_.on_error) hooks_.on_error("watch " + kind_.name() + " broke: " + r.error);
+  return WatchEnd::kBroken;
 }
 
 void Reflector::run() {
@@ -229,6 +233,9 @@ void Reflector::run() {
         return;
       case WatchEnd::kExpired:  // the server's timeout: watch on from the last version
         backoff = options_.backoff_initial;
+        break;
+      case WatchEnd::kBroken:
+        if (!back_off()) return;
         break;
       case WatchEnd::kGone:  // the version is too old: list again at once
         ++gone_;

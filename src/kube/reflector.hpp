@@ -73,7 +73,7 @@ class Reflector {
   std::uint64_t relists_after_gone() const { return gone_.load(); }
 
  private:
-  enum class WatchEnd { kExpired, kGone, kFailed, kStopped };
+  enum class WatchEnd { kExpired, kBroken, kGone, kFailed, kStopped };
   // One whole list into objects_; false on failure (logged).
   bool list();
   WatchEnd watch();

@@ -16,6 +16,7 @@ struct ScriptedServer final : ApiTransport {
     int status = 200;
     std::string body;                  // a GET's
     std::vector<std::string> lines{};  // a watch's events
+    std::string error{};               // a watch cut off after its lines
   };
   ApiResponse get(const std::string& target, std::chrono::milliseconds) override {
     targets.push_back(target);
@@ -28,7 +29,7 @@ struct ScriptedServer final : ApiTransport {
     if (a.status != 200) return {a.status, a.body, {}};
     for (const auto& l : a.lines)
       if (!on_line(l)) break;
-    return {200, {}, {}};
+    return {200, {}, a.error};
   }
   void cancel() override {}
   Answer take() {
@@ -153,6 +154,24 @@ TEST(Reflector, ForbiddenNamesVerbAndResourceAndBacksOff) {
                                                                std::chrono::milliseconds(200),
                                                                std::chrono::milliseconds(250)}));
   EXPECT_FALSE(run.reflector.synced());
+}
+
+TEST(Reflector, ABrokenWatchBacksOffAndResumesFromTheLastVersion) {
+  ScriptedServer server;
+  server.script.push_back({200, R"({"metadata":{"resourceVersion":"1"},"items":[]})"});
+  server.script.push_back({200, "", {event("ADDED", pod("a", "5"))}, "connection reset"});
+  server.script.push_back({200, "", {}, "connection reset"});
+  ReflectorOptions o;
+  o.backoff_initial = std::chrono::milliseconds(100);
+  Watched run(server, o);
+  run.reflector.run();
+  EXPECT_EQ(run.reflector.lists(), 1u) << "no list again: the watch resumes";
+  ASSERT_GE(server.targets.size(), 3u);
+  EXPECT_NE(server.targets[2].find("resourceVersion=5"), std::string::npos) << server.targets[2];
+  EXPECT_EQ(run.waits, (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(100),
+                                                               std::chrono::milliseconds(200)}));
+  ASSERT_EQ(run.errors.size(), 2u);
+  EXPECT_NE(run.errors[0].find("broke: connection reset"), std::string::npos) << run.errors[0];
 }
 
 TEST(Reflector, MissingCrdAndBrokenWatchAreReported) {
