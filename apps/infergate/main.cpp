@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   long tls_reload_ms = 0;
   std::string mode = "gateway";
   bool kubernetes = false;
-  std::string kubeconfig, kube_context, watch_namespace, gateway_ref;
+  std::string kubeconfig, kube_context, watch_namespace, gateway_ref, pool_name, pool_namespace;
   long kube_sync_ms = 30000;
   bool plaintext = false;
   po::options_description desc(
@@ -68,6 +68,12 @@ int main(int argc, char** argv) {
     ("gateway", po::value(&gateway_ref),
      "--kubernetes: serve the HTTPRoutes whose parentRefs name this Gateway (NAMESPACE/NAME; "
      "default: every HTTPRoute)")
+    ("pool-name", po::value(&pool_name),
+     "epp with --kubernetes: serve this InferencePool alone, with the objectives and rewrites "
+     "that name it and the Pods it selects, for every model (upstream's --pool-name)")
+    ("pool-namespace", po::value(&pool_namespace),
+     "--pool-name's namespace (default: default); also the namespace watched unless "
+     "--watch-namespace says otherwise")
     ("kube-sync-timeout-ms", po::value(&kube_sync_ms)->default_value(kube_sync_ms),
      "--kubernetes: how long start-up waits for the first lists before serving with what it has")
     ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
@@ -193,6 +199,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!kubeconfig.empty()) kubernetes = true;
+  if (!pool_namespace.empty() && pool_name.empty()) {
+    std::cerr << "infergate: --pool-namespace needs --pool-name\n";
+    return 2;
+  }
+  if (!pool_name.empty() && (o.mode != ServeMode::kEndpointPicker || !kubernetes)) {
+    std::cerr << "infergate: --pool-name needs --mode=epp and --kubernetes\n";
+    return 2;
+  }
+  if (!pool_name.empty() && pool_namespace.empty()) pool_namespace = "default";
+  if (!pool_name.empty() && watch_namespace.empty()) watch_namespace = pool_namespace;
   if (o.config_files.empty() && !kubernetes) {
     std::cerr << "infergate: --config or --kubernetes is required (see infergate --help)\n";
     return 2;
@@ -288,6 +304,8 @@ int main(int argc, char** argv) {
     so.access = std::get<kube::ClusterAccess>(access);
     so.ns = watch_namespace;
     so.render.gateway = gateway_ref;
+    so.render.pool_name = pool_name;
+    so.render.pool_namespace = pool_namespace;
     cluster = std::make_unique<kube::KubernetesSource>(
         so, [](const std::string& line) { std::cerr << "infergate: " << line << "\n"; });
     std::string error;

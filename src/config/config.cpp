@@ -123,6 +123,7 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
   check_unique_names(r.pools, "InferencePool", diag);
   check_unique_names(r.models, "InferenceModel", diag);
   check_unique_names(r.objectives, "InferenceObjective", diag);
+  check_unique_names(r.rewrites, "InferenceModelRewrite", diag);
   check_unique_names(r.routes, "HTTPRoute", diag);
   check_unique_names(r.endpoint_sets, "StaticEndpoints", diag);
   check_unique_names(r.api_key_sets, "ApiKeys", diag);
@@ -171,6 +172,18 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
   for (auto& objective : r.objectives) {
     if (PoolConfig* pool = pool_for(objective.pool, objective.meta))
       pool->objectives.emplace(objective.meta.name, objective);
+  }
+  std::vector<const InferenceModelRewrite*> rewrites;  // oldest first
+  for (const auto& rewrite : r.rewrites) rewrites.push_back(&rewrite);
+  std::stable_sort(rewrites.begin(), rewrites.end(),
+                   [](const auto* a, const auto* b) { return a->meta.order < b->meta.order; });
+  for (const InferenceModelRewrite* rewrite : rewrites) {
+    PoolConfig* pool = pool_for(rewrite->pool, rewrite->meta);
+    if (!pool) continue;
+    for (const ModelRewriteRule& rule : rewrite->rules) {
+      if (rule.models.empty() && !pool->default_rewrite) pool->default_rewrite = rule;
+      for (const std::string& model : rule.models) pool->model_rewrites.emplace(model, rule);
+    }
   }
 
   for (const auto& route : r.routes) {
@@ -283,6 +296,21 @@ std::string dump(const Config& c) {
     std::sort(names.begin(), names.end());
     for (const auto& name : names)
       o << "  objective " << name << " priority:" << p.objectives.at(name).priority << "\n";
+    const auto rewrite_targets = [&](const ModelRewriteRule& rule) {
+      for (const auto& t : rule.targets) o << " target:" << t.name << "*" << t.weight;
+      o << "\n";
+    };
+    names.clear();
+    for (const auto& [name, rule] : p.model_rewrites) names.push_back(name);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      o << "  rewrite " << name;
+      rewrite_targets(p.model_rewrites.at(name));
+    }
+    if (p.default_rewrite) {
+      o << "  rewrite *";
+      rewrite_targets(*p.default_rewrite);
+    }
   }
   for (const auto& r : c.rules) {
     o << "route " << r.route << " rule " << r.rule_index << "\n";

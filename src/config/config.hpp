@@ -34,6 +34,10 @@ struct PoolConfig {
   std::vector<EndpointSpec> endpoints;
   std::unordered_map<std::string, InferenceModel> models;          // by modelName
   std::unordered_map<std::string, InferenceObjective> objectives;  // by name
+  // From the pool's InferenceModelRewrites: the rule of each model an exact match names (the
+  // oldest object's first such rule), and the oldest catch-all rule for every other model.
+  std::unordered_map<std::string, ModelRewriteRule> model_rewrites;
+  std::optional<ModelRewriteRule> default_rewrite;
   // Annotation infergate.dev/scheduling-profile: a profile of the EndpointPickerConfig or a
   // ready-made one; empty: the configuration's (or the gateway's) default.
   std::string scheduling_profile;

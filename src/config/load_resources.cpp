@@ -150,8 +150,11 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
   ObjectMeta meta;
   meta.where = obj.where();
   meta.order = order++;
-  const bool inference_group =
-      group == "inference.networking.k8s.io" || group == "inference.networking.x-k8s.io";
+  const bool inference_group = group == "inference.networking.k8s.io" ||
+                               group == "inference.networking.x-k8s.io" || group == "llm-d.ai";
+  // InferenceObjective and InferenceModelRewrite: the same shape in both groups (llm-d moved them).
+  const bool objective_version =
+      api_version == "inference.networking.x-k8s.io/v1alpha2" || api_version == "llm-d.ai/v1alpha2";
 
   // Reads metadata and spec of a kind InferGate uses into a new element of `into`.
   const auto load = [&](auto& into, auto parse) {
@@ -169,9 +172,10 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
          [&](MapReader& spec, InferencePool& p) { parse_inference_pool(spec, api_version, p); });
   } else if (kind == "InferenceModel" && api_version == "inference.networking.x-k8s.io/v1alpha2") {
     load(r.models, parse_inference_model);
-  } else if (kind == "InferenceObjective" &&
-             api_version == "inference.networking.x-k8s.io/v1alpha2") {
+  } else if (kind == "InferenceObjective" && objective_version) {
     load(r.objectives, parse_inference_objective);
+  } else if (kind == "InferenceModelRewrite" && objective_version) {
+    load(r.rewrites, parse_inference_model_rewrite);
   } else if (kind == "HTTPRoute" && api_version == "gateway.networking.k8s.io/v1") {
     load(r.routes, parse_http_route);
   } else if (kind == "StaticEndpoints" && api_version == "infergate.dev/v1alpha1") {
@@ -181,11 +185,9 @@ void load_document(const YAML::Node& doc, const std::string& file, int& order, L
   } else if (kind == "UpstreamPolicy" && api_version == "infergate.dev/v1alpha1") {
     load(r.upstream_policies, parse_upstream_policy);
   } else if (kind == "EndpointPickerConfig" &&
-             api_version == "inference.networking.x-k8s.io/v1alpha1") {
+             (api_version == "inference.networking.x-k8s.io/v1alpha1" ||
+              api_version == "llm-d.ai/v1alpha1")) {
     parse_endpoint_picker_config(obj, r.picker_configs.emplace_back());
-  } else if (kind == "InferenceModelRewrite" && inference_group) {
-    diag.error(obj.where("kind"), "kind", "InferenceModelRewrite is not supported yet");
-    for (const auto& kv : doc) obj.child(key_text(kv.first));
   } else if (inference_group || group == "infergate.dev" ||
              (kind == "HTTPRoute" && group == "gateway.networking.k8s.io")) {
     diag.error(obj.where("apiVersion"), "apiVersion",

@@ -1,4 +1,5 @@
-// InferenceModel and InferenceObjective (inference.networking.x-k8s.io/v1alpha2).
+// InferenceModel, InferenceObjective and InferenceModelRewrite
+// (inference.networking.x-k8s.io/v1alpha2).
 #include "config/parsers.hpp"
 
 namespace infergate::config {
@@ -68,6 +69,41 @@ void parse_inference_model(MapReader& spec, InferenceModel& out) {
 
 void parse_inference_objective(MapReader& spec, InferenceObjective& out) {
   if (auto p = spec.integer("priority", INT32_MIN, INT32_MAX)) out.priority = *p;
+  parse_pool_ref(spec, out.pool);
+}
+
+void parse_inference_model_rewrite(MapReader& spec, InferenceModelRewrite& out) {
+  if (!spec.has("rules")) spec.error("rules", "required field is missing");
+  for_each_item(spec, "rules", [&](const YAML::Node& item, const std::string& path) {
+    MapReader r(item, path, spec.file(), spec.diagnostics());
+    ModelRewriteRule rule;
+    for_each_item(r, "matches", [&](const YAML::Node& m, const std::string& match_path) {
+      MapReader match(m, match_path, spec.file(), spec.diagnostics());
+      if (!match.has("model")) {
+        match.error("model", "required field is missing");
+        return;
+      }
+      MapReader model(match.child("model"), match.path_of("model"), spec.file(),
+                      spec.diagnostics());
+      if (auto t = model.string("type"); t && *t != "Exact")
+        model.error("type", "must be Exact, got '" + *t + "'");
+      if (auto v = model.string("value", true)) rule.models.push_back(*v);
+    });
+    int with_weight = 0;
+    for_each_item(r, "targets", [&](const YAML::Node& t, const std::string& target_path) {
+      MapReader target(t, target_path, spec.file(), spec.diagnostics());
+      TargetModel tm;
+      if (auto n = target.string("modelRewrite", true)) tm.name = *n;
+      if (target.has("weight")) {
+        ++with_weight;
+        if (auto w = target.integer("weight", 1, 1000000)) tm.weight = *w;
+      }
+      rule.targets.push_back(std::move(tm));
+    });
+    if (with_weight != 0 && with_weight != static_cast<int>(rule.targets.size()))
+      r.error("targets", "either every target has a weight or none has");
+    out.rules.push_back(std::move(rule));
+  });
   parse_pool_ref(spec, out.pool);
 }
 

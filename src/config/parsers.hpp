@@ -10,6 +10,7 @@ namespace infergate::config {
 void parse_inference_pool(MapReader& spec, const std::string& api_version, InferencePool& out);
 void parse_inference_model(MapReader& spec, InferenceModel& out);
 void parse_inference_objective(MapReader& spec, InferenceObjective& out);
+void parse_inference_model_rewrite(MapReader& spec, InferenceModelRewrite& out);
 void parse_http_route(MapReader& spec, HttpRoute& out);
 void parse_static_endpoints(MapReader& spec, StaticEndpoints& out);
 void parse_api_keys(MapReader& spec, ApiKeys& out);

@@ -72,6 +72,19 @@ struct InferenceObjective {
   PoolRef pool;
 };
 
+// InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2, and llm-d.ai/v1alpha2 where
+// upstream moved it): the model a request names, rewritten to one of the targets drawn by weight.
+struct ModelRewriteRule {
+  std::vector<std::string> models;   // exact matches, OR-ed; empty: every request
+  std::vector<TargetModel> targets;  // weights 0 everywhere: uniform
+};
+
+struct InferenceModelRewrite {
+  ObjectMeta meta;
+  std::vector<ModelRewriteRule> rules;
+  PoolRef pool;
+};
+
 struct PathMatch {
   enum class Type { kPathPrefix, kExact };
   Type type = Type::kPathPrefix;
@@ -224,6 +237,7 @@ struct Resources {
   std::vector<InferencePool> pools;
   std::vector<InferenceModel> models;
   std::vector<InferenceObjective> objectives;
+  std::vector<InferenceModelRewrite> rewrites;
   std::vector<HttpRoute> routes;
   std::vector<StaticEndpoints> endpoint_sets;
   std::vector<EndpointPickerConfig> picker_configs;

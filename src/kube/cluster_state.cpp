@@ -1,5 +1,6 @@
 #include "kube/cluster_state.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <map>
 
@@ -52,6 +53,17 @@ bool route_for(const json::object& route, const std::string& gateway) {
   return false;
 }
 
+// Whether an object belongs to the one pool an endpoint picker serves: the pool itself, or an
+// object in its namespace whose spec.poolRef names it.
+bool of_pool(const json::object& object, const std::string& kind, const std::string& ns,
+             const std::string& name) {
+  const json::object* meta = object_at(object, "metadata");
+  if (string_at(meta, "namespace") != ns) return false;
+  if (kind == "InferencePool") return string_at(meta, "name") == name;
+  const json::object* spec = object_at(object, "spec");
+  return string_at(spec ? object_at(*spec, "poolRef") : nullptr, "name") == name;
+}
+
 // The object as a configuration document: its apiVersion and kind, its metadata's name,
 // namespace, labels and annotations, and everything else but its status.
 std::string document_of(const json::object& object, const WatchedKind& kind) {
@@ -85,6 +97,15 @@ const std::vector<WatchedKind>& watched_kinds() {
       {{"inference.networking.x-k8s.io", "v1alpha2", "inferenceobjectives", ""},
        "inference.networking.x-k8s.io/v1alpha2",
        "InferenceObjective"},
+      {{"inference.networking.x-k8s.io", "v1alpha2", "inferencemodelrewrites", ""},
+       "inference.networking.x-k8s.io/v1alpha2",
+       "InferenceModelRewrite"},
+      {{"llm-d.ai", "v1alpha2", "inferenceobjectives", ""},
+       "llm-d.ai/v1alpha2",
+       "InferenceObjective"},
+      {{"llm-d.ai", "v1alpha2", "inferencemodelrewrites", ""},
+       "llm-d.ai/v1alpha2",
+       "InferenceModelRewrite"},
       {{"gateway.networking.k8s.io", "v1", "httproutes", ""},
        "gateway.networking.k8s.io/v1",
        "HTTPRoute"},
@@ -103,12 +124,13 @@ void trim_pod(json::object& pod) {
   pod = json::object{{"metadata", std::move(kept_meta)}, {"status", std::move(kept_status)}};
 }
 
-std::string render_pods(const ObjectSet& pods) {
+std::string render_pods(const ObjectSet& pods, const std::string& only_namespace) {
   // namespace -> endpoint entries
   std::map<std::string, json::array> by_namespace;
   for (const auto& [key, pod] : pods) {
     if (!pod_ready(pod)) continue;
     const json::object* meta = object_at(pod, "metadata");
+    if (!only_namespace.empty() && string_at(meta, "namespace") != only_namespace) continue;
     json::object endpoint;
     endpoint["name"] = string_at(meta, "name");
     endpoint["address"] = string_at(object_at(pod, "status"), "podIP");
@@ -150,17 +172,44 @@ bool ClusterState::synced() const {
 std::string ClusterState::documents() const {
   std::lock_guard lock(mu_);
   const auto& kinds = watched_kinds();
+  const bool one_pool = !options_.pool_name.empty();
+  // With one pool: its v1 object when there is one, else its v1alpha2 object.
+  const std::string pool_key = options_.pool_namespace + "/" + options_.pool_name;
+  bool v1_pool = false;
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i].kind == "InferencePool" && kinds[i].resource.version == "v1")
+      v1_pool = objects_[i].contains(pool_key);
   std::string out;
+  // Every object but the Pods, oldest first (creationTimestamp; RFC 3339 UTC sorts as text):
+  // where upstream lets the oldest object win a clash, the load order decides.
+  struct Entry {
+    std::string created;
+    std::size_t kind;
+    const json::object* object;
+  };
+  std::vector<Entry> entries;
   for (std::size_t i = 0; i < kinds.size(); ++i) {
-    if (kinds[i].kind == "Pod") {
-      out += render_pods(objects_[i]);
+    const std::string& kind = kinds[i].kind;
+    if (kind == "Pod") {
+      out +=
+          one_pool ? render_pods(objects_[i], options_.pool_namespace) : render_pods(objects_[i]);
       continue;
     }
+    if (one_pool && kind == "HTTPRoute") continue;  // the Gateway in front routes
+    if (one_pool && kind == "InferencePool" && v1_pool && kinds[i].resource.version != "v1")
+      continue;
     for (const auto& [key, object] : objects_[i]) {
-      if (kinds[i].kind == "HTTPRoute" && !route_for(object, options_.gateway)) continue;
-      out += document_of(object, kinds[i]);
-      out += "\n---\n";
+      if (kind == "HTTPRoute" && !route_for(object, options_.gateway)) continue;
+      if (one_pool && !of_pool(object, kind, options_.pool_namespace, options_.pool_name)) continue;
+      entries.push_back(
+          {string_at(object_at(object, "metadata"), "creationTimestamp"), i, &object});
     }
+  }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return a.created < b.created; });
+  for (const Entry& e : entries) {
+    out += document_of(*e.object, kinds[e.kind]);
+    out += "\n---\n";
   }
   return out;
 }

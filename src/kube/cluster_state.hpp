@@ -3,8 +3,9 @@
 // same resources, built through the same path as a file reload, so endpoint identity, counters
 // and the prefix index survive every change.
 //
-//   InferencePool (v1 and v1alpha2), InferenceModel (v1alpha2), InferenceObjective (v1alpha2),
-//   HTTPRoute (v1): each object as it is, without its status.
+//   InferencePool (v1 and v1alpha2), InferenceModel (v1alpha2), InferenceObjective and
+//   InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2 and llm-d.ai/v1alpha2),
+//   HTTPRoute (v1): each object as it is, without its status, oldest first.
 //   Pods: those Ready, with a podIP and not being deleted, become the endpoints of a
 //   StaticEndpoints document per namespace (address: the podIP; the pools' targetPorts give
 //   the ports), with their labels for the pools' selectors.
@@ -32,7 +33,12 @@ const std::vector<WatchedKind>& watched_kinds();
 struct RenderOptions {
   // HTTPRoutes are kept only when a parentRef names this Gateway ("namespace/name"; empty:
   // every route).
-  std::string gateway;
+  std::string gateway{};
+  // An endpoint picker's one pool (--pool-name, --pool-namespace): only that InferencePool
+  // (its v1 object when both versions exist), the objects whose poolRef names it, the Pods of
+  // its namespace, and no HTTPRoutes. Empty: everything watched.
+  std::string pool_name{};
+  std::string pool_namespace{};
 };
 
 class ClusterState {
@@ -55,7 +61,8 @@ class ClusterState {
 // Cuts a Pod down to what render_pods reads (Reflector::Hooks::trim).
 void trim_pod(boost::json::object& pod);
 
-// The Pods' StaticEndpoints documents alone (for tests).
-std::string render_pods(const ObjectSet& pods);
+// The Pods' StaticEndpoints documents alone (for tests); only those of `only_namespace` when
+// it is not empty.
+std::string render_pods(const ObjectSet& pods, const std::string& only_namespace = {});
 
 }  // namespace infergate::kube

@@ -81,7 +81,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "gie-v1.0.2/config/manifests/gateway/agentgateway/httproute.yaml"}},
         Bundle{"gie-v1.5.0.txt",
                {kData + "data/qwen3-pool.yaml",
-                "gie-v1.5.0/config/manifests/inferenceobjective.yaml"}}),
+                "gie-v1.5.0/config/manifests/inferenceobjective.yaml"}},
+        Bundle{"gie-v1.5.0-rewrites.txt",
+               {kData + "data/qwen3-pool.yaml",
+                "gie-v1.5.0/extracted-from-docs/inferencemodelrewrite-exact-alias.yaml"}}),
     [](const ::testing::TestParamInfo<Bundle>& param_info) {
       const std::string& golden = param_info.param.golden;
       std::string n = golden.substr(0, golden.size() - 4);

@@ -126,5 +126,81 @@ spec: {priority: 5, poolRef: {name: p0}}
   EXPECT_EQ(resolve_model(config->pools[0], "other", "", random).target_model, "other");
 }
 
+// InferenceModelRewrite, in both groups: an exact match beats a catch-all rule, then the oldest
+// object wins, then the first rule; unweighted targets are drawn uniformly; an InferenceModel
+// that rewrites the model comes first.
+TEST(ResolveModel, ModelRewritesExactBeforeCatchAllThenOldestObject) {
+  auto config = load(pools(1) + R"(apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: catch-all}
+spec:
+  poolRef: {name: p0}
+  rules:
+  - targets: [{modelRewrite: base}]
+---
+apiVersion: llm-d.ai/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: older}
+spec:
+  poolRef: {group: inference.networking.k8s.io, name: p0}
+  rules:
+  - matches: [{model: {type: Exact, value: chat}}, {model: {value: talk}}]
+    targets: [{modelRewrite: chat-v1}, {modelRewrite: chat-v2}]
+  - matches: [{model: {value: chat}}]
+    targets: [{modelRewrite: never-first-rule-wins}]
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: newer}
+spec:
+  poolRef: {name: p0}
+  rules:
+  - matches: [{model: {value: chat}}]
+    targets: [{modelRewrite: never-older-wins}]
+  - matches: [{model: {value: canary}}]
+    targets: [{modelRewrite: stable, weight: 90}, {modelRewrite: next, weight: 10}]
+  - targets: [{modelRewrite: never-older-catch-all-wins}]
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: {name: declared}
+spec: {modelName: talk, poolRef: {name: p0}, targetModels: [{name: talk-lora}]}
+)");
+  const config::PoolConfig& pool = config->pools[0];
+  Mt19937Random random(7);
+  std::map<std::string, int> chat, canary;
+  constexpr int kDraws = 100000;
+  for (int i = 0; i < kDraws; ++i) {
+    ++chat[resolve_model(pool, "chat", "", random).target_model];
+    ++canary[resolve_model(pool, "canary", "", random).target_model];
+  }
+  EXPECT_EQ(chat.size(), 2u);
+  EXPECT_NEAR(chat["chat-v1"] / double(kDraws), 0.5, 0.01);
+  EXPECT_NEAR(canary["stable"] / double(kDraws), 0.9, 0.01);
+  EXPECT_EQ(canary["stable"] + canary["next"], kDraws);
+  EXPECT_EQ(resolve_model(pool, "anything", "", random).target_model, "base");
+  EXPECT_EQ(resolve_model(pool, "talk", "", random).target_model, "talk-lora");
+}
+
+TEST(ResolveModel, ModelRewriteErrorsNameTheField) {
+  config::LoadResult loaded;
+  config::load_text(pools(1) + R"(apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModelRewrite
+metadata: {name: bad}
+spec:
+  poolRef: {name: p0}
+  rules:
+  - matches: [{model: {type: Prefix, value: x}}]
+    targets: [{modelRewrite: a, weight: 1}, {modelRewrite: b}]
+)",
+                    "t.yaml", loaded);
+  const auto built = config::build_config(std::move(loaded));
+  ASSERT_FALSE(built.config);
+  const std::string errors = built.diagnostics.error_text();
+  EXPECT_NE(errors.find("must be Exact, got 'Prefix'"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("either every target has a weight or none has"), std::string::npos)
+      << errors;
+}
+
 }  // namespace
 }  // namespace infergate::gateway

@@ -81,6 +81,68 @@ TEST(ClusterState, RendersWhatTheLoaderBuilds) {
   EXPECT_EQ(c.rules.size(), 1u) << "only the route whose parent is this Gateway";
 }
 
+json::object crd(const std::string& name, const std::string& created, const std::string& spec) {
+  return parse(R"({"metadata":{"name":")" + name + R"(","namespace":"serving",)" +
+               R"("creationTimestamp":")" + created + R"("},"spec":)" + spec + "}");
+}
+
+// An endpoint picker's one pool (--pool-name): that pool (v1 before v1alpha2), what names it,
+// the Pods of its namespace, no routes; InferenceModelRewrites from both groups, the oldest
+// object winning a clash whatever its name.
+TEST(ClusterState, OnePoolForAnEndpointPicker) {
+  RenderOptions options;
+  options.pool_name = "llama";
+  options.pool_namespace = "serving";
+  ClusterState state(options);
+  for (std::size_t i = 0; i < watched_kinds().size(); ++i) state.set(i, {});
+  json::object elsewhere = pod("x", "10.0.9.9", "True");
+  elsewhere["metadata"].as_object()["namespace"] = "elsewhere";
+  state.set(index_of("Pod", "v1"),
+            {{"serving/a", pod("a", "10.0.0.1", "True")}, {"elsewhere/x", elsewhere}});
+  const std::string v1_spec =
+      R"({"targetPorts":[{"number":8000}],"selector":{"matchLabels":{"app":"llama"}},)"
+      R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}})";
+  state.set(index_of("InferencePool", "inference.networking.k8s.io/v1"),
+            {{"serving/llama", crd("llama", "2026-01-01T00:00:00Z", v1_spec)},
+             {"serving/other", crd("other", "2026-01-01T00:00:00Z", v1_spec)}});
+  state.set(index_of("InferencePool", "inference.networking.x-k8s.io/v1alpha2"),
+            {{"serving/llama", crd("llama", "2026-01-01T00:00:00Z",
+                                   R"({"targetPortNumber":9000,"selector":{"app":"llama"}})")}});
+  const auto rewrite = [&](const std::string& name, const std::string& created,
+                           const std::string& pool, const std::string& target) {
+    return crd(name, created,
+               R"({"poolRef":{"name":")" + pool +
+                   R"("},"rules":[{"matches":[{"model":{"value":"chat"}}],)"
+                   R"("targets":[{"modelRewrite":")" +
+                   target + R"("}]}]})");
+  };
+  state.set(index_of("InferenceModelRewrite", "inference.networking.x-k8s.io/v1alpha2"),
+            {{"serving/a-newer", rewrite("a-newer", "2026-03-01T00:00:00Z", "llama", "newer")},
+             {"serving/for-other", rewrite("for-other", "2026-01-01T00:00:00Z", "other", "x")}});
+  state.set(index_of("InferenceModelRewrite", "llm-d.ai/v1alpha2"),
+            {{"serving/z-older", rewrite("z-older", "2026-02-01T00:00:00Z", "llama", "older")}});
+  state.set(index_of("InferenceObjective", "llm-d.ai/v1alpha2"),
+            {{"serving/batch", crd("batch", "2026-01-01T00:00:00Z",
+                                   R"({"priority":-1,"poolRef":{"name":"llama"}})")}});
+  state.set(index_of("HTTPRoute", "gateway.networking.k8s.io/v1"),
+            {{"serving/r", crd("r", "2026-01-01T00:00:00Z",
+                               R"({"rules":[{"backendRefs":[{"name":"other"}]}]})")}});
+
+  config::LoadResult loaded;
+  config::load_text(state.documents(), "kubernetes", loaded);
+  auto built = config::build_config(std::move(loaded));
+  ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
+  const config::Config& c = *built.config;
+  ASSERT_EQ(c.pools.size(), 1u);
+  EXPECT_EQ(c.pools[0].resource.api_version, "inference.networking.k8s.io/v1");
+  ASSERT_EQ(c.pools[0].endpoints.size(), 1u);
+  EXPECT_EQ(c.pools[0].endpoints[0].host, "10.0.0.1");
+  EXPECT_TRUE(c.rules.empty());
+  EXPECT_EQ(c.pools[0].objectives.at("batch").priority, -1);
+  ASSERT_EQ(c.pools[0].model_rewrites.count("chat"), 1u);
+  EXPECT_EQ(c.pools[0].model_rewrites.at("chat").targets.at(0).name, "older");
+}
+
 TEST(ClusterState, TrimmedPodKeepsWhatIsRead) {
   const json::object p = pod("a", "10.0.0.1", "True");
   EXPECT_FALSE(p.contains("spec"));

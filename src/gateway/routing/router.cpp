@@ -55,6 +55,18 @@ RequestError no_route(std::string_view model) {
   return RequestError::not_found("The model `" + std::string(model) + "` does not exist.", "model");
 }
 
+// One of `targets` (not empty), drawn by weight.
+const std::string& draw_target(const std::vector<config::TargetModel>& targets, Random& random) {
+  std::int64_t total = 0;
+  for (const auto& t : targets) total += t.weight;
+  auto draw = static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(total)));
+  for (const auto& t : targets) {
+    if (draw < t.weight) return t.name;
+    draw -= t.weight;
+  }
+  return targets.back().name;
+}
+
 }  // namespace
 
 std::variant<RouteDecision, RequestError> Router::route(std::string_view path,
@@ -106,18 +118,15 @@ ModelResolution resolve_model(const config::PoolConfig& pool, const std::string&
     out.priority = m.criticality == config::Criticality::kCritical    ? 1
                    : m.criticality == config::Criticality::kSheddable ? -1
                                                                       : 0;
-    if (!m.targets.empty()) {
-      std::int64_t total = 0;
-      for (const auto& t : m.targets) total += t.weight;
-      auto draw = static_cast<std::int64_t>(random.below(static_cast<std::uint64_t>(total)));
-      for (const auto& t : m.targets) {
-        if (draw < t.weight) {
-          out.target_model = t.name;
-          break;
-        }
-        draw -= t.weight;
-      }
-    }
+    if (!m.targets.empty()) out.target_model = draw_target(m.targets, random);
+  }
+  // An InferenceModelRewrite applies where no InferenceModel rewrites the model.
+  if (!out.declared || out.declared->targets.empty()) {
+    auto rw = pool.model_rewrites.find(model);
+    const config::ModelRewriteRule* rule = rw != pool.model_rewrites.end() ? &rw->second
+                                           : pool.default_rewrite          ? &*pool.default_rewrite
+                                                                           : nullptr;
+    if (rule && !rule->targets.empty()) out.target_model = draw_target(rule->targets, random);
   }
   out.declared_priority = out.priority;
   if (!objective.empty()) {

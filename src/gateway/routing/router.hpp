@@ -62,7 +62,8 @@ struct ModelResolution {
 };
 
 // Resolves `model` in `pool`: an InferenceModel's targets are drawn by weight (all equal when
-// unweighted); an objective named by `objective` (x-gateway-inference-objective) sets priority.
+// unweighted), else an InferenceModelRewrite's rule for the model (an exact match, else the
+// catch-all); an objective named by `objective` (x-gateway-inference-objective) sets priority.
 ModelResolution resolve_model(const config::PoolConfig& pool, const std::string& model,
                               std::string_view objective, Random& random);
 
