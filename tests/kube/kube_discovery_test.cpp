@@ -5,22 +5,18 @@
 // gateway runs with --kubeconfig and must follow every change within a bounded time, with the
 // requests in flight still served.
 //
-// API calls go through curl (Debian's), with the harness's CA and bearer token.
+// The control plane and the API calls: support/kube_cluster.hpp.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
-#include <thread>
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
+#include "support/kube_cluster.hpp"
 #include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
@@ -28,88 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-
-// Runs a command; its stdout, and whether it exited 0.
-std::pair<std::string, bool> run(const std::string& command) {
-  std::string out;
-  FILE* p = ::popen(command.c_str(), "r");
-  if (!p) return {"", false};
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = ::pclose(p);
-  return {out, WIFEXITED(status) && WEXITSTATUS(status) == 0};
-}
-
-class Cluster {
- public:
-  explicit Cluster(const fs::path& dir) : dir_(dir) {
-    fs::create_directories(dir_);
-    harness_ = std::make_unique<ChildProcess>(
-        INFERGATE_KUBE_HARNESS,
-        std::vector<std::string>{"--dir", dir_.string(), "--bin-dir", INFERGATE_KUBE_BIN_DIR},
-        std::chrono::seconds(90));
-    const json::object ready = json::parse(harness_->ready_json()).as_object();
-    server_ = std::string(ready.at("server").as_string());
-    kubeconfig_ = std::string(ready.at("kubeconfig").as_string());
-    token_ = std::string(ready.at("token").as_string());
-    ca_ = std::string(ready.at("ca").as_string());
-  }
-  const std::string& kubeconfig() const { return kubeconfig_; }
-
-  // `method` `path` with `body` (JSON or YAML); the answer's body, or a failed test.
-  std::string call(const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::string& content_type = "application/json") {
-    const fs::path file = dir_ / "body";
-    std::ofstream(file) << body;
-    const std::string cmd = "curl -sS --max-time 20 --cacert " + ca_ +
-                            " -H 'Authorization: Bearer " + token_ +
-                            "' -H 'Content-Type: " + content_type + "' -X " + method +
-                            (body.empty() ? "" : " --data-binary @" + file.string()) + " '" +
-                            server_ + path + "' -w '\\n%{http_code}'";
-    auto [out, ok] = run(cmd);
-    EXPECT_TRUE(ok) << cmd << "\n" << out;
-    const auto nl = out.rfind('\n');
-    const int code = std::atoi(out.c_str() + nl + 1);
-    EXPECT_LT(code, 300) << method << " " << path << ": " << out;
-    return out.substr(0, nl);
-  }
-  void apply_crd(const std::string& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", text.str(),
-         "application/yaml");
-  }
-  // Waits (bounded) until `plural` of `group_version` is served.
-  void wait_served(const std::string& path) {
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      const std::string cmd = "curl -s -o /dev/null -w '%{http_code}' --cacert " + ca_ +
-                              " -H 'Authorization: Bearer " + token_ + "' '" + server_ + path + "'";
-      if (run(cmd).first == "200") return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling an observable
-    }
-    ADD_FAILURE() << path << " not served in 30 s";
-  }
-  void create_pod(const std::string& name, const std::string& ip, bool ready) {
-    call("POST", "/api/v1/namespaces/serving/pods",
-         R"({"metadata":{"name":")" + name +
-             R"(","labels":{"app":"llama"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}})");
-    set_ready(name, ip, ready);
-  }
-  void set_ready(const std::string& name, const std::string& ip, bool ready) {
-    call("PATCH", "/api/v1/namespaces/serving/pods/" + name + "/status",
-         R"({"status":{"phase":"Running","podIP":")" + ip + R"(","podIPs":[{"ip":")" + ip +
-             R"("}],"conditions":[{"type":"Ready","status":")" + (ready ? "True" : "False") +
-             R"("}]}})",
-         "application/merge-patch+json");
-  }
-
- private:
-  fs::path dir_;
-  std::unique_ptr<ChildProcess> harness_;
-  std::string server_, kubeconfig_, token_, ca_;
-};
 
 // Which endpoint served a completion (the gateway runs with --expose-endpoint-header).
 // Each prompt differs, so prefix affinity does not hold requests on one endpoint.
@@ -143,7 +57,7 @@ bool converges(HttpClient& client, const std::set<std::string>& want,
 
 TEST(KubeDiscovery, PodsComeAndGoUnderTraffic) {
   const fs::path dir = fs::temp_directory_path() / ("kube-discovery-" + std::to_string(::getpid()));
-  Cluster cluster(dir);
+  KubeCluster cluster(dir, INFERGATE_KUBE_HARNESS, INFERGATE_KUBE_BIN_DIR);
   const std::string fixtures = INFERGATE_FIXTURES_DIR;
   cluster.apply_crd(
       fixtures +
@@ -163,7 +77,7 @@ TEST(KubeDiscovery, PodsComeAndGoUnderTraffic) {
                    std::to_string(port) +
                    R"(}],"selector":{"matchLabels":{"app":"llama"}},)"
                    R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}}})");
-  cluster.create_pod("a", "127.0.0.2", true);
+  cluster.create_pod("serving", "a", "127.0.0.2", true);
 
   ChildProcess gateway(
       INFERGATE_BIN,
@@ -177,20 +91,19 @@ TEST(KubeDiscovery, PodsComeAndGoUnderTraffic) {
   EXPECT_EQ(served_by(client), a);
 
   // Scale up: a second Ready pod joins the picking.
-  cluster.create_pod("b", "127.0.0.3", true);
+  cluster.create_pod("serving", "b", "127.0.0.3", true);
   EXPECT_TRUE(converges(client, {a, b}, std::chrono::seconds(5)));
   // Not Ready any more: it leaves at once.
-  cluster.set_ready("a", "127.0.0.2", false);
+  cluster.set_ready("serving", "a", "127.0.0.2", false);
   EXPECT_TRUE(converges(client, {b}, std::chrono::seconds(5)));
   // Deleted: still only b; Ready again after a comes back.
   cluster.call("DELETE", "/api/v1/namespaces/serving/pods/a");
-  cluster.create_pod("a", "127.0.0.2", true);
+  cluster.create_pod("serving", "a", "127.0.0.2", true);
   EXPECT_TRUE(converges(client, {a, b}, std::chrono::seconds(5)));
   // Each change came through a reload (the same path as a file's).
   HttpClient admin("127.0.0.1",
                    static_cast<unsigned short>(ready.at("admin_port").to_number<int>()));
   EXPECT_GE(sample_value(admin.get("/metrics").body, "infergate_config_reloads_total"), 3);
-  fs::remove_all(dir);
 }
 
 }  // namespace

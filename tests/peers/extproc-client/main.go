@@ -5,6 +5,7 @@
 //
 //	extproc-client --addr HOST:PORT [--plaintext] --scenario NAME [--endpoints a:p,b:p]
 //	  [--model M] [--target-model T] [--objective NAME] [--hold N] [--size BYTES] [--timeout 10s]
+//	  [--shapes FILE]
 //	extproc-client --scenario validate-envoy --file deploy/envoy/envoy.yaml
 //	extproc-client --scenario bench|noop-picker ...   (bench.go, noop_picker.go)
 //
@@ -41,6 +42,7 @@ type options struct {
 	size        int
 	timeout     time.Duration
 	file        string
+	shapes      string
 }
 
 // env is what a scenario runs with.
@@ -49,6 +51,7 @@ type env struct {
 	conn    *grpc.ClientConn
 	client  extprocv3.ExternalProcessorClient
 	streams int
+	shapes  *shapeRecorder // --shapes; nil without
 }
 
 type needs int
@@ -112,6 +115,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.size, "size", 2<<20, "oversized: request body size in bytes")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "deadline of every stream and RPC")
 	fs.StringVar(&o.file, "file", "", "validate-envoy: path of the Envoy bootstrap YAML")
+	fs.StringVar(&o.shapes, "shapes", "", "write every reply of every stream to this file, one line each (shapes.go), pass or fail")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -174,7 +178,16 @@ func run(o options) error {
 		e.conn = conn
 		e.client = extprocv3.NewExternalProcessorClient(conn)
 	}
-	return sc.run(e)
+	if o.shapes == "" {
+		return sc.run(e)
+	}
+	e.shapes = &shapeRecorder{}
+	err := sc.run(e)
+	// Streams the scenario left open are ended first; a receiver sees its end at once.
+	if werr := e.shapes.write(o.shapes, 5*time.Second); werr != nil && err == nil {
+		err = werr
+	}
+	return err
 }
 
 // open starts a stream labelled "<scenario>#<n>"; the label is also the
@@ -182,6 +195,7 @@ func run(o options) error {
 func (e *env) open(o streamOpts) (*exchange, error) {
 	e.streams++
 	o.label = fmt.Sprintf("%s#%d", e.opts.scenario, e.streams)
+	o.shapes = e.shapes
 	return openExchange(context.Background(), e.client, e.opts.timeout, o)
 }
 

@@ -39,7 +39,8 @@ type exchange struct {
 	sent     atomic.Int64
 	replies  chan reply
 	pending  []reply
-	done     bool // the receiver has delivered the end of the stream
+	done     bool          // the receiver has delivered the end of the stream
+	shapes   *streamShapes // --shapes: every reply as the receiver saw it; nil without
 }
 
 type streamOpts struct {
@@ -47,6 +48,7 @@ type streamOpts struct {
 	requestMode  procmodev3.ProcessingMode_BodySendMode
 	responseMode procmodev3.ProcessingMode_BodySendMode
 	metadata     *corev3.Metadata // put on every message, as Envoy does
+	shapes       *shapeRecorder   // --shapes, set by env.open; nil records nothing
 }
 
 func fdsOpts() streamOpts {
@@ -62,6 +64,7 @@ func openExchange(parent context.Context, client extprocv3.ExternalProcessorClie
 	stream, err := client.Process(ctx)
 	if err != nil {
 		cancel()
+		o.shapes.open(o.label, cancel).add(nil, err) // a stream that never opened ends at once
 		return nil, fmt.Errorf("%s: opening Process stream: %w", o.label, err)
 	}
 	x := &exchange{
@@ -76,6 +79,7 @@ func openExchange(parent context.Context, client extprocv3.ExternalProcessorClie
 		metadata: o.metadata,
 		replies:  make(chan reply, 256),
 	}
+	x.shapes = o.shapes.open(o.label, cancel)
 	go x.receive()
 	return x, nil
 }
@@ -83,6 +87,8 @@ func openExchange(parent context.Context, client extprocv3.ExternalProcessorClie
 func (x *exchange) receive() {
 	for {
 		msg, err := x.stream.Recv()
+		// Recorded here, before anything can consume it, so the transcript has every reply.
+		x.shapes.add(msg, err)
 		x.replies <- reply{msg: msg, err: err, sendsStarted: x.sent.Load()}
 		if err != nil {
 			return

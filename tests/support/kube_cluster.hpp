@@ -1,0 +1,48 @@
+// A real Kubernetes control plane for integration tests: tests/peers/kube's kube-harness starts
+// etcd and kube-apiserver (built from their Go modules) on loopback ports with a fresh CA and
+// token. API calls go through curl (Debian's), with the harness's CA and bearer token. The fleet
+// is Pods without a node whose status (podIP on 127.0.0.x, Ready) the test writes.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace infergate::testing {
+
+class ChildProcess;
+
+// Runs a shell command; its stdout, and whether it exited 0.
+std::pair<std::string, bool> run_shell(const std::string& command);
+
+class KubeCluster {
+ public:
+  // Starts `harness` (kube-harness) with its binaries in `bin_dir`, its files under `dir`.
+  KubeCluster(const std::filesystem::path& dir, const std::string& harness,
+              const std::string& bin_dir);
+  ~KubeCluster();
+
+  const std::string& kubeconfig() const { return kubeconfig_; }
+
+  // `method` `path` with `body` (JSON or YAML); the answer's body. A failed call or an answer
+  // of 300 or more fails the test.
+  std::string call(const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::string& content_type = "application/json");
+  // Installs the CustomResourceDefinition in `file` (YAML).
+  void apply_crd(const std::string& file);
+  // Waits (bounded) until `path` answers 200.
+  void wait_served(const std::string& path);
+  // A Pod in `ns` labelled app=llama, with its status set as set_ready does.
+  void create_pod(const std::string& ns, const std::string& name, const std::string& ip,
+                  bool ready);
+  void set_ready(const std::string& ns, const std::string& name, const std::string& ip, bool ready);
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<ChildProcess> harness_;
+  std::string server_, kubeconfig_, token_, ca_;
+};
+
+}  // namespace infergate::testing
