@@ -37,7 +37,7 @@ void parse_picker_ref_v1(MapReader& spec, InferencePool& out) {
   }
   parse_failure_mode(ref, out);
   spec.diagnostics().warn(spec.where("endpointPickerRef"), spec.path_of("endpointPickerRef"),
-                          "ignored in standalone mode: InferGate picks endpoints itself");
+                          "ignored: InferGate picks the endpoints itself");
 }
 
 void parse_v1(MapReader& spec, InferencePool& out) {
@@ -89,7 +89,7 @@ void parse_v1alpha2(MapReader& spec, InferencePool& out) {
     ref.integer("portNumber", 1, 65535);
     parse_failure_mode(ref, out);
     spec.diagnostics().warn(spec.where("extensionRef"), spec.path_of("extensionRef"),
-                            "ignored in standalone mode: InferGate picks endpoints itself");
+                            "ignored: InferGate picks the endpoints itself");
   } else {
     spec.child("extensionRef");
   }

@@ -194,12 +194,12 @@ void ExtProcStream::send_decision() {
   const std::string body = upstream_body();
   if (request_mode_ == ProcessingMode::BUFFERED) {
     // One reply: the header mutation is applied with the body here, and a Content-Length
-    // must match the new body.
+    // must match the body. The body goes back whether or not it changed, as the issue's
+    // contract (and Envoy's BUFFERED examples) have it: one reply that holds the whole request.
     pb::ProcessingResponse reply;
     pb::CommonResponse& common = *reply.mutable_request_body()->mutable_response();
     set_destination(reply, common, endpoint, body.size());
-    if (body.size() != body_.size() || !ctx_->quoted_client_model.empty())
-      common.mutable_body_mutation()->set_body(body);
+    common.mutable_body_mutation()->set_body(body);
     if (body.empty()) set_header(*common.mutable_header_mutation(), "content-length", "0");
     send(std::move(reply));
   } else {
