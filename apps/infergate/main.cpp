@@ -317,6 +317,8 @@ int main(int argc, char** argv) {
       std::cerr << "infergate: warning: not every kind was listed within " << kube_sync_ms
                 << " ms; starting with what is known\n";
     o.more_documents = [c = cluster.get()] { return c->documents(); };
+    o.more_metrics = [c = cluster.get()](std::string& out) { c->render_metrics(out); };
+    o.source_ready = [c = cluster.get()] { return c->synced(); };
   }
 
   auto loaded = config::load_config(o.config_files, scheduling::scheduling_validator(o.scheduling),

@@ -1,6 +1,7 @@
 #include "kube/kubernetes_source.hpp"
 
 #include "kube/https_transport.hpp"
+#include "metrics/prometheus_writer.hpp"
 
 namespace infergate::kube {
 
@@ -71,6 +72,25 @@ void KubernetesSource::stop() {
   for (auto& w : watches_)
     if (w->thread.joinable()) w->thread.join();
   watches_.clear();
+}
+
+void KubernetesSource::render_metrics(std::string& out) const {
+  metrics::PrometheusWriter w(out);
+  using metrics::MetricType;
+  const auto per_resource = [&](std::string_view name, std::string_view help, auto value) {
+    w.family(name, MetricType::kCounter, help);
+    for (const auto& watch : watches_)
+      w.sample(name, {{"resource", watch->reflector->resource_name()}},
+               static_cast<double>(value(*watch->reflector)));
+  };
+  per_resource("infergate_kubernetes_lists_total", "Whole lists of a resource from the API server.",
+               [](const Reflector& r) { return r.lists(); });
+  per_resource("infergate_kubernetes_relists_after_gone_total",
+               "Lists again because a watch's version had expired (410 Gone).",
+               [](const Reflector& r) { return r.relists_after_gone(); });
+  w.family("infergate_kubernetes_synced", MetricType::kGauge,
+           "1 once every watched resource has been listed.");
+  w.sample("infergate_kubernetes_synced", state_.synced() ? 1.0 : 0.0);
 }
 
 }  // namespace infergate::kube

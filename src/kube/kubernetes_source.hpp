@@ -44,6 +44,9 @@ class KubernetesSource {
   bool wait_synced(std::chrono::milliseconds timeout);
   bool synced() const { return state_.synced(); }
   std::string documents() const { return state_.documents(); }
+  // Appends the watches' counters to a Prometheus page: lists per resource, relists after an
+  // expired version (410), and whether every kind has been listed.
+  void render_metrics(std::string& out) const;
   void stop();
 
  private:

@@ -201,6 +201,10 @@ Reflector::WatchEnd Reflector::watch() {
                                          [&](std::string_view line) { return apply(line, end); });
   if (stopped_) return WatchEnd::kStopped;
   if (r.status == 410) return WatchEnd::kGone;
+  if (r.status == 0) {  // no answer (the server is restarting, say): resume from the version
+    if (hooks_.on_error) hooks_.on_error("watch " + kind_.name() + ": " + r.error);
+    return WatchEnd::kBroken;
+  }
   if (r.status != 200) {
     if (hooks_.on_error) hooks_.on_error(describe(r, "watch"));
     return WatchEnd::kFailed;

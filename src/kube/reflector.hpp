@@ -71,6 +71,8 @@ class Reflector {
   // Counters for tests and metrics.
   std::uint64_t lists() const { return lists_.load(); }
   std::uint64_t relists_after_gone() const { return gone_.load(); }
+  // "inferencepools.inference.networking.k8s.io/v1"
+  std::string resource_name() const { return kind_.name(); }
 
  private:
   enum class WatchEnd { kExpired, kBroken, kGone, kFailed, kStopped };

@@ -3,16 +3,24 @@
 // CRDs are upstream's release manifests (tests/fixtures/manifests); the fleet is Pods without a
 // node whose status (podIP on 127.0.0.x, Ready) the test writes, pointing at simulators. The
 // gateway runs with --kubeconfig and must follow every change within a bounded time, with the
-// requests in flight still served.
+// requests in flight still served: Pods scaling up and down, how soon a change is seen, a pool's
+// selector changing, a model added and removed, the API server restarting, and a watch whose
+// version was compacted away (410 Gone) listing again.
+//
+// One process runs the suite (tests/kube/CMakeLists.txt): the tests share the control plane,
+// the simulators and the gateway, and each leaves the fleet as it found it (a and b Ready).
 //
 // The control plane and the API calls: support/kube_cluster.hpp.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
@@ -25,12 +33,14 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-// Which endpoint served a completion (the gateway runs with --expose-endpoint-header).
-// Each prompt differs, so prefix affinity does not hold requests on one endpoint.
-std::string served_by(HttpClient& client) {
+// Which endpoint served a completion of `model` (the gateway runs with
+// --expose-endpoint-header). Each prompt differs, so prefix affinity does not hold requests on
+// one endpoint.
+std::string served_by(HttpClient& client,
+                      const std::string& model = "meta-llama/Llama-3.1-8B-Instruct") {
   static int n = 0;
   const auto r = client.post("/v1/completions",
-                             R"({"model":"meta-llama/Llama-3.1-8B-Instruct","prompt":"request )" +
+                             R"({"model":")" + model + R"(","prompt":"request )" +
                                  std::to_string(++n) + R"(","max_tokens":2})",
                              {{"content-type", "application/json"}});
   if (r.status != 200) return "status " + std::to_string(r.status);
@@ -38,8 +48,8 @@ std::string served_by(HttpClient& client) {
   return it == r.headers.end() ? "" : it->second;
 }
 
-// Sends requests until the set of endpoints that served the last `window` of them is `want`,
-// within `bound`; every request must succeed.
+// Sends requests until the set of endpoints that served the last 8 of them is `want`, within
+// `bound`; every request must succeed.
 bool converges(HttpClient& client, const std::set<std::string>& want,
                std::chrono::milliseconds bound) {
   const auto deadline = Clock::now() + bound;
@@ -55,55 +65,231 @@ bool converges(HttpClient& client, const std::set<std::string>& want,
   return false;
 }
 
-TEST(KubeDiscovery, PodsComeAndGoUnderTraffic) {
-  const fs::path dir = fs::temp_directory_path() / ("kube-discovery-" + std::to_string(::getpid()));
-  KubeCluster cluster(dir, INFERGATE_KUBE_HARNESS, INFERGATE_KUBE_BIN_DIR);
-  const std::string fixtures = INFERGATE_FIXTURES_DIR;
-  cluster.apply_crd(
-      fixtures +
-      "/manifests/gie-v1.5.0/config/crd/bases/inference.networking.k8s.io_inferencepools.yaml");
-  cluster.wait_served("/apis/inference.networking.k8s.io/v1/inferencepools");
-  cluster.call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"serving"}})");
+// The sum of every sample of `family` on a Prometheus page.
+double sum_of(const std::string& page, const std::string& family) {
+  double sum = 0;
+  std::stringstream lines(page);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(family + "{") || line.starts_with(family + " "))
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+  return sum;
+}
 
-  // Two simulators on their own loopback addresses, the same port (a pool has one target port).
-  ChildProcess sim_a(INFERGATE_SIM_BIN,
-                     {"--host", "127.0.0.2", "--port", "0", "--gpu-profile", "tiny"});
-  const auto port = replica_ports(sim_a.ready_json()).at(0);
-  ChildProcess sim_b(INFERGATE_SIM_BIN, {"--host", "127.0.0.3", "--port", std::to_string(port),
-                                         "--gpu-profile", "tiny"});
-  cluster.call("POST", "/apis/inference.networking.k8s.io/v1/namespaces/serving/inferencepools",
-               R"({"apiVersion":"inference.networking.k8s.io/v1","kind":"InferencePool",)"
-               R"("metadata":{"name":"llama"},"spec":{"targetPorts":[{"number":)" +
-                   std::to_string(port) +
-                   R"(}],"selector":{"matchLabels":{"app":"llama"}},)"
-                   R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}}})");
-  cluster.create_pod("serving", "a", "127.0.0.2", true);
+class KubeDiscovery : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / ("kube-discovery-" + std::to_string(::getpid()));
+    cluster = new KubeCluster(dir, INFERGATE_KUBE_HARNESS, INFERGATE_KUBE_BIN_DIR);
+    const std::string manifests = std::string(INFERGATE_FIXTURES_DIR) + "/manifests/";
+    cluster->apply_crd(
+        manifests + "gie-v1.5.0/config/crd/bases/inference.networking.k8s.io_inferencepools.yaml");
+    cluster->apply_crd(
+        manifests +
+        "gie-v0.5.1/config/crd/bases/inference.networking.x-k8s.io_inferencemodels.yaml");
+    cluster->wait_served("/apis/inference.networking.k8s.io/v1/inferencepools");
+    cluster->wait_served("/apis/inference.networking.x-k8s.io/v1alpha2/inferencemodels");
+    cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"serving"}})");
 
-  ChildProcess gateway(
-      INFERGATE_BIN,
-      {"--kubeconfig", cluster.kubeconfig(), "--listen", "127.0.0.1:0", "--admin-listen",
-       "127.0.0.1:0", "--workers", "1", "--expose-endpoint-header", "--scrape-interval-ms", "100"},
-      std::chrono::seconds(60));
-  const json::object ready = json::parse(gateway.ready_json()).as_object();
-  HttpClient client("127.0.0.1", static_cast<unsigned short>(ready.at("port").to_number<int>()));
-  const std::string a = "127.0.0.2:" + std::to_string(port);
-  const std::string b = "127.0.0.3:" + std::to_string(port);
-  EXPECT_EQ(served_by(client), a);
+    // Simulators on their own loopback addresses, the same port (a pool has one target port).
+    sims.push_back(new ChildProcess(
+        INFERGATE_SIM_BIN, {"--host", "127.0.0.2", "--port", "0", "--gpu-profile", "tiny"}));
+    port = replica_ports(sims[0]->ready_json()).at(0);
+    for (const char* host : {"127.0.0.3", "127.0.0.4"})
+      sims.push_back(new ChildProcess(
+          INFERGATE_SIM_BIN,
+          {"--host", host, "--port", std::to_string(port), "--gpu-profile", "tiny"}));
+    a = "127.0.0.2:" + std::to_string(port);
+    b = "127.0.0.3:" + std::to_string(port);
+    c = "127.0.0.4:" + std::to_string(port);
+    cluster->call("POST", "/apis/inference.networking.k8s.io/v1/namespaces/serving/inferencepools",
+                  R"({"apiVersion":"inference.networking.k8s.io/v1","kind":"InferencePool",)"
+                  R"("metadata":{"name":"llama"},"spec":{"targetPorts":[{"number":)" +
+                      std::to_string(port) +
+                      R"(}],"selector":{"matchLabels":{"app":"llama"}},)"
+                      R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}}})");
+    cluster->create_pod("serving", "a", "127.0.0.2", true);
 
+    gateway = new ChildProcess(INFERGATE_BIN,
+                               {"--kubeconfig", cluster->kubeconfig(), "--listen", "127.0.0.1:0",
+                                "--admin-listen", "127.0.0.1:0", "--workers", "1",
+                                "--expose-endpoint-header", "--scrape-interval-ms", "100"},
+                               std::chrono::seconds(60));
+    const json::object ready = json::parse(gateway->ready_json()).as_object();
+    client =
+        new HttpClient("127.0.0.1", static_cast<unsigned short>(ready.at("port").to_number<int>()));
+    admin_port = static_cast<unsigned short>(ready.at("admin_port").to_number<int>());
+  }
+
+  static void TearDownTestSuite() {
+    delete client;
+    delete gateway;
+    for (auto* s : sims) delete s;
+    sims.clear();
+    delete cluster;
+  }
+
+  // The endpoints of the pool in the gateway's configuration now (admin /config).
+  static std::set<std::string> endpoints() {
+    std::set<std::string> out;
+    std::stringstream lines(admin_get("/config"));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("  endpoint ")) continue;
+      std::stringstream words(line);
+      std::string word, name, address;
+      words >> word >> name >> address;
+      out.insert(address);
+    }
+    return out;
+  }
+
+  // How long from `start` until the configuration has `want` (polling /config every 2 ms);
+  // -1 ms when not within `bound`.
+  static std::chrono::milliseconds time_until(const std::set<std::string>& want,
+                                              std::chrono::milliseconds bound,
+                                              Clock::time_point start = Clock::now()) {
+    while (Clock::now() - start < bound) {
+      if (endpoints() == want)
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling an observable
+    }
+    return std::chrono::milliseconds(-1);
+  }
+
+  static bool config_has(const std::string& text, bool want, std::chrono::milliseconds bound) {
+    const auto deadline = Clock::now() + bound;
+    while (Clock::now() < deadline) {
+      if ((admin_get("/config").find(text) != std::string::npos) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling an observable
+    }
+    return false;
+  }
+
+  // A connection per call: a kept-alive one may have been closed for idling.
+  static std::string admin_get(const std::string& path) {
+    return HttpClient("127.0.0.1", admin_port).get(path).body;
+  }
+
+  static double metric(const std::string& family) { return sum_of(admin_get("/metrics"), family); }
+
+  static inline fs::path dir;
+  static inline KubeCluster* cluster = nullptr;
+  static inline std::vector<ChildProcess*> sims;
+  static inline ChildProcess* gateway = nullptr;
+  static inline HttpClient* client = nullptr;
+  static inline unsigned short admin_port = 0;
+  static inline int port = 0;
+  static inline std::string a, b, c;
+};
+
+TEST_F(KubeDiscovery, PodsComeAndGoUnderTraffic) {
+  EXPECT_EQ(served_by(*client), a);
   // Scale up: a second Ready pod joins the picking.
-  cluster.create_pod("serving", "b", "127.0.0.3", true);
-  EXPECT_TRUE(converges(client, {a, b}, std::chrono::seconds(5)));
+  cluster->create_pod("serving", "b", "127.0.0.3", true);
+  EXPECT_TRUE(converges(*client, {a, b}, std::chrono::seconds(5)));
   // Not Ready any more: it leaves at once.
-  cluster.set_ready("serving", "a", "127.0.0.2", false);
-  EXPECT_TRUE(converges(client, {b}, std::chrono::seconds(5)));
+  cluster->set_ready("serving", "a", "127.0.0.2", false);
+  EXPECT_TRUE(converges(*client, {b}, std::chrono::seconds(5)));
   // Deleted: still only b; Ready again after a comes back.
-  cluster.call("DELETE", "/api/v1/namespaces/serving/pods/a");
-  cluster.create_pod("serving", "a", "127.0.0.2", true);
-  EXPECT_TRUE(converges(client, {a, b}, std::chrono::seconds(5)));
+  cluster->call("DELETE", "/api/v1/namespaces/serving/pods/a");
+  cluster->create_pod("serving", "a", "127.0.0.2", true);
+  EXPECT_TRUE(converges(*client, {a, b}, std::chrono::seconds(5)));
   // Each change came through a reload (the same path as a file's).
-  HttpClient admin("127.0.0.1",
-                   static_cast<unsigned short>(ready.at("admin_port").to_number<int>()));
-  EXPECT_GE(sample_value(admin.get("/metrics").body, "infergate_config_reloads_total"), 3);
+  EXPECT_GE(metric("infergate_config_reloads_total"), 3);
+}
+
+// From the change sent to the API server (curl started) to the change in the gateway's
+// configuration: 10 changes (b leaving and coming back), within 1 s at the median.
+TEST_F(KubeDiscovery, ChangesAreSeenWithinOneSecond) {
+  ASSERT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
+  std::vector<long> ms;
+  for (int i = 0; i < 10; ++i) {
+    const bool ready = i % 2 == 1;
+    const auto start = Clock::now();
+    cluster->set_ready("serving", "b", "127.0.0.3", ready);
+    const auto took = time_until(ready ? std::set<std::string>{a, b} : std::set<std::string>{a},
+                                 std::chrono::seconds(5), start);
+    EXPECT_NE(took.count(), -1) << "change " << i << " not seen within 5 s";
+    ms.push_back(took.count());
+  }
+  std::vector<long> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  std::string all;
+  for (const long m : ms) all += std::to_string(m) + " ";
+  std::printf("discovery from the change sent, ms: %s(median %ld, max %ld)\n", all.c_str(),
+              sorted[sorted.size() / 2], sorted.back());
+  EXPECT_LT(sorted[sorted.size() / 2], 1000) << all;
+}
+
+// A pool whose selector changes takes the Pods the new selector matches and drops the others.
+TEST_F(KubeDiscovery, ASelectorChangeMovesThePool) {
+  cluster->create_pod("serving", "c", "127.0.0.4", true, "other");
+  const auto select = [](const std::string& app) {
+    cluster->call("PATCH",
+                  "/apis/inference.networking.k8s.io/v1/namespaces/serving/inferencepools/llama",
+                  R"({"spec":{"selector":{"matchLabels":{"app":")" + app + R"("}}}})",
+                  "application/merge-patch+json");
+  };
+  select("other");
+  EXPECT_NE(time_until({c}, std::chrono::seconds(5)).count(), -1);
+  EXPECT_EQ(served_by(*client), c);
+  select("llama");
+  EXPECT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
+  cluster->call("DELETE", "/api/v1/namespaces/serving/pods/c");
+}
+
+// An InferenceModel added rewrites its model; removed, the name passes through again.
+TEST_F(KubeDiscovery, AModelIsAddedAndRemoved) {
+  cluster->call(
+      "POST", "/apis/inference.networking.x-k8s.io/v1alpha2/namespaces/serving/inferencemodels",
+      R"({"apiVersion":"inference.networking.x-k8s.io/v1alpha2","kind":"InferenceModel",)"
+      R"("metadata":{"name":"reviews"},"spec":{"modelName":"food-review","criticality":"Critical",)"
+      R"("poolRef":{"name":"llama"},"targetModels":[{"name":"meta-llama/Llama-3.1-8B-Instruct"}]}})");
+  EXPECT_TRUE(config_has("model food-review criticality:Critical", true, std::chrono::seconds(5)));
+  const std::string served = served_by(*client, "food-review");
+  EXPECT_TRUE(served == a || served == b) << served;
+  cluster->call(
+      "DELETE",
+      "/apis/inference.networking.x-k8s.io/v1alpha2/namespaces/serving/inferencemodels/reviews");
+  EXPECT_TRUE(config_has("model food-review", false, std::chrono::seconds(5)));
+}
+
+// The API server goes away and comes back: the gateway serves from what it knows meanwhile, and
+// its watches resume from the versions they had (nothing listed again), so the next change is
+// seen.
+TEST_F(KubeDiscovery, AnApiServerRestartResumesTheWatches) {
+  const double lists = metric("infergate_kubernetes_lists_total");
+  cluster->restart_apiserver();
+  EXPECT_TRUE(converges(*client, {a, b}, std::chrono::seconds(5)));
+  cluster->set_ready("serving", "b", "127.0.0.3", false);
+  EXPECT_NE(time_until({a}, std::chrono::seconds(20)).count(), -1);
+  cluster->set_ready("serving", "b", "127.0.0.3", true);
+  EXPECT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
+  EXPECT_EQ(metric("infergate_kubernetes_lists_total"), lists) << "watches resumed, no list";
+}
+
+// etcd compacted past every version the gateway holds, then the watches broken (by a restart):
+// each watch from its old version gets 410 Gone, lists again, and changes are seen after.
+TEST_F(KubeDiscovery, ACompactedVersionIsListedAgain) {
+  const double gone = metric("infergate_kubernetes_relists_after_gone_total");
+  cluster->compact();
+  cluster->restart_apiserver();
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (metric("infergate_kubernetes_relists_after_gone_total") <= gone && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling an observable
+  EXPECT_GT(metric("infergate_kubernetes_relists_after_gone_total"), gone);
+  EXPECT_EQ(endpoints(), (std::set<std::string>{a, b})) << "the relist kept the fleet";
+  cluster->set_ready("serving", "b", "127.0.0.3", false);
+  EXPECT_NE(time_until({a}, std::chrono::seconds(5)).count(), -1);
+  cluster->set_ready("serving", "b", "127.0.0.3", true);
+  EXPECT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
+}
+
+// Not Ready until every kind was listed; then ready, with the watches' counters on /metrics.
+TEST_F(KubeDiscovery, ReadyOnceSyncedWithWatchMetrics) {
+  EXPECT_EQ(HttpClient("127.0.0.1", admin_port).get("/readyz").status, 200);
+  const std::string page = admin_get("/metrics");
+  EXPECT_EQ(sample_value(page, "infergate_kubernetes_synced"), 1);
+  EXPECT_GE(sample_value(page, "infergate_kubernetes_lists_total{resource=\"pods/v1\"}"), 1);
 }
 
 }  // namespace

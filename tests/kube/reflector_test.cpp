@@ -174,6 +174,24 @@ TEST(Reflector, ABrokenWatchBacksOffAndResumesFromTheLastVersion) {
   EXPECT_NE(run.errors[0].find("broke: connection reset"), std::string::npos) << run.errors[0];
 }
 
+// A watch that gets no answer at all (the API server restarting) resumes from the last version
+// after a back-off: nothing is listed again unless the version has expired.
+TEST(Reflector, AnUnreachableServerIsWatchedAgainFromTheLastVersion) {
+  ScriptedServer server;
+  server.script.push_back({200, R"({"metadata":{"resourceVersion":"1"},"items":[]})"});
+  server.script.push_back({200, "", {event("ADDED", pod("a", "5"))}, "connection reset"});
+  server.script.push_back({0, "", {}, "connection refused"});
+  server.script.push_back({0, "", {}, "connection refused"});
+  ReflectorOptions o;
+  o.backoff_initial = std::chrono::milliseconds(100);
+  Watched run(server, o);
+  run.reflector.run();
+  EXPECT_EQ(run.reflector.lists(), 1u);
+  ASSERT_GE(server.targets.size(), 4u);
+  EXPECT_NE(server.targets[3].find("resourceVersion=5"), std::string::npos) << server.targets[3];
+  EXPECT_EQ(run.waits.size(), 3u);
+}
+
 TEST(Reflector, MissingCrdAndBrokenWatchAreReported) {
   ScriptedServer server;
   server.script.push_back({404, "", {}});

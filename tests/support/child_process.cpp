@@ -1,5 +1,6 @@
 #include "support/child_process.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,12 +17,18 @@ namespace {
 struct Spawned {
   pid_t pid = -1;
   int output_fd = -1;  // the read end of the child's stdout (and stderr, when asked)
+  int input_fd = -1;   // the write end of its stdin, when asked
 };
 
-// Starts `program` with its stdout (and, `with_stderr`, its stderr) on a pipe.
-Spawned spawn(const std::string& program, const std::vector<std::string>& args, bool with_stderr) {
+// Starts `program` with its stdout (and, `with_stderr`, its stderr) on a pipe, and its stdin
+// on another when `with_stdin`.
+Spawned spawn(const std::string& program, const std::vector<std::string>& args, bool with_stderr,
+              bool with_stdin = false) {
   int fds[2];
-  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  int in[2] = {-1, -1};
+  // The stdin pipe is close-on-exec: the other programs a test starts do not hold it open.
+  if (pipe(fds) != 0 || (with_stdin && pipe2(in, O_CLOEXEC) != 0))
+    throw std::runtime_error("pipe failed");
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -29,6 +36,11 @@ Spawned spawn(const std::string& program, const std::vector<std::string>& args, 
     if (with_stderr) dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
+    if (with_stdin) {
+      dup2(in[0], STDIN_FILENO);
+      close(in[0]);
+      close(in[1]);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -37,44 +49,61 @@ Spawned spawn(const std::string& program, const std::vector<std::string>& args, 
     _exit(127);
   }
   close(fds[1]);
-  return {pid, fds[0]};
+  if (with_stdin) close(in[0]);
+  return {pid, fds[0], in[1]};
 }
 
 }  // namespace
 
 ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
-                           std::chrono::milliseconds timeout) {
-  const Spawned child = spawn(program, args, /*with_stderr=*/false);
+                           std::chrono::milliseconds timeout, bool pipe_stdin) {
+  const Spawned child = spawn(program, args, /*with_stderr=*/false, pipe_stdin);
   pid_ = child.pid;
   stdout_fd_ = child.output_fd;
+  stdin_fd_ = child.input_fd;
+  std::string before;
+  if (auto ready = read_line_after("READY ", timeout, &before)) {
+    banner_ = std::move(before);
+    ready_json_ = std::move(*ready);
+    return;
+  }
+  terminate();
+  throw std::runtime_error(program + " did not get ready; output: " + before);
+}
 
+std::optional<std::string> ChildProcess::read_line_after(const std::string& marker,
+                                                         std::chrono::milliseconds timeout,
+                                                         std::string* before) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string out;
   for (;;) {
+    const auto pos = unread_.find(marker);
+    if (pos != std::string::npos) {
+      const auto eol = unread_.find('\n', pos);
+      if (eol != std::string::npos) {
+        if (before) *before = unread_.substr(0, pos);
+        std::string rest = unread_.substr(pos + marker.size(), eol - pos - marker.size());
+        unread_.erase(0, eol + 1);
+        return rest;
+      }
+    }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     pollfd p{stdout_fd_, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-      terminate();
-      throw std::runtime_error(program + " did not get ready; output: " + out);
-    }
     char buf[4096];
+    if (stdout_fd_ < 0 || left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      break;
     const ssize_t n = read(stdout_fd_, buf, sizeof buf);
-    if (n <= 0) {
-      terminate();
-      throw std::runtime_error(program + " exited before getting ready; output: " + out);
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-    const auto pos = out.find("READY ");
-    if (pos != std::string::npos) {
-      const auto eol = out.find('\n', pos);
-      if (eol != std::string::npos) {
-        banner_ = out.substr(0, pos);
-        ready_json_ = out.substr(pos + 6, eol - pos - 6);
-        return;
-      }
-    }
+    if (n <= 0) break;  // it exited
+    unread_.append(buf, static_cast<std::size_t>(n));
   }
+  if (before) *before = unread_;
+  return std::nullopt;
+}
+
+bool ChildProcess::write_line(const std::string& line) {
+  if (stdin_fd_ < 0) return false;
+  const std::string text = line + "\n";
+  return write(stdin_fd_, text.data(), text.size()) == static_cast<ssize_t>(text.size());
 }
 
 void ChildProcess::signal(int signo) const {
@@ -93,6 +122,8 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
       pid_ = -1;
       if (stdout_fd_ >= 0) close(stdout_fd_);
       stdout_fd_ = -1;
+      if (stdin_fd_ >= 0) close(stdin_fd_);
+      stdin_fd_ = -1;
       return exited ? WEXITSTATUS(status) : -1;
     }
     const auto now = std::chrono::steady_clock::now();

@@ -14,8 +14,11 @@ namespace infergate::testing {
 class ChildProcess {
  public:
   // Starts `program` with `args`; throws if it does not print "READY ..." within `timeout`.
+  // With `pipe_stdin`, its stdin is a pipe that write_line() writes to (and that closes when
+  // the process is gone); without, it inherits the test's.
   ChildProcess(const std::string& program, const std::vector<std::string>& args,
-               std::chrono::milliseconds timeout = std::chrono::seconds(20));
+               std::chrono::milliseconds timeout = std::chrono::seconds(20),
+               bool pipe_stdin = false);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -33,10 +36,19 @@ class ChildProcess {
   // Waits up to `timeout` for the process to exit: its exit status, -1 when a signal ended it,
   // or nullopt when it is still running. Does not kill.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  // Writes `line` and a newline to its stdin (pipe_stdin); false when that failed.
+  bool write_line(const std::string& line);
+  // Reads its stdout up to the next line holding `marker`: the rest of that line, or nullopt
+  // when `timeout` passed or it exited first. What came before the marker goes to `before`.
+  std::optional<std::string> read_line_after(const std::string& marker,
+                                             std::chrono::milliseconds timeout,
+                                             std::string* before = nullptr);
 
  private:
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
+  int stdin_fd_ = -1;
+  std::string unread_;  // stdout read but not yet returned
   std::string ready_json_;
   std::string banner_;
 };

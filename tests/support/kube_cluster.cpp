@@ -32,8 +32,9 @@ KubeCluster::KubeCluster(const fs::path& dir, const std::string& harness,
     : dir_(dir) {
   fs::create_directories(dir_);
   harness_ = std::make_unique<ChildProcess>(
-      harness, std::vector<std::string>{"--dir", dir_.string(), "--bin-dir", bin_dir},
-      std::chrono::seconds(90));
+      harness,
+      std::vector<std::string>{"--dir", dir_.string(), "--bin-dir", bin_dir, "--stdin-control"},
+      std::chrono::seconds(90), /*pipe_stdin=*/true);
   const json::object ready = json::parse(harness_->ready_json()).as_object();
   server_ = std::string(ready.at("server").as_string());
   kubeconfig_ = std::string(ready.at("kubeconfig").as_string());
@@ -83,10 +84,10 @@ void KubeCluster::wait_served(const std::string& path) {
 }
 
 void KubeCluster::create_pod(const std::string& ns, const std::string& name, const std::string& ip,
-                             bool ready) {
+                             bool ready, const std::string& app) {
   call("POST", "/api/v1/namespaces/" + ns + "/pods",
-       R"({"metadata":{"name":")" + name +
-           R"(","labels":{"app":"llama"}},"spec":{"containers":[{"name":"vllm","image":"x"}]}})");
+       R"({"metadata":{"name":")" + name + R"(","labels":{"app":")" + app +
+           R"("}},"spec":{"containers":[{"name":"vllm","image":"x"}]}})");
   set_ready(ns, name, ip, ready);
 }
 
@@ -97,6 +98,20 @@ void KubeCluster::set_ready(const std::string& ns, const std::string& name, cons
            R"("}],"conditions":[{"type":"Ready","status":")" + (ready ? "True" : "False") +
            R"("}]}})",
        "application/merge-patch+json");
+}
+
+void KubeCluster::compact() {
+  ASSERT_TRUE(harness_->write_line("compact"));
+  std::string said;
+  const auto done = harness_->read_line_after("COMPACTED ", std::chrono::seconds(30), &said);
+  ASSERT_TRUE(done) << "kube-harness did not compact etcd; it said: " << said;
+}
+
+void KubeCluster::restart_apiserver() {
+  ASSERT_TRUE(harness_->write_line("restart-apiserver"));
+  std::string said;
+  const auto ready = harness_->read_line_after("READY ", std::chrono::seconds(60), &said);
+  ASSERT_TRUE(ready) << "kube-apiserver did not come back; kube-harness said: " << said;
 }
 
 }  // namespace infergate::testing

@@ -34,10 +34,16 @@ class KubeCluster {
   void apply_crd(const std::string& file);
   // Waits (bounded) until `path` answers 200.
   void wait_served(const std::string& path);
-  // A Pod in `ns` labelled app=llama, with its status set as set_ready does.
-  void create_pod(const std::string& ns, const std::string& name, const std::string& ip,
-                  bool ready);
+  // A Pod in `ns` labelled app=`app`, with its status set as set_ready does.
+  void create_pod(const std::string& ns, const std::string& name, const std::string& ip, bool ready,
+                  const std::string& app = "llama");
   void set_ready(const std::string& ns, const std::string& name, const std::string& ip, bool ready);
+  // Compacts etcd so that every resourceVersion handed out so far is gone: the next watch from
+  // one gets 410 Gone (the API server runs with --watch-cache=false).
+  void compact();
+  // Stops kube-apiserver and starts it again on the same port with the same credentials;
+  // returns once it serves again.
+  void restart_apiserver();
 
  private:
   std::filesystem::path dir_;

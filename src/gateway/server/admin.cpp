@@ -62,6 +62,7 @@ std::string render_metrics(const Gateway& g) {
   one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", r.in_flight);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(),
                       {&g.prefix_indexes(), &g.flow_control()}, out);
+  if (g.options().more_metrics) g.options().more_metrics(out);
   return out;
 }
 
@@ -94,7 +95,9 @@ Handler make_admin_handler(Gateway& gateway, const AdminAccess& access) {
         body = "ready\n";
       } else {
         head.status = 503;
-        body = "not ready: starting (the first scrape round) or draining\n";
+        body =
+            "not ready: starting (the first scrape round, the first lists from Kubernetes) or "
+            "draining\n";
       }
     } else if (path == "/config") {
       body = config::dump(*gateway.current()->config);

@@ -47,6 +47,10 @@ struct GatewayOptions {
   // Configuration documents from another source, read after the files at every reload (the
   // API server's objects; null: none).
   std::function<std::string()> more_documents;
+  // That source's metrics, appended to /metrics; and whether it is ready (until it is,
+  // /readyz answers 503). Null: nothing.
+  std::function<void(std::string&)> more_metrics;
+  std::function<bool()> source_ready;
   ServeMode mode = ServeMode::kGateway;
   extproc::ServerOptions extproc;  // the endpoint picker's ports and TLS
   std::string listen = "0.0.0.0:8080";
@@ -95,7 +99,10 @@ class Gateway final : public SnapshotSource {
 
   // Ready for traffic: listening, the configuration loaded and the first scrape round done, and
   // not draining (/readyz; an endpoint picker's gRPC health says the same).
-  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  bool ready() const {
+    return ready_.load(std::memory_order_relaxed) &&
+           (!options_.source_ready || options_.source_ready());
+  }
 
   // The requests' counters (RequestAccounting), and the process's own.
   const RequestAccounting::Counters& request_counters() const { return accounting_.counters(); }
@@ -109,6 +116,7 @@ class Gateway final : public SnapshotSource {
   // Failed TLS handshakes on the client listener, over all workers.
   std::uint64_t tls_handshake_failures() const;
   const Clock& clock() const { return clock_; }
+  const GatewayOptions& options() const { return options_; }
   Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
   const scheduling::PrefixIndexes& prefix_indexes() const { return *prefix_indexes_; }
   const flowcontrol::FlowControl& flow_control() const { return *flow_control_; }
