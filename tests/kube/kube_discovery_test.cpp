@@ -18,6 +18,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -282,6 +284,85 @@ TEST_F(KubeDiscovery, ACompactedVersionIsListedAgain) {
   EXPECT_NE(time_until({a}, std::chrono::seconds(5)).count(), -1);
   cluster->set_ready("serving", "b", "127.0.0.3", true);
   EXPECT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
+}
+
+// The gateway on a ServiceAccount token bound to exactly deploy/kubernetes/rbac.yaml's roles
+// reads everything it needs; with one permission taken away, the error names the verb and the
+// resource.
+TEST_F(KubeDiscovery, RunsOnTheShippedRbacRolesAndNamesAMissingPermission) {
+  std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/kubernetes/rbac.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::map<std::string, std::string> path_of = {
+      {"ServiceAccount", "/api/v1/namespaces/serving/serviceaccounts"},
+      {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles"},
+      {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}};
+  std::string all = text.str(), doc;
+  std::size_t applied = 0;
+  for (std::size_t from = 0; from < all.size();) {
+    auto sep = all.find("\n---\n", from);
+    if (sep == std::string::npos) sep = all.size();
+    doc = all.substr(from, sep - from);
+    from = sep + 5;
+    for (const auto& [kind, path] : path_of)
+      if (doc.find("\nkind: " + kind + "\n") != std::string::npos) {
+        cluster->call("POST", path, doc, "application/yaml");
+        ++applied;
+      }
+  }
+  ASSERT_EQ(applied, 3u);
+  const json::object token =
+      json::parse(
+          cluster->call(
+              "POST", "/api/v1/namespaces/serving/serviceaccounts/infergate/token",
+              R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}})"))
+          .as_object();
+  const fs::path kubeconfig = dir / "infergate-sa.kubeconfig";
+  std::ofstream(kubeconfig)
+      << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: "
+      << cluster->server() << "\n    certificate-authority: " << cluster->ca_file()
+      << "\nusers:\n- name: infergate\n  user:\n    token: "
+      << token.at("status").at("token").as_string().c_str()
+      << "\ncontexts:\n- name: test\n  context: {cluster: test, user: infergate}\n"
+         "current-context: test\n";
+  const auto check = [&] {
+    return run_to_exit(
+        INFERGATE_BIN,
+        {"--kubeconfig", kubeconfig.string(), "--check-config", "--kube-sync-timeout-ms", "3000"},
+        std::chrono::seconds(30));
+  };
+  const Finished allowed = check();
+  EXPECT_EQ(allowed.status, 0) << allowed.output;
+  EXPECT_NE(allowed.output.find("endpoint a " + a), std::string::npos) << allowed.output;
+  EXPECT_EQ(allowed.output.find("forbidden"), std::string::npos) << allowed.output;
+
+  // Without the Pods rule (the first): the Pods' list is refused, and says so.
+  cluster->call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/infergate-discovery",
+                R"([{"op":"remove","path":"/rules/0"}])", "application/json-patch+json");
+  const Finished refused = check();
+  EXPECT_NE(refused.output.find("forbidden by RBAC (verb list, resource pods/v1)"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find("endpoint a "), std::string::npos) << refused.output;
+}
+
+// An HTTPRoute, its CRD from the Gateway API module (tests/peers/kube/build.sh): a route whose
+// parent is this gateway is served, with the defaults the API server fills in; removed, it goes.
+TEST_F(KubeDiscovery, AnHttpRouteFromTheGatewayApiCrd) {
+  cluster->apply_crd(std::string(INFERGATE_KUBE_BIN_DIR) +
+                     "/crds/gateway.networking.k8s.io_httproutes.yaml");
+  cluster->wait_served("/apis/gateway.networking.k8s.io/v1/httproutes");
+  cluster->call("POST", "/apis/gateway.networking.k8s.io/v1/namespaces/serving/httproutes",
+                R"({"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute",)"
+                R"("metadata":{"name":"llm"},"spec":{"parentRefs":[{"name":"inference-gateway"}],)"
+                R"("rules":[{"matches":[{"path":{"type":"PathPrefix","value":"/v1"}}],)"
+                R"("backendRefs":[{"group":"inference.networking.k8s.io",)"
+                R"("kind":"InferencePool","name":"llama"}]}]}})");
+  EXPECT_TRUE(config_has("route serving/llm rule 0", true, std::chrono::seconds(10)))
+      << admin_get("/config");
+  EXPECT_TRUE(converges(*client, endpoints(), std::chrono::seconds(5)));
+  cluster->call("DELETE", "/apis/gateway.networking.k8s.io/v1/namespaces/serving/httproutes/llm");
+  EXPECT_TRUE(config_has("route serving/llm", false, std::chrono::seconds(5)));
 }
 
 // Not Ready until every kind was listed; then ready, with the watches' counters on /metrics.

@@ -25,6 +25,8 @@ class KubeCluster {
   ~KubeCluster();
 
   const std::string& kubeconfig() const { return kubeconfig_; }
+  const std::string& server() const { return server_; }
+  const std::string& ca_file() const { return ca_; }
 
   // `method` `path` with `body` (JSON or YAML); the answer's body. A failed call or an answer
   // of 300 or more fails the test.

@@ -3,7 +3,7 @@
 #   tests/peers/kube/build.sh OUTDIR
 # puts kube-apiserver (k8s.io/kubernetes/cmd/kube-apiserver), etcd (go.etcd.io/etcd/server/v3,
 # the module's own main) and kube-harness (./cmd/kube-harness, which starts the two) in OUTDIR,
-# at the versions go.mod pins. Go (1.26 or newer) comes from $GO, PATH or /usr/local/go.
+# at the versions go.mod pins, and the HTTPRoute CRD of the Gateway API module in OUTDIR/crds. Go (1.26 or newer) comes from $GO, PATH or /usr/local/go.
 # Extra flags for `go build` (for example -p=1) may be passed in $KUBE_GOFLAGS.
 set -euo pipefail
 
@@ -48,3 +48,12 @@ build=("$go_bin" build -trimpath -buildvcs=false ${KUBE_GOFLAGS:-})
 "${build[@]}" -ldflags "-s -w$kube_ldflags" -o "$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 "${build[@]}" -ldflags "-s -w $etcd_ldflags" -o "$out/etcd" go.etcd.io/etcd/server/v3
 "${build[@]}" -o "$out/kube-harness" ./cmd/kube-harness
+
+# The HTTPRoute CRD, as the Gateway API module publishes it (config/crd/standard), for the tests
+# to install: the module is downloaded (checked against the checksum database) at this version.
+gateway_api_version=v1.6.3
+gateway_api_dir=$(cd / && GOWORK=off GOFLAGS=-mod=mod "$go_bin" mod download -json \
+  "sigs.k8s.io/gateway-api@$gateway_api_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+mkdir -p "$out/crds"
+install -m 644 "$gateway_api_dir/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" \
+  "$out/crds/"
