@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
   long tls_reload_ms = 0;
   std::string mode = "gateway";
   bool kubernetes = false;
-  std::string kubeconfig, kube_context, watch_namespace, gateway_ref, pool_name, pool_namespace;
+  std::string kubeconfig, kube_context, watch_namespace, gateway_ref, pool_name, pool_namespace,
+      picker_config_map;
   long kube_sync_ms = 30000;
   bool plaintext = false;
   po::options_description desc(
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
     ("pool-namespace", po::value(&pool_namespace),
      "--pool-name's namespace (default: default); also the namespace watched unless "
      "--watch-namespace says otherwise")
+    ("picker-config-map", po::value(&picker_config_map),
+     "--kubernetes: the ConfigMap ([NAMESPACE/]NAME) whose data holds the EndpointPickerConfig, "
+     "watched and reloaded like the rest (default namespace: --pool-namespace, --watch-namespace "
+     "or default)")
     ("kube-sync-timeout-ms", po::value(&kube_sync_ms)->default_value(kube_sync_ms),
      "--kubernetes: how long start-up waits for the first lists before serving with what it has")
     ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
@@ -207,6 +212,10 @@ int main(int argc, char** argv) {
     std::cerr << "infergate: --pool-name needs --mode=epp and --kubernetes\n";
     return 2;
   }
+  if (!picker_config_map.empty() && !kubernetes) {
+    std::cerr << "infergate: --picker-config-map needs --kubernetes\n";
+    return 2;
+  }
   if (!pool_name.empty() && pool_namespace.empty()) pool_namespace = "default";
   if (!pool_name.empty() && watch_namespace.empty()) watch_namespace = pool_namespace;
   if (o.config_files.empty() && !kubernetes) {
@@ -306,6 +315,12 @@ int main(int argc, char** argv) {
     so.render.gateway = gateway_ref;
     so.render.pool_name = pool_name;
     so.render.pool_namespace = pool_namespace;
+    if (!picker_config_map.empty() && picker_config_map.find('/') == std::string::npos)
+      picker_config_map = (!pool_namespace.empty()    ? pool_namespace
+                           : !watch_namespace.empty() ? watch_namespace
+                                                      : std::string("default")) +
+                          "/" + picker_config_map;
+    so.picker_config_map = picker_config_map;
     cluster = std::make_unique<kube::KubernetesSource>(
         so, [](const std::string& line) { std::cerr << "infergate: " << line << "\n"; });
     std::string error;

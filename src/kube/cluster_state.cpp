@@ -109,6 +109,7 @@ const std::vector<WatchedKind>& watched_kinds() {
       {{"gateway.networking.k8s.io", "v1", "httproutes", ""},
        "gateway.networking.k8s.io/v1",
        "HTTPRoute"},
+      {{"", "v1", "configmaps", ""}, "v1", "ConfigMap"},
   };
   return kinds;
 }
@@ -200,7 +201,9 @@ std::string ClusterState::documents() const {
       continue;
     for (const auto& [key, object] : objects_[i]) {
       if (kind == "HTTPRoute" && !route_for(object, options_.gateway)) continue;
-      if (one_pool && !of_pool(object, kind, options_.pool_namespace, options_.pool_name)) continue;
+      if (one_pool && kind != "ConfigMap" &&
+          !of_pool(object, kind, options_.pool_namespace, options_.pool_name))
+        continue;
       entries.push_back(
           {string_at(object_at(object, "metadata"), "creationTimestamp"), i, &object});
     }

@@ -5,7 +5,8 @@
 //
 //   InferencePool (v1 and v1alpha2), InferenceModel (v1alpha2), InferenceObjective and
 //   InferenceModelRewrite (inference.networking.x-k8s.io/v1alpha2 and llm-d.ai/v1alpha2),
-//   HTTPRoute (v1): each object as it is, without its status, oldest first.
+//   HTTPRoute (v1), the ConfigMap holding the EndpointPickerConfig (only the one named, see
+//   SourceOptions): each object as it is, without its status, oldest first.
 //   Pods: those Ready, with a podIP and not being deleted, become the endpoints of a
 //   StaticEndpoints document per namespace (address: the podIP; the pools' targetPorts give
 //   the ports), with their labels for the pools' selectors.

@@ -20,11 +20,21 @@ KubernetesSource::~KubernetesSource() { stop(); }
 bool KubernetesSource::start(std::string& error) {
   const auto& kinds = watched_kinds();
   for (std::size_t i = 0; i < kinds.size(); ++i) {
+    ResourceKind resource = kinds[i].resource;
+    ReflectorOptions ro = options_.reflector;
+    ro.ns = options_.ns;
+    if (kinds[i].kind == "ConfigMap") {  // only the one named, in its own namespace
+      const auto slash = options_.picker_config_map.find('/');
+      if (slash == std::string::npos) {
+        state_.set(i, {});  // none named: listed, empty
+        continue;
+      }
+      ro.ns = options_.picker_config_map.substr(0, slash);
+      resource.field_selector = "metadata.name=" + options_.picker_config_map.substr(slash + 1);
+    }
     auto w = std::make_unique<Watch>();
     w->transport = make_https_transport(options_.access, error);
     if (!w->transport) return false;
-    ReflectorOptions ro = options_.reflector;
-    ro.ns = options_.ns;
     Reflector::Hooks hooks;
     hooks.on_change = [this, i](const ObjectSet& objects) {
       state_.set(i, objects);
@@ -44,7 +54,7 @@ bool KubernetesSource::start(std::string& error) {
       return !changed_.wait_for(lock, d, [this] { return stopping_; });
     };
     if (kinds[i].kind == "Pod") hooks.trim = trim_pod;
-    w->reflector = std::make_unique<Reflector>(*w->transport, kinds[i].resource, ro, hooks);
+    w->reflector = std::make_unique<Reflector>(*w->transport, resource, ro, hooks);
     watches_.push_back(std::move(w));
   }
   for (auto& w : watches_) w->thread = std::thread([r = w->reflector.get()] { r->run(); });

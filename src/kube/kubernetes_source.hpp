@@ -24,6 +24,9 @@ namespace infergate::kube {
 struct SourceOptions {
   ClusterAccess access;
   std::string ns;  // one namespace, or empty: every namespace
+  // The ConfigMap whose data holds the EndpointPickerConfig ("namespace/name"), watched alone;
+  // empty: none (ConfigMaps are not watched).
+  std::string picker_config_map;
   RenderOptions render;
   ReflectorOptions reflector;
 };

@@ -94,6 +94,8 @@ bool Reflector::list() {
     std::string target = kind_.path(options_.ns) + "?limit=" + std::to_string(options_.page_size);
     if (!kind_.label_selector.empty())
       target += "&labelSelector=" + query_escape(kind_.label_selector);
+    if (!kind_.field_selector.empty())
+      target += "&fieldSelector=" + query_escape(kind_.field_selector);
     if (!next.empty()) target += "&continue=" + query_escape(next);
     const ApiResponse r = transport_.get(target, options_.request_timeout);
     if (stopped_) return false;
@@ -196,6 +198,8 @@ Reflector::WatchEnd Reflector::watch() {
                        "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
   if (!kind_.label_selector.empty())
     target += "&labelSelector=" + query_escape(kind_.label_selector);
+  if (!kind_.field_selector.empty())
+    target += "&fieldSelector=" + query_escape(kind_.field_selector);
   WatchEnd end = WatchEnd::kExpired;
   const ApiResponse r = transport_.watch(target, options_.watch_idle,
                                          [&](std::string_view line) { return apply(line, end); });

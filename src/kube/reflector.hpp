@@ -27,6 +27,7 @@ struct ResourceKind {
   std::string version;  // "v1", "v1alpha2"
   std::string plural;   // "pods", "inferencepools"
   std::string label_selector;
+  std::string field_selector{};  // "metadata.name=epp-config"
 
   // "/api/v1/namespaces/ns/pods", "/apis/g/v/pods" (ns empty: every namespace).
   std::string path(const std::string& ns) const;

@@ -111,11 +111,12 @@ class KubeDiscovery : public ::testing::Test {
                       R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}}})");
     cluster->create_pod("serving", "a", "127.0.0.2", true);
 
-    gateway = new ChildProcess(INFERGATE_BIN,
-                               {"--kubeconfig", cluster->kubeconfig(), "--listen", "127.0.0.1:0",
-                                "--admin-listen", "127.0.0.1:0", "--workers", "1",
-                                "--expose-endpoint-header", "--scrape-interval-ms", "100"},
-                               std::chrono::seconds(60));
+    gateway = new ChildProcess(
+        INFERGATE_BIN,
+        {"--kubeconfig", cluster->kubeconfig(), "--listen", "127.0.0.1:0", "--admin-listen",
+         "127.0.0.1:0", "--workers", "1", "--expose-endpoint-header", "--scrape-interval-ms", "100",
+         "--picker-config-map", "serving/epp-config"},
+        std::chrono::seconds(60));
     const json::object ready = json::parse(gateway->ready_json()).as_object();
     client =
         new HttpClient("127.0.0.1", static_cast<unsigned short>(ready.at("port").to_number<int>()));
@@ -363,6 +364,40 @@ TEST_F(KubeDiscovery, AnHttpRouteFromTheGatewayApiCrd) {
   EXPECT_TRUE(converges(*client, endpoints(), std::chrono::seconds(5)));
   cluster->call("DELETE", "/apis/gateway.networking.k8s.io/v1/namespaces/serving/httproutes/llm");
   EXPECT_TRUE(config_has("route serving/llm", false, std::chrono::seconds(5)));
+}
+
+// The EndpointPickerConfig in the ConfigMap named by --picker-config-map (as upstream's chart
+// ships it): created, changed and deleted, each change reloaded.
+TEST_F(KubeDiscovery, ThePickerConfigMapIsFollowed) {
+  std::ifstream in(std::string(INFERGATE_FIXTURES_DIR) +
+                   "/manifests/gie-v1.5.0/extracted-from-docs/"
+                   "endpointpickerconfig-prefix-cache-minimal.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto config_map = [&](const std::string& weight) {
+    std::string yaml = text.str();
+    yaml.replace(yaml.find("weight: 50"), 10, "weight: " + weight);
+    json::object cm{{"apiVersion", "v1"},
+                    {"kind", "ConfigMap"},
+                    {"metadata", {{"name", "epp-config"}}},
+                    {"data", {{"default-plugins.yaml", yaml}}}};
+    return json::serialize(cm);
+  };
+  EXPECT_TRUE(config_has("picker profile", false, std::chrono::seconds(1)));
+  cluster->call("POST", "/api/v1/namespaces/serving/configmaps", config_map("50"));
+  EXPECT_TRUE(
+      config_has("picker profile default: prefix-cache-scorer*50", true, std::chrono::seconds(5)))
+      << admin_get("/config");
+  cluster->call("PUT", "/api/v1/namespaces/serving/configmaps/epp-config", config_map("7"));
+  EXPECT_TRUE(
+      config_has("picker profile default: prefix-cache-scorer*7", true, std::chrono::seconds(5)))
+      << admin_get("/config");
+  // Another ConfigMap is none of the gateway's business.
+  cluster->call("POST", "/api/v1/namespaces/serving/configmaps",
+                R"({"metadata":{"name":"unrelated"},"data":{"x":"kind: EndpointPickerConfig"}})");
+  EXPECT_TRUE(converges(*client, endpoints(), std::chrono::seconds(5)));
+  cluster->call("DELETE", "/api/v1/namespaces/serving/configmaps/epp-config");
+  EXPECT_TRUE(config_has("picker profile", false, std::chrono::seconds(5)));
 }
 
 // Not Ready until every kind was listed; then ready, with the watches' counters on /metrics.
