@@ -155,10 +155,12 @@ class ProcessService final : public pb::ExternalProcessor::CallbackService {
   std::atomic<std::size_t> open_{0};
 };
 
-// grpc.health.v1 without leader election: every service is SERVING once the pools are known.
+// grpc.health.v1 without leader election: every service is SERVING while the gateway is
+// ready (its /readyz), NOT_SERVING before and while draining.
 class HealthService final : public health::Health::CallbackService {
  public:
   explicit HealthService(const std::atomic<bool>& serving) : serving_(serving) {}
+  void set_readiness(std::function<bool()> ready) { ready_ = std::move(ready); }
 
   grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
                                   const health::HealthCheckRequest* /*request*/,
@@ -182,10 +184,11 @@ class HealthService final : public health::Health::CallbackService {
 
  private:
   health::HealthCheckResponse::ServingStatus status() const {
-    return serving_.load() ? health::HealthCheckResponse::SERVING
-                           : health::HealthCheckResponse::NOT_SERVING;
+    return serving_.load() && (!ready_ || ready_()) ? health::HealthCheckResponse::SERVING
+                                                    : health::HealthCheckResponse::NOT_SERVING;
   }
   const std::atomic<bool>& serving_;
+  std::function<bool()> ready_;  // set before the server starts
 };
 
 }  // namespace
@@ -259,6 +262,9 @@ std::uint16_t ExtProcServer::health_port() const {
   return static_cast<std::uint16_t>(impl_->health_port);
 }
 void ExtProcServer::set_serving(bool serving) { impl_->serving.store(serving); }
+void ExtProcServer::set_readiness(std::function<bool()> ready) {
+  impl_->health.set_readiness(std::move(ready));
+}
 std::size_t ExtProcServer::open_streams() const { return impl_->process.open(); }
 std::string ExtProcServer::tls_summary() const { return impl_->tls; }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -44,6 +45,9 @@ class ExtProcServer {
   std::uint16_t health_port() const;  // 0: none
   // What the health service answers: SERVING once the pools are known (set at start-up).
   void set_serving(bool serving);
+  // While serving, SERVING only when `ready` says so too (the gateway's /readyz: the first
+  // scrape round, the first lists from Kubernetes). Set before start().
+  void set_readiness(std::function<bool()> ready);
   // Stops taking streams; the open ones may end until `deadline`, then they are cancelled.
   // The workers must still run until it returns.
   void shutdown(std::chrono::milliseconds deadline);

@@ -234,6 +234,7 @@ void Gateway::start() {
     extproc::ServerOptions o = options_.extproc;
     o.stream.max_body_bytes = options_.limits.max_body_bytes;
     extproc_ = std::make_unique<extproc::ExtProcServer>(o, std::move(stream_workers), accounting_);
+    extproc_->set_readiness([this] { return ready(); });  // gRPC health mirrors /readyz
     extproc_->start();
     extproc_->set_serving(true);
     log_line("endpoint picker: ext_proc on port " + std::to_string(extproc_->port()) + ", " +
