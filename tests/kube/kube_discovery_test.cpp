@@ -287,23 +287,25 @@ TEST_F(KubeDiscovery, ACompactedVersionIsListedAgain) {
   EXPECT_NE(time_until({a, b}, std::chrono::seconds(5)).count(), -1);
 }
 
-// The gateway on a ServiceAccount token bound to exactly deploy/kubernetes/rbac.yaml's roles
-// reads everything it needs; with one permission taken away, the error names the verb and the
+// The gateway on a ServiceAccount token bound to exactly the RBAC objects the chart ships
+// (deploy/manifests/gateway.yaml, the chart's render: every namespace, so a ClusterRole) reads
+// everything it needs; with one permission taken away, the error names the verb and the
 // resource.
-TEST_F(KubeDiscovery, RunsOnTheShippedRbacRolesAndNamesAMissingPermission) {
-  std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/kubernetes/rbac.yaml");
+TEST_F(KubeDiscovery, RunsOnTheChartsRbacAndNamesAMissingPermission) {
+  std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml");
   std::stringstream text;
   text << in.rdbuf();
+  cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"infergate"}})");
   const std::map<std::string, std::string> path_of = {
-      {"ServiceAccount", "/api/v1/namespaces/serving/serviceaccounts"},
+      {"ServiceAccount", "/api/v1/namespaces/infergate/serviceaccounts"},
       {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles"},
       {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}};
-  std::string all = text.str(), doc;
+  const std::string all = text.str();
   std::size_t applied = 0;
   for (std::size_t from = 0; from < all.size();) {
     auto sep = all.find("\n---\n", from);
     if (sep == std::string::npos) sep = all.size();
-    doc = all.substr(from, sep - from);
+    const std::string doc = all.substr(from, sep - from);
     from = sep + 5;
     for (const auto& [kind, path] : path_of)
       if (doc.find("\nkind: " + kind + "\n") != std::string::npos) {
@@ -315,7 +317,7 @@ TEST_F(KubeDiscovery, RunsOnTheShippedRbacRolesAndNamesAMissingPermission) {
   const json::object token =
       json::parse(
           cluster->call(
-              "POST", "/api/v1/namespaces/serving/serviceaccounts/infergate/token",
+              "POST", "/api/v1/namespaces/infergate/serviceaccounts/infergate/token",
               R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}})"))
           .as_object();
   const fs::path kubeconfig = dir / "infergate-sa.kubeconfig";
@@ -338,7 +340,7 @@ TEST_F(KubeDiscovery, RunsOnTheShippedRbacRolesAndNamesAMissingPermission) {
   EXPECT_EQ(allowed.output.find("forbidden"), std::string::npos) << allowed.output;
 
   // Without the Pods rule (the first): the Pods' list is refused, and says so.
-  cluster->call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/infergate-discovery",
+  cluster->call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/infergate",
                 R"([{"op":"remove","path":"/rules/0"}])", "application/json-patch+json");
   const Finished refused = check();
   EXPECT_NE(refused.output.find("forbidden by RBAC (verb list, resource pods/v1)"),
