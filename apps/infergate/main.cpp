@@ -1,10 +1,14 @@
 // infergate: the standalone inference gateway. See docs/configuration.md.
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -36,7 +40,9 @@ int main(int argc, char** argv) {
   std::string mode = "gateway";
   bool kubernetes = false;
   std::string kubeconfig, kube_context, watch_namespace, gateway_ref, pool_name, pool_namespace,
-      picker_config_map;
+      picker_config_map, lease_namespace, lease_name;
+  bool no_status = false;
+  long lease_duration_ms = 15000;
   long kube_sync_ms = 30000;
   bool plaintext = false;
   po::options_description desc(
@@ -79,6 +85,15 @@ int main(int argc, char** argv) {
      "--kubernetes: the ConfigMap ([NAMESPACE/]NAME) whose data holds the EndpointPickerConfig, "
      "watched and reloaded like the rest (default namespace: --pool-namespace, --watch-namespace "
      "or default)")
+    ("no-status", po::bool_switch(&no_status),
+     "--kubernetes with --gateway: do not write InferencePool and HTTPRoute status (written by "
+     "default, by the replica holding the Lease)")
+    ("lease-namespace", po::value(&lease_namespace),
+     "the status Lease's namespace (default: $POD_NAMESPACE, else the Gateway's)")
+    ("lease-name", po::value(&lease_name),
+     "the status Lease's name (default: infergate-status-<the Gateway's name>)")
+    ("lease-duration-ms", po::value(&lease_duration_ms)->default_value(lease_duration_ms),
+     "how long a silent Lease holder keeps it before another replica takes over")
     ("kube-sync-timeout-ms", po::value(&kube_sync_ms)->default_value(kube_sync_ms),
      "--kubernetes: how long start-up waits for the first lists before serving with what it has")
     ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
@@ -321,6 +336,26 @@ int main(int argc, char** argv) {
                                                       : std::string("default")) +
                           "/" + picker_config_map;
     so.picker_config_map = picker_config_map;
+    if (!gateway_ref.empty() && o.mode == ServeMode::kGateway && !no_status) {
+      const auto slash = gateway_ref.find('/');
+      if (slash == std::string::npos) {
+        std::cerr << "infergate: --gateway must be NAMESPACE/NAME, got " << gateway_ref << "\n";
+        return 2;
+      }
+      so.status.gateway = gateway_ref;
+      const char* pod_ns = std::getenv("POD_NAMESPACE");
+      so.lease.ns = !lease_namespace.empty() ? lease_namespace
+                    : pod_ns && *pod_ns      ? std::string(pod_ns)
+                                             : gateway_ref.substr(0, slash);
+      so.lease.name =
+          lease_name.empty() ? "infergate-status-" + gateway_ref.substr(slash + 1) : lease_name;
+      so.lease.duration = std::chrono::milliseconds(std::max(1000L, lease_duration_ms));
+      const char* pod = std::getenv("POD_NAME");
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      so.lease.identity =
+          pod && *pod ? std::string(pod) : std::string(host) + "_" + std::to_string(::getpid());
+    }
     cluster = std::make_unique<kube::KubernetesSource>(
         so, [](const std::string& line) { std::cerr << "infergate: " << line << "\n"; });
     std::string error;
@@ -359,8 +394,22 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (cluster) {
-    // Every later change reloads; one now takes in what changed since the first build.
-    cluster->set_on_change([&gateway] { gateway.request_reload(); });
+    // Every later change of the documents reloads (a change the configuration does not read,
+    // such as status, does not); one now takes in what changed since the first build.
+    struct Last {
+      std::mutex mu;
+      std::string documents;
+    };
+    auto last = std::make_shared<Last>();
+    cluster->set_on_change([&gateway, last, c = cluster.get()] {
+      std::string documents = c->documents();
+      {
+        std::lock_guard lock(last->mu);
+        if (documents == last->documents) return;
+        last->documents = std::move(documents);
+      }
+      gateway.request_reload();
+    });
     gateway.request_reload();
   }
   std::printf("infergate: serving on port %u (admin %u)\n", gateway.port(), gateway.admin_port());

@@ -23,6 +23,11 @@ class ApiTransport {
   virtual ~ApiTransport() = default;
   // GET `target` (path and query) whole, within `timeout`.
   virtual ApiResponse get(const std::string& target, std::chrono::milliseconds timeout) = 0;
+  // `method` (POST, PUT, PATCH) `target` with `body` of `content_type`; the whole answer, within
+  // `timeout`.
+  virtual ApiResponse send(const std::string& method, const std::string& target,
+                           const std::string& body, const std::string& content_type,
+                           std::chrono::milliseconds timeout) = 0;
   // GET `target` as a watch: each line of the body goes to `on_line` as it arrives, until the
   // server ends the body, nothing arrives for `idle_timeout`, or on_line returns false. The
   // response says how it began (200, or the error and its body).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <map>
+#include <set>
 
 namespace infergate::kube {
 namespace json = boost::json;
@@ -19,20 +20,6 @@ std::string string_at(const json::object* o, std::string_view key) {
   const json::value* v = o->if_contains(key);
   const json::string* s = v ? v->if_string() : nullptr;
   return s ? std::string(*s) : std::string();
-}
-
-bool pod_ready(const json::object& pod) {
-  const json::object* meta = object_at(pod, "metadata");
-  if (meta && meta->contains("deletionTimestamp")) return false;  // leaving: no new requests
-  const json::object* status = object_at(pod, "status");
-  if (!status || string_at(status, "podIP").empty()) return false;
-  const json::value* conditions = status->if_contains("conditions");
-  if (!conditions || !conditions->is_array()) return false;
-  for (const json::value& c : conditions->as_array()) {
-    const json::object* o = c.if_object();
-    if (o && string_at(o, "type") == "Ready") return string_at(o, "status") == "True";
-  }
-  return false;
 }
 
 // Whether a route's parentRefs name `gateway` ("namespace/name"; a ref without a namespace is
@@ -64,6 +51,56 @@ bool of_pool(const json::object& object, const std::string& kind, const std::str
   return string_at(spec ? object_at(*spec, "poolRef") : nullptr, "name") == name;
 }
 
+// Whether a backendRef (in a route of namespace `ns`) is an InferencePool of that namespace in
+// `pools`.
+bool existing_pool(const json::object& ref, const std::string& ns,
+                   const std::set<std::string>& pools) {
+  const std::string group = string_at(&ref, "group");
+  const json::value* kind = ref.if_contains("kind");
+  if (group != "inference.networking.k8s.io" && group != "inference.networking.x-k8s.io")
+    return false;
+  if (kind && (!kind->is_string() || kind->as_string() != "InferencePool")) return false;
+  // Another namespace's pool would take a ReferenceGrant, which InferGate does not read: such
+  // a reference is not followed (its status says RefNotPermitted).
+  const std::string ref_ns = string_at(&ref, "namespace");
+  if (!ref_ns.empty() && ref_ns != ns) return false;
+  return pools.contains(ns + "/" + string_at(&ref, "name"));
+}
+
+// A route as the gateway can serve it: backendRefs (and RequestMirror filters) to anything but
+// an existing InferencePool left out, as a Gateway implementation serves the rest of a route
+// whose status says ResolvedRefs False. A rule left with no backend answers 503.
+json::object servable_route(json::object route, const std::set<std::string>& pools) {
+  const std::string ns = string_at(object_at(route, "metadata"), "namespace");
+  json::value* spec = route.if_contains("spec");
+  json::value* rules = spec && spec->is_object() ? spec->as_object().if_contains("rules") : nullptr;
+  if (!rules || !rules->is_array()) return route;
+  for (json::value& rule : rules->as_array()) {
+    if (!rule.is_object()) continue;
+    if (json::value* refs = rule.as_object().if_contains("backendRefs"); refs && refs->is_array()) {
+      json::array kept;
+      for (const json::value& ref : refs->as_array())
+        if (ref.is_object() && existing_pool(ref.as_object(), ns, pools)) kept.push_back(ref);
+      *refs = std::move(kept);
+    }
+    if (json::value* filters = rule.as_object().if_contains("filters");
+        filters && filters->is_array()) {
+      json::array kept;
+      for (const json::value& f : filters->as_array()) {
+        const json::object* filter = f.if_object();
+        const json::object* mirror = filter ? object_at(*filter, "requestMirror") : nullptr;
+        const json::object* target = mirror ? object_at(*mirror, "backendRef") : nullptr;
+        if (string_at(filter, "type") == "RequestMirror" &&
+            (!target || !existing_pool(*target, ns, pools)))
+          continue;
+        kept.push_back(f);
+      }
+      *filters = std::move(kept);
+    }
+  }
+  return route;
+}
+
 // The object as a configuration document: its apiVersion and kind, its metadata's name,
 // namespace, labels and annotations, and everything else but its status.
 std::string document_of(const json::object& object, const WatchedKind& kind) {
@@ -81,6 +118,20 @@ std::string document_of(const json::object& object, const WatchedKind& kind) {
 }
 
 }  // namespace
+
+bool pod_ready(const json::object& pod) {
+  const json::object* meta = object_at(pod, "metadata");
+  if (meta && meta->contains("deletionTimestamp")) return false;  // leaving: no new requests
+  const json::object* status = object_at(pod, "status");
+  if (!status || string_at(status, "podIP").empty()) return false;
+  const json::value* conditions = status->if_contains("conditions");
+  if (!conditions || !conditions->is_array()) return false;
+  for (const json::value& c : conditions->as_array()) {
+    const json::object* o = c.if_object();
+    if (o && string_at(o, "type") == "Ready") return string_at(o, "status") == "True";
+  }
+  return false;
+}
 
 const std::vector<WatchedKind>& watched_kinds() {
   static const std::vector<WatchedKind> kinds = {
@@ -163,6 +214,14 @@ void ClusterState::set(std::size_t kind, const ObjectSet& objects) {
   listed_.at(kind) = true;
 }
 
+ObjectSet ClusterState::objects_of(const std::string& kind, const std::string& api_version) const {
+  std::lock_guard lock(mu_);
+  const auto& kinds = watched_kinds();
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i].kind == kind && kinds[i].api_version == api_version) return objects_[i];
+  return {};
+}
+
 bool ClusterState::synced() const {
   std::lock_guard lock(mu_);
   for (const bool l : listed_)
@@ -210,8 +269,14 @@ std::string ClusterState::documents() const {
   }
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& a, const Entry& b) { return a.created < b.created; });
+  std::set<std::string> pools;  // "namespace/name" of every InferencePool, either version
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (kinds[i].kind == "InferencePool")
+      for (const auto& [key, object] : objects_[i]) pools.insert(key);
   for (const Entry& e : entries) {
-    out += document_of(*e.object, kinds[e.kind]);
+    out += kinds[e.kind].kind == "HTTPRoute"
+               ? document_of(servable_route(*e.object, pools), kinds[e.kind])
+               : document_of(*e.object, kinds[e.kind]);
     out += "\n---\n";
   }
   return out;

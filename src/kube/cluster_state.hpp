@@ -49,6 +49,8 @@ class ClusterState {
   void set(std::size_t kind, const ObjectSet& objects);
   // Whether every kind has been listed once.
   bool synced() const;
+  // A copy of the current objects of one kind ("InferencePool", "inference.networking.k8s.io/v1").
+  ObjectSet objects_of(const std::string& kind, const std::string& api_version) const;
   // The configuration documents ("---"-separated JSON, which YAML reads) of the current objects.
   std::string documents() const;
 
@@ -61,6 +63,8 @@ class ClusterState {
 
 // Cuts a Pod down to what render_pods reads (Reflector::Hooks::trim).
 void trim_pod(boost::json::object& pod);
+// Whether a Pod takes requests: Ready, with an IP, not being deleted.
+bool pod_ready(const boost::json::object& pod);
 
 // The Pods' StaticEndpoints documents alone (for tests); only those of `only_namespace` when
 // it is not empty.

@@ -41,11 +41,18 @@ class HttpsTransport final : public ApiTransport {
         port_(std::move(port)) {}
 
   ApiResponse get(const std::string& target, std::chrono::milliseconds timeout) override {
+    return send("GET", target, {}, {}, timeout);
+  }
+
+  ApiResponse send(const std::string& method, const std::string& target, const std::string& body,
+                   const std::string& content_type, std::chrono::milliseconds timeout) override {
     const auto deadline = Clock::now() + timeout;
     ApiResponse out;
     auto stream = connect(deadline, out);
     if (!stream) return out;
-    if (!send(*stream, target, deadline, out)) return out;
+    if (!write_request(*stream, http::string_to_verb(method), target, body, content_type, deadline,
+                       out))
+      return out;
     boost::beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxListBytes);
@@ -67,7 +74,8 @@ class HttpsTransport final : public ApiTransport {
     ApiResponse out;
     auto stream = connect(Clock::now() + idle_timeout, out);
     if (!stream) return out;
-    if (!send(*stream, target, Clock::now() + idle_timeout, out)) return out;
+    if (!write_request(*stream, http::verb::get, target, {}, {}, Clock::now() + idle_timeout, out))
+      return out;
     boost::beast::flat_buffer buffer;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);  // a watch goes on; each event is bounded below
@@ -203,10 +211,20 @@ class HttpsTransport final : public ApiTransport {
     return stream;
   }
 
-  bool send(Stream& stream, const std::string& target, Clock::time_point deadline,
-            ApiResponse& out) {
-    http::request<http::empty_body> request{http::verb::get, target, 11};
+  bool write_request(Stream& stream, http::verb verb, const std::string& target,
+                     const std::string& body, const std::string& content_type,
+                     Clock::time_point deadline, ApiResponse& out) {
+    if (verb == http::verb::unknown) {
+      failed(out, "unknown method");
+      return false;
+    }
+    http::request<http::string_body> request{verb, target, 11};
     request.set(http::field::host, host_);
+    if (verb != http::verb::get) {
+      request.set(http::field::content_type, content_type);
+      request.body() = body;
+      request.prepare_payload();
+    }
     request.set(http::field::accept, "application/json");
     request.set(http::field::user_agent, "infergate");
     std::string token = access_.token;

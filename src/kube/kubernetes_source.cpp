@@ -42,6 +42,7 @@ bool KubernetesSource::start(std::string& error) {
       {
         std::lock_guard lock(mu_);  // a waiter is either before its check or waiting
         call = on_change_;
+        ++changes_;
       }
       changed_.notify_all();
       if (state_.synced() && call) call();
@@ -58,7 +59,64 @@ bool KubernetesSource::start(std::string& error) {
     watches_.push_back(std::move(w));
   }
   for (auto& w : watches_) w->thread = std::thread([r = w->reflector.get()] { r->run(); });
+  if (!options_.status.gateway.empty()) {
+    status_api_ = make_https_transport(options_.access, error);
+    if (!status_api_) return false;
+    status_thread_ = std::thread([this] { write_status_loop(); });
+  }
   return true;
+}
+
+// Holds or waits for the Lease; while held, writes status after every change (once every kind
+// has been listed) and every status_resync. Gives the Lease up when stopped.
+void KubernetesSource::write_status_loop() {
+  LeaderLease lease(*status_api_, options_.lease, [] { return std::chrono::steady_clock::now(); });
+  const auto retry = std::max(options_.lease.duration / 5, std::chrono::milliseconds(200));
+  std::uint64_t written_at = 0;
+  auto last_write = std::chrono::steady_clock::now();
+  std::string last_error;
+  for (;;) {
+    std::string error;
+    const bool held = lease.step(error);
+    if (held != leader_.load() && log_)
+      log_(held ? "kubernetes: this replica holds the Lease " + options_.lease.ns + "/" +
+                      options_.lease.name + ": it writes status"
+                : "kubernetes: the Lease " + options_.lease.ns + "/" + options_.lease.name +
+                      " is another replica's: it writes status");
+    leader_ = held;
+    if (!error.empty() && error != last_error && log_) log_("kubernetes: Lease: " + error);
+    last_error = error;
+    std::uint64_t changes = 0;
+    {
+      std::lock_guard lock(mu_);
+      changes = changes_;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (held && state_.synced() &&
+        (changes != written_at || now - last_write >= options_.status_resync)) {
+      StatusInputs in;
+      in.routes = state_.objects_of("HTTPRoute", "gateway.networking.k8s.io/v1");
+      in.pools = state_.objects_of("InferencePool", "inference.networking.k8s.io/v1");
+      in.pools_v1alpha2 =
+          state_.objects_of("InferencePool", "inference.networking.x-k8s.io/v1alpha2");
+      in.pods = state_.objects_of("Pod", "v1");
+      const auto failures = write_status(*status_api_, std::move(in), options_.status);
+      ++status_writes_;
+      status_failures_ += failures.size();
+      for (const auto& f : failures)
+        if (log_) log_("kubernetes: status: " + f);
+      written_at = changes;
+      last_write = now;
+    }
+    // The holder wakes for a change; the others only to try the Lease again.
+    std::unique_lock lock(mu_);
+    changed_.wait_for(lock, retry, [&] {
+      return stopping_ || (held && changes_ != written_at && state_.synced());
+    });
+    if (stopping_) break;
+  }
+  lease.release();
+  leader_ = false;
 }
 
 void KubernetesSource::set_on_change(std::function<void()> f) {
@@ -82,6 +140,7 @@ void KubernetesSource::stop() {
   for (auto& w : watches_)
     if (w->thread.joinable()) w->thread.join();
   watches_.clear();
+  if (status_thread_.joinable()) status_thread_.join();
 }
 
 void KubernetesSource::render_metrics(std::string& out) const {
@@ -101,6 +160,17 @@ void KubernetesSource::render_metrics(std::string& out) const {
   w.family("infergate_kubernetes_synced", MetricType::kGauge,
            "1 once every watched resource has been listed.");
   w.sample("infergate_kubernetes_synced", state_.synced() ? 1.0 : 0.0);
+  if (options_.status.gateway.empty()) return;
+  w.family("infergate_kubernetes_status_leader", MetricType::kGauge,
+           "1 while this replica holds the status Lease (and writes status).");
+  w.sample("infergate_kubernetes_status_leader", leader_ ? 1.0 : 0.0);
+  w.family("infergate_kubernetes_status_rounds_total", MetricType::kCounter,
+           "Rounds of status computed and written by this replica.");
+  w.sample("infergate_kubernetes_status_rounds_total", static_cast<double>(status_writes_.load()));
+  w.family("infergate_kubernetes_status_write_failures_total", MetricType::kCounter,
+           "Status writes that failed (after retries on conflict).");
+  w.sample("infergate_kubernetes_status_write_failures_total",
+           static_cast<double>(status_failures_.load()));
 }
 
 }  // namespace infergate::kube

@@ -7,6 +7,7 @@
 // Thread-safety: start() and stop() from one thread; documents() and synced() from any.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -18,6 +19,8 @@
 
 #include "kube/cluster_state.hpp"
 #include "kube/kubeconfig.hpp"
+#include "kube/leader_lease.hpp"
+#include "kube/status_writer.hpp"
 
 namespace infergate::kube {
 
@@ -29,6 +32,11 @@ struct SourceOptions {
   std::string picker_config_map;
   RenderOptions render;
   ReflectorOptions reflector;
+  // Status written back (status.gateway set): by the replica holding `lease`, every time the
+  // objects change and every `status_resync`.
+  StatusOptions status;
+  LeaseOptions lease;
+  std::chrono::milliseconds status_resync{30000};
 };
 
 class KubernetesSource {
@@ -54,6 +62,8 @@ class KubernetesSource {
 
  private:
   struct Watch;
+  void write_status_loop();
+
   SourceOptions options_;
   std::function<void(const std::string&)> log_;
   ClusterState state_;
@@ -62,6 +72,13 @@ class KubernetesSource {
   std::condition_variable changed_;
   bool stopping_ = false;
   std::function<void()> on_change_;  // under mu_
+  std::uint64_t changes_ = 0;        // under mu_: every change of any kind
+  // The status writer's, when status is written.
+  std::unique_ptr<ApiTransport> status_api_;
+  std::thread status_thread_;
+  std::atomic<bool> leader_{false};
+  std::atomic<std::uint64_t> status_writes_{0};
+  std::atomic<std::uint64_t> status_failures_{0};
 };
 
 }  // namespace infergate::kube

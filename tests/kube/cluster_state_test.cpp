@@ -143,6 +143,35 @@ TEST(ClusterState, OnePoolForAnEndpointPicker) {
   EXPECT_EQ(c.pools[0].model_rewrites.at("chat").targets.at(0).name, "older");
 }
 
+// A route is served without what it cannot be: backendRefs to a missing pool, to another
+// namespace's (no ReferenceGrant is read) or to a Service are left out, so one such route does
+// not make the whole configuration invalid; its status says why (status_writer).
+TEST(ClusterState, RoutesKeepOnlyTheirExistingPoolsInTheirNamespace) {
+  ClusterState state;
+  for (std::size_t i = 0; i < watched_kinds().size(); ++i) state.set(i, {});
+  state.set(index_of("InferencePool", "inference.networking.k8s.io/v1"),
+            {{"serving/llama",
+              crd("llama", "2026-01-01T00:00:00Z",
+                  R"({"targetPorts":[{"number":8000}],"selector":{"matchLabels":{"app":"x"}},)"
+                  R"("endpointPickerRef":{"name":"epp","port":{"number":9002}}})")}});
+  const std::string g = R"("group":"inference.networking.k8s.io","kind":"InferencePool",)";
+  state.set(index_of("HTTPRoute", "gateway.networking.k8s.io/v1"),
+            {{"serving/r",
+              crd("r", "2026-01-01T00:00:00Z",
+                  R"({"rules":[{"backendRefs":[{)" + g + R"("name":"llama"},{)" + g +
+                      R"("name":"ghost"},{)" + g +
+                      R"("name":"llama","namespace":"elsewhere"},{"name":"svc","port":80}]},)" +
+                      R"({"backendRefs":[{)" + g + R"("name":"ghost"}]}]})")}});
+  config::LoadResult loaded;
+  config::load_text(state.documents(), "kubernetes", loaded);
+  auto built = config::build_config(std::move(loaded));
+  ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
+  ASSERT_EQ(built.config->rules.size(), 2u);
+  ASSERT_EQ(built.config->rules[0].backends.size(), 1u);
+  EXPECT_EQ(built.config->pools[built.config->rules[0].backends[0].pool].name(), "llama");
+  EXPECT_TRUE(built.config->rules[1].backends.empty()) << "a rule with nothing to send to: 503";
+}
+
 TEST(ClusterState, TrimmedPodKeepsWhatIsRead) {
   const json::object p = pod("a", "10.0.0.1", "True");
   EXPECT_FALSE(p.contains("spec"));

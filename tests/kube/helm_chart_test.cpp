@@ -65,13 +65,15 @@ class HelmChart : public ::testing::Test {
   static inline KubeCluster* cluster = nullptr;
 };
 
+const std::string kGatewayValues = "--set kubernetes.gateway=infergate/inference-gateway";
 const std::string kEppValues =
     "--set mode=epp --set pool.name=vllm-llama3-8b-instruct "
     "--set kubernetes.pickerConfigMap=epp-config";
 
 TEST_F(HelmChart, LintsInBothModes) {
   for (const std::string& values : std::vector<std::string>{
-           "", kEppValues, "--set autoscaling.enabled=true --set serviceMonitor.enabled=true"}) {
+           "", kGatewayValues, kEppValues,
+           "--set autoscaling.enabled=true --set serviceMonitor.enabled=true"}) {
     const Finished lint = helm("lint --strict '" + kChart + "' " + values);
     EXPECT_EQ(lint.status, 0) << values << "\n" << lint.output;
   }
@@ -79,7 +81,7 @@ TEST_F(HelmChart, LintsInBothModes) {
 
 TEST_F(HelmChart, ThePlainManifestsAreItsCurrentRender) {
   const std::string manifests = std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/";
-  EXPECT_EQ(read(manifests + "gateway.yaml"), render())
+  EXPECT_EQ(read(manifests + "gateway.yaml"), render(kGatewayValues))
       << "deploy/manifests/gateway.yaml is stale: HELM=build/helm/helm deploy/manifests/render.sh";
   EXPECT_EQ(read(manifests + "epp.yaml"), render(kEppValues))
       << "deploy/manifests/epp.yaml is stale: HELM=build/helm/helm deploy/manifests/render.sh";
@@ -122,7 +124,7 @@ TEST_F(HelmChart, EveryObjectPassesAServerSideDryRun) {
   cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"infergate"}})");
   int checked = 0;
   for (const std::string& values :
-       std::vector<std::string>{"--set autoscaling.enabled=true", kEppValues}) {
+       std::vector<std::string>{kGatewayValues + " --set autoscaling.enabled=true", kEppValues}) {
     const std::string all = render(values);
     for (std::size_t from = all.find("\n---\n"); from != std::string::npos;) {
       const std::size_t next = all.find("\n---\n", from + 5);

@@ -31,6 +31,11 @@ struct ScriptedServer final : ApiTransport {
       if (!on_line(l)) break;
     return {200, {}, a.error};
   }
+  ApiResponse send(const std::string&, const std::string& target, const std::string&,
+                   const std::string&, std::chrono::milliseconds) override {
+    targets.push_back(target);
+    return next(target);
+  }
   void cancel() override {}
   Answer take() {
     if (script.empty()) {

@@ -37,3 +37,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- include "infergate.poolNamespace" . -}}
 {{- end -}}
 {{- end -}}
+
+{{/* Whether status is written: gateway mode, serving a named Gateway, status.enabled. */}}
+{{- define "infergate.writesStatus" -}}
+{{- if and (eq .Values.mode "gateway") .Values.kubernetes.gateway .Values.status.enabled -}}
+true
+{{- end -}}
+{{- end -}}
