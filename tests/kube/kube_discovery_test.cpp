@@ -67,6 +67,13 @@ bool converges(HttpClient& client, const std::set<std::string>& want,
   return false;
 }
 
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 // The sum of every sample of `family` on a Prometheus page.
 double sum_of(const std::string& page, const std::string& family) {
   double sum = 0;
@@ -292,42 +299,13 @@ TEST_F(KubeDiscovery, ACompactedVersionIsListedAgain) {
 // everything it needs; with one permission taken away, the error names the verb and the
 // resource.
 TEST_F(KubeDiscovery, RunsOnTheChartsRbacAndNamesAMissingPermission) {
-  std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
   cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"infergate"}})");
-  const std::map<std::string, std::string> path_of = {
-      {"ServiceAccount", "/api/v1/namespaces/infergate/serviceaccounts"},
-      {"ClusterRole", "/apis/rbac.authorization.k8s.io/v1/clusterroles"},
-      {"ClusterRoleBinding", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}};
-  const std::string all = text.str();
-  std::size_t applied = 0;
-  for (std::size_t from = 0; from < all.size();) {
-    auto sep = all.find("\n---\n", from);
-    if (sep == std::string::npos) sep = all.size();
-    const std::string doc = all.substr(from, sep - from);
-    from = sep + 5;
-    for (const auto& [kind, path] : path_of)
-      if (doc.find("\nkind: " + kind + "\n") != std::string::npos) {
-        cluster->call("POST", path, doc, "application/yaml");
-        ++applied;
-      }
-  }
-  ASSERT_EQ(applied, 3u);
-  const json::object token =
-      json::parse(
-          cluster->call(
-              "POST", "/api/v1/namespaces/infergate/serviceaccounts/infergate/token",
-              R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}})"))
-          .as_object();
+  ASSERT_EQ(cluster->apply(
+                read_file(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml"),
+                {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}, "infergate"),
+            3);
   const fs::path kubeconfig = dir / "infergate-sa.kubeconfig";
-  std::ofstream(kubeconfig)
-      << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: "
-      << cluster->server() << "\n    certificate-authority: " << cluster->ca_file()
-      << "\nusers:\n- name: infergate\n  user:\n    token: "
-      << token.at("status").at("token").as_string().c_str()
-      << "\ncontexts:\n- name: test\n  context: {cluster: test, user: infergate}\n"
-         "current-context: test\n";
+  cluster->write_service_account_kubeconfig("infergate", "infergate", kubeconfig.string());
   const auto check = [&] {
     return run_to_exit(
         INFERGATE_BIN,

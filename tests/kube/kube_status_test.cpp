@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -106,6 +107,20 @@ class KubeStatus : public ::testing::Test {
                   "/apis/gateway.networking.k8s.io/v1/namespaces/serving/httproutes/r-llama/status",
                   json::serialize(r));
 
+    // The replicas run on exactly the RBAC objects the chart ships for a gateway that writes
+    // status (deploy/manifests/gateway.yaml): its ClusterRole, and its Lease's Role in the
+    // release's namespace.
+    cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"infergate"}})");
+    std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml");
+    std::stringstream chart;
+    chart << in.rdbuf();
+    const int applied = cluster->apply(
+        chart.str(), {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
+        "infergate");
+    EXPECT_EQ(applied, 5);
+    kubeconfig = (dir / "infergate-sa.kubeconfig").string();
+    cluster->write_service_account_kubeconfig("infergate", "infergate", kubeconfig);
+
     for (int i = 0; i < 2; ++i) replicas[i] = start_replica();
   }
 
@@ -135,10 +150,11 @@ class KubeStatus : public ::testing::Test {
     Replica r;
     r.process = std::make_unique<ChildProcess>(
         INFERGATE_BIN,
-        std::vector<std::string>{"--kubeconfig", cluster->kubeconfig(), "--gateway",
-                                 "serving/inference-gateway", "--lease-duration-ms", "3000",
-                                 "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-                                 "--workers", "1", "--scrape-interval-ms", "200"},
+        std::vector<std::string>{"--kubeconfig", kubeconfig, "--gateway",
+                                 "serving/inference-gateway", "--lease-namespace", "infergate",
+                                 "--lease-duration-ms", "3000", "--listen", "127.0.0.1:0",
+                                 "--admin-listen", "127.0.0.1:0", "--workers", "1",
+                                 "--scrape-interval-ms", "200"},
         std::chrono::seconds(60));
     const json::object ready = json::parse(r.process->ready_json()).as_object();
     r.port = static_cast<unsigned short>(ready.at("port").to_number<int>());
@@ -169,12 +185,13 @@ class KubeStatus : public ::testing::Test {
 
   static std::string holder() {
     const json::object lease =
-        get("/apis/coordination.k8s.io/v1/namespaces/serving/leases/"
+        get("/apis/coordination.k8s.io/v1/namespaces/infergate/leases/"
             "infergate-status-inference-gateway");
     return std::string(lease.at("spec").at("holderIdentity").as_string());
   }
 
   static inline fs::path dir;
+  static inline std::string kubeconfig;  // the chart's ServiceAccount's
   static inline KubeCluster* cluster = nullptr;
   static inline ChildProcess* sim = nullptr;
   static inline Replica replicas[2];

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
@@ -98,6 +99,58 @@ void KubeCluster::set_ready(const std::string& ns, const std::string& name, cons
            R"("}],"conditions":[{"type":"Ready","status":")" + (ready ? "True" : "False") +
            R"("}]}})",
        "application/merge-patch+json");
+}
+
+namespace {
+
+// A top-level or metadata field of one YAML document as helm writes it ("kind: Deployment").
+std::string field(const std::string& doc, const std::string& key) {
+  std::stringstream lines(doc);
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with(key + ": ")) return line.substr(key.size() + 2);
+  return {};
+}
+
+}  // namespace
+
+int KubeCluster::apply(const std::string& text, const std::vector<std::string>& kinds,
+                       const std::string& ns, bool dry_run) {
+  int applied = 0;
+  for (std::size_t from = 0; from < text.size();) {
+    auto sep = text.find("\n---\n", from);
+    if (sep == std::string::npos) sep = text.size();
+    const std::string doc = text.substr(from, sep - from);
+    from = sep + 5;
+    const std::string kind = field(doc, "kind");
+    if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) continue;
+    std::string doc_ns = field(doc, "  namespace");
+    if (doc_ns.empty()) doc_ns = ns;
+    std::string plural = kind;
+    for (auto& c : plural) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    plural += "s";
+    const std::string api_version = field(doc, "apiVersion");
+    const bool cluster_scoped = kind == "ClusterRole" || kind == "ClusterRoleBinding";
+    const std::string path = (api_version == "v1" ? "/api/v1" : "/apis/" + api_version) +
+                             (cluster_scoped ? "" : "/namespaces/" + doc_ns) + "/" + plural;
+    call("POST", path + (dry_run ? "?dryRun=All" : ""), doc, "application/yaml");
+    ++applied;
+  }
+  return applied;
+}
+
+void KubeCluster::write_service_account_kubeconfig(const std::string& ns, const std::string& name,
+                                                   const std::string& path) {
+  const json::object token =
+      json::parse(call("POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/" + name + "/token",
+                       R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
+                       R"("spec":{}})"))
+          .as_object();
+  std::ofstream(path) << "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
+                      << "    server: " << server_ << "\n    certificate-authority: " << ca_
+                      << "\nusers:\n- name: " << name << "\n  user:\n    token: "
+                      << token.at("status").at("token").as_string().c_str()
+                      << "\ncontexts:\n- name: test\n  context: {cluster: test, user: " << name
+                      << "}\ncurrent-context: test\n";
 }
 
 void KubeCluster::compact() {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace infergate::testing {
 
@@ -40,6 +41,15 @@ class KubeCluster {
   void create_pod(const std::string& ns, const std::string& name, const std::string& ip, bool ready,
                   const std::string& app = "llama");
   void set_ready(const std::string& ns, const std::string& name, const std::string& ip, bool ready);
+  // Creates the objects of `kinds` among the YAML documents in `text` (a rendered chart, say),
+  // each at the path its apiVersion and kind give, in its own namespace (`ns` when it names
+  // none); with `dry_run`, a server-side dry run of each instead. Returns how many.
+  int apply(const std::string& text, const std::vector<std::string>& kinds, const std::string& ns,
+            bool dry_run = false);
+  // A kubeconfig at `path` whose user is a token of the ServiceAccount `ns`/`name` (a
+  // TokenRequest), for running a program on exactly that account's permissions.
+  void write_service_account_kubeconfig(const std::string& ns, const std::string& name,
+                                        const std::string& path);
   // Compacts etcd so that every resourceVersion handed out so far is gone: the next watch from
   // one gets 410 Gone (the API server runs with --watch-cache=false).
   void compact();
