@@ -152,6 +152,36 @@ std::string lease_body(const std::string& holder, const std::string& renew) {
          R"(","leaseTransitions":2}})";
 }
 
+// A write that lost a race (409) reads the object again, recomputes its status from it and
+// writes again; what another writer added in between is kept.
+TEST(StatusWriter, AConflictIsReadAgainAndRetried) {
+  StatusInputs in;
+  in.pools["serving/llama"] = fleet().pools["serving/llama"];
+  in.routes["serving/to-llama"] = fleet().routes["serving/to-llama"];
+  ScriptedApi api;
+  json::object fresh = in.routes["serving/to-llama"];
+  fresh["metadata"].as_object()["resourceVersion"] = "9";
+  fresh["status"].as_object()["parents"].as_array().push_back(
+      parse(R"({"parentRef":{"name":"y"},"controllerName":"example.com/third","conditions":[]})"));
+  // The route's status: 409, then the fresh object, then written. The pool's: written.
+  api.answers = {
+      {409, "conflict", ""}, {200, json::serialize(fresh), ""}, {200, "{}", ""}, {200, "{}", ""}};
+  const auto failures = write_status(api, in, kOptions);
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  ASSERT_EQ(api.requests.size(), 4u);
+  EXPECT_TRUE(api.requests[1].starts_with(
+      "GET /apis/gateway.networking.k8s.io/v1/namespaces/serving/httproutes/to-llama"))
+      << api.requests[1];
+  const std::string& retry = api.requests[2];
+  EXPECT_TRUE(
+      retry.starts_with("PUT /apis/gateway.networking.k8s.io/v1/namespaces/serving/"
+                        "httproutes/to-llama/status"))
+      << retry;
+  EXPECT_NE(retry.find(R"("resourceVersion":"9")"), std::string::npos);
+  EXPECT_NE(retry.find("example.com/third"), std::string::npos) << "kept";
+  EXPECT_NE(retry.find("infergate.dev/gateway-controller"), std::string::npos);
+}
+
 TEST(LeaderLease, CreatesWaitsForAFreshHolderTakesOverAStaleOne) {
   ScriptedApi api;
   std::chrono::steady_clock::time_point now{};
