@@ -15,28 +15,11 @@
 #include <thread>
 
 #include "support/gateway_processes.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
 namespace {
 namespace fs = std::filesystem;
-
-// The sum of every sample of `family` (one per endpoint).
-double sum_of(const std::string& exposition, const std::string& family) {
-  double sum = 0;
-  std::size_t pos = 0;
-  while ((pos = exposition.find(family, pos)) != std::string::npos) {
-    const bool line_start = pos == 0 || exposition[pos - 1] == '\n';
-    const char next =
-        pos + family.size() < exposition.size() ? exposition[pos + family.size()] : '\0';
-    if (line_start && (next == '{' || next == ' ')) {
-      const auto eol = exposition.find('\n', pos);
-      const auto line = exposition.substr(pos, eol - pos);
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    pos += family.size();
-  }
-  return sum;
-}
 
 class ExtProcPicker : public ::testing::Test {
  protected:
@@ -96,9 +79,9 @@ class ExtProcPicker : public ::testing::Test {
     std::string page;
     for (;;) {
       page = admin.get("/metrics").body;
-      if (sum_of(page, "infergate_requests_in_flight") == 0 &&
-          sum_of(page, "infergate_endpoint_in_flight_requests") == 0 &&
-          sum_of(page, "infergate_endpoint_in_flight_tokens") == 0)
+      if (sum_of_samples(page, "infergate_requests_in_flight") == 0 &&
+          sum_of_samples(page, "infergate_endpoint_in_flight_requests") == 0 &&
+          sum_of_samples(page, "infergate_endpoint_in_flight_tokens") == 0)
         return;
       if (std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling an observable
@@ -108,7 +91,7 @@ class ExtProcPicker : public ::testing::Test {
 
   static double metric_value(const std::string& family) {
     HttpClient admin("127.0.0.1", static_cast<unsigned short>(admin_port));
-    return sum_of(admin.get("/metrics").body, family);
+    return sum_of_samples(admin.get("/metrics").body, family);
   }
 
   static inline Process* sim_a = nullptr;

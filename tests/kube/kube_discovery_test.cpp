@@ -74,16 +74,6 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// The sum of every sample of `family` on a Prometheus page.
-double sum_of(const std::string& page, const std::string& family) {
-  double sum = 0;
-  std::stringstream lines(page);
-  for (std::string line; std::getline(lines, line);)
-    if (line.starts_with(family + "{") || line.starts_with(family + " "))
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-  return sum;
-}
-
 class KubeDiscovery : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -179,7 +169,9 @@ class KubeDiscovery : public ::testing::Test {
     return HttpClient("127.0.0.1", admin_port).get(path).body;
   }
 
-  static double metric(const std::string& family) { return sum_of(admin_get("/metrics"), family); }
+  static double metric(const std::string& family) {
+    return sum_of_samples(admin_get("/metrics"), family);
+  }
 
   static inline fs::path dir;
   static inline KubeCluster* cluster = nullptr;

@@ -17,6 +17,7 @@
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/kube_cluster.hpp"
+#include "support/prometheus_text.hpp"
 
 namespace infergate::testing {
 namespace {
@@ -26,21 +27,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kController = "infergate.dev/gateway-controller";
 
-double sum_of(const std::string& page, const std::string& family) {
-  double sum = 0;
-  std::stringstream lines(page);
-  for (std::string line; std::getline(lines, line);)
-    if (line.starts_with(family + "{") || line.starts_with(family + " "))
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-  return sum;
-}
-
 struct Replica {
   std::unique_ptr<ChildProcess> process;
   unsigned short port = 0, admin_port = 0;
 
   double metric(const std::string& family) const {
-    return sum_of(HttpClient("127.0.0.1", admin_port).get("/metrics").body, family);
+    return sum_of_samples(HttpClient("127.0.0.1", admin_port).get("/metrics").body, family);
   }
   int serve() const {
     return HttpClient("127.0.0.1", port)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace infergate::testing {
 
@@ -18,6 +19,22 @@ inline double sample_value(const std::string& exposition, const std::string& pre
     pos += prefix.size();
   }
   return -1;
+}
+
+// The sum of every sample of `family` (one per label set); 0 when there is none.
+inline double sum_of_samples(const std::string& exposition, const std::string& family) {
+  double sum = 0;
+  std::size_t start = 0;
+  while (start < exposition.size()) {
+    std::size_t eol = exposition.find('\n', start);
+    if (eol == std::string::npos) eol = exposition.size();
+    const std::string_view line(exposition.data() + start, eol - start);
+    if (line.starts_with(family) && line.size() > family.size() &&
+        (line[family.size()] == '{' || line[family.size()] == ' '))
+      sum += std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+    start = eol + 1;
+  }
+  return sum;
 }
 
 }  // namespace infergate::testing
