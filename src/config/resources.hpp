@@ -76,7 +76,7 @@ struct InferenceObjective {
 // upstream moved it): the model a request names, rewritten to one of the targets drawn by weight.
 struct ModelRewriteRule {
   std::vector<std::string> models;   // exact matches, OR-ed; empty: every request
-  std::vector<TargetModel> targets;  // weights 0 everywhere: uniform
+  std::vector<TargetModel> targets;  // weights on all or none (then 1 each: uniform)
 };
 
 struct InferenceModelRewrite {

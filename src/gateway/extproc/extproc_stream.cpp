@@ -194,8 +194,8 @@ void ExtProcStream::send_decision() {
   const std::string body = upstream_body();
   if (request_mode_ == ProcessingMode::BUFFERED) {
     // One reply: the header mutation is applied with the body here, and a Content-Length
-    // must match the body. The body goes back whether or not it changed, as the issue's
-    // contract (and Envoy's BUFFERED examples) have it: one reply that holds the whole request.
+    // must match the body. The body goes back whether or not it changed: the one reply then
+    // holds the whole request as the picker sends it on.
     pb::ProcessingResponse reply;
     pb::CommonResponse& common = *reply.mutable_request_body()->mutable_response();
     set_destination(reply, common, endpoint, body.size());
