@@ -366,7 +366,15 @@ int main(int argc, char** argv) {
     if (!cluster->wait_synced(std::chrono::milliseconds(kube_sync_ms)))
       std::cerr << "infergate: warning: not every kind was listed within " << kube_sync_ms
                 << " ms; starting with what is known\n";
-    o.more_documents = [c = cluster.get()] { return c->documents(); };
+    // Read at every (re)load; what the cluster holds but cannot be served is said each time,
+    // beside the configuration's own warnings.
+    o.more_documents = [c = cluster.get()] {
+      std::vector<std::string> left_out;
+      std::string documents = c->documents(&left_out);
+      for (const auto& line : left_out)
+        std::cerr << "infergate: warning: kubernetes: " << line << "\n";
+      return documents;
+    };
     o.more_metrics = [c = cluster.get()](std::string& out) { c->render_metrics(out); };
     o.source_ready = [c = cluster.get()] { return c->synced(); };
   }

@@ -69,9 +69,19 @@ bool existing_pool(const json::object& ref, const std::string& ns,
 
 // A route as the gateway can serve it: backendRefs (and RequestMirror filters) to anything but
 // an existing InferencePool left out, as a Gateway implementation serves the rest of a route
-// whose status says ResolvedRefs False. A rule left with no backend answers 503.
-json::object servable_route(json::object route, const std::set<std::string>& pools) {
+// whose status says ResolvedRefs False. A rule left with no backend answers 503. What is left
+// out is described in `left_out`.
+json::object servable_route(json::object route, const std::set<std::string>& pools,
+                            std::vector<std::string>& left_out) {
   const std::string ns = string_at(object_at(route, "metadata"), "namespace");
+  const std::string where =
+      "HTTPRoute " + ns + "/" + string_at(object_at(route, "metadata"), "name");
+  const auto leave_out = [&](const json::object* ref, const char* what) {
+    const std::string ref_ns = string_at(ref, "namespace");
+    left_out.push_back(where + ": " + what + " " + (ref_ns.empty() ? ns : ref_ns) + "/" +
+                       string_at(ref, "name") +
+                       " left out: not an InferencePool of the route's namespace that exists");
+  };
   json::value* spec = route.if_contains("spec");
   json::value* rules = spec && spec->is_object() ? spec->as_object().if_contains("rules") : nullptr;
   if (!rules || !rules->is_array()) return route;
@@ -79,8 +89,12 @@ json::object servable_route(json::object route, const std::set<std::string>& poo
     if (!rule.is_object()) continue;
     if (json::value* refs = rule.as_object().if_contains("backendRefs"); refs && refs->is_array()) {
       json::array kept;
-      for (const json::value& ref : refs->as_array())
-        if (ref.is_object() && existing_pool(ref.as_object(), ns, pools)) kept.push_back(ref);
+      for (const json::value& ref : refs->as_array()) {
+        if (ref.is_object() && existing_pool(ref.as_object(), ns, pools))
+          kept.push_back(ref);
+        else
+          leave_out(ref.if_object(), "backendRef");
+      }
       *refs = std::move(kept);
     }
     if (json::value* filters = rule.as_object().if_contains("filters");
@@ -91,8 +105,10 @@ json::object servable_route(json::object route, const std::set<std::string>& poo
         const json::object* mirror = filter ? object_at(*filter, "requestMirror") : nullptr;
         const json::object* target = mirror ? object_at(*mirror, "backendRef") : nullptr;
         if (string_at(filter, "type") == "RequestMirror" &&
-            (!target || !existing_pool(*target, ns, pools)))
+            (!target || !existing_pool(*target, ns, pools))) {
+          leave_out(target, "RequestMirror to");
           continue;
+        }
         kept.push_back(f);
       }
       *filters = std::move(kept);
@@ -229,7 +245,7 @@ bool ClusterState::synced() const {
   return true;
 }
 
-std::string ClusterState::documents() const {
+std::string ClusterState::documents(std::vector<std::string>* left_out) const {
   std::lock_guard lock(mu_);
   const auto& kinds = watched_kinds();
   const bool one_pool = !options_.pool_name.empty();
@@ -273,12 +289,14 @@ std::string ClusterState::documents() const {
   for (std::size_t i = 0; i < kinds.size(); ++i)
     if (kinds[i].kind == "InferencePool")
       for (const auto& [key, object] : objects_[i]) pools.insert(key);
+  std::vector<std::string> dropped;
   for (const Entry& e : entries) {
     out += kinds[e.kind].kind == "HTTPRoute"
-               ? document_of(servable_route(*e.object, pools), kinds[e.kind])
+               ? document_of(servable_route(*e.object, pools, dropped), kinds[e.kind])
                : document_of(*e.object, kinds[e.kind]);
     out += "\n---\n";
   }
+  if (left_out) *left_out = std::move(dropped);
   return out;
 }
 

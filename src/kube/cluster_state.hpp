@@ -51,8 +51,10 @@ class ClusterState {
   bool synced() const;
   // A copy of the current objects of one kind ("InferencePool", "inference.networking.k8s.io/v1").
   ObjectSet objects_of(const std::string& kind, const std::string& api_version) const;
-  // The configuration documents ("---"-separated JSON, which YAML reads) of the current objects.
-  std::string documents() const;
+  // The configuration documents ("---"-separated JSON, which YAML reads) of the current objects;
+  // what of them cannot be served (a route's backendRef to a missing pool, say) is left out and
+  // described in `left_out`.
+  std::string documents(std::vector<std::string>* left_out = nullptr) const;
 
  private:
   const RenderOptions options_;

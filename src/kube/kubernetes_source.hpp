@@ -54,7 +54,9 @@ class KubernetesSource {
   // Waits until every kind has been listed once; false when `timeout` passed first.
   bool wait_synced(std::chrono::milliseconds timeout);
   bool synced() const { return state_.synced(); }
-  std::string documents() const { return state_.documents(); }
+  std::string documents(std::vector<std::string>* left_out = nullptr) const {
+    return state_.documents(left_out);
+  }
   // Appends the watches' counters to a Prometheus page: lists per resource, relists after an
   // expired version (410), and whether every kind has been listed.
   void render_metrics(std::string& out) const;

@@ -36,6 +36,13 @@ std::size_t index_of(const std::string& kind, const std::string& api_version) {
   throw std::runtime_error("no kind " + kind);
 }
 
+// The configuration the loader builds from the state's documents, as a reload builds it.
+config::BuildResult build(const ClusterState& state) {
+  config::LoadResult loaded;
+  config::load_text(state.documents(), "kubernetes", loaded);
+  return config::build_config(std::move(loaded));
+}
+
 TEST(ClusterState, RendersWhatTheLoaderBuilds) {
   ClusterState state({"serving/inference-gateway"});
   EXPECT_FALSE(state.synced());
@@ -68,9 +75,7 @@ TEST(ClusterState, RendersWhatTheLoaderBuilds) {
              {"serving/theirs", route("theirs", "another-gateway")}});
   EXPECT_TRUE(state.synced());
 
-  config::LoadResult loaded;
-  config::load_text(state.documents(), "kubernetes", loaded);
-  auto built = config::build_config(std::move(loaded));
+  const config::BuildResult built = build(state);
   ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
   const config::Config& c = *built.config;
   ASSERT_EQ(c.pools.size(), 1u);
@@ -128,9 +133,7 @@ TEST(ClusterState, OnePoolForAnEndpointPicker) {
             {{"serving/r", crd("r", "2026-01-01T00:00:00Z",
                                R"({"rules":[{"backendRefs":[{"name":"other"}]}]})")}});
 
-  config::LoadResult loaded;
-  config::load_text(state.documents(), "kubernetes", loaded);
-  auto built = config::build_config(std::move(loaded));
+  const config::BuildResult built = build(state);
   ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
   const config::Config& c = *built.config;
   ASSERT_EQ(c.pools.size(), 1u);
@@ -162,14 +165,21 @@ TEST(ClusterState, RoutesKeepOnlyTheirExistingPoolsInTheirNamespace) {
                       R"("name":"ghost"},{)" + g +
                       R"("name":"llama","namespace":"elsewhere"},{"name":"svc","port":80}]},)" +
                       R"({"backendRefs":[{)" + g + R"("name":"ghost"}]}]})")}});
-  config::LoadResult loaded;
-  config::load_text(state.documents(), "kubernetes", loaded);
-  auto built = config::build_config(std::move(loaded));
+  const config::BuildResult built = build(state);
   ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << state.documents();
   ASSERT_EQ(built.config->rules.size(), 2u);
   ASSERT_EQ(built.config->rules[0].backends.size(), 1u);
   EXPECT_EQ(built.config->pools[built.config->rules[0].backends[0].pool].name(), "llama");
   EXPECT_TRUE(built.config->rules[1].backends.empty()) << "a rule with nothing to send to: 503";
+  // Each reference left out is said, to be logged at the reload.
+  std::vector<std::string> left_out;
+  state.documents(&left_out);
+  ASSERT_EQ(left_out.size(), 4u);
+  EXPECT_EQ(left_out[0],
+            "HTTPRoute serving/r: backendRef serving/ghost left out: not an InferencePool of the "
+            "route's namespace that exists");
+  EXPECT_NE(left_out[1].find("backendRef elsewhere/llama left out"), std::string::npos);
+  EXPECT_NE(left_out[2].find("backendRef serving/svc left out"), std::string::npos);
 }
 
 TEST(ClusterState, TrimmedPodKeepsWhatIsRead) {

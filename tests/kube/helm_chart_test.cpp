@@ -8,10 +8,9 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
+#include "common/small_file.hpp"
 #include "support/child_process.hpp"
 #include "support/kube_cluster.hpp"
 
@@ -21,12 +20,7 @@ namespace fs = std::filesystem;
 
 const std::string kChart = std::string(INFERGATE_SOURCE_DIR) + "/deploy/helm/infergate";
 
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read(const std::string& path) { return read_small_file(path).text.value_or(""); }
 
 class HelmChart : public ::testing::Test {
  protected:

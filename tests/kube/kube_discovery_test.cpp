@@ -18,12 +18,12 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "common/small_file.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/kube_cluster.hpp"
@@ -67,12 +67,8 @@ bool converges(HttpClient& client, const std::set<std::string>& want,
   return false;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// A test input file, whole ("" when it cannot be read, which the test then fails on).
+std::string read_file(const std::string& path) { return read_small_file(path).text.value_or(""); }
 
 class KubeDiscovery : public ::testing::Test {
  protected:
@@ -341,13 +337,11 @@ TEST_F(KubeDiscovery, AnHttpRouteFromTheGatewayApiCrd) {
 // The EndpointPickerConfig in the ConfigMap named by --picker-config-map (as upstream's chart
 // ships it): created, changed and deleted, each change reloaded.
 TEST_F(KubeDiscovery, ThePickerConfigMapIsFollowed) {
-  std::ifstream in(std::string(INFERGATE_FIXTURES_DIR) +
-                   "/manifests/gie-v1.5.0/extracted-from-docs/"
-                   "endpointpickerconfig-prefix-cache-minimal.yaml");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_file(std::string(INFERGATE_FIXTURES_DIR) +
+                                     "/manifests/gie-v1.5.0/extracted-from-docs/"
+                                     "endpointpickerconfig-prefix-cache-minimal.yaml");
   const auto config_map = [&](const std::string& weight) {
-    std::string yaml = text.str();
+    std::string yaml = text;
     yaml.replace(yaml.find("weight: 50"), 10, "weight: " + weight);
     json::object cm{{"apiVersion", "v1"},
                     {"kind", "ConfigMap"},

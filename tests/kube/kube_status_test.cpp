@@ -10,10 +10,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "common/small_file.hpp"
 #include "support/child_process.hpp"
 #include "support/http_client.hpp"
 #include "support/kube_cluster.hpp"
@@ -103,11 +102,11 @@ class KubeStatus : public ::testing::Test {
     // status (deploy/manifests/gateway.yaml): its ClusterRole, and its Lease's Role in the
     // release's namespace.
     cluster->call("POST", "/api/v1/namespaces", R"({"metadata":{"name":"infergate"}})");
-    std::ifstream in(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml");
-    std::stringstream chart;
-    chart << in.rdbuf();
+    const std::string chart =
+        read_small_file(std::string(INFERGATE_SOURCE_DIR) + "/deploy/manifests/gateway.yaml")
+            .text.value_or("");
     const int applied = cluster->apply(
-        chart.str(), {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
+        chart, {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"},
         "infergate");
     EXPECT_EQ(applied, 5);
     kubeconfig = (dir / "infergate-sa.kubeconfig").string();
