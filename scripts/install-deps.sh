@@ -21,6 +21,8 @@ packages=(
   # bench/ scripts: python3 for their reports, linux-perf for the profiles (PROFILE=1).
   python3 linux-perf
   curl procps
+  # The /dashboard test drives a headless browser (tests/gateway/dashboard).
+  chromium fonts-dejavu-core
 )
 
 missing=()

@@ -1,6 +1,8 @@
 #include "gateway/server/pool_metrics.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <set>
 
 #include "gateway/datastore/availability.hpp"
@@ -85,6 +87,25 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
       "infergate_endpoint_in_flight_tokens", MetricType::kGauge,
       "Prompt estimate plus expected output of the requests in flight per endpoint.",
       [](const Endpoint& e) { return double(e.in_flight_tokens.load(std::memory_order_relaxed)); });
+  // What the last scrape said; an endpoint never scraped has no sample.
+  const auto scraped = [&](std::string_view name, std::string_view help, auto value) {
+    w.family(name, MetricType::kGauge, help);
+    for (std::size_t p = 0; p < pools.size(); ++p)
+      for (std::size_t i = 0; i < snap.pools[p]->endpoints.size(); ++i)
+        if (const auto s = snap.pools[p]->endpoints[i]->latest.load(std::memory_order_acquire))
+          if (const std::optional<double> v = value(*s)) w.sample(name, ep_labels[p][i], *v);
+  };
+  scraped("infergate_endpoint_queue_size", "Engine queue (waiting requests), as last scraped.",
+          [](const EndpointSample& s) { return std::optional(s.metrics.waiting); });
+  scraped("infergate_endpoint_running_requests", "Engine running batch, as last scraped.",
+          [](const EndpointSample& s) { return std::optional(s.metrics.running); });
+  scraped("infergate_endpoint_kv_cache_utilization",
+          "KV-cache use (0..1), as last scraped; absent for engines that do not report it.",
+          [](const EndpointSample& s) { return s.metrics.kv_usage; });
+  scraped("infergate_endpoint_scrape_age_seconds", "Seconds since the last successful scrape.",
+          [&](const EndpointSample& s) {
+            return std::optional(std::chrono::duration<double>(now - s.scraped_at).count());
+          });
   per_endpoint(
       "infergate_endpoint_requests_total", MetricType::kCounter, "Attempts sent to the endpoint.",
       [](const Endpoint& e) { return double(e.requests.load(std::memory_order_relaxed)); });
