@@ -180,7 +180,8 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
   for (const InferenceModelRewrite* rewrite : rewrites) {
     PoolConfig* pool = pool_for(rewrite->pool, rewrite->meta);
     if (!pool) continue;
-    for (const ModelRewriteRule& rule : rewrite->rules) {
+    for (ModelRewriteRule rule : rewrite->rules) {
+      rule.rewrite_name = rewrite->meta.name;
       if (rule.models.empty() && !pool->default_rewrite) pool->default_rewrite = rule;
       for (const std::string& model : rule.models) pool->model_rewrites.emplace(model, rule);
     }

@@ -77,6 +77,7 @@ struct InferenceObjective {
 struct ModelRewriteRule {
   std::vector<std::string> models;   // exact matches, OR-ed; empty: every request
   std::vector<TargetModel> targets;  // weights on all or none (then 1 each: uniform)
+  std::string rewrite_name;          // the InferenceModelRewrite's name (set when it is loaded)
 };
 
 struct InferenceModelRewrite {

@@ -159,7 +159,7 @@ net::awaitable<void> ExtProcStream::run_phases(
   ctx.record.attempts = 1;
   if (ctx.resolution.target_model != ctx.parsed->model && !header_only_)
     ctx.quoted_client_model = boost::json::serialize(boost::json::string(ctx.parsed->model));
-  attempt_.emplace(ctx, phases_.control(), ctx.endpoint);
+  attempt_.emplace(ctx, phases_.control(), ctx.endpoint, &phases_.clock());
   attempt_->started = phases_.clock().now();
   send_decision();
   phase_ = Phase::kForwarded;

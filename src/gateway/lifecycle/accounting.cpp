@@ -16,6 +16,7 @@ void RequestAccounting::finished(const RequestRecord& r) {
     counters_.prompt_tokens.fetch_add(static_cast<std::uint64_t>(r.usage->prompt_tokens), relaxed);
   counters_.output_tokens.fetch_add(
       static_cast<std::uint64_t>(r.usage ? r.usage->completion_tokens : r.counted_output), relaxed);
+  metrics_.finished(r);
   if (access_log_) log_(access_log_line(r));
 }
 

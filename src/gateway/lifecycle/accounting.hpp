@@ -46,11 +46,14 @@ class RequestAccounting {
   void finished(const RequestRecord& record);
 
   const Counters& counters() const { return counters_; }
+  RequestMetrics& metrics() { return metrics_; }
+  const RequestMetrics& metrics() const { return metrics_; }
 
  private:
   const bool access_log_;
   const std::function<void(const std::string&)> log_;
   Counters counters_;
+  RequestMetrics metrics_;
 };
 
 // `request model=... target=... pool=... endpoint=... status=... attempts=... ms=...` and the

@@ -95,6 +95,8 @@ class RequestPhases {
 
   // Called once per finished request (any outcome).
   std::function<void(const RequestRecord&)> on_complete;
+  // The request families of /metrics: a resolved request joins its series (null: none kept).
+  RequestMetrics* metrics = nullptr;
   // Degraded-mode events worth a log line (an endpoint ejected, ...).
   std::function<void(const std::string&)> on_event;
 

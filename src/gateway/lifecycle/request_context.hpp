@@ -20,6 +20,7 @@
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/error/request_error.hpp"
 #include "gateway/http/http_types.hpp"
+#include "gateway/lifecycle/request_metrics.hpp"
 #include "gateway/request/openai_request.hpp"
 #include "gateway/request/response_json.hpp"
 #include "gateway/routing/router.hpp"
@@ -49,6 +50,12 @@ struct RequestRecord {
   Duration ttft{};
   Duration total{};
   std::optional<RequestError> error;
+  std::size_t request_bytes = 0;   // the client's body
+  std::size_t response_bytes = 0;  // what went to the client
+  TimePoint last_piece{};          // when the latest response piece went (inter-token latency)
+  InterTokenLatency itl;           // between the pieces of a streamed response
+  // The request's metric series (set when its model is resolved; null before).
+  RequestMetrics::Series* series = nullptr;
 };
 
 // Held from admission to the request's end: when it goes, the pool may have room again, and
@@ -105,6 +112,8 @@ struct RequestContext {
   ModelResolution resolution;
   std::int64_t priority = 0;  // after the trust rule for claims
   std::string flow;           // the fairness flow
+
+  RequestMetrics::Running running;  // counted in its series' running gauge until the end
 
   // --- admit ---
   AdmissionTicket admission;

@@ -61,9 +61,19 @@ void RequestControl::response_body(RequestContext& ctx, Endpoint& endpoint, std:
 }
 
 Attempt::Attempt(RequestContext& ctx, const RequestControl& control,
-                 std::shared_ptr<Endpoint> endpoint)
-    : ctx_(ctx), control_(control), endpoint_(std::move(endpoint)) {
+                 std::shared_ptr<Endpoint> endpoint, const Clock* clock)
+    : ctx_(ctx), control_(control), clock_(clock), endpoint_(std::move(endpoint)) {
   control_.pre_request(ctx_, *endpoint_);
+}
+
+void Attempt::meter(std::size_t bytes) {
+  RequestRecord& r = ctx_.record;
+  r.response_bytes += bytes;
+  if (!clock_ || !r.streamed) return;
+  const TimePoint now = clock_->now();
+  if (r.last_piece != TimePoint{})
+    r.itl.observe(std::chrono::duration<double>(now - r.last_piece).count());
+  r.last_piece = now;
 }
 
 }  // namespace infergate::gateway

@@ -62,7 +62,9 @@ class RequestControl {
 // the end of the response body when it goes (unless ended before), however the attempt ends.
 class Attempt {
  public:
-  Attempt(RequestContext& ctx, const RequestControl& control, std::shared_ptr<Endpoint> endpoint);
+  // With a clock, the gaps between a streamed response's pieces are its inter-token latency.
+  Attempt(RequestContext& ctx, const RequestControl& control, std::shared_ptr<Endpoint> endpoint,
+          const Clock* clock = nullptr);
   ~Attempt() { end(); }
   Attempt(const Attempt&) = delete;
   Attempt& operator=(const Attempt&) = delete;
@@ -71,7 +73,9 @@ class Attempt {
   void response_header(const ResponseHead& head) {
     control_.response_header(ctx_, *endpoint_, head);
   }
+  // A piece of the response went to the client (metered: bytes, inter-token latency).
   void response_body(std::string_view piece) {
+    if (!piece.empty()) meter(piece.size());
     control_.response_body(ctx_, *endpoint_, piece, false);
   }
   // The response is over (or will never come): once.
@@ -85,8 +89,11 @@ class Attempt {
   TimePoint started{};
 
  private:
+  void meter(std::size_t bytes);
+
   RequestContext& ctx_;
   const RequestControl& control_;
+  const Clock* clock_;
   std::shared_ptr<Endpoint> endpoint_;
   bool ended_ = false;
 };

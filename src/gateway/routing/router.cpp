@@ -126,7 +126,10 @@ ModelResolution resolve_model(const config::PoolConfig& pool, const std::string&
     const config::ModelRewriteRule* rule = rw != pool.model_rewrites.end() ? &rw->second
                                            : pool.default_rewrite          ? &*pool.default_rewrite
                                                                            : nullptr;
-    if (rule && !rule->targets.empty()) out.target_model = draw_target(rule->targets, random);
+    if (rule && !rule->targets.empty()) {
+      out.target_model = draw_target(rule->targets, random);
+      out.rewrite_name = &rule->rewrite_name;
+    }
   }
   out.declared_priority = out.priority;
   if (!objective.empty()) {

@@ -59,6 +59,8 @@ struct ModelResolution {
   config::Criticality criticality = config::Criticality::kStandard;
   std::int64_t priority = 0;           // the objective's when one was named and found
   std::int64_t declared_priority = 0;  // the model's own (its criticality), before any objective
+  // The InferenceModelRewrite that chose target_model (points into the pool's configuration).
+  const std::string* rewrite_name = nullptr;
 };
 
 // Resolves `model` in `pool`: an InferenceModel's targets are drawn by weight (all equal when

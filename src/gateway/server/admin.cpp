@@ -60,6 +60,7 @@ std::string render_metrics(const Gateway& g) {
   w.sample("infergate_tls_handshake_failures_total",
            static_cast<double>(g.tls_handshake_failures()));
   one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", r.in_flight);
+  g.request_metrics().render(w);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(),
                       {&g.prefix_indexes(), &g.flow_control()}, out);
   if (g.options().more_metrics) g.options().more_metrics(out);

@@ -116,6 +116,7 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
           std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))),
       accounting_(options_.access_log, log_line) {
   snapshot_.store(datastore_.reconcile(initial));
+  accounting_.metrics().pin_models(configured_model_names(*initial));
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);
   int n = options_.workers > 0
               ? options_.workers
@@ -195,6 +196,7 @@ void Gateway::start() {
         std::make_unique<RequestHandler>(*this, *w->upstream, w->random, clock_, options_.handler);
     w->handler->phases().on_event = log_line;
     w->handler->phases().on_complete = [this](const RequestRecord& r) { accounting_.finished(r); };
+    w->handler->phases().metrics = &accounting_.metrics();
     if (picker) {
       stream_workers.push_back({w->io.get_executor(), &w->handler->phases()});
       continue;
@@ -283,6 +285,7 @@ bool Gateway::reload() {
   for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
   flow_control_->set_options(flow_options(options_, result.config.get()));
   snapshot_.store(datastore_.reconcile(result.config));
+  accounting_.metrics().pin_models(configured_model_names(*result.config));
   scraper_->snapshot_changed();
   counters_.reloads.fetch_add(1);
   log_line("configuration reloaded (generation " + std::to_string(current()->generation) + ")");

@@ -106,6 +106,7 @@ class Gateway final : public SnapshotSource {
 
   // The requests' counters (RequestAccounting), and the process's own.
   const RequestAccounting::Counters& request_counters() const { return accounting_.counters(); }
+  const RequestMetrics& request_metrics() const { return accounting_.metrics(); }
   struct Counters {
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};

@@ -7,6 +7,7 @@ namespace infergate::gateway {
 
 void RequestPhases::account(RequestContext& ctx) {
   ctx.record.total = clock_.now() - ctx.started;
+  ctx.running.release();
   if (on_complete) on_complete(ctx.record);
   // The scheduling session views the prompt: it goes first.
   ctx.session.reset();

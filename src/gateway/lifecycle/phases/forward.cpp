@@ -176,7 +176,7 @@ net::awaitable<std::optional<RequestError>> RequestPhases::forward(RequestContex
       if (ctx.tried.empty()) co_return refused;  // the first pick: its reason
       break;
     }
-    attempt.emplace(ctx, control_, ctx.endpoint);
+    attempt.emplace(ctx, control_, ctx.endpoint, &clock_);
     ++ctx.record.attempts;
     Endpoint& ep = attempt->endpoint();
     attempt->upstream = upstream_.exchange(ep.address, upstream_tls_of(*ctx.pool_config));

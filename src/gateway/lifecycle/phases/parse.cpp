@@ -10,6 +10,7 @@ std::optional<RequestError> RequestPhases::parse(RequestContext& ctx) {
   const std::optional<ApiType> api = api_type_for_path(ctx.path);
   if (!api) return RequestError::not_found("Not Found: " + std::string(ctx.path));
   if (ctx.request.method != "POST") return RequestError::client(405, "Method Not Allowed");
+  ctx.record.request_bytes = ctx.request.body.size();
   auto parsed =
       parse_openai_request(*api, ctx.request.body, ctx.request.body_readable, take_prompt_buffer());
   if (auto* e = std::get_if<RequestError>(&parsed)) return std::move(*e);

@@ -38,6 +38,13 @@ void RequestPhases::resolve_model(RequestContext& ctx) {
   ctx.record.target_model = ctx.resolution.target_model;
   ctx.record.priority = ctx.priority;
   ctx.record.flow = ctx.flow;
+  if (metrics) {
+    ctx.record.series =
+        metrics->series(parsed.model, ctx.resolution.target_model, ctx.flow, ctx.priority);
+    ctx.running = RequestMetrics::Running(ctx.record.series);
+    if (ctx.resolution.rewrite_name)
+      metrics->rewrote(*ctx.resolution.rewrite_name, parsed.model, ctx.resolution.target_model);
+  }
 }
 
 }  // namespace infergate::gateway
