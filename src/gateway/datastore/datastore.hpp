@@ -46,6 +46,13 @@ namespace infergate::gateway {
 class Scheduler;
 class PoolListener;
 
+// Failed scrapes of every endpoint since the process started: a counter that endpoints leaving
+// the pools do not take back (llm_d_epp_datalayer_poll_errors_total).
+inline std::atomic<std::uint64_t>& scrape_failures_of_all_endpoints() {
+  static std::atomic<std::uint64_t> total{0};
+  return total;
+}
+
 // One successful scrape of an endpoint's /metrics page.
 struct EndpointSample {
   metrics::EndpointMetrics metrics;

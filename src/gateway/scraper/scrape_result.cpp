@@ -47,6 +47,7 @@ bool apply_scrape(Endpoint& ep, ScrapeTrack& track, ScrapeFailure failure, std::
     track.last_error = std::string(scrape_failure_name(failure));
   }
   ep.scrape_failures_total.fetch_add(1, std::memory_order_relaxed);
+  scrape_failures_of_all_endpoints().fetch_add(1, std::memory_order_relaxed);
   ++track.consecutive_failures;
   const bool unhealthy = failure == ScrapeFailure::kRefused ||
                          track.consecutive_failures >= options.failures_to_unhealthy;

@@ -60,6 +60,13 @@ std::string render_metrics(const Gateway& g) {
   w.sample("infergate_tls_handshake_failures_total",
            static_cast<double>(g.tls_handshake_failures()));
   one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", r.in_flight);
+  for (const std::string_view name : {"inference_extension_info", "llm_d_epp_info"}) {
+    w.family(name, MetricType::kGauge,
+             "[ALPHA] General information of the current build of Inference Extension.");
+    w.sample(name,
+             metrics::LabelSet{{"commit", INFERGATE_COMMIT}, {"build_ref", INFERGATE_BUILD_REF}},
+             1);
+  }
   g.request_metrics().render(w);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(),
                       {&g.prefix_indexes(), &g.flow_control()}, out);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <initializer_list>
 #include <optional>
 #include <set>
 
@@ -20,8 +22,10 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
                          const PoolComponents& components, std::string& out) {
   metrics::PrometheusWriter w(out);
   const auto& pools = snap.config->pools;
+  // Over the pool's freshly scraped endpoints: sums and sums of squares (standard deviation).
   struct PoolSummary {
     double kv = 0, queue = 0, running = 0;
+    double kv2 = 0, queue2 = 0, running2 = 0;
     int fresh = 0, ready = 0;
   };
   std::vector<PoolSummary> summary(pools.size());
@@ -39,38 +43,80 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
       const bool fresh = sample && now - sample->scraped_at <= staleness;
       if (usable_for_picking(view.get(), i, *ep, now)) ++summary[p].ready;
       if (!fresh) continue;
-      ++summary[p].fresh;
-      summary[p].kv += sample->metrics.kv_usage.value_or(0);
-      summary[p].queue += sample->metrics.waiting;
-      summary[p].running += sample->metrics.running;
+      PoolSummary& s = summary[p];
+      const double kv = sample->metrics.kv_usage.value_or(0);
+      ++s.fresh;
+      s.kv += kv;
+      s.kv2 += kv * kv;
+      s.queue += sample->metrics.waiting;
+      s.queue2 += sample->metrics.waiting * sample->metrics.waiting;
+      s.running += sample->metrics.running;
+      s.running2 += sample->metrics.running * sample->metrics.running;
     }
   }
-  const auto average = [&](std::string_view name, std::string_view help,
-                           double PoolSummary::*field) {
-    w.family(name, MetricType::kGauge, help);
-    for (std::size_t p = 0; p < pools.size(); ++p) {
-      const double n = summary[p].fresh;
-      w.sample(name, pool_labels[p], n > 0 ? summary[p].*field / n : 0);
+  // Upstream's pool families (Inference Extension v1.5.0 `inference_pool_*`, llm-d router
+  // v0.10.0 `llm_d_epp_*`), with their HELP texts.
+  const auto per_pool = [&](std::initializer_list<std::string_view> names, std::string_view help,
+                            auto value) {
+    for (const std::string_view name : names) {
+      w.family(name, MetricType::kGauge, help);
+      for (std::size_t p = 0; p < pools.size(); ++p)
+        w.sample(name, pool_labels[p], value(summary[p]));
     }
   };
-  average("inference_pool_average_kv_cache_utilization",
-          "Mean KV-cache use of the pool's freshly scraped endpoints.", &PoolSummary::kv);
-  average("inference_pool_average_queue_size",
-          "Mean engine queue of the pool's freshly scraped endpoints.", &PoolSummary::queue);
-  average("inference_pool_average_running_requests",
-          "Mean running batch of the pool's freshly scraped endpoints.", &PoolSummary::running);
-  w.family("inference_pool_ready_pods", MetricType::kGauge,
-           "Endpoints in picking (scraping healthy, not ejected).");
-  for (std::size_t p = 0; p < pools.size(); ++p)
-    w.sample("inference_pool_ready_pods", pool_labels[p], summary[p].ready);
-  w.family("inference_pool_per_pod_queue_size", MetricType::kGauge,
-           "Engine queue of each endpoint, as last scraped.");
-  for (std::size_t p = 0; p < pools.size(); ++p)
-    for (const auto& ep : snap.pools[p]->endpoints)
-      if (const auto sample = ep->latest.load(std::memory_order_acquire))
-        w.sample("inference_pool_per_pod_queue_size",
-                 LabelSet(pool_labels[p]).add("model_server_pod", ep->spec.name),
-                 sample->metrics.waiting);
+  const auto mean = [](double PoolSummary::*sum) {
+    return [sum](const PoolSummary& s) { return s.fresh > 0 ? s.*sum / s.fresh : 0.0; };
+  };
+  const auto std_dev = [](double PoolSummary::*sum, double PoolSummary::*squares) {
+    return [=](const PoolSummary& s) {
+      if (s.fresh == 0) return 0.0;
+      const double m = s.*sum / s.fresh;
+      return std::sqrt(std::max(0.0, s.*squares / s.fresh - m * m));
+    };
+  };
+  per_pool(
+      {"inference_pool_average_kv_cache_utilization", "llm_d_epp_average_kv_cache_utilization"},
+      "[ALPHA] The average kv cache utilization for an inference server pool.",
+      mean(&PoolSummary::kv));
+  per_pool({"inference_pool_average_queue_size", "llm_d_epp_average_queue_size"},
+           "[ALPHA] The average number of requests pending in the model server queue.",
+           mean(&PoolSummary::queue));
+  per_pool({"inference_pool_average_running_requests", "llm_d_epp_average_running_requests"},
+           "[ALPHA] The average number of running requests across model servers in the pool.",
+           mean(&PoolSummary::running));
+  per_pool({"llm_d_epp_std_dev_kv_cache_utilization"},
+           "[ALPHA] The standard deviation kv cache utilization for an inference server pool.",
+           std_dev(&PoolSummary::kv, &PoolSummary::kv2));
+  per_pool({"llm_d_epp_std_dev_queue_size"},
+           "[ALPHA] The standard deviation number of requests pending in the model server queue.",
+           std_dev(&PoolSummary::queue, &PoolSummary::queue2));
+  per_pool({"llm_d_epp_std_dev_running_requests"},
+           "[ALPHA] The standard deviation number of running requests across model servers in "
+           "the pool.",
+           std_dev(&PoolSummary::running, &PoolSummary::running2));
+  // Ready: in picking (scraping healthy, not ejected).
+  const auto ready = [](const PoolSummary& s) { return double(s.ready); };
+  per_pool({"inference_pool_ready_pods"},
+           "[ALPHA] The number of ready pods in the inference server pool.", ready);
+  per_pool({"llm_d_epp_ready_endpoints"},
+           "[ALPHA] The number of ready endpoints in the inference server pool.", ready);
+  const auto queue_per_endpoint = [&](std::string_view name, std::string_view help,
+                                      std::string_view endpoint_label) {
+    w.family(name, MetricType::kGauge, help);
+    for (std::size_t p = 0; p < pools.size(); ++p)
+      for (const auto& ep : snap.pools[p]->endpoints)
+        if (const auto sample = ep->latest.load(std::memory_order_acquire))
+          w.sample(name, LabelSet(pool_labels[p]).add(endpoint_label, ep->spec.name),
+                   sample->metrics.waiting);
+  };
+  queue_per_endpoint("inference_pool_per_pod_queue_size",
+                     "[ALPHA] The total number of requests pending in the model server queue for "
+                     "each underlying pod.",
+                     "model_server_pod");
+  queue_per_endpoint("llm_d_epp_per_endpoint_queue_size",
+                     "[ALPHA] The total number of requests pending in the model server queue for "
+                     "each underlying endpoint.",
+                     "model_server_endpoint");
 
   const auto per_endpoint = [&](std::string_view name, MetricType type, std::string_view help,
                                 auto value) {
@@ -124,6 +170,14 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
                "Times the endpoint was ejected for failing requests.", [](const Endpoint& e) {
                  return double(e.outlier.ejections_total.load(std::memory_order_relaxed));
                });
+
+  // Every failed scrape, as upstream's data layer counts a poll error of its metrics source.
+  const auto poll_errors =
+      double(scrape_failures_of_all_endpoints().load(std::memory_order_relaxed));
+  w.family("llm_d_epp_datalayer_poll_errors_total", MetricType::kCounter,
+           "[ALPHA] Data-source poll errors per source type.");
+  w.sample("llm_d_epp_datalayer_poll_errors_total",
+           LabelSet{{"source_type", "metrics-data-source"}}, poll_errors);
 
   std::size_t entries = 0, bytes = 0;
   if (components.prefix_indexes) {
