@@ -218,7 +218,7 @@ void FlowController::render(metrics::PrometheusWriter& w, Family family) const {
         const auto r = h->read();
         w.histogram("inference_extension_flow_control_request_queue_duration_seconds",
                     band_labels(key.first).add("outcome", key.second), h->bounds(), r.buckets,
-                    r.sum_seconds, r.count);
+                    r.sum, r.count);
       }
       break;
   }

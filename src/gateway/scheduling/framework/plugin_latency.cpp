@@ -21,7 +21,7 @@ void SchedulerLatency::render(metrics::PrometheusWriter& w) const {
   const auto write = [&](const LatencyHistogram& h, std::string_view name,
                          const metrics::LabelSet& labels) {
     const auto r = h.read();
-    w.histogram(name, labels, h.bounds(), r.buckets, r.sum_seconds, r.count);
+    w.histogram(name, labels, h.bounds(), r.buckets, r.sum, r.count);
   };
   constexpr std::string_view kE2e = "inference_extension_scheduler_e2e_duration_seconds";
   w.family(kE2e, metrics::MetricType::kHistogram, "Time of one scheduling decision.");
