@@ -8,6 +8,8 @@
 #include "gateway/datastore/availability.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
+#include "gateway/scheduling/framework/prefix_match_metrics.hpp"
+#include "gateway/scheduling/framework/scheduler_attempts.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "metrics/prometheus_writer.hpp"
 
@@ -131,13 +133,12 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
     entries = s.entries;
     bytes = s.memory_bytes;
   }
-  w.family("inference_extension_prefix_indexer_size", MetricType::kGauge,
-           "(block, endpoint) entries in the prefix index.");
-  w.sample("inference_extension_prefix_indexer_size", static_cast<double>(entries));
+  scheduling::PrefixMatchMetrics::instance().render(w, entries);
   w.family("infergate_prefix_index_memory_bytes", MetricType::kGauge,
            "Memory held by the prefix indexes.");
   w.sample("infergate_prefix_index_memory_bytes", static_cast<double>(bytes));
   scheduling::SchedulerLatency::instance().render(w);
+  scheduling::SchedulerAttempts::instance().render(w);
 
   std::vector<const flowcontrol::FlowController*> flows;
   if (components.flow_control)

@@ -104,7 +104,7 @@ TEST_F(PoolMetrics, PageIsValidWithUpstreamNamesAndLabels) {
       0);
   EXPECT_GE(
       s.at(
-          R"(inference_extension_scheduler_plugin_duration_seconds_bucket{extension_point="filter",plugin_type="low-queue-filter",plugin_name="f\"1",le="2.5e-06"})"),
+          R"(infergate_scheduler_plugin_duration_seconds_bucket{extension_point="filter",plugin_name="f\"1",plugin_type="low-queue-filter",le="2.5e-06"})"),
       1);
   EXPECT_GE(s.at("inference_extension_scheduler_e2e_duration_seconds_count{}"), 1);
   EXPECT_NE(page.text.find("# TYPE inference_extension_flow_control_request_queue_duration_seconds "
