@@ -22,6 +22,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/histogram.hpp"
+
 namespace infergate::metrics {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
@@ -71,6 +73,11 @@ class PrometheusWriter {
   // the last one of observations above every bound.
   void histogram(std::string_view name, const LabelSet& labels, std::span<const double> bounds,
                  std::span<const std::uint64_t> counts, double sum, std::uint64_t count);
+  // A reading of an AtomicHistogram or AtomicValueHistogram taken with `bounds`.
+  void histogram(std::string_view name, const LabelSet& labels, std::span<const double> bounds,
+                 const HistogramReading& reading) {
+    histogram(name, labels, bounds, reading.buckets, reading.sum, reading.count);
+  }
 
  private:
   void append_labels(const LabelSet& labels);

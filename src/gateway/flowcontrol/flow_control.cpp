@@ -17,7 +17,7 @@ void FlowControl::pools_reconciled(Snapshot& snapshot, std::span<const std::uint
   for (const auto& pool : snapshot.pools) {
     auto& flow = still[pool->key];
     if (const auto it = by_pool_.find(pool->key); it != by_pool_.end()) flow = it->second;
-    if (!flow) flow = std::make_shared<FlowController>(pool->key, clock_, options_);
+    if (!flow) flow = std::make_shared<FlowController>(pool->key, clock_, options_, timings_);
     flow->attach(pool);
     pool->flow = flow;
   }

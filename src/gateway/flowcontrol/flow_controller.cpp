@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <vector>
 
 #include "metrics/prometheus_writer.hpp"
 
@@ -15,6 +16,17 @@ namespace {
 enum class WaitState { kQueued, kDispatched, kGone };
 
 std::string priority_label(std::int64_t p) { return std::to_string(p); }
+
+// Upstream's request-queue-duration buckets.
+std::vector<double> queue_duration_bounds() {
+  return {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+          0.25,   0.5,    1.0,   2.5,   5.0,  10.0,  30.0, 60.0};
+}
+
+std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                              start);
+}
 }  // namespace
 
 // One queued request: woken on its own executor by cancelling its timer.
@@ -25,9 +37,10 @@ struct FlowController::Waiter {
 };
 
 FlowController::FlowController(std::string pool_name, const Clock& clock,
-                               FlowControlOptions options)
+                               FlowControlOptions options, std::shared_ptr<FlowTimings> timings)
     : pool_name_(std::move(pool_name)),
       clock_(clock),
+      timings_(timings ? std::move(timings) : std::make_shared<FlowTimings>()),
       options_(options),
       queue_(options.band_limits, options.queue_limits) {}
 
@@ -44,23 +57,29 @@ void FlowController::set_options(FlowControlOptions options) {
   queue_.set_limits(options.band_limits, options.queue_limits);
 }
 
-Saturation FlowController::measure_locked(TimePoint now) const {
+Saturation FlowController::measure_locked(TimePoint now) {
   const auto pool = pool_.lock();
-  if (!pool) return Saturation{};
-  return measure_saturation(*pool, now, options_.saturation, pending_);
+  const Saturation sat =
+      pool ? measure_saturation(*pool, now, options_.saturation, pending_) : Saturation{};
+  last_saturation_ = sat.value();
+  last_stale_ = sat.stale;
+  return sat;
 }
 
 void FlowController::count_shed(std::int64_t priority, const std::string& reason) {
   ++shed_[{priority, reason}];
 }
 
-void FlowController::observe_wait(std::int64_t priority, const std::string& outcome,
-                                  Duration waited) {
-  auto& h = waits_[{priority, outcome}];
-  if (!h)
-    h = std::make_unique<AtomicHistogram>(
-        std::vector<double>{0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60});
+void FlowController::finish(const AdmitRequest& request, Outcome outcome, Duration waited) {
+  auto& h = waits_[{request.flow, request.priority, outcome, request.model, request.target_model}];
+  if (!h) h = std::make_unique<AtomicHistogram>(queue_duration_bounds());
   h->observe(waited.count());
+  ++requests_[{outcome, request.priority}];
+}
+
+void FlowController::enqueued(const AdmitRequest& request, std::string_view outcome,
+                              std::chrono::steady_clock::time_point start) {
+  timings_->observe_enqueue(request.flow, request.priority, outcome, since(start));
 }
 
 RequestError FlowController::shed(std::string message) const {
@@ -70,6 +89,7 @@ RequestError FlowController::shed(std::string message) const {
 }
 
 net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
+  const auto enqueue_start = std::chrono::steady_clock::now();
   const TimePoint start = clock_.now();
   const net::any_io_executor executor = co_await net::this_coro::executor;
   std::shared_ptr<Waiter> waiter;
@@ -79,35 +99,37 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     std::lock_guard lock(mu_);
     if (!options_.enabled) co_return Admission{};
     const Saturation sat = measure_locked(start);
-    last_saturation_ = sat.value();
     const std::int64_t p = request.priority;
     const double threshold = p > 0    ? options_.dispatch_threshold
                              : p == 0 ? options_.standard_threshold
                                       : options_.sheddable_threshold;
-    // No endpoint to wait for: the picker answers 503 at once, better than a queue or a 429.
-    if (sat.usable == 0) co_return Admission{};
     const auto highest = queue_.highest_priority();
     const bool nobody_ahead = !highest || *highest < p;
-    if (nobody_ahead && (sat.idle_endpoint || sat.value() < threshold)) {
-      observe_wait(p, "dispatched", Duration::zero());
+    // No endpoint to wait for: the picker answers 503 at once, better than a queue or a 429.
+    if (sat.usable == 0 || (nobody_ahead && (sat.idle_endpoint || sat.value() < threshold))) {
+      enqueued(request, "Dispatched", enqueue_start);
+      finish(request, Outcome::kDispatched, Duration::zero());
       co_return Admission{};
     }
     patience =
         p > 0 ? options_.queue_ttl : std::min(options_.standard_allowance, options_.queue_ttl);
     if (patience <= Duration::zero()) {
       count_shed(p, "saturated");
-      observe_wait(p, "shed", Duration::zero());
+      enqueued(request, "RejectedCapacity", enqueue_start);
+      finish(request, Outcome::kRejectedCapacity, Duration::zero());
       co_return Admission{shed("the pool " + pool_name_ + " is saturated; requests of priority " +
                                priority_label(p) + " are shed (retry later)"),
                           {}};
     }
     waiter = std::make_shared<Waiter>(executor);
     id = next_id_++;
-    const auto pushed = queue_.push(QueuedRequest{id, p, request.flow, request.bytes});
+    const auto pushed = queue_.push(
+        QueuedRequest{id, p, request.flow, request.bytes, request.model, request.target_model});
     if (pushed != FlowQueue::Push::kQueued) {
       const std::string what = pushed == FlowQueue::Push::kBandFull ? "band" : "queue";
       count_shed(p, what + "_full");
-      observe_wait(p, "shed", Duration::zero());
+      enqueued(request, "RejectedCapacity", enqueue_start);
+      finish(request, Outcome::kRejectedCapacity, Duration::zero());
       co_return Admission{shed("the " + what + " of pool " + pool_name_ + " is full for priority " +
                                priority_label(p)),
                           {}};
@@ -115,15 +137,24 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     waiters_[id] = waiter;
     waiter->timer.expires_after(
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(patience));
+    // Upstream's word for a request the enqueue left in the queue.
+    enqueued(request, "NotYetFinalized", enqueue_start);
   }
   // Leaves the queue (or gives back its dispatch) however the coroutine ends, even destroyed
-  // while suspended.
+  // while suspended: then its outcome is counted here.
   struct Ticket {
     FlowController& fc;
     Waiter& w;
     std::uint64_t id;
+    const AdmitRequest& request;
+    TimePoint start;
+    bool resumed = false;
     ~Ticket() {
       std::lock_guard lock(fc.mu_);
+      if (!resumed)
+        fc.finish(request,
+                  w.state == WaitState::kDispatched ? Outcome::kDispatched : Outcome::kEvictedOther,
+                  fc.clock_.now() - start);
       if (w.state == WaitState::kDispatched) {
         --fc.pending_;
       } else if (w.state == WaitState::kQueued) {
@@ -132,33 +163,33 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
       }
       w.state = WaitState::kGone;
     }
-  } ticket{*this, *waiter, id};
+  } ticket{*this, *waiter, id, request, start};
   // Woken by dispatch (the timer cancelled), by the deadline, or by the client going away
   // (the request's coroutine cancelled).
   co_await waiter->timer.async_wait(net::as_tuple(net::use_awaitable));
+  ticket.resumed = true;
   const auto cancelled = (co_await net::this_coro::cancellation_state).cancelled();
   const Duration waited = clock_.now() - start;
   std::lock_guard lock(mu_);
   if (waiter->state == WaitState::kDispatched) {
-    observe_wait(request.priority, "dispatched", waited);
+    finish(request, Outcome::kDispatched, waited);
     co_return Admission{std::nullopt, waited};
   }
   queue_.remove(id);  // not dispatched: out of the queue before anyone else can pick it
   waiters_.erase(id);
   waiter->state = WaitState::kGone;
   if (cancelled != net::cancellation_type::none) {
-    observe_wait(request.priority, "cancelled", waited);
+    finish(request, Outcome::kEvictedContextCancelled, waited);
     co_return Admission{RequestError::client(499, "the client went away while queued"), waited};
   }
+  finish(request, Outcome::kEvictedTtl, waited);
   if (request.priority <= 0) {
     count_shed(request.priority, "allowance_expired");
-    observe_wait(request.priority, "shed", waited);
     co_return Admission{shed("the pool " + pool_name_ +
                              " stayed saturated for the queueing allowance (retry later)"),
                         waited};
   }
   count_shed(request.priority, "ttl_expired");
-  observe_wait(request.priority, "expired", waited);
   co_return Admission{RequestError::unavailable("request timed out in queue"), waited};
 }
 
@@ -168,10 +199,11 @@ void FlowController::on_capacity_changed() {
 }
 
 void FlowController::dispatch_locked(TimePoint now) {
+  if (queue_.empty()) return;
+  const auto cycle_start = std::chrono::steady_clock::now();
   while (!queue_.empty()) {
     const Saturation sat = measure_locked(now);
-    last_saturation_ = sat.value();
-    if (!sat.idle_endpoint && sat.value() >= options_.dispatch_threshold) return;
+    if (!sat.idle_endpoint && sat.value() >= options_.dispatch_threshold) break;
     auto next = queue_.pop();
     auto it = waiters_.find(next->id);
     if (it == waiters_.end()) continue;
@@ -181,6 +213,7 @@ void FlowController::dispatch_locked(TimePoint now) {
     ++pending_;
     net::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
   }
+  timings_->observe_dispatch_cycle(since(cycle_start));
 }
 
 std::size_t FlowController::queued() const {
@@ -188,38 +221,90 @@ std::size_t FlowController::queued() const {
   return queue_.size();
 }
 
-void FlowController::render(metrics::PrometheusWriter& w, Family family) const {
+std::size_t FlowController::stale_endpoints() const {
   std::lock_guard lock(mu_);
-  const auto band_labels = [&](std::int64_t p) {
-    return metrics::LabelSet{{"inference_pool", pool_name_}, {"priority", priority_label(p)}};
-  };
+  return last_stale_;
+}
+
+std::string_view FlowController::outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kDispatched:
+      return "Dispatched";
+    case Outcome::kRejectedCapacity:
+      return "RejectedCapacity";
+    case Outcome::kEvictedTtl:
+      return "EvictedTTL";
+    case Outcome::kEvictedContextCancelled:
+      return "EvictedContextCancelled";
+    case Outcome::kEvictedOther:
+      return "EvictedOther";
+  }
+  return "EvictedOther";
+}
+
+// Label names in the order Go's client writes them (sorted), as upstream's pages have them.
+void FlowController::render(metrics::PrometheusWriter& w, Family family,
+                            std::string_view name) const {
+  using metrics::LabelSet;
+  std::lock_guard lock(mu_);
   switch (family) {
     case Family::kSaturation:
-      w.sample("inference_extension_flow_control_pool_saturation",
-               metrics::LabelSet{{"inference_pool", pool_name_}}, last_saturation_);
+      w.sample(name, LabelSet{{"inference_pool", pool_name_}}, last_saturation_);
       break;
     case Family::kQueueSize:
-      for (const auto& [p, b] : queue_.bands())
-        w.sample("inference_extension_flow_control_queue_size", band_labels(p),
-                 static_cast<double>(b.requests));
+    case Family::kQueueBytes: {
+      // Grouped at render time: a page is rare, a queue change is not.
+      struct Group {
+        std::size_t requests = 0, bytes = 0;
+      };
+      std::map<std::tuple<std::string_view, std::int64_t, std::string_view, std::string_view>,
+               Group>
+          groups;
+      queue_.for_each([&](const QueuedRequest& r) {
+        Group& g = groups[{r.flow, r.priority, r.model, r.target_model}];
+        ++g.requests;
+        g.bytes += r.bytes;
+      });
+      for (const auto& [key, g] : groups) {
+        const auto& [flow, priority, model, target] = key;
+        w.sample(name,
+                 LabelSet{{"fairness_id", flow},
+                          {"inference_pool", pool_name_},
+                          {"model_name", model},
+                          {"priority", priority_label(priority)},
+                          {"target_model_name", target}},
+                 static_cast<double>(family == Family::kQueueSize ? g.requests : g.bytes));
+      }
       break;
-    case Family::kQueueBytes:
-      for (const auto& [p, b] : queue_.bands())
-        w.sample("infergate_flow_control_queue_bytes", band_labels(p),
-                 static_cast<double>(b.bytes));
-      break;
+    }
     case Family::kShed:
       for (const auto& [key, n] : shed_)
-        w.sample("infergate_flow_control_shed_total",
-                 band_labels(key.first).add("reason", key.second), static_cast<double>(n));
+        w.sample(name,
+                 LabelSet{{"inference_pool", pool_name_},
+                          {"priority", priority_label(key.first)},
+                          {"reason", key.second}},
+                 static_cast<double>(n));
       break;
     case Family::kQueueDuration:
       for (const auto& [key, h] : waits_) {
-        const auto r = h->read();
-        w.histogram("inference_extension_flow_control_request_queue_duration_seconds",
-                    band_labels(key.first).add("outcome", key.second), h->bounds(), r.buckets,
-                    r.sum_seconds, r.count);
+        const auto& [flow, priority, outcome, model, target] = key;
+        w.histogram(name,
+                    LabelSet{{"fairness_id", flow},
+                             {"inference_pool", pool_name_},
+                             {"model_name", model},
+                             {"outcome", outcome_name(outcome)},
+                             {"priority", priority_label(priority)},
+                             {"target_model_name", target}},
+                    h->bounds(), h->read());
       }
+      break;
+    case Family::kRequests:
+      for (const auto& [key, n] : requests_)
+        w.sample(name,
+                 LabelSet{{"inference_pool", pool_name_},
+                          {"outcome", outcome_name(key.first)},
+                          {"priority", priority_label(key.second)}},
+                 static_cast<double>(n));
       break;
   }
 }

@@ -18,6 +18,21 @@
 // The controller belongs to a pool across reloads (FlowControl keeps it); attach() points it at
 // the pool's newest state.
 //
+// Metrics, upstream's families (GIE v1.5.0 under inference_extension_, llm-d router v0.10.0
+// under llm_d_epp_): the queue's requests and bytes by fairness id, priority, model and target
+// model; each request's time in flow control by those and its outcome, upstream's names:
+//   Dispatched               let through, at once or from the queue
+//   RejectedCapacity         shed at admission (saturated, its band or the queue full)
+//   EvictedTTL               left the queue at its deadline (the TTL, or a Standard or Sheddable
+//                            request's allowance)
+//   EvictedContextCancelled  the client went away while queued
+//   EvictedOther             the waiting coroutine was destroyed (the worker shut down)
+// (upstream's RejectedOther, a configuration error, has no counterpart here); the same
+// outcomes counted per request (llm-d's flow_control_requests_total); the pool's saturation and
+// its endpoints with stale metrics at the last measure. The enqueue and dispatch-cycle timings,
+// which upstream reports without a pool, go to the FlowTimings shared by every pool.
+// The model and fairness id labels come as the admit phase passes them (bounded there).
+//
 // Thread-safety: every method from any thread; one mutex guards the queue; a waiting request
 // is woken on its own executor.
 #pragma once
@@ -29,11 +44,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 
 #include "common/clock.hpp"
 #include "common/histogram.hpp"
 #include "gateway/error/request_error.hpp"
 #include "gateway/flowcontrol/flow_queue.hpp"
+#include "gateway/flowcontrol/flow_timings.hpp"
 #include "gateway/flowcontrol/saturation.hpp"
 
 namespace infergate::metrics {
@@ -59,6 +77,8 @@ struct AdmitRequest {
   std::int64_t priority = 0;
   std::string flow = "default-flow";
   std::size_t bytes = 0;
+  std::string model{};         // as the client named it (metrics labels only)
+  std::string target_model{};  // as sent upstream (metrics labels only)
 };
 
 // Admitted, or refused with the error the client gets (429 with Retry-After when shed, 503 when
@@ -71,7 +91,9 @@ struct Admission {
 
 class FlowController {
  public:
-  FlowController(std::string pool_name, const Clock& clock, FlowControlOptions options);
+  // `timings`: shared with the other pools' controllers (null: its own).
+  FlowController(std::string pool_name, const Clock& clock, FlowControlOptions options,
+                 std::shared_ptr<FlowTimings> timings = nullptr);
   ~FlowController();
 
   void attach(const std::shared_ptr<PoolState>& pool);
@@ -86,22 +108,46 @@ class FlowController {
   // Capacity may have freed (a request finished, a metrics view was published): dispatch.
   void on_capacity_changed();
 
-  // Prometheus sample lines of one family (a family's lines must stay together, so the caller
-  // renders each family over every pool in turn).
-  enum class Family { kSaturation, kQueueSize, kQueueBytes, kShed, kQueueDuration };
-  void render(metrics::PrometheusWriter& writer, Family family) const;
+  // Prometheus sample lines of one family under `name` (a family's lines must stay together,
+  // so the caller renders each family over every pool in turn).
+  enum class Family {
+    kSaturation,     // {inference_pool}
+    kQueueSize,      // {fairness_id, inference_pool, model_name, priority, target_model_name}
+    kQueueBytes,     // the same
+    kShed,           // ours: {inference_pool, priority, reason}
+    kQueueDuration,  // {fairness_id, inference_pool, model_name, outcome, priority,
+                     //  target_model_name}
+    kRequests,       // {inference_pool, outcome, priority}
+  };
+  void render(metrics::PrometheusWriter& writer, Family family, std::string_view name) const;
   std::size_t queued() const;
+  // Endpoints whose metrics were missing or stale at the last saturation measure.
+  std::size_t stale_endpoints() const;
+  const FlowTimings& timings() const { return *timings_; }
 
  private:
   struct Waiter;
+  enum class Outcome {
+    kDispatched,
+    kRejectedCapacity,
+    kEvictedTtl,
+    kEvictedContextCancelled,
+    kEvictedOther
+  };
+  static std::string_view outcome_name(Outcome outcome);  // upstream's
   void dispatch_locked(TimePoint now);
-  Saturation measure_locked(TimePoint now) const;
+  Saturation measure_locked(TimePoint now);
   void count_shed(std::int64_t priority, const std::string& reason);
   RequestError shed(std::string message) const;  // a 429 with Retry-After (under the lock)
-  void observe_wait(std::int64_t priority, const std::string& outcome, Duration waited);
+  // The request's end in flow control (under the lock).
+  void finish(const AdmitRequest& request, Outcome outcome, Duration waited);
+  // The request's enqueue took since `start` (under the lock).
+  void enqueued(const AdmitRequest& request, std::string_view outcome,
+                std::chrono::steady_clock::time_point start);
 
   const std::string pool_name_;
   const Clock& clock_;
+  const std::shared_ptr<FlowTimings> timings_;
   mutable std::mutex mu_;
   FlowControlOptions options_;
   std::weak_ptr<PoolState> pool_;  // weak: the pool state holds its controller
@@ -110,8 +156,12 @@ class FlowController {
   std::uint64_t next_id_ = 1;
   long pending_ = 0;  // dispatched from the queue, not yet in flight on an endpoint
   std::map<std::pair<std::int64_t, std::string>, std::uint64_t> shed_;
-  std::map<std::pair<std::int64_t, std::string>, std::unique_ptr<AtomicHistogram>> waits_;
+  // By fairness id, priority, outcome, model, target model.
+  using WaitKey = std::tuple<std::string, std::int64_t, Outcome, std::string, std::string>;
+  std::map<WaitKey, std::unique_ptr<AtomicHistogram>> waits_;
+  std::map<std::pair<Outcome, std::int64_t>, std::uint64_t> requests_;
   double last_saturation_ = 0;
+  std::size_t last_stale_ = 0;
 };
 
 }  // namespace infergate::gateway::flowcontrol

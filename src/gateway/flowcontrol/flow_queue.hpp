@@ -24,6 +24,8 @@ struct QueuedRequest {
   std::int64_t priority = 0;
   std::string flow;
   std::size_t bytes = 0;
+  std::string model{};         // as the client named it (metrics labels only)
+  std::string target_model{};  // as sent upstream (metrics labels only)
 };
 
 class FlowQueue {
@@ -45,6 +47,13 @@ class FlowQueue {
     std::size_t requests = 0, bytes = 0, flows = 0;
   };
   std::map<std::int64_t, BandStats> bands() const;
+  // Every queued request, in no particular order.
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& [priority, band] : bands_)
+      for (const auto& [flow, requests] : band.flows)
+        for (const QueuedRequest& r : requests) visit(r);
+  }
   void set_limits(QueueLimits per_band, QueueLimits global) {
     per_band_ = per_band;
     global_ = global;

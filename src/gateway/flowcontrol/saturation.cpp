@@ -34,6 +34,7 @@ Saturation measure_saturation(const PoolState& pool, TimePoint now, const Satura
     if (!sample || now - sample->scraped_at > o.staleness ||
         availability_now == Availability::kScrapeFailing) {
       util_sum += 1.0;
+      ++s.stale;
       continue;
     }
     util_sum += std::max(sample->metrics.waiting / o.queue_depth,

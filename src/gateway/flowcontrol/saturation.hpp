@@ -31,6 +31,7 @@ struct Saturation {
   double concurrency = 0;
   bool idle_endpoint = false;
   std::size_t usable = 0;  // endpoints in picking (scrapes healthy, not ejected)
+  std::size_t stale = 0;   // endpoints whose metrics are missing or stale (counted as 1)
   double value() const { return utilisation > concurrency ? utilisation : concurrency; }
 };
 

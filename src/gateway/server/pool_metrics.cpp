@@ -10,6 +10,8 @@
 #include "gateway/datastore/availability.hpp"
 #include "gateway/flowcontrol/flow_controller.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
+#include "gateway/scheduling/framework/prefix_match_metrics.hpp"
+#include "gateway/scheduling/framework/scheduler_attempts.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 #include "metrics/prometheus_writer.hpp"
 
@@ -17,6 +19,95 @@ namespace infergate::gateway {
 
 using metrics::LabelSet;
 using metrics::MetricType;
+
+namespace {
+
+// Flow control's families: each upstream one under GIE's name and llm-d's (HELP texts as each
+// has them), then ours.
+void render_flow_control(const flowcontrol::FlowControl* flow_control,
+                         metrics::PrometheusWriter& w) {
+  std::vector<const flowcontrol::FlowController*> flows;
+  if (flow_control)
+    flow_control->for_each([&](const flowcontrol::FlowController& f) { flows.push_back(&f); });
+  using Family = flowcontrol::FlowController::Family;
+  const auto each_flow = [&](std::string_view name, MetricType type, std::string_view help,
+                             Family f) {
+    w.family(name, type, help);
+    for (const auto* flow : flows) flow->render(w, f, name);
+  };
+  const auto both = [&](std::string_view suffix, MetricType type, std::string_view help, Family f) {
+    each_flow("inference_extension_" + std::string(suffix), type, help, f);
+    each_flow("llm_d_epp_" + std::string(suffix), type, help, f);
+  };
+  constexpr std::string_view kQueueDurationHelp =
+      "[ALPHA] Distribution of total time requests spend in the Flow Control layer (from enqueue "
+      "to final outcome).";
+  both("flow_control_request_queue_duration_seconds", MetricType::kHistogram, kQueueDurationHelp,
+       Family::kQueueDuration);
+  both("flow_control_queue_size", MetricType::kGauge,
+       "[ALPHA] Current number of requests actively held in the Flow Control queue.",
+       Family::kQueueSize);
+  both("flow_control_queue_bytes", MetricType::kGauge,
+       "[ALPHA] Current total size in bytes of requests actively held in the Flow Control queue.",
+       Family::kQueueBytes);
+  each_flow("inference_extension_flow_control_pool_saturation", MetricType::kGauge,
+            "[ALPHA] Current saturation level of the inference pool (0.0 = empty, 1.0 = fully "
+            "saturated).",
+            Family::kSaturation);
+  each_flow("llm_d_epp_flow_control_pool_saturation", MetricType::kGauge,
+            "[ALPHA] Pool saturation signal gating Flow Control dispatch. 1.0 is the gating set "
+            "point; values above 1.0 indicate the magnitude of oversubscription past it. An empty "
+            "pool reads as 1.0. With the default utilization detector, endpoints with missing or "
+            "stale metrics score as fully saturated (fail-closed; see "
+            "flow_control_stale_endpoints).",
+            Family::kSaturation);
+  each_flow("llm_d_epp_flow_control_requests_total", MetricType::kCounter,
+            "[ALPHA] Total number of requests processed by the Flow Control layer.",
+            Family::kRequests);
+  // Ours: the reason behind RejectedCapacity and EvictedTTL (saturated, band_full, queue_full,
+  // allowance_expired, ttl_expired), which upstream's outcomes do not tell apart. (Our former
+  // infergate_flow_control_queue_bytes is gone: upstream's queue_bytes summed by pool and
+  // priority is the same series.)
+  each_flow("infergate_flow_control_shed_total", MetricType::kCounter,
+            "Requests refused by flow control, by priority and reason.", Family::kShed);
+
+  // Upstream's detector is a plugin whose label is its name; the default one's is its type.
+  constexpr std::string_view kStale = "llm_d_epp_flow_control_stale_endpoints";
+  w.family(kStale, MetricType::kGauge,
+           "[ALPHA] Number of candidate endpoints whose metrics are missing or older than the "
+           "staleness threshold, as of the most recent saturation evaluation. Recorded by the "
+           "utilization saturation detector, which scores these endpoints as fully saturated in "
+           "flow_control_pool_saturation (fail-closed): a nonzero value during a dispatch stall "
+           "indicates a metrics collection problem rather than genuine overload.");
+  if (flow_control) {
+    std::size_t stale = 0;  // over every pool: upstream's picker has one
+    for (const auto* flow : flows) stale += flow->stale_endpoints();
+    w.sample(kStale, LabelSet{{"detector", "utilization-detector"}}, static_cast<double>(stale));
+  }
+
+  // The enqueue's HELP text is the golden file's (tests/fixtures/metrics/gie-epp-v1.5.0/
+  // flow_control_enqueue_duration_seconds_metric), which repeats the queue duration's; GIE's
+  // code and llm-d say "Distribution of time taken to enqueue requests into the Flow Control
+  // layer.", which llm-d's name keeps.
+  const flowcontrol::FlowTimings* timings = flow_control ? &flow_control->timings() : nullptr;
+  const auto enqueue = [&](std::string_view name, std::string_view help) {
+    w.family(name, MetricType::kHistogram, help);
+    if (timings) timings->render_enqueue(w, name);
+  };
+  enqueue("inference_extension_flow_control_request_enqueue_duration_seconds", kQueueDurationHelp);
+  enqueue("llm_d_epp_flow_control_request_enqueue_duration_seconds",
+          "[ALPHA] Distribution of time taken to enqueue requests into the Flow Control layer.");
+  for (const std::string_view name :
+       {"inference_extension_flow_control_dispatch_cycle_duration_seconds",
+        "llm_d_epp_flow_control_dispatch_cycle_duration_seconds"}) {
+    w.family(name, MetricType::kHistogram,
+             "[ALPHA] Distribution of time taken for each internal dispatch cycle in the Flow "
+             "Control layer.");
+    if (timings) timings->render_dispatch_cycles(w, name);
+  }
+}
+
+}  // namespace
 
 void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness,
                          const PoolComponents& components, std::string& out) {
@@ -185,36 +276,13 @@ void render_pool_metrics(const Snapshot& snap, TimePoint now, Duration staleness
     entries = s.entries;
     bytes = s.memory_bytes;
   }
-  w.family("inference_extension_prefix_indexer_size", MetricType::kGauge,
-           "(block, endpoint) entries in the prefix index.");
-  w.sample("inference_extension_prefix_indexer_size", static_cast<double>(entries));
+  scheduling::PrefixMatchMetrics::instance().render(w, entries);
   w.family("infergate_prefix_index_memory_bytes", MetricType::kGauge,
            "Memory held by the prefix indexes.");
   w.sample("infergate_prefix_index_memory_bytes", static_cast<double>(bytes));
   scheduling::SchedulerLatency::instance().render(w);
-
-  std::vector<const flowcontrol::FlowController*> flows;
-  if (components.flow_control)
-    components.flow_control->for_each(
-        [&](const flowcontrol::FlowController& f) { flows.push_back(&f); });
-  using Family = flowcontrol::FlowController::Family;
-  const auto each_flow = [&](std::string_view name, MetricType type, std::string_view help,
-                             Family f) {
-    w.family(name, type, help);
-    for (const auto* flow : flows) flow->render(w, f);
-  };
-  each_flow("inference_extension_flow_control_pool_saturation", MetricType::kGauge,
-            "Pool saturation at the last admission or dispatch (1: saturated).",
-            Family::kSaturation);
-  each_flow("inference_extension_flow_control_queue_size", MetricType::kGauge,
-            "Requests waiting, per priority band.", Family::kQueueSize);
-  each_flow("infergate_flow_control_queue_bytes", MetricType::kGauge,
-            "Bytes of the requests waiting, per priority band.", Family::kQueueBytes);
-  each_flow("infergate_flow_control_shed_total", MetricType::kCounter,
-            "Requests refused by flow control, by priority and reason.", Family::kShed);
-  each_flow("inference_extension_flow_control_request_queue_duration_seconds",
-            MetricType::kHistogram, "Time in flow control, by priority and outcome.",
-            Family::kQueueDuration);
+  scheduling::SchedulerAttempts::instance().render(w);
+  render_flow_control(components.flow_control, w);
 }
 
 }  // namespace infergate::gateway

@@ -1,6 +1,7 @@
 // The endpoint picker's view of the pools as Prometheus text: upstream's inference_pool_* and
-// inference_extension_* families (so existing dashboards work), plus InferGate's per-endpoint
-// health, ejection and scrape counters, and the scheduler's latency histograms.
+// inference_extension_* families (GIE, so existing dashboards work) and the llm_d_epp_* twins
+// of the scheduler, prefix index and flow control ones (llm-d router), plus InferGate's
+// per-endpoint health, ejection and scrape counters and its own finer-grained histograms.
 #pragma once
 
 #include <string>

@@ -13,11 +13,15 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <thread>
 
+#include "../../support/prometheus_text.hpp"
 #include "../scheduling/pool_fixture.hpp"
+#include "metrics/prometheus_writer.hpp"
 
 namespace infergate::gateway::flowcontrol {
 namespace {
 namespace net = boost::asio;
+using infergate::testing::sample_value;
+using infergate::testing::sum_of_samples;
 using testing::EndpointLoad;
 using testing::TestPool;
 
@@ -87,17 +91,21 @@ TEST(Saturation, IdleEndpointsAreTakenByPendingDispatches) {
 struct Harness {
   explicit Harness(std::size_t endpoints, FlowControlOptions o = {}) : tp(endpoints) {
     pool = std::shared_ptr<PoolState>(&tp.pool, [](PoolState*) {});
-    flow = std::make_shared<FlowController>("default/p", tp.clock, o);
+    flow = std::make_shared<FlowController>("default/p", tp.clock, o, timings);
     flow->attach(pool);
   }
   std::shared_ptr<std::optional<Admission>> admit(std::int64_t priority,
                                                   std::string flow_id = "default-flow",
                                                   net::cancellation_signal* cancel = nullptr) {
+    return admit(AdmitRequest{priority, std::move(flow_id), 100}, cancel);
+  }
+  std::shared_ptr<std::optional<Admission>> admit(AdmitRequest request,
+                                                  net::cancellation_signal* cancel = nullptr) {
     auto result = std::make_shared<std::optional<Admission>>();
     auto op = [](std::shared_ptr<FlowController> f, AdmitRequest r,
                  std::shared_ptr<std::optional<Admission>> out) -> net::awaitable<void> {
       *out = co_await f->admit(std::move(r));
-    }(flow, AdmitRequest{priority, std::move(flow_id), 100}, result);
+    }(flow, std::move(request), result);
     if (cancel)
       net::co_spawn(io, std::move(op),
                     net::bind_cancellation_slot(cancel->slot(), [](const std::exception_ptr&) {}));
@@ -126,8 +134,16 @@ struct Harness {
     io.restart();
     io.poll();
   }
+  // The Prometheus lines of `family` under `name`.
+  std::string page(FlowController::Family family, std::string_view name = "f") const {
+    std::string out;
+    metrics::PrometheusWriter w(out);
+    flow->render(w, family, name);
+    return out;
+  }
   TestPool tp;
   std::shared_ptr<PoolState> pool;
+  std::shared_ptr<FlowTimings> timings = std::make_shared<FlowTimings>();
   std::shared_ptr<FlowController> flow;
   net::io_context io;
 };
@@ -325,6 +341,114 @@ TEST(FlowController, DisabledAdmitsEverything) {
   Harness h(1, o);
   h.saturate();
   EXPECT_TRUE((*h.admit(-1))->admitted());
+}
+
+// Upstream's families: the queue by fairness id, priority and models; each request's time and
+// outcome, under upstream's outcome names; the enqueue and dispatch-cycle timings.
+TEST(FlowControllerMetrics, QueueAndOutcomesCarryUpstreamLabels) {
+  FlowControlOptions o;
+  o.queue_ttl = std::chrono::seconds(10);
+  Harness h(2, o);
+  const auto request = [](std::int64_t priority, std::string flow, std::string model) {
+    return AdmitRequest{priority, std::move(flow), 100, model, model + "-lora"};
+  };
+  EXPECT_TRUE((*h.admit(request(1, "a", "m")))->admitted());  // below saturation: at once
+  h.saturate();
+  EXPECT_EQ((*h.admit(request(0, "a", "m")))->refusal->status, 429);
+  auto a1 = h.admit(request(1, "a", "m")), a2 = h.admit(request(1, "a", "m"));
+  auto b = h.admit(request(1, "b", "n"));
+  net::cancellation_signal cancel;
+  auto leaves = h.admit(request(2, "a", "m"), &cancel);
+  EXPECT_EQ(h.flow->queued(), 4u);
+
+  const std::string a_labels =
+      R"(f{fairness_id="a",inference_pool="default/p",model_name="m",priority="1",)"
+      R"(target_model_name="m-lora"})";
+  const std::string size = h.page(FlowController::Family::kQueueSize);
+  EXPECT_EQ(sample_value(size, a_labels), 2) << size;
+  EXPECT_EQ(
+      sample_value(
+          size,
+          R"(f{fairness_id="b",inference_pool="default/p",model_name="n",priority="1",target_model_name="n-lora"})"),
+      1)
+      << size;
+  EXPECT_EQ(sum_of_samples(size, "f"), 4);
+  EXPECT_EQ(sample_value(h.page(FlowController::Family::kQueueBytes), a_labels), 200);
+
+  cancel.emit(net::cancellation_type::terminal);
+  h.run();
+  h.tp.clock.advance(std::chrono::milliseconds(40));
+  h.free_capacity();  // a1, a2 and b go, having waited 40 ms
+  ASSERT_TRUE(*a1 && *a2 && *b && *leaves);
+  EXPECT_EQ(sum_of_samples(h.page(FlowController::Family::kQueueSize), "f"), 0);
+
+  const std::string requests = h.page(FlowController::Family::kRequests);
+  EXPECT_EQ(
+      sample_value(requests, R"(f{inference_pool="default/p",outcome="Dispatched",priority="1"})"),
+      4)
+      << requests;
+  EXPECT_EQ(
+      sample_value(requests,
+                   R"(f{inference_pool="default/p",outcome="RejectedCapacity",priority="0"})"),
+      1);
+  EXPECT_EQ(sample_value(
+                requests,
+                R"(f{inference_pool="default/p",outcome="EvictedContextCancelled",priority="2"})"),
+            1);
+
+  const std::string waits = h.page(FlowController::Family::kQueueDuration);
+  const std::string dispatched_a =
+      R"(fairness_id="a",inference_pool="default/p",model_name="m",outcome="Dispatched",)"
+      R"(priority="1",target_model_name="m-lora")";
+  EXPECT_EQ(sample_value(waits, "f_count{" + dispatched_a + "}"), 3) << waits;
+  // One at once (0 s), two after 40 ms: upstream's buckets 0.025 and 0.05 tell them apart.
+  EXPECT_EQ(sample_value(waits, "f_bucket{" + dispatched_a + R"(,le="0.0001"})"), 1);
+  EXPECT_EQ(sample_value(waits, "f_bucket{" + dispatched_a + R"(,le="0.025"})"), 1);
+  EXPECT_EQ(sample_value(waits, "f_bucket{" + dispatched_a + R"(,le="0.05"})"), 3);
+  EXPECT_DOUBLE_EQ(sample_value(waits, "f_sum{" + dispatched_a + "}"), 0.08);
+  EXPECT_EQ(sum_of_samples(waits, "f_count"), 6);
+
+  // The enqueue's outcomes as upstream's: let through, shed, left queued.
+  std::string timings;
+  metrics::PrometheusWriter w(timings);
+  h.timings->render_enqueue(w, "e");
+  EXPECT_EQ(sample_value(timings, R"(e_count{fairness_id="a",outcome="Dispatched",priority="1"})"),
+            1)
+      << timings;
+  EXPECT_EQ(
+      sample_value(timings, R"(e_count{fairness_id="a",outcome="RejectedCapacity",priority="0"})"),
+      1);
+  EXPECT_EQ(
+      sample_value(timings, R"(e_count{fairness_id="a",outcome="NotYetFinalized",priority="1"})"),
+      2);
+  EXPECT_NE(
+      timings.find(R"(e_bucket{fairness_id="b",outcome="NotYetFinalized",priority="1",le="0.1"})"),
+      std::string::npos);
+  std::string cycles;
+  metrics::PrometheusWriter wc(cycles);
+  h.timings->render_dispatch_cycles(wc, "d");
+  EXPECT_GE(sample_value(cycles, "d_count "), 1) << cycles;  // at least the one that freed them
+}
+
+TEST(FlowControllerMetrics, ExpiryIsEvictedTtlAndStaleEndpointsAreCounted) {
+  FlowControlOptions o;
+  o.queue_ttl = std::chrono::milliseconds(1);
+  Harness h(2, o);
+  h.saturate();
+  auto r = h.admit(1);
+  h.io.restart();
+  h.io.run_for(std::chrono::seconds(5));
+  ASSERT_TRUE(*r);
+  EXPECT_EQ(sample_value(h.page(FlowController::Family::kRequests),
+                         R"(f{inference_pool="default/p",outcome="EvictedTTL",priority="1"})"),
+            1);
+  EXPECT_EQ(h.flow->stale_endpoints(), 0u);
+  h.tp.clock.advance(std::chrono::seconds(1));  // both samples are now stale
+  h.admit(-1);
+  EXPECT_EQ(h.flow->stale_endpoints(), 2u);
+  EXPECT_EQ(
+      sample_value(h.page(FlowController::Family::kSaturation), R"(f{inference_pool="default/p"})"),
+      1);
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "config/load_resources.hpp"
@@ -32,6 +34,13 @@ kind: InferencePool
 metadata: {name: llama}
 spec: {targetPorts: [{number: 8000}], selector: {matchLabels: {app: llama}}}
 )";
+
+std::string read_golden(const std::string& name) {
+  std::ifstream in(std::string(INFERGATE_FIXTURES_DIR) + "/metrics/gie-epp-v1.5.0/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 struct Page {
   std::string text;
@@ -104,12 +113,50 @@ TEST_F(PoolMetrics, PageIsValidWithUpstreamNamesAndLabels) {
       0);
   EXPECT_GE(
       s.at(
-          R"(inference_extension_scheduler_plugin_duration_seconds_bucket{extension_point="filter",plugin_type="low-queue-filter",plugin_name="f\"1",le="2.5e-06"})"),
+          R"(infergate_scheduler_plugin_duration_seconds_bucket{extension_point="filter",plugin_name="f\"1",plugin_type="low-queue-filter",le="2.5e-06"})"),
       1);
-  EXPECT_GE(s.at("inference_extension_scheduler_e2e_duration_seconds_count{}"), 1);
-  EXPECT_NE(page.text.find("# TYPE inference_extension_flow_control_request_queue_duration_seconds "
-                           "histogram\n"),
+  for (const char* prefix : {"inference_extension_", "llm_d_epp_"}) {
+    const std::string p = prefix;
+    EXPECT_GE(
+        s.at(
+            p +
+            R"(plugin_duration_seconds_bucket{extension_point="filter",plugin_name="f\"1",plugin_type="low-queue-filter",le="0.0001"})"),
+        1);
+    EXPECT_GE(s.at(p + "scheduler_e2e_duration_seconds_count{}"), 1);
+    EXPECT_EQ(s.at(p + R"(flow_control_pool_saturation{inference_pool="default/llama"})"), 0);
+    for (const char* type :
+         {"flow_control_request_queue_duration_seconds histogram",
+          "flow_control_request_enqueue_duration_seconds histogram",
+          "flow_control_dispatch_cycle_duration_seconds histogram", "flow_control_queue_size gauge",
+          "flow_control_queue_bytes gauge", "scheduler_attempts_total counter",
+          "prefix_indexer_size gauge", "prefix_indexer_hit_ratio histogram",
+          "prefix_indexer_hit_bytes histogram"})
+      EXPECT_NE(page.text.find("# TYPE " + p + type + "\n"), std::string::npos) << p << type;
+  }
+  EXPECT_EQ(s.at(R"(llm_d_epp_flow_control_stale_endpoints{detector="utilization-detector"})"), 0);
+  EXPECT_NE(page.text.find("# TYPE llm_d_epp_flow_control_requests_total counter\n"),
             std::string::npos);
+  EXPECT_EQ(page.text.find("inference_extension_scheduler_plugin_duration_seconds"),
+            std::string::npos)
+      << "the old name is gone: upstream's is inference_extension_plugin_duration_seconds";
+  EXPECT_EQ(s.at("inference_extension_prefix_indexer_size{}"), 0);
+}
+
+// HELP texts as upstream's golden files have them (the enqueue duration's repeats the queue
+// duration's there, unlike GIE's code).
+TEST_F(PoolMetrics, HelpTextsAreUpstreams) {
+  const std::string text = render().text;
+  for (const char* fixture :
+       {"flow_control_enqueue_duration_seconds_metric",
+        "flow_control_dispatch_cycle_duration_seconds_metric", "plugin_processing_latencies_metric",
+        "prefix_indexer_hit_bytes_metric", "prefix_indexer_hit_ratio_metric",
+        "prefix_indexer_size_metric", "scheduler_attempts_total_metrics",
+        "scheduler_e2e_duration_seconds_metric"}) {
+    const std::string golden = read_golden(fixture);
+    const std::string help = golden.substr(0, golden.find('\n') + 1);
+    ASSERT_TRUE(help.starts_with("# HELP ")) << fixture;
+    EXPECT_NE(text.find(help), std::string::npos) << help;
+  }
 }
 
 // Ready pods, flow control's endpoints in picking and the scheduler all follow availability():

@@ -14,7 +14,9 @@ boost::asio::awaitable<std::optional<RequestError>> RequestPhases::admit(Request
   if (auto refused = control_.admit(ctx)) co_return refused;
   flowcontrol::FlowController* flow = ctx.pool->flow.get();
   if (!flow) co_return std::nullopt;
-  const flowcontrol::AdmitRequest request{ctx.priority, ctx.flow, ctx.request.body.size()};
+  // The client's model and the target model label flow control's metrics.
+  const flowcontrol::AdmitRequest request{ctx.priority, ctx.flow, ctx.request.body.size(),
+                                          ctx.parsed->model, ctx.resolution.target_model};
   flowcontrol::Admission admission = co_await flow->admit(request);
   ctx.record.queued = admission.waited;
   if (!admission.admitted()) co_return std::move(admission.refusal);

@@ -71,6 +71,8 @@ class CycleState {
   // returns the number of blocks of the prompt.
   std::size_t match_prefix(std::span<Candidate* const> candidates,
                            const PromptBlockOptions& options);
+  // Whether this decision looked the prompt up in the prefix index.
+  bool prefix_looked_up() const { return matched_; }
 
  private:
   std::vector<std::uint64_t> blocks_;

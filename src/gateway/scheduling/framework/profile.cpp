@@ -21,7 +21,10 @@ std::int64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
 }  // namespace
 
 void SchedulingProfile::note_prefix(const Plugin& plugin) {
-  if (const PromptBlockOptions* o = plugin.prefix_options(); o && !prefix_) prefix_ = *o;
+  if (const PromptBlockOptions* o = plugin.prefix_options(); o && !prefix_) {
+    prefix_ = *o;
+    prefix_hits_.emplace(PrefixMatchMetrics::instance().for_plugin(plugin.type, plugin.name));
+  }
 }
 
 void SchedulingProfile::add_filter(std::shared_ptr<Filter> filter) {

@@ -12,6 +12,7 @@
 
 #include "gateway/scheduling/framework/plugin.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
+#include "gateway/scheduling/framework/prefix_match_metrics.hpp"
 
 namespace infergate::gateway::scheduling {
 
@@ -31,6 +32,10 @@ class SchedulingProfile {
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.
   const PromptBlockOptions* prefix_options() const { return prefix_ ? &*prefix_ : nullptr; }
+  // Where the decisions' prefix matches are counted (the plugin the options come from).
+  const PrefixMatchMetrics::Recorder* prefix_hits() const {
+    return prefix_hits_ ? &*prefix_hits_ : nullptr;
+  }
   std::string describe()
       const;  // "queue-scorer*2 kv-cache-utilization-scorer*2 ... max-score-picker"
 
@@ -47,6 +52,7 @@ class SchedulingProfile {
   std::vector<std::pair<Timed<Scorer>, double>> scorers_;
   Timed<Picker> picker_{};
   std::optional<PromptBlockOptions> prefix_;
+  std::optional<PrefixMatchMetrics::Recorder> prefix_hits_;
 };
 
 }  // namespace infergate::gateway::scheduling

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gateway/datastore/availability.hpp"
+#include "gateway/scheduling/framework/scheduler_attempts.hpp"
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -44,6 +45,34 @@ class ProfileSession final : public SchedulingSession {
         state_(request, pool, index, env.random, env.clock.now()) {}
 
   PickResult pick(std::span<const Endpoint* const> exclude) override {
+    PickResult result = decide(exclude);
+    SchedulerAttempts::instance().count(state_.request.target_model, pool_namespace(),
+                                        result.endpoint.get());
+    return result;
+  }
+
+  void dispatched(const Endpoint& ep) override {
+    const PromptBlockOptions* o = profile_->prefix_options();
+    if (!o || !index_) return;
+    const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
+    if (!blocks.empty()) {
+      if (last_id_)
+        index_->move(*last_id_, ep.id, blocks);
+      else
+        index_->record(ep.id, blocks);
+    }
+    last_id_ = ep.id;
+  }
+
+ private:
+  // The pool's namespace: its key is "<namespace>/<name>".
+  std::string_view pool_namespace() const {
+    const std::string_view key = pool_.key;
+    const auto slash = key.find('/');
+    return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
+  }
+
+  PickResult decide(std::span<const Endpoint* const> exclude) {
     const auto t0 = std::chrono::steady_clock::now();
     const TimePoint now = env_.clock.now();
     state_.begin_decision(now);
@@ -92,23 +121,14 @@ class ProfileSession final : public SchedulingSession {
     SchedulerLatency::instance().e2e().observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
             .count());
+    // Upstream counts the chosen endpoint's match against the prompt's blocks.
+    if (const auto* hits = profile_->prefix_hits(); hits && state_.prefix_looked_up()) {
+      const PromptBlockOptions& o = *profile_->prefix_options();
+      hits->observe(chosen->prefix_matched, state_.prefix_blocks(o).size(), o.block_chars);
+    }
     return {pool_.endpoints[chosen->slot], {}};
   }
 
-  void dispatched(const Endpoint& ep) override {
-    const PromptBlockOptions* o = profile_->prefix_options();
-    if (!o || !index_) return;
-    const std::span<const std::uint64_t> blocks = state_.prefix_blocks(*o);
-    if (!blocks.empty()) {
-      if (last_id_)
-        index_->move(*last_id_, ep.id, blocks);
-      else
-        index_->record(ep.id, blocks);
-    }
-    last_id_ = ep.id;
-  }
-
- private:
   std::shared_ptr<const SchedulingProfile> profile_;
   const SchedulerOptions& options_;
   PoolState& pool_;

@@ -1,0 +1,65 @@
+#include "gateway/scheduling/framework/prefix_match_metrics.hpp"
+
+#include <string_view>
+
+#include "metrics/prometheus_writer.hpp"
+
+namespace infergate::gateway::scheduling {
+
+void PrefixMatchMetrics::Hits::observe(std::size_t matched_chars, std::size_t total_chars) {
+  bytes.observe(static_cast<double>(matched_chars));
+  if (total_chars > 0)
+    ratio.observe(static_cast<double>(matched_chars) / static_cast<double>(total_chars));
+}
+
+PrefixMatchMetrics& PrefixMatchMetrics::instance() {
+  static PrefixMatchMetrics metrics;
+  return metrics;
+}
+
+PrefixMatchMetrics::Recorder PrefixMatchMetrics::for_plugin(const std::string& type,
+                                                            const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto& slot = plugins_[{name, type}];
+  if (!slot) slot = std::make_unique<Hits>();
+  return Recorder(*slot, all_);
+}
+
+void PrefixMatchMetrics::render(metrics::PrometheusWriter& w, std::size_t entries) const {
+  using metrics::LabelSet;
+  using metrics::MetricType;
+  // HELP texts as upstream has them: the GIE ones without llm-d's "[Deprecated: ...]" notes.
+  constexpr std::string_view kSizeHelp = "[ALPHA] Size of the prefix indexer.";
+  constexpr std::string_view kRatioHelp =
+      "[ALPHA] Ratio of prefix length matched to total prefix length in the cache lookup.";
+  constexpr std::string_view kBytesHelp =
+      "[ALPHA] Length of the prefix match in number of bytes in the cache lookup.";
+  const auto plugin_labels = [](const std::pair<std::string, std::string>& key) {
+    return LabelSet{{"plugin_name", key.first}, {"plugin_type", key.second}};
+  };
+  std::lock_guard lock(mu_);
+
+  w.family("inference_extension_prefix_indexer_size", MetricType::kGauge, kSizeHelp);
+  w.sample("inference_extension_prefix_indexer_size", static_cast<double>(entries));
+  w.family("llm_d_epp_prefix_indexer_size", MetricType::kGauge, kSizeHelp);
+  for (const auto& [key, hits] : plugins_)
+    w.sample("llm_d_epp_prefix_indexer_size", plugin_labels(key), static_cast<double>(entries));
+
+  const auto histograms = [&](std::string_view suffix, std::string_view help,
+                              AtomicValueHistogram Hits::*which) {
+    const std::string gie = "inference_extension_prefix_indexer_" + std::string(suffix);
+    w.family(gie, MetricType::kHistogram, help);
+    const AtomicValueHistogram& all = all_.*which;
+    w.histogram(gie, {}, all.bounds(), all.read());
+    const std::string llmd = "llm_d_epp_prefix_indexer_" + std::string(suffix);
+    w.family(llmd, MetricType::kHistogram, help);
+    for (const auto& [key, hits] : plugins_) {
+      const AtomicValueHistogram& h = (*hits).*which;
+      w.histogram(llmd, plugin_labels(key), h.bounds(), h.read());
+    }
+  };
+  histograms("hit_ratio", kRatioHelp, &Hits::ratio);
+  histograms("hit_bytes", kBytesHelp, &Hits::bytes);
+}
+
+}  // namespace infergate::gateway::scheduling
