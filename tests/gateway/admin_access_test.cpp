@@ -1,5 +1,6 @@
 // The admin listener's access rule: on a non-loopback address the gateway does not start
-// without a token; with a token, /reload and /config (and the probes, unless opened) need it.
+// without a token; with a token, /reload and /config (and the probes, unless opened) need it, and
+// the live page's data, but not its files.
 #include <gtest/gtest.h>
 
 #include "support/gateway_processes.hpp"
@@ -61,6 +62,19 @@ TEST_F(AdminAccess, ProbesCanBeOpenedWhileReloadStaysClosed) {
   EXPECT_EQ(admin.get("/metrics").status, 200);
   EXPECT_EQ(admin.post("/reload", "").status, 401);
   EXPECT_EQ(admin.get("/config").status, 401);
+}
+
+TEST_F(AdminAccess, TheLivePageOpensWithoutTheTokenItsDataDoesNot) {
+  auto gw = start({"--admin-token-file", token_->path()});
+  HttpClient admin("127.0.0.1", admin_port(*gw));
+  // A browser cannot send the token when it opens the page: its files hold no data.
+  for (const char* file : {"/dashboard", "/dashboard/dashboard.js", "/dashboard/dashboard.css"})
+    EXPECT_EQ(admin.get(file).status, 200) << file;
+  EXPECT_EQ(admin.get("/dashboard/decisions").status, 401);
+  EXPECT_EQ(admin.get("/dashboard/other.js").status, 401);
+  const std::map<std::string, std::string> auth{{"Authorization", std::string("Bearer ") + kToken}};
+  EXPECT_EQ(admin.get("/dashboard/decisions", auth).status, 200);
+  EXPECT_EQ(admin.get("/dashboard/other.js", auth).status, 404);
 }
 
 }  // namespace

@@ -120,6 +120,10 @@ HttpClient::~HttpClient() = default;
 HttpResponse HttpClient::get(const std::string& target) {
   return impl_->exchange(http::verb::get, target, "", {}, nullptr);
 }
+HttpResponse HttpClient::get(const std::string& target,
+                             const std::map<std::string, std::string>& headers) {
+  return impl_->exchange(http::verb::get, target, "", headers, nullptr);
+}
 HttpResponse HttpClient::post(const std::string& target, const std::string& body,
                               const std::map<std::string, std::string>& headers) {
   return impl_->exchange(http::verb::post, target, body, headers, nullptr);

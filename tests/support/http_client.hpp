@@ -32,6 +32,7 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   HttpResponse get(const std::string& target);
+  HttpResponse get(const std::string& target, const std::map<std::string, std::string>& headers);
   HttpResponse post(const std::string& target, const std::string& body,
                     const std::map<std::string, std::string>& headers = {});
   // Reads the body as it arrives. `on_piece` may return false to close the connection early.

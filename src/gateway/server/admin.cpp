@@ -1,7 +1,9 @@
 #include "gateway/server/admin.hpp"
 
+#include <charconv>
 #include <string>
 
+#include "gateway/server/dashboard.hpp"
 #include "gateway/server/gateway.hpp"
 #include "gateway/server/pool_metrics.hpp"
 #include "metrics/prometheus_writer.hpp"
@@ -22,6 +24,14 @@ bool bearer_matches(const HeaderList& headers, const std::string& token) {
     diff |= static_cast<unsigned>(static_cast<unsigned char>(i < given.size() ? given[i] : 0) ^
                                   static_cast<unsigned char>(token[i]));
   return diff == 0;
+}
+
+std::string clock_seconds(const Clock& clock) {
+  char text[48];
+  const auto end =
+      std::to_chars(text, text + sizeof text, to_seconds(clock.now()), std::chars_format::fixed, 3)
+          .ptr;
+  return std::string(text, end);
 }
 
 std::string render_metrics(const Gateway& g) {
@@ -91,7 +101,10 @@ Handler make_admin_handler(Gateway& gateway, const AdminAccess& access) {
     if (auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
     head.headers.emplace_back("content-type", "text/plain; charset=utf-8");
     const bool probe = path == "/healthz" || path == "/readyz" || path == "/metrics";
-    if (!access.token.empty() && !(probe && access.open_probes) &&
+    // The live page's own files hold no data: a browser cannot send the token when it opens
+    // the page, which then sends it with every request it makes (taken from #token=...).
+    const bool page_file = req.method == "GET" && is_dashboard_file(path);
+    if (!access.token.empty() && !(probe && access.open_probes) && !page_file &&
         !bearer_matches(req.headers, access.token)) {
       head.status = 401;
       head.headers.emplace_back("www-authenticate", "Bearer");
@@ -111,11 +124,16 @@ Handler make_admin_handler(Gateway& gateway, const AdminAccess& access) {
       body = config::dump(*gateway.current()->config);
     } else if (path == "/metrics") {
       head.headers.back().second = "text/plain; version=0.0.4; charset=utf-8";
+      // When the page was rendered, on the gateway's steady clock: the live page computes rates
+      // with it (its own timers may run on virtual time, as in headless tests).
+      head.headers.emplace_back("x-infergate-clock-seconds", clock_seconds(gateway.clock()));
       body = render_metrics(gateway);
     } else if (path == "/reload" && req.method == "POST") {
       const bool ok = gateway.reload();
       head.status = ok ? 200 : 400;
       body = ok ? "reloaded\n" : "rejected: see the gateway's log\n";
+    } else if (req.method == "GET" && serve_dashboard(path, gateway.decisions(), head, body)) {
+      // the page, or the decisions it shows
     } else {
       head.status = 404;
       body = "not found\n";

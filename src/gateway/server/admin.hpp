@@ -1,8 +1,10 @@
 // The admin listener: GET /healthz, /readyz, /config (what is loaded), /metrics (Prometheus),
-// POST /reload. Served by the control thread.
+// the live page (GET /dashboard, its files, /dashboard/decisions: dashboard.hpp), POST /reload.
+// Served by the control thread.
 //
 // Access: with a token, every path needs `Authorization: Bearer <token>` (401 otherwise),
-// except the probes (/healthz, /readyz, /metrics) when `open_probes` says so. The gateway
+// except the probes (/healthz, /readyz, /metrics) when `open_probes` says so, and the live
+// page's own files (no data in them; the page sends the token with its requests). The gateway
 // refuses to start with the admin listener on a non-loopback address and no token.
 #pragma once
 

@@ -35,9 +35,11 @@ void log_line(const std::string& line) {
 }
 
 // Scraping off means no endpoint's metrics can be stale.
-scheduling::SchedulerOptions scheduling_options(const GatewayOptions& o) {
+scheduling::SchedulerOptions scheduling_options(
+    const GatewayOptions& o, std::shared_ptr<scheduling::DecisionLog> decisions = nullptr) {
   scheduling::SchedulerOptions s = o.scheduling;
   s.scraping = o.scrape.interval.count() > 0;
+  s.decisions = std::move(decisions);
   return s;
 }
 
@@ -106,11 +108,13 @@ struct Gateway::Control {
 
 Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Config>& initial)
     : options_(std::move(options)),
+      decisions_(std::make_shared<scheduling::DecisionLog>(clock_)),
       prefix_indexes_(std::make_shared<scheduling::PrefixIndexes>()),
       flow_control_(std::make_shared<flowcontrol::FlowControl>(
           clock_, flow_options(options_, initial.get()))),
-      datastore_(scheduling::scheduler_factory(scheduling_options(options_), prefix_indexes_),
-                 {prefix_indexes_, flow_control_}),
+      datastore_(
+          scheduling::scheduler_factory(scheduling_options(options_, decisions_), prefix_indexes_),
+          {prefix_indexes_, flow_control_}),
       control_(std::make_unique<Control>()),
       connections_(
           std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))),

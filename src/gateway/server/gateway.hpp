@@ -25,6 +25,7 @@
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/lifecycle/accounting.hpp"
 #include "gateway/lifecycle/request_handler.hpp"
+#include "gateway/scheduling/framework/decision_log.hpp"
 #include "gateway/scheduling/framework/prefix_indexes.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 #include "gateway/scraper/metrics_scraper.hpp"
@@ -121,6 +122,8 @@ class Gateway final : public SnapshotSource {
   Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
   const scheduling::PrefixIndexes& prefix_indexes() const { return *prefix_indexes_; }
   const flowcontrol::FlowControl& flow_control() const { return *flow_control_; }
+  // The last decisions, explained while the dashboard watches them.
+  scheduling::DecisionLog& decisions() const { return *decisions_; }
 
  private:
   struct Worker;
@@ -135,6 +138,7 @@ class Gateway final : public SnapshotSource {
 
   GatewayOptions options_;
   SteadyClock clock_;
+  std::shared_ptr<scheduling::DecisionLog> decisions_;
   // The components' per-pool state, following the datastore's pools.
   std::shared_ptr<scheduling::PrefixIndexes> prefix_indexes_;
   std::shared_ptr<flowcontrol::FlowControl> flow_control_;

@@ -46,7 +46,7 @@ void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
 }
 
 Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& candidates,
-                                  RequestError& failure) const {
+                                  RequestError& failure, Decision* explain_to) const {
   for (const auto& f : filters_) {
     const auto t0 = std::chrono::steady_clock::now();
     f.plugin->filter(state, candidates);
@@ -57,21 +57,56 @@ Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& ca
       return nullptr;
     }
   }
-  thread_local std::vector<double> totals, scores;
-  totals.assign(candidates.size(), 0.0);
-  scores.resize(candidates.size());
-  for (const auto& [s, weight] : scorers_) {
+  const std::size_t n = candidates.size();
+  thread_local std::vector<double> totals, scores, shares;
+  totals.assign(n, 0.0);
+  scores.resize(n);
+  if (explain_to) shares.assign(scorers_.size() * n, 0.0);
+  for (std::size_t k = 0; k < scorers_.size(); ++k) {
+    const auto& [s, weight] = scorers_[k];
     std::fill(scores.begin(), scores.end(), 0.0);
     const auto t0 = std::chrono::steady_clock::now();
     s.plugin->score(state, candidates, scores);
     s.latency->observe(elapsed_ns(t0));
-    for (std::size_t i = 0; i < candidates.size(); ++i)
-      totals[i] += weight * std::clamp(scores[i], 0.0, 1.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double share = weight * std::clamp(scores[i], 0.0, 1.0);
+      totals[i] += share;
+      if (explain_to) shares[k * n + i] = share;
+    }
   }
   const auto t0 = std::chrono::steady_clock::now();
   Candidate* chosen = picker_.plugin->pick(state, candidates, totals);
   picker_.latency->observe(elapsed_ns(t0));
+  if (explain_to) explain(candidates, shares, totals, chosen, *explain_to);
   return chosen;
+}
+
+void SchedulingProfile::explain(std::span<Candidate* const> candidates,
+                                std::span<const double> shares, std::span<const double> totals,
+                                const Candidate* chosen, Decision& out) const {
+  const std::size_t n = candidates.size();
+  const auto scored = [&](std::size_t i) {
+    ScoredEndpoint e{
+        candidates[i]->endpoint->spec.name, candidates[i]->endpoint->address, totals[i], {}};
+    for (std::size_t k = 0; k < scorers_.size(); ++k)
+      e.shares.push_back({scorers_[k].first.plugin->name, scorers_[k].second, shares[k * n + i]});
+    return e;
+  };
+  out.profile = name_;
+  out.picker = picker_.plugin->name;
+  out.candidates = n;
+  std::vector<std::size_t> others;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (candidates[i] == chosen)
+      out.chosen = scored(i);
+    else
+      others.push_back(i);
+  }
+  const std::size_t keep = std::min(others.size(), DecisionLog::kRunnersUp);
+  std::partial_sort(others.begin(), others.begin() + static_cast<std::ptrdiff_t>(keep),
+                    others.end(),
+                    [&](std::size_t a, std::size_t b) { return totals[a] > totals[b]; });
+  for (std::size_t r = 0; r < keep; ++r) out.runners_up.push_back(scored(others[r]));
 }
 
 std::string SchedulingProfile::describe() const {

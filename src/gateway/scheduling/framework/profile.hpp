@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/scheduling/framework/decision_log.hpp"
 #include "gateway/scheduling/framework/plugin.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
 #include "gateway/scheduling/framework/prefix_match_metrics.hpp"
@@ -25,9 +26,11 @@ class SchedulingProfile {
   void set_picker(std::shared_ptr<Picker> picker);
   bool has_picker() const { return picker_.plugin != nullptr; }
 
-  // The chosen candidate, or null with `failure` set (a filter left none).
-  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates,
-                 RequestError& failure) const;
+  // The chosen candidate, or null with `failure` set (a filter left none). With `explain`
+  // (null on the hot path), also says why there: the candidates left, the picker, and the
+  // chosen endpoint and the runners-up with each scorer's share of their totals.
+  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates, RequestError& failure,
+                 Decision* explain = nullptr) const;
 
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.
@@ -46,6 +49,9 @@ class SchedulingProfile {
     LatencyHistogram* latency;
   };
   void note_prefix(const Plugin& plugin);
+  // Fills `out` from the weighted shares (scorer-major: shares[s * n + i]) and totals.
+  void explain(std::span<Candidate* const> candidates, std::span<const double> shares,
+               std::span<const double> totals, const Candidate* chosen, Decision& out) const;
 
   std::string name_;
   std::vector<Timed<Filter>> filters_;

@@ -1,6 +1,7 @@
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "gateway/datastore/availability.hpp"
 #include "gateway/scheduling/framework/scheduler_attempts.hpp"
@@ -116,8 +117,17 @@ class ProfileSession final : public SchedulingSession {
     pointers.reserve(candidates.size());
     for (auto& c : candidates) pointers.push_back(&c);
     RequestError failure;
-    Candidate* chosen = profile_->run(state_, pointers, failure);
+    std::optional<Decision> explained;
+    if (options_.decisions && options_.decisions->recording(now)) explained.emplace();
+    Candidate* chosen = profile_->run(state_, pointers, failure, explained ? &*explained : nullptr);
     if (!chosen) return {nullptr, failure};
+    if (explained) {
+      explained->at = now;
+      explained->pool = pool_.key;
+      explained->target_model = state_.request.target_model;
+      explained->endpoints = n;
+      options_.decisions->record(std::move(*explained));
+    }
     SchedulerLatency::instance().e2e().observe(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
             .count());

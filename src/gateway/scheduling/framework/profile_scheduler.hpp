@@ -4,7 +4,7 @@
 // carries its latest metrics; a sample older than the staleness bound (or none at all) counts
 // as saturated while scraping is on. When the request is dispatched, its prompt blocks are
 // recorded in the pool's prefix index (PrefixIndexes keeps it) for the chosen endpoint, and
-// moved on a retry.
+// moved on a retry. While the options' DecisionLog is watched, each decision is explained there.
 //
 // Thread-safety: begin() from any thread; a session belongs to its request's thread.
 #pragma once
@@ -26,6 +26,8 @@ struct SchedulerOptions {
       "default";  // for pools that name none, without an EndpointPickerConfig
   std::chrono::nanoseconds metrics_staleness = std::chrono::milliseconds(200);
   bool scraping = true;  // false: no metrics are expected, none is stale
+  // Where decisions are explained while someone watches (the dashboard; null: nowhere).
+  std::shared_ptr<DecisionLog> decisions{};
 };
 
 class ProfileScheduler final : public Scheduler {
