@@ -71,7 +71,8 @@ void FlowController::count_shed(std::int64_t priority, const std::string& reason
 }
 
 void FlowController::finish(const AdmitRequest& request, Outcome outcome, Duration waited) {
-  auto& h = waits_[{request.flow, request.priority, outcome, request.model, request.target_model}];
+  auto& h = waits_[{request.fairness_id(), request.priority, outcome, request.model,
+                    request.target_model}];
   if (!h) h = std::make_unique<AtomicHistogram>(queue_duration_bounds());
   h->observe(waited.count());
   ++requests_[{outcome, request.priority}];
@@ -79,7 +80,7 @@ void FlowController::finish(const AdmitRequest& request, Outcome outcome, Durati
 
 void FlowController::enqueued(const AdmitRequest& request, std::string_view outcome,
                               std::chrono::steady_clock::time_point start) {
-  timings_->observe_enqueue(request.flow, request.priority, outcome, since(start));
+  timings_->observe_enqueue(request.fairness_id(), request.priority, outcome, since(start));
 }
 
 RequestError FlowController::shed(std::string message) const {
@@ -123,8 +124,8 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     }
     waiter = std::make_shared<Waiter>(executor);
     id = next_id_++;
-    const auto pushed = queue_.push(
-        QueuedRequest{id, p, request.flow, request.bytes, request.model, request.target_model});
+    const auto pushed = queue_.push(QueuedRequest{id, p, request.flow, request.bytes, request.model,
+                                                  request.target_model, request.fairness_id()});
     if (pushed != FlowQueue::Push::kQueued) {
       const std::string what = pushed == FlowQueue::Push::kBandFull ? "band" : "queue";
       count_shed(p, what + "_full");
@@ -261,7 +262,7 @@ void FlowController::render(metrics::PrometheusWriter& w, Family family,
                Group>
           groups;
       queue_.for_each([&](const QueuedRequest& r) {
-        Group& g = groups[{r.flow, r.priority, r.model, r.target_model}];
+        Group& g = groups[{r.fairness_id, r.priority, r.model, r.target_model}];
         ++g.requests;
         g.bytes += r.bytes;
       });

@@ -79,6 +79,9 @@ struct AdmitRequest {
   std::size_t bytes = 0;
   std::string model{};         // as the client named it (metrics labels only)
   std::string target_model{};  // as sent upstream (metrics labels only)
+  // The fairness_id label when it differs from `flow` (capped for cardinality); empty: flow.
+  std::string fairness_label{};
+  const std::string& fairness_id() const { return fairness_label.empty() ? flow : fairness_label; }
 };
 
 // Admitted, or refused with the error the client gets (429 with Retry-After when shed, 503 when

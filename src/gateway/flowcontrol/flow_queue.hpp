@@ -26,6 +26,7 @@ struct QueuedRequest {
   std::size_t bytes = 0;
   std::string model{};         // as the client named it (metrics labels only)
   std::string target_model{};  // as sent upstream (metrics labels only)
+  std::string fairness_id{};   // the fairness_id label (metrics only)
 };
 
 class FlowQueue {

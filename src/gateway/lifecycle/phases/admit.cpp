@@ -14,9 +14,16 @@ boost::asio::awaitable<std::optional<RequestError>> RequestPhases::admit(Request
   if (auto refused = control_.admit(ctx)) co_return refused;
   flowcontrol::FlowController* flow = ctx.pool->flow.get();
   if (!flow) co_return std::nullopt;
-  // The client's model and the target model label flow control's metrics.
-  const flowcontrol::AdmitRequest request{ctx.priority, ctx.flow, ctx.request.body.size(),
-                                          ctx.parsed->model, ctx.resolution.target_model};
+  // Flow control's metrics are labelled as the request's series is (client-chosen values
+  // capped), or as it came when no series is kept.
+  flowcontrol::AdmitRequest request{ctx.priority, ctx.flow, ctx.request.body.size(),
+                                    ctx.parsed->model, ctx.resolution.target_model};
+  if (ctx.record.series) {
+    const RequestMetrics::Labels labels = RequestMetrics::labels(*ctx.record.series);
+    request.model = labels.model;
+    request.target_model = labels.target;
+    request.fairness_label = labels.fairness;
+  }
   flowcontrol::Admission admission = co_await flow->admit(request);
   ctx.record.queued = admission.waited;
   if (!admission.admitted()) co_return std::move(admission.refusal);
