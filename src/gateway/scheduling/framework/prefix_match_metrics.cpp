@@ -25,6 +25,14 @@ PrefixMatchMetrics::Recorder PrefixMatchMetrics::for_plugin(const std::string& t
   return Recorder(*slot, all_);
 }
 
+PrefixMatchMetrics::PoolTotals& PrefixMatchMetrics::for_pool(std::string_view pool) {
+  std::lock_guard lock(mu_);
+  auto it = pools_.find(pool);
+  if (it == pools_.end())
+    it = pools_.emplace(std::string(pool), std::make_unique<PoolTotals>()).first;
+  return *it->second;
+}
+
 void PrefixMatchMetrics::render(metrics::PrometheusWriter& w, std::size_t entries) const {
   using metrics::LabelSet;
   using metrics::MetricType;
@@ -60,6 +68,19 @@ void PrefixMatchMetrics::render(metrics::PrometheusWriter& w, std::size_t entrie
   };
   histograms("hit_ratio", kRatioHelp, &Hits::ratio);
   histograms("hit_bytes", kBytesHelp, &Hits::bytes);
+
+  const auto per_pool = [&](std::string_view name, std::string_view help,
+                            std::atomic<std::uint64_t> PoolTotals::*field) {
+    w.family(name, MetricType::kCounter, help);
+    for (const auto& [pool, totals] : pools_)
+      w.sample(name, LabelSet{{"pool", pool}},
+               static_cast<double>(((*totals).*field).load(std::memory_order_relaxed)));
+  };
+  per_pool("infergate_prefix_matched_chars_total",
+           "Prompt characters the chosen endpoint already held (prefix index), per pool.",
+           &PoolTotals::matched_chars);
+  per_pool("infergate_prefix_prompt_chars_total",
+           "Prompt characters looked up in the prefix index, per pool.", &PoolTotals::prompt_chars);
 }
 
 }  // namespace infergate::gateway::scheduling

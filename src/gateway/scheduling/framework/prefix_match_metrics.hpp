@@ -13,10 +13,13 @@
 // building profiles; render() may run concurrently with observations.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "common/histogram.hpp"
@@ -50,7 +53,14 @@ class PrefixMatchMetrics {
     Hits& all_;
   };
 
+  // Per pool (upstream's families have no pool label): characters matched and looked up, whose
+  // ratio is the pool's hit ratio (infergate_prefix_{matched,prompt}_chars_total{pool}).
+  struct PoolTotals {
+    std::atomic<std::uint64_t> matched_chars{0}, prompt_chars{0};
+  };
+
   static PrefixMatchMetrics& instance();
+  PoolTotals& for_pool(std::string_view pool);
   Recorder for_plugin(const std::string& type, const std::string& name);
   // The six families; `entries`: the (block, endpoint) entries of every pool's index.
   void render(metrics::PrometheusWriter& writer, std::size_t entries) const;
@@ -59,6 +69,7 @@ class PrefixMatchMetrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Hits>> plugins_;  // (name, type)
   Hits all_;
+  std::map<std::string, std::unique_ptr<PoolTotals>, std::less<>> pools_;
 };
 
 }  // namespace infergate::gateway::scheduling

@@ -134,7 +134,14 @@ class ProfileSession final : public SchedulingSession {
     // Upstream counts the chosen endpoint's match against the prompt's blocks.
     if (const auto* hits = profile_->prefix_hits(); hits && state_.prefix_looked_up()) {
       const PromptBlockOptions& o = *profile_->prefix_options();
-      hits->observe(chosen->prefix_matched, state_.prefix_blocks(o).size(), o.block_chars);
+      const std::size_t total = state_.prefix_blocks(o).size();
+      hits->observe(chosen->prefix_matched, total, o.block_chars);
+      const std::string_view key = pool_.key;
+      auto& pool = PrefixMatchMetrics::instance().for_pool(
+          key.substr(key.find('/') + 1));  // the pool's name, as the other families
+      pool.matched_chars.fetch_add(chosen->prefix_matched * o.block_chars,
+                                   std::memory_order_relaxed);
+      pool.prompt_chars.fetch_add(total * o.block_chars, std::memory_order_relaxed);
     }
     return {pool_.endpoints[chosen->slot], {}};
   }

@@ -280,15 +280,18 @@
       rateCard);
   }
 
-  // Mean of the prefix indexer's hit-ratio histogram (all pools, or one: a label naming it).
+  // The gateway's: the mean of the prefix indexer's hit-ratio histogram. A pool's: the prompt
+  // characters its chosen endpoints already held over those looked up.
   function prefixHitRatio(m, pool) {
-    const name = 'inference_extension_prefix_indexer_hit_ratio';
-    const ofPool = (l) => pool === null || [l.name, l.pool, l.inference_pool].includes(pool);
-    const pooled = samplesOf(m, name + '_count').some((s) => s.labels.name || s.labels.pool || s.labels.inference_pool);
-    const keep = (s) => (pooled ? ofPool(s.labels) : true);
-    const sum = samplesOf(m, name + '_sum').filter(keep).reduce((a, s) => a + s.value, 0);
-    const count = samplesOf(m, name + '_count').filter(keep).reduce((a, s) => a + s.value, 0);
-    return count > 0 ? percent(sum / count) : '–';
+    if (pool === null) {
+      const name = 'inference_extension_prefix_indexer_hit_ratio';
+      const sum = samplesOf(m, name + '_sum').reduce((a, s) => a + s.value, 0);
+      const count = samplesOf(m, name + '_count').reduce((a, s) => a + s.value, 0);
+      return count > 0 ? percent(sum / count) : '–';
+    }
+    const ofPool = (name) => samplesOf(m, name).filter((s) => s.labels.pool === pool).reduce((a, s) => a + s.value, 0);
+    const looked = ofPool('infergate_prefix_prompt_chars_total');
+    return looked > 0 ? percent(ofPool('infergate_prefix_matched_chars_total') / looked) : '–';
   }
 
   function renderPools(m) {
