@@ -48,7 +48,7 @@ std::string find_on_path(const std::string& name) {
 }
 
 // `k=v` pairs sorted by key and joined with ",", as the page writes data-labels.
-std::string canonical(std::map<std::string, std::string> labels) {
+std::string canonical(const std::map<std::string, std::string>& labels) {
   std::string out;
   for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
   return out;

@@ -24,7 +24,7 @@ inline std::string family_of_sample(const std::string& name,
   for (const char* suffix : {"_bucket", "_sum", "_count"}) {
     const std::string s(suffix);
     if (name.size() > s.size() && name.ends_with(s)) {
-      const std::string base = name.substr(0, name.size() - s.size());
+      std::string base = name.substr(0, name.size() - s.size());
       if (families.contains(base)) return base;
     }
   }

@@ -349,7 +349,7 @@ TEST(FlowControllerMetrics, QueueAndOutcomesCarryUpstreamLabels) {
   FlowControlOptions o;
   o.queue_ttl = std::chrono::seconds(10);
   Harness h(2, o);
-  const auto request = [](std::int64_t priority, std::string flow, std::string model) {
+  const auto request = [](std::int64_t priority, std::string flow, const std::string& model) {
     return AdmitRequest{priority, std::move(flow), 100, model, model + "-lora"};
   };
   EXPECT_TRUE((*h.admit(request(1, "a", "m")))->admitted());  // below saturation: at once
