@@ -100,7 +100,7 @@ struct RequestMetrics::Series {
   Histogram duration{kGeneralLatency}, request_size{kRequestSizes}, response_size{kResponseSizes},
       input{kInputTokens}, output{kOutputTokens}, cached{kInputTokens}, ntpot{kNtpot}, tpot{kTpot},
       itl{InterTokenLatency::kBounds};
-  Histogram ttft[2]{Histogram{kGeneralLatency}, Histogram{kGeneralLatency}};  // streaming: [1]
+  Histogram ttft_whole{kGeneralLatency}, ttft_streamed{kGeneralLatency};
 };
 
 RequestMetrics::RequestMetrics() : models_(1000), fairness_(1000), rewrite_models_(1000) {}
@@ -228,7 +228,7 @@ void RequestMetrics::finished(const RequestRecord& r) {
   s->duration.observe(total);
   s->request_size.observe(static_cast<double>(r.request_bytes));
   if (r.response_bytes > 0) s->response_size.observe(static_cast<double>(r.response_bytes));
-  if (code.empty()) s->ttft[r.streamed ? 1 : 0].observe(ttft);
+  if (code.empty()) (r.streamed ? s->ttft_streamed : s->ttft_whole).observe(ttft);
   if (r.usage) {
     s->input.observe(static_cast<double>(r.usage->prompt_tokens));
     s->cached.observe(static_cast<double>(r.usage->cached_tokens));
@@ -321,8 +321,8 @@ void RequestMetrics::render(metrics::PrometheusWriter& w) const {
            "[ALPHA] Time to first token in seconds, measured from request received to first "
            "response byte. For non-streaming requests, this equals total request duration.");
   for (const Series* s : order_)
-    for (int streaming = 0; streaming < 2; ++streaming) {
-      const Histogram& h = s->ttft[streaming];
+    for (const bool streaming : {false, true}) {
+      const Histogram& h = streaming ? s->ttft_streamed : s->ttft_whole;
       if (h.count == 0) continue;
       w.histogram("llm_d_epp_request_ttft_seconds",
                   all(*s).add("streaming", streaming ? "true" : "false"), kLlmdTtft,
@@ -338,67 +338,61 @@ void RequestMetrics::render(metrics::PrometheusWriter& w) const {
        &Series::itl, InterTokenLatency::kBounds);
 
   // --- Inference Extension v1.5.0: the same requests, summed over the labels it lacks ---
+  // `samples_of(series, add)` calls add(labels, value) for each sample a series adds to.
   struct Sum {
     LabelSet labels;
     double value = 0;
   };
   const auto summed = [&](std::string_view name, std::string_view help, MetricType type,
-                          auto labels_of, auto value_of) {
+                          auto samples_of) {
     std::map<std::string, Sum> sums;  // by label text: a stable order
-    for (const Series* s : order_) {
-      LabelSet labels = labels_of(*s);
-      auto& sum = sums[std::string(labels.text())];
-      sum.labels = std::move(labels);
-      sum.value += value_of(*s);
-    }
+    for (const Series* s : order_)
+      samples_of(*s, [&](LabelSet labels, double value) {
+        auto& sum = sums[std::string(labels.text())];
+        sum.labels = std::move(labels);
+        sum.value += value;
+      });
     w.family(name, type, help);
     for (const auto& [_, sum] : sums) w.sample(name, sum.labels, sum.value);
   };
-  summed(
-      "inference_objective_request_total",
-      "[ALPHA] Counter of inference objective requests broken out for each model and target "
-      "model.",
-      MetricType::kCounter,
-      [](const Series& s) {
-        return LabelSet{
-            {"model_name", s.model}, {"priority", s.priority}, {"target_model_name", s.target}};
-      },
-      [](const Series& s) { return static_cast<double>(s.requests); });
-  {
-    std::map<std::string, Sum> sums;
-    for (const Series* s : order_)
-      for (const auto& [code, n] : s->errors) {
-        LabelSet labels{
-            {"error_code", code}, {"model_name", s->model}, {"target_model_name", s->target}};
-        auto& sum = sums[std::string(labels.text())];
-        sum.labels = std::move(labels);
-        sum.value += static_cast<double>(n);
-      }
-    w.family("inference_objective_request_error_total", MetricType::kCounter,
-             "[ALPHA] Counter of inference objective requests errors broken out for each model "
-             "and target model.");
-    for (const auto& [_, sum] : sums)
-      w.sample("inference_objective_request_error_total", sum.labels, sum.value);
-  }
-  summed(
-      "inference_objective_running_requests",
-      "[ALPHA] Inference objective number of running requests in each model.", MetricType::kGauge,
-      [](const Series& s) {
-        return LabelSet{{"model_name", s.model}};
-      },
-      [](const Series& s) {
-        return static_cast<double>(s.running.load(std::memory_order_relaxed));
-      });
-  const auto summed_histogram = [&](std::string_view name, std::string_view help, auto histogram_of,
+  summed("inference_objective_request_total",
+         "[ALPHA] Counter of inference objective requests broken out for each model and target "
+         "model.",
+         MetricType::kCounter, [](const Series& s, auto add) {
+           add(LabelSet{{"model_name", s.model},
+                        {"priority", s.priority},
+                        {"target_model_name", s.target}},
+               static_cast<double>(s.requests));
+         });
+  summed("inference_objective_request_error_total",
+         "[ALPHA] Counter of inference objective requests errors broken out for each model and "
+         "target model.",
+         MetricType::kCounter, [](const Series& s, auto add) {
+           for (const auto& [code, n] : s.errors)
+             add(LabelSet{{"error_code", code},
+                          {"model_name", s.model},
+                          {"target_model_name", s.target}},
+                 static_cast<double>(n));
+         });
+  summed("inference_objective_running_requests",
+         "[ALPHA] Inference objective number of running requests in each model.",
+         MetricType::kGauge, [](const Series& s, auto add) {
+           add(LabelSet{{"model_name", s.model}},
+               static_cast<double>(s.running.load(std::memory_order_relaxed)));
+         });
+  // Histograms by model and target: `fields` of each series added up, written over `bounds`.
+  const auto summed_histogram = [&](std::string_view name, std::string_view help,
+                                    std::initializer_list<Histogram Series::*> fields,
                                     std::span<const double> bounds) {
     std::map<std::string, std::pair<LabelSet, Histogram>> sums;
     for (const Series* s : order_) {
-      const Histogram& h = histogram_of(*s);
       LabelSet labels = models(*s);
       auto it = sums.find(std::string(labels.text()));
       if (it == sums.end())
-        it = sums.emplace(std::string(labels.text()), std::pair{labels, Histogram{h.bounds}}).first;
-      it->second.second.add(h);
+        it = sums.emplace(std::string(labels.text()),
+                          std::pair{labels, Histogram{(s->**fields.begin()).bounds}})
+                 .first;
+      for (Histogram Series::*f : fields) it->second.second.add(s->*f);
     }
     w.family(name, MetricType::kHistogram, help);
     for (const auto& [_, entry] : sums) {
@@ -406,60 +400,43 @@ void RequestMetrics::render(metrics::PrometheusWriter& w) const {
       w.histogram(name, entry.first, bounds, h.over(bounds), h.sum, h.count);
     }
   };
-  const auto field = [](Histogram Series::*f) {
-    return [f](const Series& s) -> const Histogram& { return s.*f; };
-  };
   summed_histogram("inference_objective_request_duration_seconds",
                    "[ALPHA] Inference objective response latency distribution in seconds for "
                    "each model and target model.",
-                   field(&Series::duration), kGeneralLatency);
+                   {&Series::duration}, kGeneralLatency);
   summed_histogram("inference_objective_request_sizes",
                    "[ALPHA] Inference objective requests size distribution in bytes for each "
                    "model and target model.",
-                   field(&Series::request_size), kRequestSizes);
+                   {&Series::request_size}, kRequestSizes);
   summed_histogram("inference_objective_response_sizes",
                    "[ALPHA] Inference objective responses size distribution in bytes for each "
                    "model and target model.",
-                   field(&Series::response_size), kResponseSizes);
+                   {&Series::response_size}, kResponseSizes);
   summed_histogram("inference_objective_input_tokens",
                    "[ALPHA] Inference objective input token count distribution for requests in "
                    "each model.",
-                   field(&Series::input), kInputTokens);
+                   {&Series::input}, kInputTokens);
   summed_histogram("inference_objective_output_tokens",
                    "[ALPHA] Inference objective output token count distribution for requests "
                    "in each model.",
-                   field(&Series::output), kOutputTokens);
+                   {&Series::output}, kOutputTokens);
   summed_histogram("inference_objective_prompt_cached_tokens",
                    "[ALPHA] Inference objective prompt cached token count distribution for "
                    "requests in each model.",
-                   field(&Series::cached), kInputTokens);
+                   {&Series::cached}, kInputTokens);
   summed_histogram("inference_objective_normalized_time_per_output_token_seconds",
                    "[ALPHA] Inference objective latency divided by number of output tokens in "
                    "seconds for each model and target model.",
-                   field(&Series::ntpot), kNtpot);
-  // Both streaming and whole responses: v1.5.0's family has no streaming label.
-  {
-    std::map<std::string, std::pair<LabelSet, Histogram>> sums;
-    for (const Series* s : order_) {
-      LabelSet labels = models(*s);
-      auto it = sums.find(std::string(labels.text()));
-      if (it == sums.end())
-        it = sums.emplace(std::string(labels.text()), std::pair{labels, Histogram{kGeneralLatency}})
-                 .first;
-      it->second.second.add(s->ttft[0]);
-      it->second.second.add(s->ttft[1]);
-    }
-    w.family("inference_objective_request_ttft_seconds", MetricType::kHistogram,
-             "[ALPHA] Inference model TTFT distribution in seconds for each model and target "
-             "model.");
-    for (const auto& [_, entry] : sums)
-      w.histogram("inference_objective_request_ttft_seconds", entry.first, kGeneralLatency,
-                  entry.second.counts, entry.second.sum, entry.second.count);
-  }
+                   {&Series::ntpot}, kNtpot);
+  // Streamed and whole responses together: v1.5.0's family has no streaming label.
+  summed_histogram("inference_objective_request_ttft_seconds",
+                   "[ALPHA] Inference model TTFT distribution in seconds for each model and "
+                   "target model.",
+                   {&Series::ttft_whole, &Series::ttft_streamed}, kGeneralLatency);
   summed_histogram("inference_objective_request_tpot_seconds",
                    "[ALPHA] Inference model TPOT distribution in seconds for each model and "
                    "target model.",
-                   field(&Series::tpot), kTpot);
+                   {&Series::tpot}, kTpot);
 
   // --- InferenceModelRewrite decisions, under both names ---
   for (const std::string_view name : {"inference_extension_model_rewrite_decisions_total",
