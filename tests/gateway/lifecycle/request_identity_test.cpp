@@ -1,12 +1,13 @@
 // A request's id and trace context through the whole request path (in-memory front end and
 // scripted model servers): kept or drawn, sent upstream, echoed to the client (errors too), and
-// in the request's record.
+// in the access log line, which never holds the prompt, the completion or a credential.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <deque>
 
 #include "../fakes.hpp"
+#include "gateway/lifecycle/access_log.hpp"
 
 namespace infergate::gateway::testing {
 namespace {
@@ -159,6 +160,23 @@ TEST_F(IdentityTest, TheModelServersRequestIdDoesNotReachTheClient) {
   ASSERT_TRUE(res.head);
   EXPECT_EQ(count_header(res.head->headers, "x-request-id"), 1u);
   EXPECT_EQ(res.header("x-request-id"), "mine");
+}
+
+TEST_F(IdentityTest, TheLogLineHoldsNoPromptCompletionOrCredential) {
+  h.upstream.fallback["10.0.0.1:8000"] = completion_reply("SECRET-COMPLETION-TEXT");
+  h.post("/v1/completions?api_key=SECRET-QUERY-KEY",
+         R"({"model":"m","prompt":"SECRET-PROMPT-TEXT","user":"SECRET-USER"})",
+         {{"authorization", "Bearer SECRET-API-KEY"},
+          {"x-api-key", "SECRET-OTHER-KEY"},
+          {"cookie", "session=SECRET-COOKIE"},
+          {"x-request-id", "visible-id"}});
+  ASSERT_EQ(h.records.size(), 1u);
+  for (const auto format : {AccessLogFormat::kJson, AccessLogFormat::kText}) {
+    std::string line;
+    append_access_log_line(line, h.records[0], format, std::chrono::system_clock::now());
+    EXPECT_EQ(line.find("SECRET"), std::string::npos) << line;
+    EXPECT_NE(line.find("visible-id"), std::string::npos) << line;
+  }
 }
 
 }  // namespace
