@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   long lease_duration_ms = 15000;
   long kube_sync_ms = 30000;
   bool plaintext = false;
+  bool access_log = true, no_access_log = false;
+  std::string access_log_format = "json";
   po::options_description desc(
       "infergate: an inference gateway for OpenAI-API model servers\n\n"
       "Usage: infergate --config FILE [--config FILE ...] [options]\n\nOptions");
@@ -198,7 +200,13 @@ int main(int argc, char** argv) {
      "oldest TLS version the client listener accepts: 1.2 or 1.3")
     ("tls-reload-interval-ms", po::value(&tls_reload_ms)->default_value(o.tls_reload_interval.count()),
      "how often the certificate files are read again (a changed good pair serves new connections)")
-    ("access-log", po::bool_switch(&o.access_log), "log one line per request on stderr");
+    ("access-log", po::value(&access_log)->default_value(true)->implicit_value(true),
+     "one line per request on standard output (docs/observability.md); --access-log=false: none")
+    ("no-access-log", po::bool_switch(&no_access_log), "no access log (as --access-log=false)")
+    ("access-log-format", po::value(&access_log_format)->default_value(access_log_format),
+     "json (one object per line) or text (key=value pairs)")
+    ("access-log-file", po::value(&o.access_log.file),
+     "append the access log to this file instead of standard output");
   // clang-format on
   po::variables_map vm;
   try {
@@ -276,6 +284,23 @@ int main(int argc, char** argv) {
     std::cerr << "infergate: --admin-listen " << o.admin_listen
               << " is not loopback: give --admin-token-file (see docs/security.md)\n";
     return 2;
+  }
+
+  o.access_log.enabled = access_log && !no_access_log;
+  if (access_log_format == "json" || access_log_format == "text") {
+    o.access_log.format =
+        access_log_format == "json" ? AccessLogFormat::kJson : AccessLogFormat::kText;
+  } else {
+    std::cerr << "infergate: --access-log-format must be json or text, got " << access_log_format
+              << "\n";
+    return 2;
+  }
+  if (o.access_log.enabled && !o.access_log.file.empty()) {
+    std::string error;
+    if (!file_sink(o.access_log.file, error)) {
+      std::cerr << "infergate: --access-log-file: " << error << "\n";
+      return 2;
+    }
   }
 
   if (tls_files.cert_file.empty() != tls_files.key_file.empty()) {

@@ -32,6 +32,7 @@ class FakeExchange final : public UpstreamExchange {
     ResponseHead head;
     head.status = reply_.status;
     head.headers.emplace_back("content-type", reply_.content_type);
+    head.headers.insert(head.headers.end(), reply_.headers.begin(), reply_.headers.end());
     std::size_t total = 0;
     for (const auto& p : reply_.body_pieces) total += p.size();
     if (reply_.content_type != "text/event-stream") head.content_length = total;

@@ -54,6 +54,7 @@ struct ScriptedReply {
   std::string content_type = "application/json";
   std::vector<std::string> body_pieces;
   bool break_after_pieces = false;  // the connection dies after the pieces (mid-body)
+  HeaderList headers{};             // more response headers
 };
 
 class FakeUpstream final : public UpstreamClient {

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <boost/json.hpp>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "support/child_process.hpp"
@@ -539,6 +541,89 @@ TEST(GatewayProcess, SigtermDrainsInFlightRequests) {
   EXPECT_TRUE(res.complete);
   EXPECT_EQ(sse_payloads(res.body).back(), "[DONE]");
   EXPECT_EQ(gw.process->child.terminate(), 0);
+}
+
+// The access log as it is by default (JSON on standard output), and a request's ids on their
+// way: the client's x-request-id and traceparent reach the model server (the simulator's header
+// log says what it received) and the id comes back; the line names them and nothing secret.
+TEST(GatewayProcess, AccessLogLineAndIdsReachTheModelServer) {
+  const std::string header_log = (fs::temp_directory_path() /
+                                  ("infergate-it-headers-" + std::to_string(::getpid()) + ".jsonl"))
+                                     .string();
+  fs::remove(header_log);
+  auto sim = start_sim({"--replicas", "1", "--gpu-profile", "tiny", "--pod-name", "traced",
+                        "--header-log", header_log});
+  TempConfig config(
+      "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
+      "endpoints:\n" +
+      endpoints_yaml("t", "traced", *sim) + pool_yaml("traced"));
+  Gateway gw(config.path());
+  auto c = gw.client();
+  const std::string traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 3),
+                          {{"x-request-id", "it-request-1"},
+                           {"traceparent", traceparent},
+                           {"tracestate", "vendor=opaque"},
+                           {"Authorization", "Bearer it-secret-key"}});
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(res.header("x-request-id"), "it-request-1");
+
+  // Its line on the gateway's standard output: the whole line holding the id.
+  const std::string marker = R"("request_id":"it-request-1")";
+  std::string before;
+  const auto rest = gw.process->child.read_line_after(marker, std::chrono::seconds(10), &before);
+  ASSERT_TRUE(rest) << before;
+  const auto line_start = before.rfind('\n');
+  const std::string line =
+      (line_start == std::string::npos ? before : before.substr(line_start + 1)) + marker + *rest;
+  const json::object o = json::parse(line).as_object();
+  EXPECT_EQ(o.begin()->key(), "time");
+  EXPECT_EQ(o.at("trace_id").as_string(), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(o.at("method").as_string(), "POST");
+  EXPECT_EQ(o.at("path").as_string(), "/v1/completions");
+  EXPECT_EQ(o.at("model").as_string(), "meta-llama/Llama-3.1-8B-Instruct");
+  EXPECT_EQ(o.at("pool").as_string(), "default/traced");
+  EXPECT_EQ(o.at("status").as_int64(), 200);
+  EXPECT_TRUE(o.at("error").is_null());
+  EXPECT_EQ(o.at("attempts").as_int64(), 1);
+  EXPECT_EQ(o.at("output_tokens").as_int64(), 3);
+  EXPECT_GT(o.at("duration_ms").to_number<double>(), 0);
+  EXPECT_EQ(line.find("Hello gateway"), std::string::npos) << "no prompt text: " << line;
+  EXPECT_EQ(line.find("it-secret-key"), std::string::npos) << line;
+
+  // What the model server received.
+  std::string request_line;
+  ASSERT_TRUE(until([&] {
+    std::ifstream in(header_log);
+    for (std::string l; std::getline(in, l);)
+      if (l.find("/v1/completions") != std::string::npos) request_line = l;
+    return !request_line.empty();
+  }));
+  std::map<std::string, std::string> received;
+  const json::value request_headers = json::parse(request_line);
+  for (const auto& h : request_headers.at("headers").as_array()) {
+    std::string name(h.as_array()[0].as_string());
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    received[name] = std::string(h.as_array()[1].as_string());
+  }
+  EXPECT_EQ(received["x-request-id"], "it-request-1");
+  EXPECT_EQ(received["traceparent"], traceparent);
+  EXPECT_EQ(received["tracestate"], "vendor=opaque");
+
+  // An error the gateway answers itself carries a drawn id, and has its line too.
+  const auto bad = c.post("/v1/completions", "{not json");
+  EXPECT_EQ(bad.status, 400);
+  const std::string drawn = bad.header("x-request-id");
+  EXPECT_EQ(drawn.size(), 32u) << drawn;
+  const auto bad_rest = gw.process->child.read_line_after(R"("request_id":")" + drawn + "\"",
+                                                          std::chrono::seconds(10), &before);
+  ASSERT_TRUE(bad_rest) << before;
+  EXPECT_NE(bad_rest->find(R"("status":400)"), std::string::npos) << *bad_rest;
+
+  auto admin = gw.admin();
+  EXPECT_TRUE(until([&] { return metric(admin, "infergate_access_log_lines_total") >= 2; }));
+  EXPECT_EQ(metric(admin, "infergate_access_log_dropped_total"), 0);
+  fs::remove(header_log);
 }
 
 TEST(GatewayProcess, InvalidConfigurationExitsNonZeroNamingTheLine) {

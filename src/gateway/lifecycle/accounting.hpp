@@ -1,17 +1,18 @@
 // The gateway's account of its requests: totals for /metrics and, when asked for, one access
-// log line per request. Fed by the account phase (RequestPhases::on_complete) of every worker.
+// log line per request (access_log.hpp). Fed by the account phase (RequestPhases::on_complete)
+// of every worker.
 //
-// Thread-safety: every method from any thread (relaxed atomics; the log writes whole lines).
+// Thread-safety: every method from any thread (relaxed atomics; the log buffers whole lines).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
-#include <string>
 
 #include "gateway/lifecycle/request_context.hpp"
 
 namespace infergate::gateway {
+
+class AccessLog;
 
 class RequestAccounting {
  public:
@@ -24,8 +25,8 @@ class RequestAccounting {
     std::atomic<long> in_flight{0};
   };
 
-  // `log` writes one line; null or `access_log` false: no access log.
-  RequestAccounting(bool access_log, std::function<void(const std::string&)> log);
+  // Every finished request goes to `access_log` (null: no access log), which must outlive this.
+  explicit RequestAccounting(AccessLog* access_log);
 
   // A request is being served from construction to destruction (held by the front end's
   // handler, so a request cut off at shutdown is released too).
@@ -50,14 +51,9 @@ class RequestAccounting {
   const RequestMetrics& metrics() const { return metrics_; }
 
  private:
-  const bool access_log_;
-  const std::function<void(const std::string&)> log_;
+  AccessLog* const access_log_;
   Counters counters_;
   RequestMetrics metrics_;
 };
-
-// `request model=... target=... pool=... endpoint=... status=... attempts=... ms=...` and the
-// usage and error when present.
-std::string access_log_line(const RequestRecord& record);
 
 }  // namespace infergate::gateway

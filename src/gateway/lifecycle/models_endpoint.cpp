@@ -171,6 +171,7 @@ net::awaitable<void> RequestHandler::list_models(const RequestContext& ctx,
       json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}});
   ResponseHead head;
   head.headers.emplace_back("content-type", "application/json");
+  head.headers.emplace_back("x-request-id", ctx.ids.request_id);
   head.content_length = body.size();
   if (co_await response.send_head(head) && co_await response.send_body(body))
     co_await response.finish();

@@ -1,6 +1,7 @@
 // The request path as named phases over one RequestContext, each in its own unit
 // (lifecycle/phases/):
 //
+//   identify       the request id and trace context: the client's, or drawn
 //   authenticate   the API key, with an API-key table (401)
 //   parse          the OpenAI body (400)
 //   route          the HTTPRoute rule and pool (404, 503)
@@ -53,9 +54,10 @@ struct HandlerOptions {
   bool trust_client_claims = false;
 };
 
-// Sends `error` as an OpenAI-style JSON error response, unless the response has begun (then the
-// caller ends the stream) (relay.cpp).
-boost::asio::awaitable<void> send_error(ClientResponse& response, const RequestError& error);
+// Sends `error` as an OpenAI-style JSON error response with the request's id (none when empty),
+// unless the response has begun (then the caller ends the stream) (relay.cpp).
+boost::asio::awaitable<void> send_error(ClientResponse& response, const RequestError& error,
+                                        std::string_view request_id);
 
 // "10.0.0.1" of "10.0.0.1:8000", "fd00::1" of "[fd00::1]:8000" (pick.cpp).
 std::string_view host_of(std::string_view address);
@@ -70,6 +72,10 @@ class RequestPhases {
     return RequestContext(request, snapshots_.current(), clock_.now());
   }
 
+  // Draws the request id and trace context the client did not send well-formed (the context
+  // kept those it did). A front end that sends the request upstream calls it first; an ext_proc
+  // picker does not, as Envoy forwards the request with the ids it has (identify.cpp).
+  void identify(RequestContext& ctx);
   std::optional<RequestError> authenticate(RequestContext& ctx) const;  // authenticate.cpp
   std::optional<RequestError> parse(RequestContext& ctx);               // parse.cpp
   std::optional<RequestError> route(RequestContext& ctx);               // route.cpp
@@ -100,6 +106,12 @@ class RequestPhases {
   // Degraded-mode events worth a log line (an endpoint ejected, ...).
   std::function<void(const std::string&)> on_event;
 
+  // The source identify() draws ids from, instead of the phases' own (a test's fixed one; null:
+  // the own again). The own is seeded from the system, so that two gateways, or one restarted,
+  // never draw the same ids, and is apart from the decisions' source, so that drawing ids never
+  // shifts a decision.
+  void set_id_random(Random* random) { id_random_ = random; }
+
   const HandlerOptions& options() const { return options_; }
   const Clock& clock() const { return clock_; }
   const RequestControl& control() const { return control_; }
@@ -122,6 +134,8 @@ class RequestPhases {
   const SnapshotSource& snapshots_;
   UpstreamClient& upstream_;
   Random& random_;
+  Mt19937Random own_id_random_;
+  Random* id_random_ = nullptr;
   const Clock& clock_;
   HandlerOptions options_;
   const RequestControl& control_;

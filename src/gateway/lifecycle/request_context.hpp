@@ -20,6 +20,7 @@
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/error/request_error.hpp"
 #include "gateway/http/http_types.hpp"
+#include "gateway/lifecycle/request_ids.hpp"
 #include "gateway/lifecycle/request_metrics.hpp"
 #include "gateway/request/openai_request.hpp"
 #include "gateway/request/response_json.hpp"
@@ -35,6 +36,10 @@ class FlowController;
 
 // What happened to one request: the account phase hands it to logs and metrics.
 struct RequestRecord {
+  std::string request_id;  // x-request-id: the client's, or drawn by the gateway
+  std::string trace_id;    // of the traceparent sent upstream (empty: none)
+  std::string method;
+  std::string path;          // without the query, which may hold anything
   std::string model;         // as the client sent it
   std::string target_model;  // as sent upstream
   std::string pool;
@@ -81,7 +86,7 @@ class AdmissionTicket {
 
 struct RequestContext {
   RequestContext(const ClientRequest& r, std::shared_ptr<const Snapshot> s, TimePoint start)
-      : request(r), snapshot(std::move(s)), started(start) {
+      : request(r), snapshot(std::move(s)), started(start), ids(client_request_ids(r.headers)) {
     path = request.target;
     if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   }
@@ -95,6 +100,9 @@ struct RequestContext {
   std::string_view path;                           // the target without its query
   const std::shared_ptr<const Snapshot> snapshot;  // loaded once, held to the end
   const TimePoint started;
+  // The client's well-formed request id and trace context; a front end that forwards the
+  // request itself draws what is missing (RequestPhases::identify).
+  RequestIds ids;
 
   // --- authenticate ---
   const config::Config::Grant* grant = nullptr;  // the API key's, with an API-key table

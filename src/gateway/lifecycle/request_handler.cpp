@@ -23,7 +23,7 @@ net::awaitable<void> RequestHandler::fail(RequestContext& ctx, ClientResponse& r
                                           const RequestError& error) {
   if (!response.started()) ctx.record.status = error.status;
   ctx.record.error = error;
-  co_await send_error(response, error);
+  co_await send_error(response, error, ctx.ids.request_id);
 }
 
 // The phases in order; every path ends in account. (One coroutine frame for all of them but
@@ -31,6 +31,7 @@ net::awaitable<void> RequestHandler::fail(RequestContext& ctx, ClientResponse& r
 net::awaitable<void> RequestHandler::handle(const ClientRequest& request,
                                             ClientResponse& response) {
   RequestContext ctx = phases_.begin(request);
+  phases_.identify(ctx);
   std::optional<RequestError> error = phases_.authenticate(ctx);
   const bool models = !error && ctx.path == "/v1/models";
   if (models && ctx.request.method == "GET") {

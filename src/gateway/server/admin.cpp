@@ -70,6 +70,13 @@ std::string render_metrics(const Gateway& g) {
   w.sample("infergate_tls_handshake_failures_total",
            static_cast<double>(g.tls_handshake_failures()));
   one("infergate_requests_in_flight", MetricType::kGauge, "Requests being served.", r.in_flight);
+  const AccessLog::Counts log = g.access_log_counts();
+  w.family("infergate_access_log_lines_total", MetricType::kCounter,
+           "Access log lines written (0 with the access log off).");
+  w.sample("infergate_access_log_lines_total", static_cast<double>(log.written));
+  w.family("infergate_access_log_dropped_total", MetricType::kCounter,
+           "Access log lines dropped: the buffer was full (a slow sink) or the write failed.");
+  w.sample("infergate_access_log_dropped_total", static_cast<double>(log.dropped));
   for (const std::string_view name : {"inference_extension_info", "llm_d_epp_info"}) {
     w.family(name, MetricType::kGauge,
              "[ALPHA] General information of the current build of Inference Extension.");

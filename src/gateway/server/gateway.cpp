@@ -34,6 +34,19 @@ void log_line(const std::string& line) {
   std::cerr << "infergate: " << line << "\n";
 }
 
+// The access log the options ask for (null: off): to its file, or to standard output when there
+// is none or it cannot be opened (main checked it could).
+std::unique_ptr<AccessLog> make_access_log(const AccessLogOptions& o) {
+  if (!o.enabled) return nullptr;
+  std::unique_ptr<AccessLogSink> sink;
+  if (!o.file.empty()) {
+    std::string error;
+    sink = file_sink(o.file, error);
+    if (!sink) log_line("access log: " + error + "; writing it to standard output");
+  }
+  return std::make_unique<AccessLog>(o, sink ? std::move(sink) : stdout_sink());
+}
+
 // Scraping off means no endpoint's metrics can be stale.
 scheduling::SchedulerOptions scheduling_options(
     const GatewayOptions& o, std::shared_ptr<scheduling::DecisionLog> decisions = nullptr) {
@@ -118,7 +131,8 @@ Gateway::Gateway(GatewayOptions options, const std::shared_ptr<const config::Con
       control_(std::make_unique<Control>()),
       connections_(
           std::make_unique<ConnectionLimit>(std::max<std::size_t>(1, options_.max_connections))),
-      accounting_(options_.access_log, log_line) {
+      access_log_(make_access_log(options_.access_log)),
+      accounting_(access_log_.get()) {
   snapshot_.store(datastore_.reconcile(initial));
   accounting_.metrics().pin_models(configured_model_names(*initial));
   scraper_ = std::make_unique<MetricsScraper>(*this, clock_, options_.scrape, log_line);

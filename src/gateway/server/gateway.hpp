@@ -23,6 +23,7 @@
 #include "gateway/flowcontrol/flow_control.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
+#include "gateway/lifecycle/access_log.hpp"
 #include "gateway/lifecycle/accounting.hpp"
 #include "gateway/lifecycle/request_handler.hpp"
 #include "gateway/scheduling/framework/decision_log.hpp"
@@ -69,7 +70,7 @@ struct GatewayOptions {
   std::chrono::milliseconds tls_reload_interval{5000};
   std::chrono::milliseconds drain_timeout{30000};
   bool watch_config = true;
-  bool access_log = false;
+  AccessLogOptions access_log;
   scheduling::SchedulerOptions scheduling;
   ScrapeOptions scrape;
   flowcontrol::FlowControlOptions flow;
@@ -108,6 +109,10 @@ class Gateway final : public SnapshotSource {
   // The requests' counters (RequestAccounting), and the process's own.
   const RequestAccounting::Counters& request_counters() const { return accounting_.counters(); }
   const RequestMetrics& request_metrics() const { return accounting_.metrics(); }
+  // The access log's lines written and dropped (zeros when it is off).
+  AccessLog::Counts access_log_counts() const {
+    return access_log_ ? access_log_->counts() : AccessLog::Counts{};
+  }
   struct Counters {
     std::atomic<std::uint64_t> reloads{0};
     std::atomic<std::uint64_t> reload_failures{0};
@@ -150,6 +155,7 @@ class Gateway final : public SnapshotSource {
   std::unique_ptr<ConnectionLimit> connections_;
   std::unique_ptr<extproc::ExtProcServer> extproc_;  // an endpoint picker's
   Counters counters_;
+  std::unique_ptr<AccessLog> access_log_;  // null when off; outlives the accounting that feeds it
   RequestAccounting accounting_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> reload_requested_{false};  // a request_reload() is pending

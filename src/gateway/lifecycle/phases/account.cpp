@@ -1,4 +1,4 @@
-// Account: the request's total time, its record to whoever watches (the gateway's
+// Account: the request's total time and identity, its record to whoever watches (the gateway's
 // RequestAccounting: counters and the access log), and its prompt buffer back for the next
 // request. Called once per request, whatever its outcome.
 #include "gateway/lifecycle/phases.hpp"
@@ -6,9 +6,14 @@
 namespace infergate::gateway {
 
 void RequestPhases::account(RequestContext& ctx) {
-  ctx.record.total = clock_.now() - ctx.started;
+  RequestRecord& record = ctx.record;
+  record.total = clock_.now() - ctx.started;
   ctx.running.release();
-  if (on_complete) on_complete(ctx.record);
+  record.request_id = ctx.ids.request_id;
+  if (!ctx.ids.traceparent.empty()) record.trace_id = trace_id_of(ctx.ids.traceparent);
+  record.method = ctx.request.method;
+  record.path = ctx.path;
+  if (on_complete) on_complete(record);
   // The scheduling session views the prompt: it goes first.
   ctx.session.reset();
   ctx.scheduling.prompt = {};

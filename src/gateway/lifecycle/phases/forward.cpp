@@ -48,17 +48,6 @@ bool names_header(std::string_view list, std::string_view lower_name) {
   return false;
 }
 
-std::string new_request_id(Random& random) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  std::uint64_t a = random.next(), b = random.next();
-  for (int i = 0; i < 16; ++i) {
-    id[static_cast<std::size_t>(i)] = kHex[(a >> (i * 4)) & 15];
-    id[static_cast<std::size_t>(i) + 16] = kHex[(b >> (i * 4)) & 15];
-  }
-  return id;
-}
-
 // The body goes upstream as views of the client's bytes, a rewritten model spliced between
 // them: no copy of the (often 4-16 KB) body.
 void set_body(UpstreamRequest& r, std::string_view body, const ParsedRequest& parsed,
@@ -82,6 +71,7 @@ bool retryable_status(int status) {
 
 void RequestPhases::prepare_upstream_request(RequestContext& ctx,
                                              const net::any_io_executor& executor) {
+  identify(ctx);  // a driver that did not identify the request first: its ids are drawn now
   const ClientRequest& request = ctx.request;
   const ParsedRequest& parsed = *ctx.parsed;
   UpstreamRequest& upstream = ctx.upstream_request;
@@ -91,11 +81,14 @@ void RequestPhases::prepare_upstream_request(RequestContext& ctx,
   // Not forwarded: hop-by-hop headers, those the client's Connection header names (RFC 9110
   // 7.6.1), the gateway's own control headers, and, with an API-key table, the client's
   // credential (a gateway key never reaches a model server or a mirror). X-Forwarded-For gets
-  // the client's address appended.
+  // the client's address appended. The request id and traceparent are the request's (the
+  // client's when well-formed); tracestate goes with the client's traceparent only.
   const std::string_view connection = find_header(request.headers, "connection").value_or("");
-  upstream.headers.reserve(request.headers.size() + 5);  // the ones added below: no regrowth
+  upstream.headers.reserve(request.headers.size() + 6);  // the ones added below: no regrowth
   for (const auto& [k, v] : request.headers) {
     if (!forwardable(k) || names_header(connection, k) || k == "x-forwarded-for") continue;
+    if (k == "x-request-id" || k == "traceparent" || (k == "tracestate" && !ctx.ids.client_trace))
+      continue;
     if (ctx.grant && k == "authorization") continue;
     upstream.headers.emplace_back(k, v);
   }
@@ -105,8 +98,8 @@ void RequestPhases::prepare_upstream_request(RequestContext& ctx,
                                                 : std::string(*forwarded) + ", " + request.peer);
   else if (!request.peer.empty())
     upstream.headers.emplace_back("x-forwarded-for", request.peer);
-  if (!find_header(request.headers, "x-request-id"))
-    upstream.headers.emplace_back("x-request-id", new_request_id(random_));
+  upstream.headers.emplace_back("x-request-id", ctx.ids.request_id);
+  upstream.headers.emplace_back("traceparent", ctx.ids.traceparent);
   upstream.headers.emplace_back("x-gateway-model-name", parsed.model);
 
   // RequestMirror: a copy goes to each drawn mirror pool, detached, so it never delays or fails

@@ -56,11 +56,13 @@ net::awaitable<void> relay_events(RequestContext& ctx, Attempt& ex, ClientRespon
 
 }  // namespace
 
-net::awaitable<void> send_error(ClientResponse& response, const RequestError& error) {
+net::awaitable<void> send_error(ClientResponse& response, const RequestError& error,
+                                std::string_view request_id) {
   if (response.started()) co_return;  // too late for a status; the caller ends the stream
   ResponseHead head;
   head.status = error.status;
   head.headers.emplace_back("content-type", "application/json");
+  if (!request_id.empty()) head.headers.emplace_back("x-request-id", request_id);
   if (error.retry_after_seconds > 0)
     head.headers.emplace_back("retry-after", std::to_string(error.retry_after_seconds));
   const std::string body = error_response_body(error);
@@ -85,6 +87,9 @@ net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& ex, Resp
   const bool sse = content_type.starts_with("text/event-stream");
   if (options_.expose_endpoint)
     head.headers.emplace_back("x-gateway-destination-endpoint-served", ex.endpoint().address);
+  // The client learns the id its request goes by, whatever the model server answered with.
+  std::erase_if(head.headers, [](const auto& h) { return h.first == "x-request-id"; });
+  head.headers.emplace_back("x-request-id", ctx.ids.request_id);
   std::string piece;
 
   if (sse) {
@@ -106,7 +111,7 @@ net::awaitable<void> RequestPhases::relay(RequestContext& ctx, Attempt& ex, Resp
           RequestError::bad_gateway("the model server failed while sending its response");
       record.status = 502;
       record.error = e;
-      co_await send_error(response, e);
+      co_await send_error(response, e, ctx.ids.request_id);
       co_return;
     }
     body += piece;
