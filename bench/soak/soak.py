@@ -179,7 +179,9 @@ def main():
     gateway = subprocess.Popen(
         [os.path.join(args.build, "bin", "infergate"), "--config", config, "--listen",
          "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--workers", "2", "--drain-timeout-ms",
-         "10000", "--outlier-base-ejection-ms", "2000"],
+         "10000", "--outlier-base-ejection-ms", "2000",
+         # Only READY is read from stdout: the access log goes to a file beside the logs.
+         "--access-log-file", os.path.join(work, "access.log")],
         stdout=subprocess.PIPE, stderr=open(os.path.join(work, "gateway.log"), "w"), text=True)
     ready = wait_ready(gateway, "infergate")
     port = ready["port"]

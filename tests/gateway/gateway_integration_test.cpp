@@ -557,7 +557,7 @@ TEST(GatewayProcess, AccessLogLineAndIdsReachTheModelServer) {
       "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e}\nspec:\n  "
       "endpoints:\n" +
       endpoints_yaml("t", "traced", *sim) + pool_yaml("traced"));
-  Gateway gw(config.path());
+  Gateway gw(config.path(), {"--access-log"});  // the default: standard output (not /dev/null)
   auto c = gw.client();
   const std::string traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
   const auto res = c.post("/v1/completions", completion("meta-llama/Llama-3.1-8B-Instruct", 3),

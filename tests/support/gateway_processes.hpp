@@ -3,6 +3,7 @@
 // INFERGATE_BIN and INFERGATE_SIM_BIN, the paths of the two programs.
 #pragma once
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <memory>
 #include <string>
@@ -51,6 +52,12 @@ struct Gateway {
     std::vector<std::string> args = {"--config",       config_path,   "--listen",  "127.0.0.1:0",
                                      "--admin-listen", "127.0.0.1:0", "--workers", "2"};
     args.insert(args.end(), extra.begin(), extra.end());
+    // The access log (on by default, to stdout) goes to /dev/null unless the test says where:
+    // a test reads stdout only up to READY, and a full pipe would hold the log's writer.
+    const bool log_chosen = std::any_of(extra.begin(), extra.end(), [](const std::string& a) {
+      return a.starts_with("--access-log") || a == "--no-access-log";
+    });
+    if (!log_chosen) args.insert(args.end(), {"--access-log-file", "/dev/null"});
     process = std::make_unique<Process>(INFERGATE_BIN, args);
     const auto ready = process->ready();
     port = static_cast<unsigned short>(ready.at("port").to_number<int>());
