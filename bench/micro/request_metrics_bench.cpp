@@ -1,13 +1,15 @@
-// What the request families cost per request (RequestMetrics): the series lookup when a
-// request is resolved, the running gauge, and the counters and histograms when it ends; once
-// with one series, once spread over 200 (model, fairness) series. The baseline in the same run:
-// one uncontended mutex lock and unlock, the floor of any shared per-request accounting.
+// What accounting a request costs its worker: the request families (RequestMetrics: the series
+// lookup when a request is resolved, the running gauge, the counters and histograms when it
+// ends; once with one series, once spread over 200 (model, fairness) series) and the access
+// log's line. The baseline in the same run: one uncontended mutex lock and unlock, the floor of
+// any shared per-request accounting.
 #include <benchmark/benchmark.h>
 
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "gateway/lifecycle/access_log.hpp"
 #include "gateway/lifecycle/request_context.hpp"
 #include "gateway/lifecycle/request_metrics.hpp"
 
@@ -58,6 +60,27 @@ void BM_RequestAccounted(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RequestAccounted)->Arg(1)->Arg(200);
+
+// One access-log line, formatted (the worker's share of the log; the writer thread's is apart).
+void BM_AccessLogLine(benchmark::State& state) {
+  RequestRecord r = streamed_record("food-review", "default-flow");
+  r.request_id = "0af7651916cd43dd8448eb211c80319c";
+  r.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  r.pool = "default/llama3-8b";
+  r.endpoint = "10.0.0.7:8000";
+  r.method = "POST";
+  r.path = "/v1/chat/completions";
+  r.attempts = 1;
+  std::string line;
+  const auto now = std::chrono::system_clock::now();
+  for (auto _ : state) {
+    line.clear();
+    infergate::gateway::append_access_log_line(line, r, infergate::gateway::AccessLogFormat::kJson,
+                                               now);
+    benchmark::DoNotOptimize(line.data());
+  }
+}
+BENCHMARK(BM_AccessLogLine);
 
 }  // namespace
 

@@ -54,6 +54,9 @@ struct AccessLogOptions {
   // At stop, how long the writer may take to write what is buffered; a sink still blocked then
   // (a pipe nobody reads) is left to the process's exit with its lines.
   std::chrono::milliseconds drain_timeout{1000};
+  // How often the writer writes under traffic (sooner when a quarter of the buffer has filled):
+  // a line reaches the sink within about this, and costs its worker no system call.
+  std::chrono::milliseconds flush_interval{20};
   // The wall clock for `time` (injected by tests).
   std::chrono::system_clock::time_point (*wall_clock)() = &std::chrono::system_clock::now;
 };
