@@ -71,10 +71,16 @@ void FlowController::count_shed(std::int64_t priority, const std::string& reason
 }
 
 void FlowController::finish(const AdmitRequest& request, Outcome outcome, Duration waited) {
-  auto& h = waits_[{request.fairness_id(), request.priority, outcome, request.model,
-                    request.target_model}];
-  if (!h) h = std::make_unique<AtomicHistogram>(queue_duration_bounds());
-  h->observe(waited.count());
+  const WaitKeyView key{request.fairness_id(), request.priority, outcome, request.model,
+                        request.target_model};
+  auto it = waits_.find(key);
+  if (it == waits_.end())
+    it = waits_
+             .emplace(WaitKey{std::string(std::get<0>(key)), request.priority, outcome,
+                              request.model, request.target_model},
+                      std::make_unique<AtomicHistogram>(queue_duration_bounds()))
+             .first;
+  it->second->observe(waited.count());
   ++requests_[{outcome, request.priority}];
 }
 

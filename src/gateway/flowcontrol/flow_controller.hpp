@@ -159,9 +159,23 @@ class FlowController {
   std::uint64_t next_id_ = 1;
   long pending_ = 0;  // dispatched from the queue, not yet in flight on an endpoint
   std::map<std::pair<std::int64_t, std::string>, std::uint64_t> shed_;
-  // By fairness id, priority, outcome, model, target model.
+  // By fairness id, priority, outcome, model, target model; looked up by views (no copy of the
+  // names once a series exists).
   using WaitKey = std::tuple<std::string, std::int64_t, Outcome, std::string, std::string>;
-  std::map<WaitKey, std::unique_ptr<AtomicHistogram>> waits_;
+  using WaitKeyView =
+      std::tuple<std::string_view, std::int64_t, Outcome, std::string_view, std::string_view>;
+  struct WaitLess {
+    using is_transparent = void;
+    static WaitKeyView view(const WaitKey& k) {
+      return {std::get<0>(k), std::get<1>(k), std::get<2>(k), std::get<3>(k), std::get<4>(k)};
+    }
+    static const WaitKeyView& view(const WaitKeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
+  std::map<WaitKey, std::unique_ptr<AtomicHistogram>, WaitLess> waits_;
   std::map<std::pair<Outcome, std::int64_t>, std::uint64_t> requests_;
   double last_saturation_ = 0;
   std::size_t last_stale_ = 0;
