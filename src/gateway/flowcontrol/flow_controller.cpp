@@ -77,7 +77,7 @@ void FlowController::finish(const AdmitRequest& request, Outcome outcome, Durati
   if (it == waits_.end())
     it = waits_
              .emplace(WaitKey{std::string(std::get<0>(key)), request.priority, outcome,
-                              request.model, request.target_model},
+                              std::string(request.model), std::string(request.target_model)},
                       std::make_unique<AtomicHistogram>(queue_duration_bounds()))
              .first;
   it->second->observe(waited.count());
@@ -130,8 +130,9 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     }
     waiter = std::make_shared<Waiter>(executor);
     id = next_id_++;
-    const auto pushed = queue_.push(QueuedRequest{id, p, request.flow, request.bytes, request.model,
-                                                  request.target_model, request.fairness_id()});
+    const auto pushed = queue_.push(
+        QueuedRequest{id, p, request.flow, request.bytes, std::string(request.model),
+                      std::string(request.target_model), std::string(request.fairness_id())});
     if (pushed != FlowQueue::Push::kQueued) {
       const std::string what = pushed == FlowQueue::Push::kBandFull ? "band" : "queue";
       count_shed(p, what + "_full");

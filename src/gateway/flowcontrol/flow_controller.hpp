@@ -77,11 +77,15 @@ struct AdmitRequest {
   std::int64_t priority = 0;
   std::string flow = "default-flow";
   std::size_t bytes = 0;
-  std::string model{};         // as the client named it (metrics labels only)
-  std::string target_model{};  // as sent upstream (metrics labels only)
-  // The fairness_id label when it differs from `flow` (capped for cardinality); empty: flow.
-  std::string fairness_label{};
-  const std::string& fairness_id() const { return fairness_label.empty() ? flow : fairness_label; }
+  // Metrics labels only, viewed in the request's context (which outlives its admission): the
+  // model as the client named it, as sent upstream, and the fairness_id label when it differs
+  // from `flow` (capped for cardinality; empty: flow).
+  std::string_view model{};
+  std::string_view target_model{};
+  std::string_view fairness_label{};
+  std::string_view fairness_id() const {
+    return fairness_label.empty() ? std::string_view(flow) : fairness_label;
+  }
 };
 
 // Admitted, or refused with the error the client gets (429 with Retry-After when shed, 503 when

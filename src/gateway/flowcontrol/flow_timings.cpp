@@ -4,12 +4,16 @@
 
 namespace infergate::gateway::flowcontrol {
 
-void FlowTimings::observe_enqueue(const std::string& fairness_id, std::int64_t priority,
+void FlowTimings::observe_enqueue(std::string_view fairness_id, std::int64_t priority,
                                   std::string_view outcome, std::chrono::nanoseconds took) {
   std::lock_guard lock(mu_);
-  auto& h = enqueue_[{fairness_id, std::string(outcome), priority}];
-  if (!h) h = std::make_unique<AtomicHistogram>(bounds());
-  h->observe(took.count());
+  auto it = enqueue_.find(KeyView{fairness_id, outcome, priority});
+  if (it == enqueue_.end())
+    it = enqueue_
+             .emplace(Key{std::string(fairness_id), std::string(outcome), priority},
+                      std::make_unique<AtomicHistogram>(bounds()))
+             .first;
+  it->second->observe(took.count());
 }
 
 void FlowTimings::render_enqueue(metrics::PrometheusWriter& w, std::string_view name) const {

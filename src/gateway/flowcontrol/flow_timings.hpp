@@ -34,7 +34,7 @@ class FlowTimings {
  public:
   // `outcome`: upstream's, as the enqueue left the request: "Dispatched" (let through at once),
   // "NotYetFinalized" (queued), "RejectedCapacity" (shed).
-  void observe_enqueue(const std::string& fairness_id, std::int64_t priority,
+  void observe_enqueue(std::string_view fairness_id, std::int64_t priority,
                        std::string_view outcome, std::chrono::nanoseconds took);
   void observe_dispatch_cycle(std::chrono::nanoseconds took) { cycles_.observe(took.count()); }
 
@@ -46,8 +46,19 @@ class FlowTimings {
     return {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1};
   }
   mutable std::mutex mu_;
-  std::map<std::tuple<std::string, std::string, std::int64_t>, std::unique_ptr<AtomicHistogram>>
-      enqueue_;  // by fairness id, outcome, priority
+  // By fairness id, outcome, priority; looked up by views (no copy once a series exists).
+  using Key = std::tuple<std::string, std::string, std::int64_t>;
+  using KeyView = std::tuple<std::string_view, std::string_view, std::int64_t>;
+  struct Less {
+    using is_transparent = void;
+    static KeyView view(const Key& k) { return {std::get<0>(k), std::get<1>(k), std::get<2>(k)}; }
+    static const KeyView& view(const KeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return view(a) < view(b);
+    }
+  };
+  std::map<Key, std::unique_ptr<AtomicHistogram>, Less> enqueue_;
   AtomicHistogram cycles_{bounds()};
 };
 

@@ -349,16 +349,18 @@ TEST(FlowControllerMetrics, QueueAndOutcomesCarryUpstreamLabels) {
   FlowControlOptions o;
   o.queue_ttl = std::chrono::seconds(10);
   Harness h(2, o);
-  const auto request = [](std::int64_t priority, std::string flow, const std::string& model) {
-    return AdmitRequest{priority, std::move(flow), 100, model, model + "-lora"};
+  // The model names are literals: an AdmitRequest views them.
+  const auto request = [](std::int64_t priority, std::string flow, std::string_view model,
+                          std::string_view target) {
+    return AdmitRequest{priority, std::move(flow), 100, model, target};
   };
-  EXPECT_TRUE((*h.admit(request(1, "a", "m")))->admitted());  // below saturation: at once
+  EXPECT_TRUE((*h.admit(request(1, "a", "m", "m-lora")))->admitted());  // below saturation: at once
   h.saturate();
-  EXPECT_EQ((*h.admit(request(0, "a", "m")))->refusal->status, 429);
-  auto a1 = h.admit(request(1, "a", "m")), a2 = h.admit(request(1, "a", "m"));
-  auto b = h.admit(request(1, "b", "n"));
+  EXPECT_EQ((*h.admit(request(0, "a", "m", "m-lora")))->refusal->status, 429);
+  auto a1 = h.admit(request(1, "a", "m", "m-lora")), a2 = h.admit(request(1, "a", "m", "m-lora"));
+  auto b = h.admit(request(1, "b", "n", "n-lora"));
   net::cancellation_signal cancel;
-  auto leaves = h.admit(request(2, "a", "m"), &cancel);
+  auto leaves = h.admit(request(2, "a", "m", "m-lora"), &cancel);
   EXPECT_EQ(h.flow->queued(), 4u);
 
   const std::string a_labels =
