@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   bool no_status = false;
   long lease_duration_ms = 15000;
   long kube_sync_ms = 30000;
+  long picker_timeout_ms = o.picker_client.decision_timeout.count();
   bool plaintext = false;
   bool access_log = true, no_access_log = false;
   std::string access_log_format = "json";
@@ -99,6 +100,9 @@ int main(int argc, char** argv) {
     ("kube-sync-timeout-ms", po::value(&kube_sync_ms)->default_value(kube_sync_ms),
      "--kubernetes: how long start-up waits for the first lists before serving with what it has")
     ("plaintext", po::bool_switch(&plaintext), "epp: the ext_proc port without TLS (upstream's --secure-serving=false)")
+    ("fallback-endpoints", po::value(&o.extproc.stream.fallback_endpoints)->default_value(0),
+     "epp: endpoints named after the primary in the destination, comma-joined, for a client that "
+     "tries them in order (InferGate's gateway; not Envoy's ORIGINAL_DST cluster)")
     ("listen", po::value(&o.listen)->default_value(o.listen), "client listener, host:port (port 0: any free port)")
     ("admin-listen", po::value(&o.admin_listen)->default_value(o.admin_listen),
      "admin listener: /healthz /readyz /metrics /config, POST /reload")
@@ -191,6 +195,15 @@ int main(int argc, char** argv) {
     ("trust-client-claims", po::bool_switch(&o.handler.trust_client_claims),
      "honour any priority (x-gateway-inference-objective) and fairness (x-gateway-inference-fairness-id) "
      "claim without an API key; off: a claim may only lower a priority, and flows are not chosen")
+    ("picker-plaintext", po::bool_switch(&o.picker_client.plaintext),
+     "gateway: reach the endpoint pickers pools name (endpointPickerRef) without TLS")
+    ("picker-allow-self-signed", po::bool_switch(&o.picker_client.allow_self_signed),
+     "gateway: accept any certificate from those pickers (upstream's picker makes a self-signed one)")
+    ("picker-ca-file", po::value(&o.picker_client.ca_file),
+     "gateway: PEM roots those pickers' certificates must chain to (default: the system's)")
+    ("picker-timeout-ms", po::value(&picker_timeout_ms)->default_value(picker_timeout_ms),
+     "gateway: how long a pool's endpoint picker may take to decide; slower counts as failed "
+     "(FailOpen: InferGate picks; FailClose: 503)")
     ("expose-endpoint-header", po::bool_switch(&o.handler.expose_endpoint),
      "tell clients which model server answered (x-gateway-destination-endpoint-served)")
     ("tls-cert-file", po::value(&tls_files.cert_file),
@@ -317,6 +330,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.tls_reload_interval = std::chrono::milliseconds(tls_reload_ms);
+  if (picker_timeout_ms <= 0) {
+    std::cerr << "infergate: --picker-timeout-ms must be positive\n";
+    return 2;
+  }
+  o.picker_client.decision_timeout = std::chrono::milliseconds(picker_timeout_ms);
   o.extproc.plaintext = plaintext;
   if (o.mode == ServeMode::kEndpointPicker) {
     // The certificate serves the ext_proc port; Envoy's claims about priority, fairness and

@@ -54,6 +54,29 @@ void resolve_endpoints(const Resources& r, PoolConfig& pool, Diagnostics& diag) 
         "pool " + qualified(pool.resource.meta) + " selects no endpoints: its requests get 503");
 }
 
+// The endpoint picker a pool names is where the StaticEndpoints entry of that name (in the
+// pool's namespace) says; without such an entry the reference is ignored, as before pickers
+// could be called, and InferGate picks for the pool itself.
+void resolve_picker(const Resources& r, PoolConfig& pool, Diagnostics& diag) {
+  const InferencePool& res = pool.resource;
+  if (!res.endpoint_picker) return;
+  for (const auto& set : r.endpoint_sets) {
+    if (set.meta.ns != pool.ns()) continue;
+    for (const auto& e : set.endpoints) {
+      if (e.name != *res.endpoint_picker) continue;
+      const std::uint16_t port = res.endpoint_picker_port.value_or(e.port.value_or(9002));
+      const bool v6 = e.host.find(':') != std::string::npos;
+      pool.picker = PoolConfig::PickerService{
+          e.name, (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(port),
+          res.failure_mode};
+      return;
+    }
+  }
+  diag.warn(res.endpoint_picker_where, res.endpoint_picker_field,
+            "ignored: no StaticEndpoints entry named '" + *res.endpoint_picker + "' in namespace " +
+                pool.ns() + " says where the picker is, so InferGate picks the endpoints itself");
+}
+
 }  // namespace
 
 std::optional<std::size_t> Config::find_pool(const std::string& ns, const std::string& name) const {
@@ -139,6 +162,7 @@ BuildResult build_config(LoadResult loaded, std::vector<std::string> files,
         it != pool.meta.annotations.end())
       pc.scheduling_profile = it->second;
     resolve_endpoints(r, pc, diag);
+    resolve_picker(r, pc, diag);
     config->pools.push_back(std::move(pc));
   }
   resolve_upstream_policies(r, *config, diag);
@@ -277,9 +301,12 @@ std::string dump(const Config& c) {
     if (p.credential)  // never the value
       o << "  upstreamCredential: " << p.credential->header << " from " << p.credential->source
         << "\n";
-    if (p.resource.endpoint_picker)
-      o << "  endpointPicker: " << *p.resource.endpoint_picker << " (ignored), failureMode "
-        << (p.resource.failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";
+    if (p.picker)
+      o << "  endpointPicker: " << p.picker->name << " at " << p.picker->address << ", failureMode "
+        << (p.picker->failure_mode == FailureMode::kFailOpen ? "FailOpen" : "FailClose") << "\n";
+    else if (p.resource.endpoint_picker)
+      o << "  endpointPicker: " << *p.resource.endpoint_picker
+        << " (ignored: no StaticEndpoints entry of that name)\n";
     for (const auto& e : p.endpoints)
       o << "  endpoint " << e.name << " " << e.host << ":" << e.port
         << " metrics:" << e.metrics_port << " engine:" << e.engine << "\n";

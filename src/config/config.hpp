@@ -50,6 +50,14 @@ struct PoolConfig {
     std::string summary;  // for dumps: where trust comes from
   };
   std::string upstream_policy;
+  // The endpoint picker that picks for this pool (InferGate's own when absent): where it
+  // listens, from the StaticEndpoints entry its reference names, and its failure mode.
+  struct PickerService {
+    std::string name;
+    std::string address;  // host:port (the reference's port, else the entry's, else 9002)
+    FailureMode failure_mode = FailureMode::kFailClose;
+  };
+  std::optional<PickerService> picker;
   std::optional<UpstreamTls> upstream_tls;
   std::optional<UpstreamCredential> credential;
   const std::string& name() const { return resource.meta.name; }

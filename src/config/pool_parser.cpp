@@ -33,11 +33,12 @@ void parse_picker_ref_v1(MapReader& spec, InferencePool& out) {
   out.endpoint_picker = ref.string("name", true);
   if (ref.has("port")) {
     MapReader port(ref.child("port"), ref.path_of("port"), ref.file(), ref.diagnostics());
-    port.integer("number", 1, 65535, true);
+    if (auto n = port.integer("number", 1, 65535, true))
+      out.endpoint_picker_port = static_cast<std::uint16_t>(*n);
   }
   parse_failure_mode(ref, out);
-  spec.diagnostics().warn(spec.where("endpointPickerRef"), spec.path_of("endpointPickerRef"),
-                          "ignored: InferGate picks the endpoints itself");
+  out.endpoint_picker_where = spec.where("endpointPickerRef");
+  out.endpoint_picker_field = spec.path_of("endpointPickerRef");
 }
 
 void parse_v1(MapReader& spec, InferencePool& out) {
@@ -86,10 +87,11 @@ void parse_v1alpha2(MapReader& spec, InferencePool& out) {
     ref.string("group");
     ref.string("kind");
     out.endpoint_picker = ref.string("name", true);
-    ref.integer("portNumber", 1, 65535);
+    if (auto n = ref.integer("portNumber", 1, 65535))
+      out.endpoint_picker_port = static_cast<std::uint16_t>(*n);
     parse_failure_mode(ref, out);
-    spec.diagnostics().warn(spec.where("extensionRef"), spec.path_of("extensionRef"),
-                            "ignored: InferGate picks the endpoints itself");
+    out.endpoint_picker_where = spec.where("extensionRef");
+    out.endpoint_picker_field = spec.path_of("extensionRef");
   } else {
     spec.child("extensionRef");
   }

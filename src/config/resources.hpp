@@ -45,9 +45,14 @@ struct InferencePool {
   std::map<std::string, std::string> selector;
   std::vector<std::uint16_t> target_ports;
   std::string app_protocol = "http";
-  // The external picker reference is accepted but unused in standalone mode.
+  // The endpoint picker the pool names (endpointPickerRef / extensionRef): its name, port and
+  // what to do when it fails. Standalone, a StaticEndpoints entry of that name says where it
+  // is (config.hpp, PoolConfig::picker).
   std::optional<std::string> endpoint_picker;
+  std::optional<std::uint16_t> endpoint_picker_port;
   FailureMode failure_mode = FailureMode::kFailClose;
+  SourceLocation endpoint_picker_where;  // of the reference, for diagnostics
+  std::string endpoint_picker_field;
 };
 
 enum class Criticality { kCritical, kStandard, kSheddable };

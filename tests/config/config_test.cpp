@@ -519,6 +519,72 @@ TEST(ConfigResolution, IgnoredFieldsWarn) {
   EXPECT_NE(warnings.find("spec.endpointPickerRef: ignored"), std::string::npos) << warnings;
 }
 
+// A pool's endpoint picker is where the StaticEndpoints entry its reference names says: the
+// reference's port first, then the entry's, then upstream's 9002; an IPv6 host in brackets.
+TEST(ConfigResolution, EndpointPickerFromStaticEndpoints) {
+  const std::string yaml = R"(apiVersion: infergate.dev/v1alpha1
+kind: StaticEndpoints
+metadata: {name: pickers}
+spec:
+  endpoints:
+  - {name: epp-a, address: "10.0.0.5"}
+  - {name: epp-b, address: "10.0.0.6:9100"}
+  - {name: epp-c, address: "[fd00::7]"}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: a}
+spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {app: a}}
+  endpointPickerRef: {name: epp-a, port: {number: 9200}, failureMode: FailOpen}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: b}
+spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {app: b}}
+  endpointPickerRef: {name: epp-b}
+---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferencePool
+metadata: {name: c}
+spec:
+  targetPortNumber: 8000
+  selector: {app: c}
+  extensionRef: {name: epp-c}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: d}
+spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {app: d}}
+  endpointPickerRef: {name: a-service-elsewhere}
+)";
+  std::string path;
+  const auto r = load_yaml(yaml, path);
+  ASSERT_TRUE(r.config) << r.diagnostics.error_text();
+  const auto picker_of = [&](const std::string& pool) {
+    return r.config->pools[*r.config->find_pool("default", pool)].picker;
+  };
+  ASSERT_TRUE(picker_of("a"));
+  EXPECT_EQ(picker_of("a")->address, "10.0.0.5:9200");
+  EXPECT_EQ(picker_of("a")->failure_mode, FailureMode::kFailOpen);
+  ASSERT_TRUE(picker_of("b"));
+  EXPECT_EQ(picker_of("b")->address, "10.0.0.6:9100");
+  EXPECT_EQ(picker_of("b")->failure_mode, FailureMode::kFailClose);
+  ASSERT_TRUE(picker_of("c"));
+  EXPECT_EQ(picker_of("c")->address, "[fd00::7]:9002");
+  EXPECT_FALSE(picker_of("d"));  // no entry of that name: InferGate picks, with a warning
+  std::string warnings;
+  for (const auto& w : r.diagnostics.warnings) warnings += w.to_string() + "\n";
+  EXPECT_NE(warnings.find("no StaticEndpoints entry named 'a-service-elsewhere'"),
+            std::string::npos)
+      << warnings;
+}
+
 TEST(Examples, EveryExampleConfigLoads) {
   int n = 0;
   for (const auto& f : fs::directory_iterator(INFERGATE_EXAMPLES)) {

@@ -8,6 +8,10 @@ namespace infergate::gateway::extproc {
 
 struct StreamOptions {
   std::size_t max_body_bytes = 32 << 20;  // a larger request body gets 413 (--max-body-bytes)
+  // Endpoints named after the primary, comma-joined in the destination, for a client that tries
+  // them in order when the primary cannot be reached (InferGate's gateway does; Envoy's
+  // ORIGINAL_DST cluster takes one address, so none by default) (--fallback-endpoints).
+  std::size_t fallback_endpoints = 0;
 };
 
 struct ServerOptions {

@@ -184,7 +184,15 @@ std::string ExtProcStream::upstream_body() const {
 }
 
 void ExtProcStream::send_decision() {
-  const std::string& endpoint = ctx_->endpoint->address;
+  // The primary, then the fallbacks drawn by the same scheduling session (picked, not sent: only
+  // the endpoint that serves is counted in flight, when Envoy says which it was).
+  std::string endpoint = ctx_->endpoint->address;
+  const std::shared_ptr<Endpoint> primary = ctx_->endpoint;
+  for (std::size_t i = 0; i < options_.fallback_endpoints; ++i) {
+    if (phases_.pick(*ctx_)) break;
+    endpoint += "," + ctx_->endpoint->address;
+  }
+  ctx_->endpoint = primary;
   if (header_only_) {
     pb::ProcessingResponse reply;
     set_destination(reply, *reply.mutable_request_headers()->mutable_response(), endpoint,
@@ -262,9 +270,17 @@ void ExtProcStream::on_response_body(const pb::HttpBody& body) {
   const bool buffered = response_mode_ == ProcessingMode::BUFFERED;
   if (sse_) {
     events_->input() += body.body();
-    const bool whole = eos || buffered;
-    answer_response(whole ? events_->finish() : events_->complete(), eos, /*changed=*/true);
-    if (!whole) events_->consume();
+    if (eos || buffered) {
+      // The whole events the last chunk completes, then the rest (finish() takes only what
+      // follows the last whole event).
+      std::string out(events_->complete());
+      events_->consume();
+      out += events_->finish();
+      answer_response(out, eos, /*changed=*/true);
+    } else {
+      answer_response(events_->complete(), eos, /*changed=*/true);
+      events_->consume();
+    }
   } else if (streamed_response() || buffered) {
     response_body_ += body.body();
     if (eos || buffered) answer_whole_body(eos);

@@ -39,6 +39,10 @@
 
 namespace infergate::gateway {
 
+namespace pickerclient {
+class PickerClient;
+}
+
 struct HandlerOptions {
   int max_retries = 2;  // further endpoints tried after the first, before any byte to the client
   std::size_t max_buffered_response = 16 << 20;  // a whole (non-stream) body is buffered up to this
@@ -61,6 +65,10 @@ boost::asio::awaitable<void> send_error(ClientResponse& response, const RequestE
 
 // "10.0.0.1" of "10.0.0.1:8000", "fd00::1" of "[fd00::1]:8000" (pick.cpp).
 std::string_view host_of(std::string_view address);
+
+// Whether a model server's answer with this status may be tried on another endpoint, when no
+// byte has gone to the client yet (forward.cpp).
+bool retryable_status(int status);
 
 class RequestPhases {
  public:
@@ -86,7 +94,8 @@ class RequestPhases {
   // Builds ctx.upstream_request and starts the mirrors (forward.cpp).
   void prepare_upstream_request(RequestContext& ctx, const boost::asio::any_io_executor& executor);
   // Picks and sends until a response head comes (into `attempt` and `head`, to be relayed) or
-  // nothing more may be tried (the error) (forward.cpp).
+  // nothing more may be tried (the error) (forward.cpp). A pool with an endpoint picker of its
+  // own is picked by it (forward_via_picker.cpp), unless it fails and may fail open.
   boost::asio::awaitable<std::optional<RequestError>> forward(RequestContext& ctx,
                                                               std::optional<Attempt>& attempt,
                                                               ResponseHead& head);
@@ -103,6 +112,9 @@ class RequestPhases {
   std::function<void(const RequestRecord&)> on_complete;
   // The request families of /metrics: a resolved request joins its series (null: none kept).
   RequestMetrics* metrics = nullptr;
+  // How pools with an endpoint picker of their own reach it (null: InferGate picks for every
+  // pool, as an endpoint picker does itself).
+  pickerclient::PickerClient* pickers = nullptr;
   // Degraded-mode events worth a log line (an endpoint ejected, ...).
   std::function<void(const std::string&)> on_event;
 
@@ -123,6 +135,19 @@ class RequestPhases {
   boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
                                       UpstreamRequest request, std::string body,
                                       std::string target_model);
+  // Whether the pool's endpoint picker decides for this request.
+  bool picked_externally(const RequestContext& ctx) const {
+    return pickers != nullptr && ctx.pool_config->picker.has_value();
+  }
+  // What asking the pool's endpoint picker came to: forwarded (nothing set), an error for the
+  // client, or fall back to InferGate's own picker (FailOpen).
+  struct PickerForward {
+    bool fall_back = false;
+    std::optional<RequestError> error;
+  };
+  boost::asio::awaitable<PickerForward> forward_via_picker(RequestContext& ctx,
+                                                           std::optional<Attempt>& attempt,
+                                                           ResponseHead& head);
   // The endpoint's outcome for outlier ejection; names it in `failure` when it was ejected.
   void report(RequestContext& ctx, Endpoint& endpoint, AttemptOutcome outcome,
               std::string& failure);

@@ -137,6 +137,7 @@ struct RequestContext {
 
   // --- forward ---
   UpstreamRequest upstream_request;
+  std::string picker_body;          // the body as the pool's endpoint picker sent it back
   std::string quoted_client_model;  // non-empty: the response's model is rewritten back to it
 
   // --- relay and account: timings, usage and outcome ---

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "gateway/extproc/extproc_server.hpp"
+#include "gateway/pickerclient/picker_client.hpp"
 #include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/admin.hpp"
 
@@ -207,6 +208,16 @@ void Gateway::start() {
   const bool picker = options_.mode == ServeMode::kEndpointPicker;
   std::string listen = options_.listen;
   std::vector<extproc::StreamWorker> stream_workers;
+  // Pools that name an endpoint picker are picked by it, in the gateway mode (an endpoint
+  // picker picks for every pool itself).
+  if (!picker) {
+    pickers_ = std::make_unique<pickerclient::PickerClient>(options_.picker_client);
+    for (const auto& pool : current()->config->pools)
+      if (pool.picker)
+        log_line("pool " + pool.ns() + "/" + pool.name() + " is picked by endpoint picker " +
+                 pool.picker->name + " at " + pool.picker->address + " (" +
+                 pickers_->tls_summary() + ")");
+  }
   for (auto& w : workers_) {
     w->upstream = make_pooled_upstream_client(w->io.get_executor(), options_.upstream,
                                               options_.max_idle_upstream_per_endpoint);
@@ -215,6 +226,7 @@ void Gateway::start() {
     w->handler->phases().on_event = log_line;
     w->handler->phases().on_complete = [this](const RequestRecord& r) { accounting_.finished(r); };
     w->handler->phases().metrics = &accounting_.metrics();
+    w->handler->phases().pickers = pickers_.get();
     if (picker) {
       stream_workers.push_back({w->io.get_executor(), &w->handler->phases()});
       continue;

@@ -26,6 +26,7 @@
 #include "gateway/lifecycle/access_log.hpp"
 #include "gateway/lifecycle/accounting.hpp"
 #include "gateway/lifecycle/request_handler.hpp"
+#include "gateway/pickerclient/client_options.hpp"
 #include "gateway/scheduling/framework/decision_log.hpp"
 #include "gateway/scheduling/framework/prefix_indexes.hpp"
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
@@ -38,6 +39,9 @@ namespace infergate::gateway {
 
 namespace extproc {
 class ExtProcServer;
+}
+namespace pickerclient {
+class PickerClient;
 }
 
 // How requests reach the gateway: as an HTTP proxy (the client listener), or as the endpoint
@@ -55,6 +59,8 @@ struct GatewayOptions {
   std::function<bool()> source_ready;
   ServeMode mode = ServeMode::kGateway;
   extproc::ServerOptions extproc;  // the endpoint picker's ports and TLS
+  // How pools that name an endpoint picker of their own reach it (the gateway mode).
+  pickerclient::ClientOptions picker_client;
   std::string listen = "0.0.0.0:8080";
   std::string admin_listen = "127.0.0.1:9090";
   int workers = 0;  // 0: one per core
@@ -150,6 +156,8 @@ class Gateway final : public SnapshotSource {
   Datastore datastore_;
   std::unique_ptr<MetricsScraper> scraper_;
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  // The gateway's client of pools' own pickers: it outlives the workers that use it.
+  std::unique_ptr<pickerclient::PickerClient> pickers_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
   std::unique_ptr<ConnectionLimit> connections_;

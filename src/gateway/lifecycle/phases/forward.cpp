@@ -63,11 +63,11 @@ void set_body(UpstreamRequest& r, std::string_view body, const ParsedRequest& pa
   }
 }
 
+}  // namespace
+
 bool retryable_status(int status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
-
-}  // namespace
 
 void RequestPhases::prepare_upstream_request(RequestContext& ctx,
                                              const net::any_io_executor& executor) {
@@ -162,6 +162,10 @@ void RequestPhases::report(RequestContext& ctx, Endpoint& ep, AttemptOutcome out
 net::awaitable<std::optional<RequestError>> RequestPhases::forward(RequestContext& ctx,
                                                                    std::optional<Attempt>& attempt,
                                                                    ResponseHead& head) {
+  if (picked_externally(ctx)) {
+    PickerForward asked = co_await forward_via_picker(ctx, attempt, head);
+    if (!asked.fall_back) co_return std::move(asked.error);
+  }
   std::string last_failure;
   for (int n = 0; n <= options_.max_retries; ++n) {
     attempt.reset();

@@ -1,0 +1,263 @@
+// The channels to the pickers and the gRPC side of each call (picker_call.hpp).
+#include "gateway/pickerclient/picker_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+
+#include "common/small_file.hpp"
+#include "envoy/service/ext_proc/v3/external_processor.grpc.pb.h"
+#include "gateway/pickerclient/picker_call.hpp"
+
+namespace infergate::gateway::pickerclient {
+namespace net = boost::asio;
+
+std::unique_ptr<PickerStream> make_picker_stream(
+    std::unique_ptr<PickerCall> call,
+    const ClientOptions& options);  // picker_stream.cpp
+
+// Lifetime: the PickerCall that owns it holds a hold on the call until the stream has ended (or
+// it is destroyed); gRPC's OnDone then drops the reactor's reference to itself.
+struct PickerCall::Reactor final
+    : grpc::ClientBidiReactor<pb::ProcessingRequest, pb::ProcessingResponse> {
+  // (Boost 1.81's any_completion_handler recurses without end when move-assigned: it is only
+  // ever move-constructed here, into and out of an optional.)
+  using ReadHandler = net::any_completion_handler<void(bool)>;
+
+  explicit Reactor(net::any_io_executor ex) : executor(std::move(ex)) {}
+
+  void begin(pb::ExternalProcessor::Stub& stub, std::shared_ptr<Reactor> keep) {
+    self = std::move(keep);
+    stub.async()->Process(&context, this);
+    AddHold();
+    StartCall();
+  }
+
+  void write(pb::ProcessingRequest message) {
+    std::unique_lock lock(mu);
+    if (ended) return;
+    queue.push_back(std::move(message));
+    if (writing) return;
+    writing = true;
+    const pb::ProcessingRequest* next = &queue.front();
+    lock.unlock();
+    StartWrite(next);
+  }
+
+  void writes_done() {
+    std::unique_lock lock(mu);
+    if (ended || half_closed) return;
+    half_close_wanted = true;
+    if (writing) return;
+    half_closed = true;
+    lock.unlock();
+    StartWritesDone();
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(mu);
+    if (!queue.empty()) queue.pop_front();
+    if (!ok || ended) queue.clear();
+    if (!queue.empty()) {
+      const pb::ProcessingRequest* next = &queue.front();
+      lock.unlock();
+      StartWrite(next);
+      return;
+    }
+    writing = false;
+    if (ok && !ended && half_close_wanted && !half_closed) {
+      half_closed = true;
+      lock.unlock();
+      StartWritesDone();
+    }
+  }
+
+  void read(ReadHandler handler, pb::ProcessingResponse* out) {
+    std::unique_lock lock(mu);
+    if (ended) {
+      if (!done) {  // the end is known, its status not yet: OnDone answers
+        pending.emplace(std::move(handler));
+        return;
+      }
+      lock.unlock();
+      complete(std::move(handler), false);
+      return;
+    }
+    if (auto slot = net::get_associated_cancellation_slot(handler); slot.is_connected())
+      slot.assign([this](net::cancellation_type) { context.TryCancel(); });
+    pending.emplace(std::move(handler));
+    target = out;
+    lock.unlock();
+    StartRead(&incoming);
+  }
+
+  void OnReadDone(bool ok) override {
+    std::unique_lock lock(mu);
+    if (ok) {
+      target->Swap(&incoming);
+      ReadHandler h(std::move(*pending));
+      pending.reset();
+      lock.unlock();
+      complete(std::move(h), true);
+      return;
+    }
+    // The stream has ended (or failed, or was cancelled): the status comes with OnDone, which
+    // comes once the hold is released; the pending read is answered there.
+    ended = true;
+    // Nothing more is written; the message being written stays until its OnWriteDone.
+    queue.erase(writing && !queue.empty() ? queue.begin() + 1 : queue.begin(), queue.end());
+    lock.unlock();
+    release_hold();
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    std::shared_ptr<Reactor> keep;  // the last reference may go at the end of this reaction
+    std::optional<ReadHandler> h;
+    {
+      std::lock_guard lock(mu);
+      done = true;
+      ended = true;
+      status = s;
+      if (pending) {
+        h.emplace(std::move(*pending));
+        pending.reset();
+      }
+      keep = std::move(self);
+    }
+    if (h) complete(std::move(*h), false);
+  }
+
+  void release_hold() {
+    if (hold_released.exchange(true)) return;
+    RemoveHold();
+  }
+
+  void complete(ReadHandler h, bool ok) {
+    // The request's executor, where its coroutine runs (the handler's own is that one).
+    net::post(executor, [h = std::move(h), ok]() mutable {
+      net::get_associated_cancellation_slot(h).clear();
+      std::move(h)(ok);
+    });
+  }
+
+  grpc::ClientContext context;
+  const net::any_io_executor executor;
+  std::shared_ptr<Reactor> self;
+  std::atomic<bool> hold_released{false};
+
+  mutable std::mutex mu;
+  std::deque<pb::ProcessingRequest> queue;  // the front is being written
+  bool writing = false;
+  bool half_close_wanted = false;
+  bool half_closed = false;
+  bool ended = false;  // no more replies will come
+  bool done = false;   // OnDone ran: `status` is set
+  grpc::Status status;
+  pb::ProcessingResponse incoming;
+  pb::ProcessingResponse* target = nullptr;
+  std::optional<ReadHandler> pending;
+};
+
+PickerCall::PickerCall(std::shared_ptr<Reactor> reactor) : reactor_(std::move(reactor)) {}
+
+PickerCall::~PickerCall() {
+  bool ended = false;
+  {
+    std::lock_guard lock(reactor_->mu);
+    ended = reactor_->ended;
+  }
+  if (!ended) reactor_->context.TryCancel();
+  reactor_->release_hold();
+}
+
+void PickerCall::write(pb::ProcessingRequest message) { reactor_->write(std::move(message)); }
+void PickerCall::writes_done() { reactor_->writes_done(); }
+void PickerCall::cancel() { reactor_->context.TryCancel(); }
+
+net::awaitable<bool> PickerCall::read(pb::ProcessingResponse& out) {
+  Reactor* reactor = reactor_.get();
+  co_return co_await net::async_initiate<const net::use_awaitable_t<>, void(bool)>(
+      [reactor, &out](auto handler) { reactor->read(std::move(handler), &out); },
+      net::use_awaitable);
+}
+
+std::string PickerCall::status() const {
+  std::lock_guard lock(reactor_->mu);
+  if (!reactor_->done) return "the stream ended";
+  const grpc::Status& s = reactor_->status;
+  if (s.ok()) return "the picker closed the stream";
+  return "gRPC status " + std::to_string(static_cast<int>(s.error_code())) + ": " +
+         s.error_message();
+}
+
+struct PickerClient::Channels {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string summary;
+  std::mutex mu;
+  std::map<std::string, std::unique_ptr<pb::ExternalProcessor::Stub>> stubs;  // by address
+
+  pb::ExternalProcessor::Stub& stub(const std::string& address) {
+    std::lock_guard lock(mu);
+    auto& stub = stubs[address];
+    if (!stub) {
+      grpc::ChannelArguments args;
+      // A picker that was down is tried again soon, not after gRPC's default backoff (1 s
+      // growing to 2 min): FailOpen requests fall back meanwhile, FailClose ones fail.
+      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+      args.SetMaxReceiveMessageSize(-1);
+      stub = pb::ExternalProcessor::NewStub(grpc::CreateCustomChannel(address, credentials, args));
+    }
+    return *stub;
+  }
+};
+
+PickerClient::PickerClient(ClientOptions options)
+    : options_(std::move(options)), channels_(std::make_unique<Channels>()) {
+  if (options_.plaintext) {
+    channels_->credentials = grpc::InsecureChannelCredentials();
+    channels_->summary = "plaintext";
+  } else if (options_.allow_self_signed) {
+    grpc::experimental::TlsChannelCredentialsOptions tls;
+    tls.set_verify_server_certs(false);
+    tls.set_check_call_host(false);
+    tls.set_certificate_verifier(std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
+    channels_->credentials = grpc::experimental::TlsCredentials(tls);
+    channels_->summary = "TLS, any certificate accepted (--picker-allow-self-signed)";
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (!options_.ca_file.empty()) {
+      SmallFile pem = read_small_file(options_.ca_file);
+      if (!pem.text) throw std::runtime_error("the picker's CA file: " + pem.error);
+      ssl.pem_root_certs = std::move(*pem.text);
+    }
+    channels_->credentials = grpc::SslCredentials(ssl);
+    channels_->summary = options_.ca_file.empty() ? "TLS, verified against the system's roots"
+                                                  : "TLS, verified against " + options_.ca_file;
+  }
+}
+
+PickerClient::~PickerClient() = default;
+
+std::string PickerClient::tls_summary() const { return channels_->summary; }
+
+std::unique_ptr<PickerStream> PickerClient::open(const std::string& address,
+                                                 const net::any_io_executor& executor) {
+  auto reactor = std::make_shared<PickerCall::Reactor>(executor);
+  reactor->begin(channels_->stub(address), reactor);
+  return make_picker_stream(std::make_unique<PickerCall>(std::move(reactor)), options_);
+}
+
+}  // namespace infergate::gateway::pickerclient
