@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/gateway_processes.hpp"
 #include "support/kube_cluster.hpp"
 
 namespace infergate::testing {
@@ -137,6 +138,7 @@ class UpstreamPicker : public ::testing::Test {
         R"("metadata":{"name":"sheddable"},"spec":{"priority":-1,)"
         R"("poolRef":{"group":"inference.networking.k8s.io","name":"llama-pool"}}})");
     cluster->create_pod("epp-test", "llama-0", "127.0.0.2", true);
+    sim_port = port;
 
     // Upstream's picker takes fixed ports and prints no ready line: a shell starts it, waits for
     // its health port to say SERVING (it does once the pool is synced), then prints one.
@@ -227,6 +229,7 @@ class UpstreamPicker : public ::testing::Test {
   static inline ChildProcess* upstream = nullptr;
   static inline ChildProcess* infergate = nullptr;
   static inline std::string endpoint, upstream_addr, infergate_addr;
+  static inline int sim_port = 0;
   static inline int plays = 0;
 };
 
@@ -355,6 +358,44 @@ TEST_F(UpstreamPicker, SheddingUnderTheConcurrencyRule) {
                   .starts_with("shed#2 1 immediate status=429 headers=content-type=application/"
                                "json,retry-after="))
       << joined(ours.raw);
+}
+
+// Upstream's picker behind InferGate's gateway (issue 18): a standalone gateway whose pool names
+// it, through a StaticEndpoints entry, as its endpoint picker. The requests are served where it
+// says, and its response-header mutation (x-went-into-resp-headers, which it always sets)
+// reaches the client: the response went through it too.
+TEST_F(UpstreamPicker, BehindInferGatesGateway) {
+  const fs::path config = dir / "gateway.yaml";
+  std::ofstream(config)
+      << "apiVersion: infergate.dev/v1alpha1\nkind: StaticEndpoints\nmetadata: {name: e, "
+         "namespace: epp-test}\nspec:\n  endpoints:\n"
+      << "  - {name: llama-0, address: \"" << endpoint << "\", labels: {app: llama}}\n"
+      << "  - {name: epp, address: \"" << upstream_addr << "\"}\n"
+      << "---\napiVersion: inference.networking.k8s.io/v1\nkind: InferencePool\n"
+         "metadata: {name: llama-pool, namespace: epp-test}\nspec:\n  targetPorts: [{number: "
+      << sim_port
+      << "}]\n  selector: {matchLabels: {app: llama}}\n"
+         "  endpointPickerRef: {name: epp, failureMode: FailClose}\n"
+         "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+         "metadata: {name: r, namespace: epp-test}\nspec:\n  rules:\n"
+         "  - backendRefs: [{group: inference.networking.k8s.io, kind: InferencePool, "
+         "name: llama-pool}]\n";
+  Gateway gateway(config.string(), {"--picker-allow-self-signed"});
+  HttpClient client = gateway.client();
+  const std::string model = "meta-llama/Llama-3.1-8B-Instruct";
+  const HttpResponse whole = client.post("/v1/completions", completion(model, 4));
+  EXPECT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(whole.header("x-went-into-resp-headers"), "true");
+  EXPECT_EQ(json::parse(whole.body).at("model").as_string(), model);
+  const HttpResponse streamed = client.post("/v1/completions", completion(model, 4, true, true));
+  EXPECT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_EQ(streamed.header("x-went-into-resp-headers"), "true");
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  // Both were sent where the picker said: the pool's one endpoint, once each.
+  HttpClient admin = gateway.admin();
+  EXPECT_EQ(sample_value(admin.get("/metrics").body,
+                         "infergate_endpoint_requests_total{pool=\"llama-pool\""),
+            2);
 }
 
 }  // namespace
