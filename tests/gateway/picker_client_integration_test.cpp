@@ -305,6 +305,12 @@ TEST_F(GatewayToPicker, APickerThatIsDown) {
       << closed.body;
   const HttpResponse open = ask("down-open");
   EXPECT_EQ(open.status, 200) << open.body;  // InferGate's own picker chose
+  // A degraded mode: counted per picker and outcome.
+  HttpClient admin = gateway->admin();
+  const std::string page = admin.get("/metrics").body;
+  const std::string family = "infergate_picker_client_requests_total{picker=\"default/no-picker\"";
+  EXPECT_EQ(sample_value(page, family + ",outcome=\"failed_open\"}"), 1) << page;
+  EXPECT_EQ(sample_value(page, family + ",outcome=\"failed_closed\"}"), 1) << page;
 }
 
 TEST_F(GatewayToPicker, APickerThatIsTooSlow) {

@@ -28,6 +28,7 @@
 
 #include "gateway/http/http_types.hpp"
 #include "gateway/pickerclient/client_options.hpp"
+#include "gateway/pickerclient/picker_stats.hpp"
 #include "gateway/upstream/upstream_client.hpp"
 
 namespace infergate::gateway::pickerclient {
@@ -100,6 +101,8 @@ class PickerClient {
   std::unique_ptr<PickerStream> open(const std::string& address,
                                      const boost::asio::any_io_executor& executor);
   const ClientOptions& options() const { return options_; }
+  PickerStats& stats() { return stats_; }
+  const PickerStats& stats() const { return stats_; }
   // How the picker is reached, for the log.
   std::string tls_summary() const;
 
@@ -107,6 +110,7 @@ class PickerClient {
   struct Channels;
   ClientOptions options_;
   std::unique_ptr<Channels> channels_;
+  PickerStats stats_;
 };
 
 }  // namespace infergate::gateway::pickerclient

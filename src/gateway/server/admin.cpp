@@ -3,6 +3,7 @@
 #include <charconv>
 #include <string>
 
+#include "gateway/pickerclient/picker_client.hpp"
 #include "gateway/server/dashboard.hpp"
 #include "gateway/server/gateway.hpp"
 #include "gateway/server/pool_metrics.hpp"
@@ -85,6 +86,7 @@ std::string render_metrics(const Gateway& g) {
              1);
   }
   g.request_metrics().render(w);
+  if (g.pickers()) g.pickers()->stats().render(w);
   render_pool_metrics(*g.current(), g.clock().now(), g.metrics_staleness(),
                       {&g.prefix_indexes(), &g.flow_control()}, out);
   if (g.options().more_metrics) g.options().more_metrics(out);

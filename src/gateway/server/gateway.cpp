@@ -212,6 +212,7 @@ void Gateway::start() {
   // picker picks for every pool itself).
   if (!picker) {
     pickers_ = std::make_unique<pickerclient::PickerClient>(options_.picker_client);
+    pickers_->stats().on_event = log_line;
     for (const auto& pool : current()->config->pools)
       if (pool.picker)
         log_line("pool " + pool.ns() + "/" + pool.name() + " is picked by endpoint picker " +

@@ -133,6 +133,8 @@ class Gateway final : public SnapshotSource {
   Duration metrics_staleness() const { return options_.scheduling.metrics_staleness; }
   const scheduling::PrefixIndexes& prefix_indexes() const { return *prefix_indexes_; }
   const flowcontrol::FlowControl& flow_control() const { return *flow_control_; }
+  // The client of pools' own endpoint pickers (null in the endpoint-picker mode).
+  const pickerclient::PickerClient* pickers() const { return pickers_.get(); }
   // The last decisions, explained while the dashboard watches them.
   scheduling::DecisionLog& decisions() const { return *decisions_; }
 

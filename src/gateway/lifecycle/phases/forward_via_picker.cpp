@@ -93,8 +93,11 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
                                             find_header(ctx.request.headers, "host").value_or(""),
                                             &headers, ctx.request.body};
   pickerclient::Outcome outcome = co_await stream->decide(request);
-  if (auto* refusal = std::get_if<Refusal>(&outcome))
+  const std::string picker = ctx.pool_config->ns() + "/" + service.name;
+  if (auto* refusal = std::get_if<Refusal>(&outcome)) {
+    pickers->stats().record(picker, pickerclient::PickerOutcome::kRefused);
     co_return PickerForward{false, refusal_error(*refusal)};
+  }
 
   std::string failure;
   if (auto* f = std::get_if<Failure>(&outcome)) failure = std::move(f->what);
@@ -123,11 +126,17 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
     }
   }
   if (chosen.empty()) {
-    if (service.failure_mode == config::FailureMode::kFailOpen) co_return PickerForward{true, {}};
+    const bool open = service.failure_mode == config::FailureMode::kFailOpen;
+    pickers->stats().record(picker,
+                            open ? pickerclient::PickerOutcome::kFailedOpen
+                                 : pickerclient::PickerOutcome::kFailedClosed,
+                            failure + " (pool " + ctx.record.pool + ")");
+    if (open) co_return PickerForward{true, {}};
     co_return PickerForward{false, RequestError::unavailable("the endpoint picker " + service.name +
                                                              " failed: " + failure)};
   }
 
+  pickers->stats().record(picker, pickerclient::PickerOutcome::kDecided);
   // The chosen endpoints in order, as retries go: on to the next only when nothing can have
   // reached the model server, or it answered a retryable status and more are left.
   std::string last_failure;
