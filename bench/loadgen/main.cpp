@@ -76,6 +76,7 @@ struct Options {
   int system_tokens = 1024;
   int question_tokens = 64;
   bool distinct_questions = false;
+  double group_skew = 0;
   bool include_usage = false;
   std::uint64_t seed = 1;
   std::uint64_t prefix_seed = 0;  // 0: --seed
@@ -99,7 +100,7 @@ class RequestMaker {
         coin_(o.seed + 1),
         random_{o.prompt_tokens, o.output_tokens},
         shared_({o.groups, o.prompts_per_group, o.system_tokens, o.question_tokens,
-                 o.distinct_questions},
+                 o.distinct_questions, o.group_skew},
                 o.prefix_seed != 0 ? o.prefix_seed : o.seed) {
     std::vector<double> weights;
     for (const auto& m : o.mix) {
@@ -352,6 +353,8 @@ static int run(int argc, char** argv) {
     ("question-tokens", po::value(&o.question_tokens)->default_value(o.question_tokens), "shared-prefix: question length")
     ("distinct-questions", po::bool_switch(&o.distinct_questions),
      "shared-prefix: a fresh question per request (only the system prompt repeats)")
+    ("group-skew", po::value(&o.group_skew)->default_value(o.group_skew),
+     "shared-prefix: group k drawn with weight 1/(k+1)^skew (Zipf; 0: uniform)")
     ("include-usage", po::bool_switch(&o.include_usage),
      "ask streams for their usage (stream_options.include_usage) and report cached prompt tokens")
     ("seed", po::value(&o.seed)->default_value(o.seed), "random seed of the requests")

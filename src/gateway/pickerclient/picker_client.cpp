@@ -5,7 +5,6 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -13,7 +12,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 
 #include "common/small_file.hpp"
@@ -31,9 +29,21 @@ std::unique_ptr<PickerStream> make_picker_stream(
 // it is destroyed); gRPC's OnDone then drops the reactor's reference to itself.
 struct PickerCall::Reactor final
     : grpc::ClientBidiReactor<pb::ProcessingRequest, pb::ProcessingResponse> {
-  // (Boost 1.81's any_completion_handler recurses without end when move-assigned: it is only
-  // ever move-constructed here, into and out of an optional.)
-  using ReadHandler = net::any_completion_handler<void(bool)>;
+  // The read waiting for a reply: the coroutine's completion handler, type-erased here rather
+  // than in Boost 1.81's any_completion_handler, which recurses without end when move-assigned
+  // and leaves a dangling proxy in the caller's cancellation slot. The slot is kept to be
+  // cleared before the handler runs.
+  struct PendingRead {
+    virtual ~PendingRead() = default;
+    virtual void complete(bool ok) = 0;
+    net::cancellation_slot slot;
+  };
+  template <typename Handler>
+  struct PendingReadOf final : PendingRead {
+    explicit PendingReadOf(Handler h) : handler(std::move(h)) {}
+    void complete(bool ok) override { std::move(handler)(ok); }
+    Handler handler;
+  };
 
   explicit Reactor(net::any_io_executor ex) : executor(std::move(ex)) {}
 
@@ -83,20 +93,25 @@ struct PickerCall::Reactor final
     }
   }
 
-  void read(ReadHandler handler, pb::ProcessingResponse* out) {
+  template <typename Handler>
+  void read(Handler handler, pb::ProcessingResponse* out) {
+    auto read = std::make_unique<PendingReadOf<Handler>>(std::move(handler));
     std::unique_lock lock(mu);
     if (ended) {
       if (!done) {  // the end is known, its status not yet: OnDone answers
-        pending.emplace(std::move(handler));
+        pending = std::move(read);
         return;
       }
       lock.unlock();
-      complete(std::move(handler), false);
+      complete(std::move(read), false);
       return;
     }
-    if (auto slot = net::get_associated_cancellation_slot(handler); slot.is_connected())
-      slot.assign([this](net::cancellation_type) { context.TryCancel(); });
-    pending.emplace(std::move(handler));
+    // A cancelled read (a timeout, an abandoned request) cancels the call: the read then
+    // completes, not ok, as the stream ends.
+    read->slot = net::get_associated_cancellation_slot(read->handler);
+    if (read->slot.is_connected())
+      read->slot.assign([this](net::cancellation_type) { context.TryCancel(); });
+    pending = std::move(read);
     target = out;
     lock.unlock();
     StartRead(&incoming);
@@ -106,10 +121,9 @@ struct PickerCall::Reactor final
     std::unique_lock lock(mu);
     if (ok) {
       target->Swap(&incoming);
-      ReadHandler h(std::move(*pending));
-      pending.reset();
+      std::unique_ptr<PendingRead> read = std::move(pending);
       lock.unlock();
-      complete(std::move(h), true);
+      complete(std::move(read), true);
       return;
     }
     // The stream has ended (or failed, or was cancelled): the status comes with OnDone, which
@@ -123,19 +137,16 @@ struct PickerCall::Reactor final
 
   void OnDone(const grpc::Status& s) override {
     std::shared_ptr<Reactor> keep;  // the last reference may go at the end of this reaction
-    std::optional<ReadHandler> h;
+    std::unique_ptr<PendingRead> read;
     {
       std::lock_guard lock(mu);
       done = true;
       ended = true;
       status = s;
-      if (pending) {
-        h.emplace(std::move(*pending));
-        pending.reset();
-      }
+      read = std::move(pending);
       keep = std::move(self);
     }
-    if (h) complete(std::move(*h), false);
+    if (read) complete(std::move(read), false);
   }
 
   void release_hold() {
@@ -143,11 +154,11 @@ struct PickerCall::Reactor final
     RemoveHold();
   }
 
-  void complete(ReadHandler h, bool ok) {
-    // The request's executor, where its coroutine runs (the handler's own is that one).
-    net::post(executor, [h = std::move(h), ok]() mutable {
-      net::get_associated_cancellation_slot(h).clear();
-      std::move(h)(ok);
+  // Resumes the read's coroutine on its executor (where it runs: the handler's own executor).
+  void complete(std::unique_ptr<PendingRead> read, bool ok) {
+    net::post(executor, [read = std::shared_ptr<PendingRead>(std::move(read)), ok] {
+      if (read->slot.is_connected()) read->slot.clear();
+      read->complete(ok);
     });
   }
 
@@ -166,7 +177,7 @@ struct PickerCall::Reactor final
   grpc::Status status;
   pb::ProcessingResponse incoming;
   pb::ProcessingResponse* target = nullptr;
-  std::optional<ReadHandler> pending;
+  std::unique_ptr<PendingRead> pending;
 };
 
 PickerCall::PickerCall(std::shared_ptr<Reactor> reactor) : reactor_(std::move(reactor)) {}

@@ -92,8 +92,12 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
   const pickerclient::PickerRequest request{ctx.request.method, ctx.request.target,
                                             find_header(ctx.request.headers, "host").value_or(""),
                                             &headers, ctx.request.body};
+  const TimePoint asked = clock_.now();
   pickerclient::Outcome outcome = co_await stream->decide(request);
   const std::string picker = ctx.pool_config->ns() + "/" + service.name;
+  if (!std::holds_alternative<Failure>(outcome))
+    pickers->stats().record_decision_time(
+        picker, std::chrono::duration_cast<std::chrono::nanoseconds>(clock_.now() - asked).count());
   if (auto* refusal = std::get_if<Refusal>(&outcome)) {
     pickers->stats().record(picker, pickerclient::PickerOutcome::kRefused);
     co_return PickerForward{false, refusal_error(*refusal)};
