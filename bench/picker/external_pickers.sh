@@ -10,9 +10,10 @@
 # real API server (tests/peers/kube's kube-harness, as the Kubernetes tests do):
 #   upstream   GIE's epp v1.5.0 (tests/peers/upstream-epp, `go install` from the module proxy)
 #   infergate  infergate --mode=epp --kubeconfig ... (the `default` profile)
-# The fleet: REPLICAS `infergate-sim` processes (h100-llama3.1-8b) on 127.0.0.2, .3, ... and one
-# port, as Pods of the pool (a picker names a Pod by its IP). Every run starts a fresh fleet,
-# picker and gateway.
+# The fleet: REPLICAS `infergate-sim` processes (h100-llama3.1-8b, every step SLOWDOWN times
+# slower, so that this 2-core machine can offer the fleet more than it serves) on 127.0.0.2, .3,
+# ... and one port, as Pods of the pool (a picker names a Pod by its IP). Every run starts a
+# fresh fleet, picker and gateway.
 #
 # Per run, two phases:
 #   load       the shared-prefix workload of shared_prefix.sh with skewed group popularity (group
@@ -39,6 +40,7 @@ SYSTEM_TOKENS=${SYSTEM_TOKENS:-2000}
 QUESTION_TOKENS=${QUESTION_TOKENS:-128}
 OUTPUT_TOKENS=${OUTPUT_TOKENS:-64}
 SKEW=${SKEW:-1.0}
+SLOWDOWN=${SLOWDOWN:-4}
 DECISIONS=${DECISIONS:-200}
 DECISIONS_LONG=${DECISIONS_LONG:-40}
 PICKERS=("$@")
@@ -251,6 +253,7 @@ decision_phase() {  # $1: prompt tokens, $2: requests; prints p50_ms p99_ms coun
 run_once() {  # $1: picker, $2: rate, $3: run index
   local picker=$1 rate=$2 run=$3
   start_fleet
+  sim_slowdown "$SLOWDOWN"
   start_picker "$picker"
   start_gateway
   sleep 1  # a first scrape of every replica
@@ -284,7 +287,7 @@ print(f"{picker} {rate} {run} {hits / queries if queries else 0:.3f} {t['p50'] *
 PY
 }
 
-echo "# external pickers behind InferGate's gateway: $REPLICAS x infergate-sim (h100-llama3.1-8b) as Pods of one pool"
+echo "# external pickers behind InferGate's gateway: $REPLICAS x infergate-sim (h100-llama3.1-8b, slowdown $SLOWDOWN) as Pods of one pool"
 echo "# shared prefix: $PREFIX_GROUPS groups (Zipf skew $SKEW) x $SYSTEM_TOKENS-token system prompts, distinct $QUESTION_TOKENS-token"
 echo "# questions, $OUTPUT_TOKENS output tokens, streamed; ${WARMUP} s warm-up + ${DURATION} s measured per rate;"
 echo "# decisions: $DECISIONS x 4 KB and $DECISIONS_LONG x 400 KB prompts; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
