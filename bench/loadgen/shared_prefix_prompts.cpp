@@ -23,8 +23,8 @@ SharedPrefixPrompts::SharedPrefixPrompts(const SharedPrefixShape& shape, std::ui
 }
 
 std::string SharedPrefixPrompts::next(std::mt19937_64& rng) {
-  const auto group = shape_.group_skew > 0 ? popularity_(rng)
-                                           : static_cast<std::size_t>(rng() % systems_.size());
+  const auto group =
+      shape_.group_skew > 0 ? popularity_(rng) : static_cast<std::size_t>(rng() % systems_.size());
   std::string prompt = systems_[group];
   if (shape_.distinct_questions) {
     prompt += sim::random_text(rng, shape_.question_tokens);

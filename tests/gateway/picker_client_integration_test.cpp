@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "support/gateway_processes.hpp"
@@ -38,9 +39,10 @@ int unused_port() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("no free port");
   ::close(fd);
   return ntohs(addr.sin_port);
 }
@@ -133,7 +135,7 @@ class GatewayToPicker : public ::testing::Test {
   }
 
   static std::string write(const std::string& name, const std::string& text) {
-    const std::string path = (dir / name).string();
+    std::string path = (dir / name).string();
     std::ofstream(path) << text;
     return path;
   }

@@ -268,7 +268,10 @@ class Stream final : public PickerStream {
           read_mutation(reply_.response_headers().response().header_mutation(), set, removed);
           for (const auto& name : removed)
             std::erase_if(head.headers, [&](const auto& h) { return h.first == name; });
-          for (auto& [name, value] : set) {
+          for (auto& [set_name, set_value] : set) {
+            // (Named again: clang 14 does not let a lambda capture a structured binding.)
+            std::string name = std::move(set_name);
+            std::string value = std::move(set_value);
             if (name == ":status") {
               int status = 0;
               const auto [end, ec] =

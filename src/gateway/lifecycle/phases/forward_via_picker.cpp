@@ -51,12 +51,13 @@ HeaderList picker_headers(const RequestContext& ctx, bool trusted) {
 void apply_mutation(HeaderList& headers, const Decision& d) {
   for (const auto& name : d.remove_headers)
     std::erase_if(headers, [&](const auto& h) { return h.first == name; });
-  for (const auto& [name, value] : d.set_headers) {
+  for (const auto& header : d.set_headers) {
+    const std::string& name = header.first;
     if (name.starts_with(':') || name == "content-length" || name == "host" ||
         name == "transfer-encoding" || name == "connection")
       continue;
     std::erase_if(headers, [&](const auto& h) { return h.first == name; });
-    headers.emplace_back(name, value);
+    headers.push_back(header);
   }
 }
 
