@@ -177,6 +177,7 @@ const std::vector<WatchedKind>& watched_kinds() {
        "gateway.networking.k8s.io/v1",
        "HTTPRoute"},
       {{"", "v1", "configmaps", ""}, "v1", "ConfigMap"},
+      {{"", "v1", "services", ""}, "v1", "Service"},
   };
   return kinds;
 }
@@ -190,6 +191,64 @@ void trim_pod(json::object& pod) {
     for (const char* k : {"podIP", "conditions"})
       if (const json::value* v = s->if_contains(k)) kept_status[k] = *v;
   pod = json::object{{"metadata", std::move(kept_meta)}, {"status", std::move(kept_status)}};
+}
+
+void trim_service(json::object& service) {
+  json::object kept_meta, kept_spec;
+  if (const json::object* m = object_at(service, "metadata"))
+    for (const char* k : {"name", "namespace", "resourceVersion"})
+      if (const json::value* v = m->if_contains(k)) kept_meta[k] = *v;
+  if (const json::object* s = object_at(service, "spec"))
+    for (const char* k : {"type", "clusterIP", "externalName"})
+      if (const json::value* v = s->if_contains(k)) kept_spec[k] = *v;
+  service = json::object{{"metadata", std::move(kept_meta)}, {"spec", std::move(kept_spec)}};
+}
+
+namespace {
+
+// "namespace/name" of the Service an InferencePool names as its endpoint picker (v1
+// endpointPickerRef, v1alpha2 extensionRef), or nothing.
+std::string picker_service_of(const json::object& pool) {
+  const json::object* meta = object_at(pool, "metadata");
+  const json::object* spec = object_at(pool, "spec");
+  if (!spec) return {};
+  const json::object* ref = object_at(*spec, "endpointPickerRef");
+  if (!ref) ref = object_at(*spec, "extensionRef");
+  const std::string name = string_at(ref, "name");
+  if (name.empty()) return {};
+  const std::string kind = string_at(ref, "kind");
+  if (!kind.empty() && kind != "Service") return {};
+  return string_at(meta, "namespace") + "/" + name;
+}
+
+}  // namespace
+
+std::string render_picker_services(const ObjectSet& services, const std::set<std::string>& named) {
+  std::map<std::string, json::array> by_namespace;
+  for (const auto& [key, service] : services) {
+    if (!named.contains(key)) continue;
+    // A ClusterIP Service's cluster IP, an ExternalName Service's name; a headless one has no
+    // one address to call.
+    const json::object* spec = object_at(service, "spec");
+    const std::string address = string_at(spec, "type") == "ExternalName"
+                                    ? string_at(spec, "externalName")
+                                    : string_at(spec, "clusterIP");
+    if (address.empty() || address == "None") continue;
+    const json::object* meta = object_at(service, "metadata");
+    by_namespace[string_at(meta, "namespace")].push_back(
+        json::object{{"name", string_at(meta, "name")}, {"address", address}});
+  }
+  std::string out;
+  for (auto& [ns, endpoints] : by_namespace) {
+    json::object doc;
+    doc["apiVersion"] = "infergate.dev/v1alpha1";
+    doc["kind"] = "StaticEndpoints";
+    doc["metadata"] = json::object{{"name", "kubernetes-pickers"}, {"namespace", ns}};
+    doc["spec"] = json::object{{"endpoints", std::move(endpoints)}};
+    out += json::serialize(doc);
+    out += "\n---\n";
+  }
+  return out;
 }
 
 std::string render_pods(const ObjectSet& pods, const std::string& only_namespace) {
@@ -269,6 +328,18 @@ std::string ClusterState::documents(std::vector<std::string>* left_out) const {
     if (kind == "Pod") {
       out +=
           one_pool ? render_pods(objects_[i], options_.pool_namespace) : render_pods(objects_[i]);
+      continue;
+    }
+    if (kind == "Service") {
+      // The gateway calls the pickers its pools name, at their Services' cluster IPs; an
+      // endpoint picker picks for its pool itself.
+      if (one_pool) continue;
+      std::set<std::string> named;
+      for (std::size_t p = 0; p < kinds.size(); ++p)
+        if (kinds[p].kind == "InferencePool")
+          for (const auto& [key, pool] : objects_[p])
+            if (std::string ref = picker_service_of(pool); !ref.empty()) named.insert(ref);
+      out += render_picker_services(objects_[i], named);
       continue;
     }
     if (one_pool && kind == "HTTPRoute") continue;  // the Gateway in front routes

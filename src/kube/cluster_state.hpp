@@ -10,11 +10,18 @@
 //   Pods: those Ready, with a podIP and not being deleted, become the endpoints of a
 //   StaticEndpoints document per namespace (address: the podIP; the pools' targetPorts give
 //   the ports), with their labels for the pools' selectors.
+//   Services: those an InferencePool names as its endpoint picker (endpointPickerRef,
+//   extensionRef) become entries of a StaticEndpoints document per namespace (address: the
+//   cluster IP, or an ExternalName Service's name), which is where the gateway calls that
+//   picker (config.hpp, PoolConfig::picker).
+//   A pool whose picker has no such Service is picked by InferGate. Not watched by an endpoint
+//   picker (--pool-name), which picks for its pool itself.
 //
 // Thread-safety: set() from the reflectors' threads, documents() from any.
 #pragma once
 
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,6 +72,11 @@ class ClusterState {
 
 // Cuts a Pod down to what render_pods reads (Reflector::Hooks::trim).
 void trim_pod(boost::json::object& pod);
+// Cuts a Service down to what render_picker_services reads.
+void trim_service(boost::json::object& service);
+// The StaticEndpoints documents of the Services in `named` ("namespace/name") that have a
+// cluster IP or an external name (for tests).
+std::string render_picker_services(const ObjectSet& services, const std::set<std::string>& named);
 // Whether a Pod takes requests: Ready, with an IP, not being deleted.
 bool pod_ready(const boost::json::object& pod);
 

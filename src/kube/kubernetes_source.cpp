@@ -23,6 +23,10 @@ bool KubernetesSource::start(std::string& error) {
     ResourceKind resource = kinds[i].resource;
     ReflectorOptions ro = options_.reflector;
     ro.ns = options_.ns;
+    if (kinds[i].kind == "Service" && !options_.render.pool_name.empty()) {
+      state_.set(i, {});  // an endpoint picker calls no picker: listed, empty
+      continue;
+    }
     if (kinds[i].kind == "ConfigMap") {  // only the one named, in its own namespace
       const auto slash = options_.picker_config_map.find('/');
       if (slash == std::string::npos) {
@@ -55,6 +59,7 @@ bool KubernetesSource::start(std::string& error) {
       return !changed_.wait_for(lock, d, [this] { return stopping_; });
     };
     if (kinds[i].kind == "Pod") hooks.trim = trim_pod;
+    if (kinds[i].kind == "Service") hooks.trim = trim_service;
     w->reflector = std::make_unique<Reflector>(*w->transport, resource, ro, hooks);
     watches_.push_back(std::move(w));
   }

@@ -190,5 +190,66 @@ TEST(ClusterState, TrimmedPodKeepsWhatIsRead) {
   EXPECT_EQ(p.at("status").at("podIP").as_string(), "10.0.0.1");
 }
 
+// The gateway calls the picker a pool names at its Service's cluster IP, or an ExternalName
+// Service's name (the reference's port); a pool whose picker has no Service, or a headless one,
+// is picked by InferGate; an endpoint picker renders no Service.
+TEST(ClusterState, PickerServicesForTheGateway) {
+  const auto service = [](const std::string& name, const std::string& ip) {
+    json::object s = parse(R"({"metadata":{"name":")" + name +
+                           R"(","namespace":"serving","uid":"u","labels":{"x":"y"}},)"
+                           R"("spec":{"clusterIP":")" +
+                           ip + R"(","ports":[{"port":9002}],"selector":{"app":"epp"}}})");
+    trim_service(s);
+    return s;
+  };
+  const auto pool = [](const std::string& name, const std::string& picker) {
+    return crd(name, "2026-01-01T00:00:00Z",
+               R"({"targetPorts":[{"number":8000}],"selector":{"matchLabels":{"app":"llama"}},)"
+               R"("endpointPickerRef":{"name":")" +
+                   picker + R"(","port":{"number":9100},"failureMode":"FailOpen"}})");
+  };
+  const auto fill = [&](ClusterState& state) {
+    for (std::size_t i = 0; i < watched_kinds().size(); ++i) state.set(i, {});
+    state.set(index_of("Pod", "v1"), {{"serving/a", pod("a", "10.0.0.1", "True")}});
+    state.set(index_of("InferencePool", "inference.networking.k8s.io/v1"),
+              {{"serving/llama", pool("llama", "llama-epp")},
+               {"serving/qwen", pool("qwen", "qwen-epp")},
+               {"serving/mixtral", pool("mixtral", "mixtral-epp")},
+               {"serving/phi", pool("phi", "phi-epp")}});
+    json::object external =
+        parse(R"({"metadata":{"name":"qwen-epp","namespace":"serving"},)"
+              R"("spec":{"type":"ExternalName","externalName":"qwen-epp.example.com"}})");
+    trim_service(external);
+    state.set(index_of("Service", "v1"),
+              {{"serving/llama-epp", service("llama-epp", "10.96.0.7")},
+               {"serving/qwen-epp", external},
+               {"serving/mixtral-epp", service("mixtral-epp", "None")},
+               {"serving/unrelated", service("unrelated", "10.96.0.9")}});
+  };
+  ClusterState gateway({"serving/inference-gateway"});
+  fill(gateway);
+  const config::BuildResult built = build(gateway);
+  ASSERT_TRUE(built.config) << built.diagnostics.error_text() << "\n" << gateway.documents();
+  const config::Config& c = *built.config;
+  const auto& llama = c.pools[*c.find_pool("serving", "llama")];
+  ASSERT_TRUE(llama.picker) << gateway.documents();
+  EXPECT_EQ(llama.picker->address, "10.96.0.7:9100");
+  EXPECT_EQ(llama.picker->failure_mode, config::FailureMode::kFailOpen);
+  const auto& qwen = c.pools[*c.find_pool("serving", "qwen")];
+  ASSERT_TRUE(qwen.picker) << gateway.documents();
+  EXPECT_EQ(qwen.picker->address, "qwen-epp.example.com:9100");      // an ExternalName Service
+  EXPECT_FALSE(c.pools[*c.find_pool("serving", "phi")].picker);      // no such Service
+  EXPECT_FALSE(c.pools[*c.find_pool("serving", "mixtral")].picker);  // headless
+  EXPECT_EQ(gateway.documents().find("unrelated"), std::string::npos);
+  EXPECT_EQ(llama.endpoints.size(), 1u) << "a picker's Service is not a model server";
+
+  RenderOptions one_pool;
+  one_pool.pool_name = "llama";
+  one_pool.pool_namespace = "serving";
+  ClusterState picker(one_pool);
+  fill(picker);
+  EXPECT_EQ(picker.documents().find("kubernetes-pickers"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace infergate::kube

@@ -108,7 +108,7 @@ class KubeDiscovery : public ::testing::Test {
         INFERGATE_BIN,
         {"--kubeconfig", cluster->kubeconfig(), "--listen", "127.0.0.1:0", "--admin-listen",
          "127.0.0.1:0", "--workers", "1", "--expose-endpoint-header", "--scrape-interval-ms", "100",
-         "--picker-config-map", "serving/epp-config"},
+         "--picker-config-map", "serving/epp-config", "--picker-plaintext"},
         std::chrono::seconds(60));
     const json::object ready = json::parse(gateway->ready_json()).as_object();
     client =
@@ -372,6 +372,50 @@ TEST_F(KubeDiscovery, ThePickerConfigMapIsFollowed) {
 }
 
 // Not Ready until every kind was listed; then ready, with the watches' counters on /metrics.
+// The endpoint picker the pool names is called at its Service (issue 18): here an ExternalName
+// Service for localhost in front of InferGate's own picker, on the same API server and pool.
+// The Service gone, the gateway picks again.
+TEST_F(KubeDiscovery, ThePoolsPickerIsCalledAtItsService) {
+  ChildProcess picker(
+      INFERGATE_BIN,
+      {"--mode", "epp", "--kubeconfig", cluster->kubeconfig(), "--pool-name", "llama",
+       "--pool-namespace", "serving", "--grpc-listen", "127.0.0.1:0", "--grpc-health-listen", "",
+       "--admin-listen", "127.0.0.1:0", "--workers", "1", "--plaintext", "--no-access-log"},
+      std::chrono::seconds(60));
+  const json::object ready = json::parse(picker.ready_json()).as_object();
+  const std::string picker_port = std::to_string(ready.at("port").to_number<int>());
+  HttpClient picker_admin("127.0.0.1",
+                          static_cast<unsigned short>(ready.at("admin_port").to_number<int>()));
+  const auto set_picker_port = [&](const std::string& p) {
+    cluster->call("PATCH",
+                  "/apis/inference.networking.k8s.io/v1/namespaces/serving/inferencepools/llama",
+                  R"({"spec":{"endpointPickerRef":{"name":"epp","port":{"number":)" + p + "}}}}",
+                  "application/merge-patch+json");
+  };
+  set_picker_port(picker_port);
+  cluster->call("POST", "/api/v1/namespaces/serving/services",
+                R"({"metadata":{"name":"epp"},"spec":{"type":"ExternalName",)"
+                R"("externalName":"localhost"}})");
+  EXPECT_TRUE(
+      config_has("endpointPicker: epp at localhost:" + picker_port, true, std::chrono::seconds(10)))
+      << admin_get("/config");
+  const auto picker_requests = [&] {
+    return sum_of_samples(picker_admin.get("/metrics").body, "infergate_requests_total");
+  };
+  const double before = picker_requests();
+  EXPECT_EQ(served_by(*client), a);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (picker_requests() < before + 1 && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling an observable
+  EXPECT_EQ(picker_requests(), before + 1) << "the request did not go through the picker";
+
+  cluster->call("DELETE", "/api/v1/namespaces/serving/services/epp");
+  EXPECT_TRUE(config_has("endpointPicker: epp (ignored", true, std::chrono::seconds(10)))
+      << admin_get("/config");
+  set_picker_port("9002");
+  EXPECT_TRUE(converges(*client, endpoints(), std::chrono::seconds(5)));
+}
+
 TEST_F(KubeDiscovery, ReadyOnceSyncedWithWatchMetrics) {
   EXPECT_EQ(HttpClient("127.0.0.1", admin_port).get("/readyz").status, 200);
   const std::string page = admin_get("/metrics");
