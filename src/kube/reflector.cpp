@@ -209,6 +209,12 @@ Reflector::WatchEnd Reflector::watch() {
     if (hooks_.on_error) hooks_.on_error("watch " + kind_.name() + ": " + r.error);
     return WatchEnd::kBroken;
   }
+  // The server is busy or going away ("apiserver is shutting down" is a 503): the version is
+  // still good, so the watch resumes from it after a back-off, as with no answer at all.
+  if (r.status == 429 || r.status >= 500) {
+    if (hooks_.on_error) hooks_.on_error(describe(r, "watch"));
+    return WatchEnd::kBroken;
+  }
   if (r.status != 200) {
     if (hooks_.on_error) hooks_.on_error(describe(r, "watch"));
     return WatchEnd::kFailed;

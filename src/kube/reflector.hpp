@@ -1,6 +1,8 @@
 // One kind of Kubernetes object, kept up to date in memory: listed (page by page), then
 // watched from the list's resourceVersion with bookmarks; listed again when the watch expires
 // (410 Gone, usually an ERROR event with code 410), and after errors with a growing back-off.
+// A server that does not answer, is busy (429) or fails (5xx, as a restarting one says "apiserver
+// is shutting down") is watched again from the same version after the back-off: not listed.
 // Each change calls on_change with the whole current set, so the caller rebuilds from a
 // consistent view instead of applying deltas.
 //

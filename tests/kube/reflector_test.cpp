@@ -1,5 +1,6 @@
 // List-and-watch against a scripted API server: paging, events applied in order, bookmarks
 // moving the resourceVersion on, a 410 (as a status or an ERROR event) leading to a fresh list,
+// a busy or restarting server (429, 5xx, no answer) watched again from the last version,
 // RBAC refusals named with their verb and resource, and back-off without sleeping.
 #include "kube/reflector.hpp"
 
@@ -195,6 +196,28 @@ TEST(Reflector, AnUnreachableServerIsWatchedAgainFromTheLastVersion) {
   ASSERT_GE(server.targets.size(), 4u);
   EXPECT_NE(server.targets[3].find("resourceVersion=5"), std::string::npos) << server.targets[3];
   EXPECT_EQ(run.waits.size(), 3u);
+}
+
+// A watch refused because the server is busy or going away (a restart answers 503 "apiserver is
+// shutting down") resumes from the last version after a back-off: nothing is listed again.
+TEST(Reflector, AServerShuttingDownIsWatchedAgainFromTheLastVersion) {
+  ScriptedServer server;
+  server.script.push_back({200, R"({"metadata":{"resourceVersion":"1"},"items":[]})"});
+  server.script.push_back({200, "", {event("ADDED", pod("a", "5"))}, "connection reset"});
+  server.script.push_back(
+      {503, R"({"kind":"Status","message":"apiserver is shutting down","code":503})"});
+  server.script.push_back({429, R"({"kind":"Status","message":"too many requests"})"});
+  ReflectorOptions o;
+  o.backoff_initial = std::chrono::milliseconds(100);
+  Watched run(server, o);
+  run.reflector.run();
+  EXPECT_EQ(run.reflector.lists(), 1u) << "no list again: the watch resumes";
+  ASSERT_GE(server.targets.size(), 5u);
+  EXPECT_NE(server.targets[3].find("resourceVersion=5"), std::string::npos) << server.targets[3];
+  EXPECT_NE(server.targets[4].find("resourceVersion=5"), std::string::npos) << server.targets[4];
+  ASSERT_GE(run.errors.size(), 2u);
+  EXPECT_NE(run.errors[1].find("HTTP 503 apiserver is shutting down"), std::string::npos)
+      << run.errors[1];
 }
 
 TEST(Reflector, MissingCrdAndBrokenWatchAreReported) {
