@@ -13,18 +13,16 @@
 //
 // A stopped picker (SIGSTOP) is a slow one: the gateway's --picker-timeout-ms passes first.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <stdexcept>
 #include <thread>
 
+#include "support/free_port.hpp"
 #include "support/gateway_processes.hpp"
 #include "support/prometheus_text.hpp"
 
@@ -32,20 +30,6 @@ namespace infergate::testing {
 namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-// A loopback port nobody listens on (bound, then closed: a connect is refused).
-int unused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("no free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string endpoint_yaml(const std::string& name, int port, const std::string& app) {
   return "  - {name: " + name + ", address: \"127.0.0.1:" + std::to_string(port) + "\"" +
@@ -106,7 +90,7 @@ class GatewayToPicker : public ::testing::Test {
         endpoint_yaml("good-picker", picker_port(*good), "") +
         endpoint_yaml("outside-picker", picker_port(*outside), "") +
         endpoint_yaml("fallback-picker", picker_port(*fallback), "") +
-        endpoint_yaml("no-picker", unused_port(), "") +
+        endpoint_yaml("no-picker", free_port(), "") +
         picker_pool_yaml("good", "good-picker", "FailClose") +
         picker_pool_yaml("good-open", "good-picker", "FailOpen") +
         picker_pool_yaml("down-close", "no-picker", "FailClose") +

@@ -12,8 +12,6 @@
 // where they differ (docs/extproc.md, "Against upstream's picker"), the difference must be
 // exactly the documented one.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +24,7 @@
 #include <thread>
 
 #include "support/child_process.hpp"
+#include "support/free_port.hpp"
 #include "support/gateway_processes.hpp"
 #include "support/kube_cluster.hpp"
 
@@ -34,20 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
-
-// A TCP port nothing listens on now, for a program that takes fixed ports (upstream's picker).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("no free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::vector<std::string> lines_of(const fs::path& file) {
   std::ifstream in(file);

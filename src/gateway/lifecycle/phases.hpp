@@ -135,6 +135,15 @@ class RequestPhases {
   boost::asio::awaitable<void> mirror(std::shared_ptr<const Snapshot> snapshot, std::size_t pool,
                                       UpstreamRequest request, std::string body,
                                       std::string target_model);
+  // One attempt on ctx.endpoint: made, counted, sent, and its outcome reported for outlier
+  // ejection (forward.cpp). The failure's error, or the response head in `head` and, when the
+  // endpoint was ejected for it, the note to add to a failure message.
+  struct Sent {
+    std::optional<RequestError> error;
+    std::string ejected;
+  };
+  boost::asio::awaitable<Sent> send_attempt(RequestContext& ctx, std::optional<Attempt>& attempt,
+                                            ResponseHead& head);
   // Whether the pool's endpoint picker decides for this request.
   bool picked_externally(const RequestContext& ctx) const {
     return pickers != nullptr && ctx.pool_config->picker.has_value();

@@ -159,6 +159,30 @@ void RequestPhases::report(RequestContext& ctx, Endpoint& ep, AttemptOutcome out
              std::to_string(ep.outlier.times_ejected.load()) + ")");
 }
 
+net::awaitable<RequestPhases::Sent> RequestPhases::send_attempt(RequestContext& ctx,
+                                                                std::optional<Attempt>& attempt,
+                                                                ResponseHead& head) {
+  attempt.emplace(ctx, control_, ctx.endpoint, &clock_);
+  ++ctx.record.attempts;
+  Endpoint& ep = attempt->endpoint();
+  attempt->upstream = upstream_.exchange(ep.address, upstream_tls_of(*ctx.pool_config));
+  attempt->started = clock_.now();
+  auto sent = co_await attempt->upstream->send(ctx.upstream_request);
+  if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
+    RequestError e = upstream_error(*failure, ep.address, attempt->upstream->failure_detail());
+    report(ctx, ep, AttemptOutcome::kFailure, e.message);
+    co_return Sent{std::move(e), {}};
+  }
+  head = std::move(std::get<ResponseHead>(sent));
+  Sent out;
+  report(ctx, ep,
+         head.status >= 500   ? AttemptOutcome::kFailure
+         : head.status == 429 ? AttemptOutcome::kNeutral
+                              : AttemptOutcome::kSuccess,
+         out.ejected);
+  co_return out;
+}
+
 net::awaitable<std::optional<RequestError>> RequestPhases::forward(RequestContext& ctx,
                                                                    std::optional<Attempt>& attempt,
                                                                    ResponseHead& head) {
@@ -173,30 +197,17 @@ net::awaitable<std::optional<RequestError>> RequestPhases::forward(RequestContex
       if (ctx.tried.empty()) co_return refused;  // the first pick: its reason
       break;
     }
-    attempt.emplace(ctx, control_, ctx.endpoint, &clock_);
-    ++ctx.record.attempts;
-    Endpoint& ep = attempt->endpoint();
-    attempt->upstream = upstream_.exchange(ep.address, upstream_tls_of(*ctx.pool_config));
-    attempt->started = clock_.now();
-    auto sent = co_await attempt->upstream->send(ctx.upstream_request);
-    if (auto* failure = std::get_if<UpstreamFailure>(&sent)) {
-      RequestError e = upstream_error(*failure, ep.address, attempt->upstream->failure_detail());
-      report(ctx, ep, AttemptOutcome::kFailure, e.message);
-      if (!e.retryable) co_return e;
-      last_failure = std::move(e.message);
+    Sent sent = co_await send_attempt(ctx, attempt, head);
+    if (sent.error) {
+      if (!sent.error->retryable) co_return sent.error;
+      last_failure = std::move(sent.error->message);
       continue;
     }
-    head = std::move(std::get<ResponseHead>(sent));
-    std::string ejected;
-    report(ctx, ep,
-           head.status >= 500   ? AttemptOutcome::kFailure
-           : head.status == 429 ? AttemptOutcome::kNeutral
-                                : AttemptOutcome::kSuccess,
-           ejected);
+    const Endpoint& ep = attempt->endpoint();
     // A retryable status with endpoints left: the exchange closes the connection unread.
     if (retryable_status(head.status) && n < options_.max_retries &&
         ctx.tried.size() < ctx.pool->endpoints.size()) {
-      last_failure = ep.address + ": answered " + std::to_string(head.status) + ejected;
+      last_failure = ep.address + ": answered " + std::to_string(head.status) + sent.ejected;
       continue;
     }
     attempt->response_header(head);

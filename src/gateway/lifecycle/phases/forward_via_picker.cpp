@@ -151,28 +151,15 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
     attempt.reset();
     ctx.endpoint = chosen[i];
     ctx.tried.push_back(ctx.endpoint.get());
-    attempt.emplace(ctx, control_, ctx.endpoint, &clock_);
-    ++ctx.record.attempts;
-    Endpoint& ep = attempt->endpoint();
-    attempt->upstream = upstream_.exchange(ep.address, upstream_tls_of(*ctx.pool_config));
-    attempt->started = clock_.now();
-    auto sent = co_await attempt->upstream->send(ctx.upstream_request);
-    if (auto* f = std::get_if<UpstreamFailure>(&sent)) {
-      RequestError e = upstream_error(*f, ep.address, attempt->upstream->failure_detail());
-      report(ctx, ep, AttemptOutcome::kFailure, e.message);
-      if (!e.retryable || !more) co_return PickerForward{false, std::move(e)};
-      last_failure = std::move(e.message);
+    Sent sent = co_await send_attempt(ctx, attempt, head);
+    if (sent.error) {
+      if (!sent.error->retryable || !more) co_return PickerForward{false, std::move(sent.error)};
+      last_failure = std::move(sent.error->message);
       continue;
     }
-    head = std::move(std::get<ResponseHead>(sent));
-    std::string ejected;
-    report(ctx, ep,
-           head.status >= 500   ? AttemptOutcome::kFailure
-           : head.status == 429 ? AttemptOutcome::kNeutral
-                                : AttemptOutcome::kSuccess,
-           ejected);
+    const Endpoint& ep = attempt->endpoint();
     if (retryable_status(head.status) && more) {
-      last_failure = ep.address + ": answered " + std::to_string(head.status) + ejected;
+      last_failure = ep.address + ": answered " + std::to_string(head.status) + sent.ejected;
       continue;
     }
     // The picker sees the response, and learns which endpoint served it.
