@@ -26,16 +26,24 @@ enum class Availability {
   kEjected,
 };
 
-// `slot`: the endpoint's index in PoolState::endpoints, which the view's vectors follow.
-Availability availability(const PoolMetricsView* view, std::size_t slot, const Endpoint& endpoint,
-                          TimePoint now);
+// Whether outlier detection holds the endpoint out of picking at `now`.
+inline bool ejected(const Endpoint& endpoint, TimePoint now) {
+  return endpoint.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
+}
+
+// `slot`: the endpoint's index in PoolState::endpoints, which the view's vectors follow. Inline:
+// a decision asks it of every endpoint of the pool.
+inline Availability availability(const PoolMetricsView* view, std::size_t slot,
+                                 const Endpoint& endpoint, TimePoint now) {
+  if (view && slot < view->loads.size() && !view->loads[slot].healthy)
+    return Availability::kScrapeFailing;
+  if (ejected(endpoint, now)) return Availability::kEjected;
+  return Availability::kUsable;
+}
 
 inline bool usable_for_picking(const PoolMetricsView* view, std::size_t slot,
                                const Endpoint& endpoint, TimePoint now) {
   return availability(view, slot, endpoint, now) == Availability::kUsable;
 }
-
-// Whether outlier detection holds the endpoint out of picking at `now`.
-bool ejected(const Endpoint& endpoint, TimePoint now);
 
 }  // namespace infergate::gateway

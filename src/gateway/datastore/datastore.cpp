@@ -1,17 +1,58 @@
 #include "gateway/datastore/datastore.hpp"
 
+#include <algorithm>
+
 namespace infergate::gateway {
 
-void PoolState::publish_view() {
+std::shared_ptr<const PoolMetricsView> make_metrics_view(
+    std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
+    long in_flight) {
   auto v = std::make_shared<PoolMetricsView>();
-  v->samples.reserve(endpoints.size());
-  v->healthy.reserve(endpoints.size());
-  for (const auto& ep : endpoints) {
-    v->samples.push_back(ep->latest.load(std::memory_order_acquire));
-    v->healthy.push_back(ep->scrape_healthy.load(std::memory_order_relaxed) ? 1 : 0);
-    v->in_flight += ep->in_flight.load(std::memory_order_relaxed);
+  v->loads.resize(samples.size());
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    EndpointLoad& load = v->loads[i];
+    load.healthy = i >= healthy.size() || healthy[i] != 0;
+    const EndpointSample* sample = samples[i].get();
+    if (!sample) continue;
+    load.sampled = true;
+    load.scraped_at = sample->scraped_at;
+    load.waiting = sample->metrics.waiting;
+    load.running = sample->metrics.running;
+    load.kv_usage = sample->metrics.kv_usage.value_or(0.0);
+    if (const auto& lora = sample->metrics.lora) {
+      load.lora = &*lora;
+      load.lora_room =
+          static_cast<int>(lora->running.size() + lora->waiting.size()) < lora->max_lora;
+      v->adapters.insert(v->adapters.end(), lora->running.begin(), lora->running.end());
+      v->adapters.insert(v->adapters.end(), lora->waiting.begin(), lora->waiting.end());
+    }
   }
-  view.store(std::move(v), std::memory_order_release);
+  std::sort(v->adapters.begin(), v->adapters.end());
+  v->adapters.erase(std::unique(v->adapters.begin(), v->adapters.end()), v->adapters.end());
+  v->samples = std::move(samples);
+  v->healthy = std::move(healthy);
+  v->in_flight = in_flight;
+  return v;
+}
+
+bool PoolMetricsView::has_adapter(std::string_view model) const {
+  return std::binary_search(adapters.begin(), adapters.end(), model,
+                            [](std::string_view a, std::string_view b) { return a < b; });
+}
+
+void PoolState::publish_view() {
+  std::vector<std::shared_ptr<const EndpointSample>> samples;
+  std::vector<char> healthy;
+  long in_flight_now = 0;
+  samples.reserve(endpoints.size());
+  healthy.reserve(endpoints.size());
+  for (const auto& ep : endpoints) {
+    samples.push_back(ep->latest.load(std::memory_order_acquire));
+    healthy.push_back(ep->scrape_healthy.load(std::memory_order_relaxed) ? 1 : 0);
+    in_flight_now += ep->in_flight.load(std::memory_order_relaxed);
+  }
+  view.store(make_metrics_view(std::move(samples), std::move(healthy), in_flight_now),
+             std::memory_order_release);
   if (listeners)
     for (const auto& l : *listeners) l->view_published(*this);
 }

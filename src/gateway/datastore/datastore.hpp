@@ -30,6 +30,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.hpp"
@@ -69,15 +70,20 @@ struct OutlierState {
 
 struct Endpoint {
   Endpoint(config::EndpointSpec s, std::uint32_t endpoint_id)
-      : spec(std::move(s)), id(endpoint_id), address(spec.host + ":" + std::to_string(spec.port)) {}
-  const config::EndpointSpec spec;
-  const std::uint32_t id;     // stable for the endpoint's life; keys the prefix index
-  const std::string address;  // host:port
+      : id(endpoint_id), spec(std::move(s)), address(spec.host + ":" + std::to_string(spec.port)) {}
 
+  // First, in one cache line: what every scheduling decision reads of every endpoint of the
+  // pool (its id, live counters and ejection), so a decision over hundreds of endpoints misses
+  // one line per endpoint, not three.
+  alignas(64) const std::uint32_t id;  // stable for the endpoint's life; keys the prefix index
   // The gateway's live counters, updated at dispatch and completion: they fill the gap
   // between scrapes.
   std::atomic<int> in_flight{0};          // requests sent and not finished
   std::atomic<long> in_flight_tokens{0};  // their prompt estimate plus expected output
+  OutlierState outlier;
+
+  const config::EndpointSpec spec;
+  const std::string address;  // host:port
   std::atomic<std::uint64_t> requests{0};
 
   // Written by the scraper only.
@@ -85,16 +91,39 @@ struct Endpoint {
   std::atomic<bool> scrape_healthy{
       true};  // false after consecutive failures or a refused connection
   std::atomic<std::uint64_t> scrape_failures_total{0};
+};
 
-  OutlierState outlier;
+// What a scheduling decision reads of an endpoint's latest sample, flat: one array of these per
+// view, so a decision over hundreds of endpoints streams through it instead of following each
+// endpoint's sample.
+struct EndpointLoad {
+  double waiting = 0;                       // engine queue
+  double running = 0;                       // engine batch
+  double kv_usage = 0;                      // 0..1; 0 when not reported
+  const metrics::LoraInfo* lora = nullptr;  // into the view's sample; null: no adapters reported
+  bool lora_room = false;                   // adapters running and waiting < its max
+  TimePoint scraped_at{};
+  bool sampled = false;  // false: never scraped (the other fields are zero)
+  bool healthy = true;   // scrape health
 };
 
 // The pool's endpoints as the last scrapes saw them, parallel to PoolState::endpoints.
 struct PoolMetricsView {
   std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
   std::vector<char> healthy;                                   // scrape health
+  std::vector<EndpointLoad> loads;                             // from `samples` and `healthy`
   long in_flight = 0;  // the gateway's in-flight requests on the pool when the view was built
+  // Every adapter running or waiting on some endpoint, sorted: a request for any other model
+  // fits an endpoint by its free adapter slots alone.
+  std::vector<std::string> adapters;
+  bool has_adapter(std::string_view model) const;
 };
+
+// A view of these samples and scrape health flags (parallel to the pool's endpoints), its loads
+// made from them.
+std::shared_ptr<const PoolMetricsView> make_metrics_view(
+    std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
+    long in_flight = 0);
 
 struct PoolState {
   std::string key;  // namespace/name: a pool's components keep their state under it

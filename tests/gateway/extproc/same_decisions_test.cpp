@@ -47,17 +47,17 @@ struct FixedFleet final : SnapshotSource {
   // the least loaded endpoint changes.
   void publish(int n) {
     PoolState& pool = *snapshot->pools[0];
-    auto view = std::make_shared<PoolMetricsView>();
+    std::vector<std::shared_ptr<const EndpointSample>> samples;
     const double waiting[] = {2, 0, 1, 4}, kv[] = {0.3, 0.6, 0.2, 0.1};
     for (std::size_t i = 0; i < pool.endpoints.size(); ++i) {
       auto sample = std::make_shared<EndpointSample>();
       sample->metrics.waiting = waiting[(i + static_cast<std::size_t>(n)) % 4];
       sample->metrics.kv_usage = kv[(i + static_cast<std::size_t>(n) / 2) % 4];
       sample->scraped_at = clock.now();
-      view->samples.push_back(std::move(sample));
-      view->healthy.push_back(1);
+      samples.push_back(std::move(sample));
     }
-    pool.view.store(view);
+    pool.view.store(
+        make_metrics_view(std::move(samples), std::vector<char>(pool.endpoints.size(), 1)));
   }
   std::shared_ptr<const Snapshot> current() const override { return snapshot; }
 

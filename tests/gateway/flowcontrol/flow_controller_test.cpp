@@ -22,7 +22,7 @@ namespace {
 namespace net = boost::asio;
 using infergate::testing::sample_value;
 using infergate::testing::sum_of_samples;
-using testing::EndpointLoad;
+using testing::LoadSpec;
 using testing::TestPool;
 
 TEST(Saturation, UpstreamUtilisationRuleStalenessAndConcurrency) {
@@ -70,7 +70,7 @@ TEST(Saturation, PickerConfigThresholdsReplaceTheFlags) {
   EXPECT_EQ(o.max_in_flight_per_endpoint, 7);
   // With the larger queue depth, 5 waiting requests are half of saturation, not all of it.
   TestPool pool(1);
-  EndpointLoad load;
+  LoadSpec load;
   load.waiting = 5;
   pool.set(0, load);
   EXPECT_DOUBLE_EQ(measure_saturation(pool.pool, pool.clock.now(), flags).utilisation, 1.0);

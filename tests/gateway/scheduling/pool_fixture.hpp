@@ -13,7 +13,7 @@
 
 namespace infergate::gateway::testing {
 
-struct EndpointLoad {
+struct LoadSpec {  // one endpoint's metrics, as TestPool::set publishes them
   double waiting = 0;
   double running = 0;
   double kv = 0;
@@ -36,7 +36,7 @@ struct TestPool {
     pool.publish_view();
   }
 
-  void set(std::size_t i, const EndpointLoad& load) {
+  void set(std::size_t i, const LoadSpec& load) {
     metrics::EndpointMetrics m;
     m.waiting = load.waiting;
     m.running = load.running;

@@ -15,7 +15,7 @@
 namespace infergate::gateway::scheduling {
 namespace {
 
-using testing::EndpointLoad;
+using testing::LoadSpec;
 using testing::TestPool;
 
 std::shared_ptr<ProfileScheduler> named(const std::string& name,

@@ -30,20 +30,78 @@ std::span<const std::uint64_t> CycleState::prefix_blocks(const PromptBlockOption
   return blocks_;
 }
 
-std::size_t CycleState::match_prefix(std::span<Candidate* const> candidates,
-                                     const PromptBlockOptions& options) {
+std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOptions& options) {
   const std::span<const std::uint64_t> blocks = prefix_blocks(options);
   if (matched_ || !prefix_index) return blocks.size();
   matched_ = true;
   // The decision runs to its end on this thread: its scratch is the thread's.
   thread_local std::vector<std::uint32_t> ids;
-  thread_local std::vector<std::uint32_t> matched;
-  ids.resize(candidates.size());
-  matched.assign(candidates.size(), 0);
-  for (std::size_t i = 0; i < candidates.size(); ++i) ids[i] = candidates[i]->endpoint->id;
-  if (!blocks.empty()) prefix_index->match(blocks, ids, matched);
-  for (std::size_t i = 0; i < candidates.size(); ++i) candidates[i]->prefix_matched = matched[i];
+  const std::size_t n = candidates.size();
+  ids.resize(n);
+  for (std::size_t i = 0; i < n; ++i) ids[i] = candidates.endpoint[i]->id;
+  if (blocks.empty())
+    std::fill_n(candidates.prefix_matched.begin(), n, 0u);
+  else
+    prefix_index->match(blocks, ids, candidates.prefix_matched);
   return blocks.size();
+}
+
+void Candidates::reset(std::size_t n) {
+  slot.assign(n, 0);
+  endpoint.assign(n, nullptr);
+  waiting.assign(n, 0.0);
+  running.assign(n, 0.0);
+  kv_usage.assign(n, 0.0);
+  in_flight.assign(n, 0.0);
+  in_flight_tokens.assign(n, 0.0);
+  lora.assign(n, nullptr);
+  lora_room.assign(n, 0);
+  saturated.assign(n, 0);
+  prefix_matched.assign(n, 0);
+}
+
+void Candidates::truncate(std::size_t n) {
+  if (n < size()) resize(n);
+}
+
+void Candidates::resize(std::size_t n) {
+  slot.resize(n);
+  endpoint.resize(n);
+  waiting.resize(n);
+  running.resize(n);
+  kv_usage.resize(n);
+  in_flight.resize(n);
+  in_flight_tokens.resize(n);
+  lora.resize(n);
+  lora_room.resize(n);
+  saturated.resize(n);
+  prefix_matched.resize(n);
+}
+
+namespace {
+
+template <typename T>
+void keep_marked(std::vector<T>& column, std::span<const std::uint8_t> keep) {
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < column.size(); ++i)
+    if (keep[i]) column[out++] = column[i];
+  column.resize(out);
+}
+
+}  // namespace
+
+void Candidates::retain(std::span<const std::uint8_t> keep) {
+  keep_marked(slot, keep);
+  keep_marked(endpoint, keep);
+  keep_marked(waiting, keep);
+  keep_marked(running, keep);
+  keep_marked(kv_usage, keep);
+  keep_marked(in_flight, keep);
+  keep_marked(in_flight_tokens, keep);
+  keep_marked(lora, keep);
+  keep_marked(lora_room, keep);
+  keep_marked(saturated, keep);
+  keep_marked(prefix_matched, keep);
 }
 
 }  // namespace infergate::gateway::scheduling

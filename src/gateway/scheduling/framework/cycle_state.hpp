@@ -1,6 +1,6 @@
 // What the plugins of one scheduling decision see: the candidates (endpoints with their
-// latest metrics and the gateway's live counters) and the request, plus the prefix match,
-// computed once per decision by the first plugin that asks for it.
+// latest metrics and the gateway's live counters, as columns) and the request, plus the prefix
+// match, computed once per decision by the first plugin that asks for it.
 //
 // Thread-safety: a CycleState belongs to one decision on one thread.
 #pragma once
@@ -28,18 +28,42 @@ using prefix::PromptBlockOptions;
 // treats an endpoint whose metrics are older than metricsStalenessThreshold.
 inline constexpr double kSaturatedQueue = 1e9;
 
-struct Candidate {
-  Endpoint* endpoint = nullptr;
-  std::size_t slot = 0;                    // index in PoolState::endpoints
-  const EndpointSample* sample = nullptr;  // null: no usable sample
-  bool saturated = false;                  // stale or never scraped while scraping is on
-  double waiting = 0;                      // engine queue (kSaturatedQueue when saturated)
-  double running = 0;
-  double kv_usage = 0;  // 0..1 (1 when saturated; 0 when not reported)
-  int in_flight = 0;    // the gateway's own counters, read at decision time
-  long in_flight_tokens = 0;
-  const metrics::LoraInfo* lora = nullptr;  // null: the engine reports no adapters
-  std::uint32_t prefix_matched = 0;         // leading prompt blocks cached here (after match)
+// The candidates of one decision as columns: entry i of every column is candidate i. Built
+// from the pool's metrics view (its flat loads) and the endpoints' live counters; filters remove
+// candidates from every column at once (retain). Columns rather than one struct per candidate:
+// a scorer reads one signal of hundreds of endpoints as one contiguous array.
+struct Candidates {
+  std::vector<std::uint32_t> slot;  // index in PoolState::endpoints
+  std::vector<Endpoint*> endpoint;
+  std::vector<double> waiting;   // engine queue (kSaturatedQueue when saturated)
+  std::vector<double> running;   // engine batch
+  std::vector<double> kv_usage;  // 0..1 (1 when saturated; 0 when not reported)
+  // The gateway's own counters, read at decision time.
+  std::vector<double> in_flight;
+  std::vector<double> in_flight_tokens;
+  std::vector<const metrics::LoraInfo*> lora;  // null: the engine reports no adapters
+  std::vector<std::uint8_t> lora_room;         // adapters running and waiting < its max
+  std::vector<std::uint8_t> saturated;         // stale or never scraped while scraping is on
+  std::vector<std::uint32_t> prefix_matched;   // leading prompt blocks cached here (after match)
+
+  std::size_t size() const { return slot.size(); }
+  bool empty() const { return slot.empty(); }
+  // n candidates, every column zeroed (to be filled in place).
+  void reset(std::size_t n);
+  // n candidates, the columns left as they were (each entry to be written).
+  void resize(std::size_t n);
+  // Keeps the first n candidates.
+  void truncate(std::size_t n);
+  // Keeps, in order, the candidates i with keep[i] != 0 (keep.size() == size()).
+  void retain(std::span<const std::uint8_t> keep);
+  // Keeps the candidates i for which keep(i) holds.
+  template <typename Keep>
+  void retain_if(Keep keep) {
+    thread_local std::vector<std::uint8_t> mask;
+    mask.resize(size());
+    for (std::size_t i = 0; i < size(); ++i) mask[i] = keep(i) ? 1 : 0;
+    retain(mask);
+  }
 };
 
 class CycleState {
@@ -57,20 +81,21 @@ class CycleState {
   prefix::PrefixIndex* prefix_index;  // the pool's; null: none
   Random& random;
   TimePoint now;
+  const PoolMetricsView* view = nullptr;  // the pool's view the decision reads; null: none
 
   // A new decision for the same request (a retry): the prompt's hashes are kept, the match is
   // computed again.
-  void begin_decision(TimePoint at) {
+  void begin_decision(TimePoint at, const PoolMetricsView* decision_view = nullptr) {
     now = at;
+    view = decision_view;
     matched_ = false;
   }
 
   // The prompt's block hashes under `options` (computed once per decision).
   std::span<const std::uint64_t> prefix_blocks(const PromptBlockOptions& options);
-  // Fills each candidate's prefix_matched from the pool's prefix index (once per decision);
+  // Fills the candidates' prefix_matched from the pool's prefix index (once per decision);
   // returns the number of blocks of the prompt.
-  std::size_t match_prefix(std::span<Candidate* const> candidates,
-                           const PromptBlockOptions& options);
+  std::size_t match_prefix(Candidates& candidates, const PromptBlockOptions& options);
   // Whether this decision looked the prompt up in the prefix index.
   bool prefix_looked_up() const { return matched_; }
 

@@ -33,24 +33,24 @@ class Plugin {
 class Filter : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kFilter; }
-  // Removes candidates; leaving none makes the decision fail.
-  virtual void filter(CycleState& state, std::vector<Candidate*>& candidates) = 0;
+  // Removes candidates (Candidates::retain); leaving none makes the decision fail.
+  virtual void filter(CycleState& state, Candidates& candidates) = 0;
 };
 
 class Scorer : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kScorer; }
-  // scores[i] for candidates[i], meant in [0, 1] (clamped by the profile).
-  virtual void score(CycleState& state, std::span<Candidate* const> candidates,
-                     std::span<double> scores) = 0;
+  // scores[i] for candidate i, meant in [0, 1] (clamped by the profile). Non-const candidates:
+  // a scorer may fill the prefix match (CycleState::match_prefix).
+  virtual void score(CycleState& state, Candidates& candidates, std::span<double> scores) = 0;
 };
 
 class Picker : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kPicker; }
-  // One of `candidates` (never empty), given their weighted total scores.
-  virtual Candidate* pick(CycleState& state, std::span<Candidate* const> candidates,
-                          std::span<const double> totals) = 0;
+  // The index of one of `candidates` (never empty), given their weighted total scores.
+  virtual std::size_t pick(CycleState& state, Candidates& candidates,
+                           std::span<const double> totals) = 0;
 };
 
 // Accepted for compatibility with upstream configurations and doing nothing here

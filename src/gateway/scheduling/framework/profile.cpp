@@ -18,6 +18,20 @@ std::int64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
       .count();
 }
 
+// A score clamped to [0, 1]; NaN counts as 0. Written as two selects so that the loop below
+// compiles to vector min/max.
+inline double clamp_score(double v) {
+  v = v > 0.0 ? v : 0.0;
+  return v < 1.0 ? v : 1.0;
+}
+
+// totals[i] += weight x clamp(scores[i]).
+void add_weighted(std::span<const double> scores, double weight, std::span<double> totals) {
+  const double* __restrict in = scores.data();
+  double* __restrict out = totals.data();
+  for (std::size_t i = 0; i < totals.size(); ++i) out[i] += weight * clamp_score(in[i]);
+}
+
 }  // namespace
 
 void SchedulingProfile::note_prefix(const Plugin& plugin) {
@@ -45,8 +59,9 @@ void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
   picker_ = {std::move(picker), l};
 }
 
-Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& candidates,
-                                  RequestError& failure, Decision* explain_to) const {
+std::optional<std::size_t> SchedulingProfile::run(CycleState& state, Candidates& candidates,
+                                                  RequestError& failure,
+                                                  Decision* explain_to) const {
   for (const auto& f : filters_) {
     const auto t0 = std::chrono::steady_clock::now();
     f.plugin->filter(state, candidates);
@@ -54,7 +69,7 @@ Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& ca
     if (candidates.empty()) {
       failure = {429,
                  "no endpoint can take the request now (filter " + f.plugin->name + " left none)"};
-      return nullptr;
+      return std::nullopt;
     }
   }
   const std::size_t n = candidates.size();
@@ -68,26 +83,25 @@ Candidate* SchedulingProfile::run(CycleState& state, std::vector<Candidate*>& ca
     const auto t0 = std::chrono::steady_clock::now();
     s.plugin->score(state, candidates, scores);
     s.latency->observe(elapsed_ns(t0));
-    for (std::size_t i = 0; i < n; ++i) {
-      const double share = weight * std::clamp(scores[i], 0.0, 1.0);
-      totals[i] += share;
-      if (explain_to) shares[k * n + i] = share;
+    add_weighted(scores, weight, totals);
+    if (explain_to) {
+      for (std::size_t i = 0; i < n; ++i) shares[k * n + i] = weight * clamp_score(scores[i]);
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
-  Candidate* chosen = picker_.plugin->pick(state, candidates, totals);
+  const std::size_t chosen = picker_.plugin->pick(state, candidates, totals);
   picker_.latency->observe(elapsed_ns(t0));
   if (explain_to) explain(candidates, shares, totals, chosen, *explain_to);
   return chosen;
 }
 
-void SchedulingProfile::explain(std::span<Candidate* const> candidates,
-                                std::span<const double> shares, std::span<const double> totals,
-                                const Candidate* chosen, Decision& out) const {
+void SchedulingProfile::explain(const Candidates& candidates, std::span<const double> shares,
+                                std::span<const double> totals, std::size_t chosen,
+                                Decision& out) const {
   const std::size_t n = candidates.size();
   const auto scored = [&](std::size_t i) {
-    ScoredEndpoint e{
-        candidates[i]->endpoint->spec.name, candidates[i]->endpoint->address, totals[i], {}};
+    const Endpoint& ep = *candidates.endpoint[i];
+    ScoredEndpoint e{ep.spec.name, ep.address, totals[i], {}};
     for (std::size_t k = 0; k < scorers_.size(); ++k)
       e.shares.push_back({scorers_[k].first.plugin->name, scorers_[k].second, shares[k * n + i]});
     return e;
@@ -97,7 +111,7 @@ void SchedulingProfile::explain(std::span<Candidate* const> candidates,
   out.candidates = n;
   std::vector<std::size_t> others;
   for (std::size_t i = 0; i < n; ++i) {
-    if (candidates[i] == chosen)
+    if (i == chosen)
       out.chosen = scored(i);
     else
       others.push_back(i);

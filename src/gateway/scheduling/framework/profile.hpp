@@ -26,11 +26,11 @@ class SchedulingProfile {
   void set_picker(std::shared_ptr<Picker> picker);
   bool has_picker() const { return picker_.plugin != nullptr; }
 
-  // The chosen candidate, or null with `failure` set (a filter left none). With `explain`
-  // (null on the hot path), also says why there: the candidates left, the picker, and the
-  // chosen endpoint and the runners-up with each scorer's share of their totals.
-  Candidate* run(CycleState& state, std::vector<Candidate*>& candidates, RequestError& failure,
-                 Decision* explain = nullptr) const;
+  // The chosen candidate's index, or none with `failure` set (a filter left none). With
+  // `explain` (null on the hot path), also says why there: the candidates left, the picker,
+  // and the chosen endpoint and the runners-up with each scorer's share of their totals.
+  std::optional<std::size_t> run(CycleState& state, Candidates& candidates, RequestError& failure,
+                                 Decision* explain = nullptr) const;
 
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.
@@ -50,8 +50,8 @@ class SchedulingProfile {
   };
   void note_prefix(const Plugin& plugin);
   // Fills `out` from the weighted shares (scorer-major: shares[s * n + i]) and totals.
-  void explain(std::span<Candidate* const> candidates, std::span<const double> shares,
-               std::span<const double> totals, const Candidate* chosen, Decision& out) const;
+  void explain(const Candidates& candidates, std::span<const double> shares,
+               std::span<const double> totals, std::size_t chosen, Decision& out) const;
 
   std::string name_;
   std::vector<Timed<Filter>> filters_;

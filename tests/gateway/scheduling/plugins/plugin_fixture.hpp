@@ -48,45 +48,47 @@ struct Decision {
     prompt_text = std::move(prompt);
     request.prompt = prompt_text;
     state.emplace(request, tp.pool, tp.prefix_index.get(), tp.random, tp.clock.now());
-    const auto view = tp.pool.view.load();
-    for (std::size_t i = 0; i < tp.pool.endpoints.size(); ++i) {
-      scheduling::Candidate c;
-      c.endpoint = tp.pool.endpoints[i].get();
-      c.slot = i;
-      c.in_flight = c.endpoint->in_flight.load();
-      c.in_flight_tokens = c.endpoint->in_flight_tokens.load();
-      if (const auto* s = view->samples[i].get()) {
-        c.sample = s;
-        c.waiting = s->metrics.waiting;
-        c.running = s->metrics.running;
-        c.kv_usage = s->metrics.kv_usage.value_or(0);
-        if (s->metrics.lora) c.lora = &*s->metrics.lora;
-      }
-      candidates.push_back(c);
+    view = tp.pool.view.load();
+    state->begin_decision(tp.clock.now(), view.get());
+    const std::size_t n = tp.pool.endpoints.size();
+    candidates.reset(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      Endpoint* ep = tp.pool.endpoints[i].get();
+      candidates.slot[i] = static_cast<std::uint32_t>(i);
+      candidates.endpoint[i] = ep;
+      candidates.in_flight[i] = ep->in_flight.load();
+      candidates.in_flight_tokens[i] = static_cast<double>(ep->in_flight_tokens.load());
+      const auto& load = view->loads[i];
+      candidates.waiting[i] = load.waiting;
+      candidates.running[i] = load.running;
+      candidates.kv_usage[i] = load.kv_usage;
+      candidates.lora[i] = load.lora;
+      candidates.lora_room[i] = load.lora_room;
     }
-    for (auto& c : candidates) pointers.push_back(&c);
   }
   // The scorer's score of each candidate, in slot order.
   std::vector<double> score(scheduling::Scorer& s) {
-    std::vector<double> out(pointers.size());
-    s.score(*state, pointers, out);
+    std::vector<double> out(candidates.size());
+    s.score(*state, candidates, out);
     return out;
   }
   // The slots the filter keeps.
   std::vector<std::size_t> filter(scheduling::Filter& f) {
-    std::vector<scheduling::Candidate*> kept = pointers;
+    scheduling::Candidates kept = candidates;
     f.filter(*state, kept);
-    std::vector<std::size_t> slots;
-    for (auto* c : kept) slots.push_back(c->slot);
-    return slots;
+    return {kept.slot.begin(), kept.slot.end()};
+  }
+  // The slot of the candidate the picker chooses.
+  std::size_t pick(scheduling::Picker& p, const std::vector<double>& totals) {
+    return candidates.slot[p.pick(*state, candidates, totals)];
   }
 
   TestPool& tp;
   SchedulingRequest request;
   std::string prompt_text;
   std::optional<scheduling::CycleState> state;
-  std::vector<scheduling::Candidate> candidates;
-  std::vector<scheduling::Candidate*> pointers;
+  std::shared_ptr<const PoolMetricsView> view;
+  scheduling::Candidates candidates;
 };
 
 // How often the picker chose each endpoint in `n` picks over one decision with `totals`.
@@ -94,7 +96,7 @@ inline std::vector<int> pick_counts(scheduling::Picker& picker, TestPool& tp,
                                     const std::vector<double>& totals, int n) {
   Decision d(tp);
   std::vector<int> counts(tp.pool.endpoints.size());
-  for (int i = 0; i < n; ++i) ++counts[picker.pick(*d.state, d.pointers, totals)->slot];
+  for (int i = 0; i < n; ++i) ++counts[d.pick(picker, totals)];
   return counts;
 }
 

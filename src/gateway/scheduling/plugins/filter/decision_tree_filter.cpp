@@ -12,8 +12,8 @@ struct Node {
   std::unique_ptr<Node> on_success, on_failure;
 };
 
-void run(const Node& node, CycleState& state, std::vector<Candidate*>& c) {
-  std::vector<Candidate*> kept = c;
+void run(const Node& node, CycleState& state, Candidates& c) {
+  Candidates kept = c;
   node.current->filter(state, kept);
   if (!kept.empty()) {
     if (node.on_success) run(*node.on_success, state, kept);
@@ -21,14 +21,14 @@ void run(const Node& node, CycleState& state, std::vector<Candidate*>& c) {
   } else if (node.on_failure) {
     run(*node.on_failure, state, c);
   } else {
-    c.clear();
+    c.truncate(0);
   }
 }
 
 class DecisionTreeFilter final : public Filter {
  public:
   explicit DecisionTreeFilter(std::unique_ptr<Node> root) : root_(std::move(root)) {}
-  void filter(CycleState& state, std::vector<Candidate*>& c) override { run(*root_, state, c); }
+  void filter(CycleState& state, Candidates& c) override { run(*root_, state, c); }
 
  private:
   std::unique_ptr<Node> root_;

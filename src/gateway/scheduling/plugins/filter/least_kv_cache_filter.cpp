@@ -8,9 +8,7 @@ namespace {
 
 class LeastKvCacheFilter final : public Filter {
  public:
-  void filter(CycleState&, std::vector<Candidate*>& c) override {
-    keep_lowest_band(c, &Candidate::kv_usage);
-  }
+  void filter(CycleState&, Candidates& c) override { keep_lowest_band(c, &Candidates::kv_usage); }
 };
 
 }  // namespace

@@ -8,9 +8,7 @@ namespace {
 
 class LeastQueueFilter final : public Filter {
  public:
-  void filter(CycleState&, std::vector<Candidate*>& c) override {
-    keep_lowest_band(c, &Candidate::waiting);
-  }
+  void filter(CycleState&, Candidates& c) override { keep_lowest_band(c, &Candidates::waiting); }
 };
 
 }  // namespace

@@ -11,24 +11,29 @@ namespace {
 class LoraAffinityFilter final : public Filter {
  public:
   explicit LoraAffinityFilter(double threshold) : threshold_(threshold) {}
-  void filter(CycleState& state, std::vector<Candidate*>& c) override {
-    thread_local std::vector<Candidate*> affine, available;
-    affine.clear();
-    available.clear();
-    for (Candidate* x : c) {
-      const LoraFit fit = lora_fit(*x, state.request.target_model);
-      if (fit == LoraFit::kRunning || fit == LoraFit::kWaiting)
-        affine.push_back(x);
-      else if (fit == LoraFit::kFreeSlot || fit == LoraFit::kUnknown)
-        available.push_back(x);
+  void filter(CycleState& state, Candidates& c) override {
+    thread_local std::vector<std::uint8_t> affine, available;
+    affine.assign(c.size(), 0);
+    available.assign(c.size(), 0);
+    bool any_affine = false, any_available = false;
+    const bool anywhere = adapter_anywhere(state);
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      const LoraFit fit = lora_fit(c, i, state.request.target_model, anywhere);
+      if (fit == LoraFit::kRunning || fit == LoraFit::kWaiting) {
+        affine[i] = 1;
+        any_affine = true;
+      } else if (fit == LoraFit::kFreeSlot || fit == LoraFit::kUnknown) {
+        available[i] = 1;
+        any_available = true;
+      }
     }
     const bool prefer_affine = state.random.unit() < threshold_;
     // Affine endpoints when drawn or when nothing else fits; otherwise those with room (none
     // may fit at all: then no candidate is left).
-    if (!affine.empty() && (prefer_affine || available.empty()))
-      c = affine;
+    if (any_affine && (prefer_affine || !any_available))
+      c.retain(affine);
     else
-      c = available;
+      c.retain(available);
   }
 
  private:

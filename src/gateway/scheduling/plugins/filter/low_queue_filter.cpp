@@ -9,8 +9,8 @@ namespace {
 class LowQueueFilter final : public Filter {
  public:
   explicit LowQueueFilter(double threshold) : threshold_(threshold) {}
-  void filter(CycleState&, std::vector<Candidate*>& c) override {
-    std::erase_if(c, [&](const Candidate* x) { return x->waiting > threshold_; });
+  void filter(CycleState&, Candidates& c) override {
+    c.retain_if([&](std::size_t i) { return c.waiting[i] <= threshold_; });
   }
 
  private:

@@ -9,16 +9,13 @@
 
 namespace infergate::gateway::scheduling {
 
-// Keeps the candidates whose `signal` lies in the lowest band.
-inline void keep_lowest_band(std::vector<Candidate*>& c, double Candidate::*signal) {
+// Keeps the candidates whose `signal` (one of their columns) lies in the lowest band.
+inline void keep_lowest_band(Candidates& c, std::vector<double> Candidates::*signal) {
   if (c.empty()) return;
-  double lo = c.front()->*signal, hi = lo;
-  for (const Candidate* x : c) {
-    lo = std::min(lo, x->*signal);
-    hi = std::max(hi, x->*signal);
-  }
-  const double limit = lo + (hi - lo) / static_cast<double>(c.size());
-  std::erase_if(c, [&](const Candidate* x) { return x->*signal > limit; });
+  const std::vector<double>& x = c.*signal;
+  const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+  const double limit = *lo + (*hi - *lo) / static_cast<double>(c.size());
+  c.retain_if([&](std::size_t i) { return x[i] <= limit; });
 }
 
 }  // namespace infergate::gateway::scheduling

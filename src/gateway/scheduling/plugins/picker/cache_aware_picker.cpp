@@ -22,26 +22,26 @@ class CacheAwarePicker final : public Picker {
   CacheAwarePicker(Rule rule, PromptBlockOptions options) : rule_(rule), options_(options) {}
   const PromptBlockOptions* prefix_options() const override { return &options_; }
 
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
-                  std::span<const double>) override {
-    const auto load = [](const Candidate* x) { return static_cast<double>(x->in_flight); };
-    Candidate* least = c[0];
-    double lo = load(c[0]), hi = lo;
-    for (Candidate* x : c) {
-      if (load(x) < load(least) || (load(x) == load(least) && state.random.below(2) == 0))
-        least = x;
-      lo = std::min(lo, load(x));
-      hi = std::max(hi, load(x));
+  std::size_t pick(CycleState& state, Candidates& c, std::span<const double>) override {
+    const std::vector<double>& load = c.in_flight;
+    std::size_t least = 0;
+    double lo = load[0], hi = lo;
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      if (load[i] < load[least] || (load[i] == load[least] && state.random.below(2) == 0))
+        least = i;
+      lo = std::min(lo, load[i]);
+      hi = std::max(hi, load[i]);
     }
     if (hi - lo > rule_.abs_threshold && hi > rule_.rel_threshold * lo) return least;
     const std::size_t total = state.match_prefix(c, options_);
     if (total == 0) return least;
-    Candidate* best =
-        *std::max_element(c.begin(), c.end(), [&](const Candidate* a, const Candidate* b) {
-          return a->prefix_matched < b->prefix_matched ||
-                 (a->prefix_matched == b->prefix_matched && load(a) > load(b));
-        });
-    const double rate = static_cast<double>(best->prefix_matched) / static_cast<double>(total);
+    const std::vector<std::uint32_t>& matched = c.prefix_matched;
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < c.size(); ++i) {
+      if (matched[i] > matched[best] || (matched[i] == matched[best] && load[i] < load[best]))
+        best = i;
+    }
+    const double rate = static_cast<double>(matched[best]) / static_cast<double>(total);
     return rate > rule_.cache_threshold ? best : least;
   }
 

@@ -8,8 +8,7 @@ namespace {
 
 class MaxScorePicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
-                  std::span<const double> totals) override {
+  std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
     std::size_t best = 0, ties = 1;
     for (std::size_t i = 1; i < c.size(); ++i) {
       if (totals[i] > totals[best]) {
@@ -19,7 +18,7 @@ class MaxScorePicker final : public Picker {
         best = i;  // reservoir sampling: each tied candidate kept with probability 1/ties
       }
     }
-    return c[best];
+    return best;
   }
 };
 

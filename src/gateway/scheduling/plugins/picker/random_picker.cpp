@@ -7,9 +7,8 @@ namespace {
 
 class RandomPicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
-                  std::span<const double>) override {
-    return c[state.random.below(c.size())];
+  std::size_t pick(CycleState& state, Candidates& c, std::span<const double>) override {
+    return state.random.below(c.size());
   }
 };
 

@@ -11,8 +11,8 @@ namespace {
 
 class RoundRobinPicker final : public Picker {
  public:
-  Candidate* pick(CycleState&, std::span<Candidate* const> c, std::span<const double>) override {
-    return c[next_.fetch_add(1, std::memory_order_relaxed) % c.size()];
+  std::size_t pick(CycleState&, Candidates& c, std::span<const double>) override {
+    return next_.fetch_add(1, std::memory_order_relaxed) % c.size();
   }
 
  private:

@@ -8,20 +8,19 @@ namespace {
 
 class WeightedRandomPicker final : public Picker {
  public:
-  Candidate* pick(CycleState& state, std::span<Candidate* const> c,
-                  std::span<const double> totals) override {
+  std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
     double sum = 0;
     for (double t : totals) sum += t > 0 ? t : 0;
-    if (sum <= 0) return c[state.random.below(c.size())];
+    if (sum <= 0) return state.random.below(c.size());
     double x = state.random.unit() * sum;
     for (std::size_t i = 0; i < c.size(); ++i) {
       const double t = totals[i] > 0 ? totals[i] : 0;
-      if (x < t) return c[i];
+      if (x < t) return i;
       x -= t;
     }
     for (std::size_t i = c.size(); i-- > 0;)
-      if (totals[i] > 0) return c[i];  // rounding left x just above the last positive weight
-    return c.back();
+      if (totals[i] > 0) return i;  // rounding left x just above the last positive weight
+    return c.size() - 1;
   }
 };
 

@@ -6,8 +6,10 @@ namespace {
 
 class KvCacheUtilizationScorer final : public Scorer {
  public:
-  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
-    for (std::size_t i = 0; i < c.size(); ++i) out[i] = 1.0 - c[i]->kv_usage;
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
+    const double* __restrict kv = c.kv_usage.data();
+    double* __restrict o = out.data();
+    for (std::size_t i = 0; i < c.size(); ++i) o[i] = 1.0 - kv[i];
   }
 };
 

@@ -9,9 +9,10 @@ namespace {
 
 class LoraAffinityScorer final : public Scorer {
  public:
-  void score(CycleState& state, std::span<Candidate* const> c, std::span<double> out) override {
+  void score(CycleState& state, Candidates& c, std::span<double> out) override {
+    const bool anywhere = adapter_anywhere(state);
     for (std::size_t i = 0; i < c.size(); ++i) {
-      switch (lora_fit(*c[i], state.request.target_model)) {
+      switch (lora_fit(c, i, state.request.target_model, anywhere)) {
         case LoraFit::kRunning:
           out[i] = 1.0;
           break;

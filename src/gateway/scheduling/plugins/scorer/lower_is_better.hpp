@@ -10,25 +10,23 @@
 
 namespace infergate::gateway::scheduling {
 
-// out[i] for c[i], from `signal(candidate)` (a double). The signals are read once, into `out`,
-// then rescaled in place: one pass through the candidates' pointers instead of two.
-template <typename Signal>
-void score_lower_is_better(std::span<Candidate* const> c, std::span<double> out, Signal signal) {
-  if (c.empty()) return;
-  double lo = signal(*c[0]), hi = lo;
-  out[0] = lo;
-  for (std::size_t i = 1; i < c.size(); ++i) {
-    const double v = signal(*c[i]);
-    out[i] = v;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
+// out[i] from signal[i], a column of the candidates (Candidates::waiting, say).
+inline void score_lower_is_better(std::span<const double> signal, std::span<double> out) {
+  const std::size_t n = signal.size();
+  if (n == 0) return;
+  const double* __restrict x = signal.data();
+  double lo = x[0], hi = x[0];
+  for (std::size_t i = 1; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
   }
   if (hi == lo) {
-    std::fill_n(out.begin(), c.size(), 1.0);
+    std::fill_n(out.begin(), n, 1.0);
     return;
   }
-  const double range = hi - lo;
-  for (std::size_t i = 0; i < c.size(); ++i) out[i] = (hi - out[i]) / range;
+  const double scale = 1.0 / (hi - lo);
+  double* __restrict o = out.data();
+  for (std::size_t i = 0; i < n; ++i) o[i] = (hi - x[i]) * scale;
 }
 
 }  // namespace infergate::gateway::scheduling

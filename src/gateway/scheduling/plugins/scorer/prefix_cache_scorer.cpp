@@ -12,11 +12,12 @@ class PrefixCacheScorer final : public Scorer {
  public:
   explicit PrefixCacheScorer(PromptBlockOptions options) : options_(options) {}
   const PromptBlockOptions* prefix_options() const override { return &options_; }
-  void score(CycleState& state, std::span<Candidate* const> c, std::span<double> out) override {
+  void score(CycleState& state, Candidates& c, std::span<double> out) override {
     const std::size_t total = state.match_prefix(c, options_);
+    if (total == 0) return;  // `out` comes zeroed
+    const double per_block = 1.0 / static_cast<double>(total);
     for (std::size_t i = 0; i < c.size(); ++i)
-      out[i] =
-          total == 0 ? 0.0 : static_cast<double>(c[i]->prefix_matched) / static_cast<double>(total);
+      out[i] = static_cast<double>(c.prefix_matched[i]) * per_block;
   }
 
  private:

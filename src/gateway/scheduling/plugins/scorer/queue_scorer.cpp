@@ -7,8 +7,8 @@ namespace {
 
 class QueueScorer final : public Scorer {
  public:
-  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
-    score_lower_is_better(c, out, [](const Candidate& x) { return x.waiting; });
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
+    score_lower_is_better(c.waiting, out);
   }
 };
 

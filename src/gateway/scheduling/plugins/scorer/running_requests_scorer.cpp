@@ -8,9 +8,8 @@ namespace {
 
 class RunningRequestsScorer final : public Scorer {
  public:
-  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
-    score_lower_is_better(c, out,
-                          [](const Candidate& x) { return static_cast<double>(x.in_flight); });
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
+    score_lower_is_better(c.in_flight, out);
   }
 };
 

@@ -10,9 +10,9 @@ namespace {
 class TokenLoadScorer final : public Scorer {
  public:
   explicit TokenLoadScorer(double max_tokens) : max_tokens_(max_tokens) {}
-  void score(CycleState&, std::span<Candidate* const> c, std::span<double> out) override {
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
     for (std::size_t i = 0; i < c.size(); ++i)
-      out[i] = 1.0 - std::min(1.0, static_cast<double>(c[i]->in_flight_tokens) / max_tokens_);
+      out[i] = 1.0 - std::min(1.0, c.in_flight_tokens[i] / max_tokens_);
   }
 
  private:

@@ -22,17 +22,17 @@ TEST(Pickers, CacheAwareFollowsThePrefixUnlessLoadIsImbalanced) {
   auto picker = make_plugin<Picker>("cache-aware-picker");
   {
     Decision d(tp, "m", prompt);
-    EXPECT_EQ(picker->pick(*d.state, d.pointers, std::vector<double>(3))->slot, 2u);
+    EXPECT_EQ(d.pick(*picker, std::vector<double>(3)), 2u);
   }
   tp.pool.endpoints[2]->in_flight = 100;  // 100 - 0 > 64 and 100 > 1.5 x 0: imbalanced
   {
     Decision d(tp, "m", prompt);
-    EXPECT_EQ(picker->pick(*d.state, d.pointers, std::vector<double>(3))->slot, 1u);
+    EXPECT_EQ(d.pick(*picker, std::vector<double>(3)), 1u);
   }
   {
     Decision d(tp, "m", std::string(64 * 8, 'q'));  // nothing cached: least loaded
     tp.pool.endpoints[2]->in_flight = 10;
-    EXPECT_EQ(picker->pick(*d.state, d.pointers, std::vector<double>(3))->slot, 1u);
+    EXPECT_EQ(d.pick(*picker, std::vector<double>(3)), 1u);
   }
 }
 

@@ -31,5 +31,24 @@ TEST(Scorers, LoraAffinityScoresAnEndpointWithoutAdapterInfoAsAFreeSlot) {
   EXPECT_EQ(d.score(*make_plugin<Scorer>("lora-affinity-scorer")), (std::vector<double>{0.8, 1.0}));
 }
 
+// No endpoint runs or waits for the model (the base model, say): the view says so once, and each
+// endpoint is scored by its free slots alone. Without the view, each endpoint's lists are read:
+// the same scores.
+TEST(Scorers, LoraAffinityForAModelNoEndpointHasGoesByFreeSlots) {
+  TestPool tp(4);
+  tp.set(0, {.running_adapters = {"a"}, .max_lora = 2});                             // free slot
+  tp.set(1, {.running_adapters = {"a", "b"}, .max_lora = 2});                        // full
+  tp.set(2, {.running_adapters = {"a"}, .waiting_adapters = {"c"}, .max_lora = 2});  // full
+  tp.set(3, {});  // no adapter information
+  const std::vector<double> expected{0.8, 0.0, 0.0, 0.8};
+  Decision d(tp, "base-model");
+  ASSERT_FALSE(d.view->has_adapter("base-model"));
+  ASSERT_TRUE(d.view->has_adapter("c"));
+  auto scorer = make_plugin<Scorer>("lora-affinity-scorer");
+  EXPECT_EQ(d.score(*scorer), expected);
+  d.state->begin_decision(tp.clock.now(), nullptr);
+  EXPECT_EQ(d.score(*scorer), expected);
+}
+
 }  // namespace
 }  // namespace infergate::gateway::scheduling
