@@ -8,7 +8,8 @@
 // Series: 8, 100 and 500 endpoints; prompts of 4,000, 16,000 and 400,000 characters. The goal
 // (issue 13): a decision within 10 times one XXH64 pass, for 8 and 500 endpoints with 4 KB and
 // 400 KB prompts; the 100-endpoint, 16 KB series is issue 4's. A round-robin decision (no
-// scorer) shows what building the candidates alone costs. After the runs, a table gives each
+// scorer) shows what building the candidates alone costs, and the prefix match alone (hashing and
+// matching, no candidates) what the prefix index costs. After the runs, a table gives each
 // decision's ratio to the XXH64 pass over a prompt of its length (CPU time, medians when
 // repeated).
 //
@@ -200,6 +201,32 @@ void BM_RoundRobinDecision(benchmark::State& state) {
                 false);
 }
 BENCHMARK(BM_RoundRobinDecision)
+    ->ComputeStatistics("min", min_of)
+    ->ArgNames({"endpoints", "prompt_chars"})
+    ->Args({8, 4'000})
+    ->Args({500, 4'000});
+
+// The part of a decision that grows with the prompt and the index rather than with the scorers:
+// hashing the prompt's blocks and matching them for every endpoint of the pool (the prefix
+// index's walk and the candidates' slots). A profile cannot cost less than this.
+void BM_PrefixMatchAlone(benchmark::State& state) {
+  Fleet& f = fleet(static_cast<std::size_t>(state.range(0)));
+  const std::size_t chars = static_cast<std::size_t>(state.range(1));
+  const std::vector<std::string>& prompts = f.prompts(chars);
+  std::vector<std::uint32_t> ids;
+  for (const auto& ep : f.pool.endpoints) ids.push_back(ep->id);
+  std::vector<std::uint32_t> matched(ids.size());
+  std::vector<std::uint64_t> blocks;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    scheduling::prefix::hash_prompt_blocks(kModel, prompts[i++ % prompts.size()], {}, blocks);
+    f.index->match(blocks, ids, matched);
+    benchmark::DoNotOptimize(matched.data());
+  }
+  state.counters["endpoints"] = static_cast<double>(ids.size());
+  state.counters["prompt_chars"] = static_cast<double>(chars);
+}
+BENCHMARK(BM_PrefixMatchAlone)
     ->ComputeStatistics("min", min_of)
     ->ArgNames({"endpoints", "prompt_chars"})
     ->Args({8, 4'000})
