@@ -12,11 +12,41 @@ LatencyHistogram* latency_of(const P& plugin) {
                                               plugin.type, plugin.name);
 }
 
-std::int64_t elapsed_ns(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                              since)
-      .count();
-}
+// The plugin calls of one decision, timed by one clock read between each call and the next
+// instead of two around each (a read costs about 20 ns on this VM, a decision over 8 endpoints
+// about 1.6 us). The latencies are observed when the timer goes, so that observing one is not
+// counted in the next call's time.
+class CallTimer {
+ public:
+  CallTimer() : last_(std::chrono::steady_clock::now()) {}
+  CallTimer(const CallTimer&) = delete;
+  CallTimer& operator=(const CallTimer&) = delete;
+  ~CallTimer() {
+    for (std::size_t i = 0; i < count_; ++i) calls_[i].latency->observe(calls_[i].ns);
+  }
+
+  // The call just made, whose latency goes to `latency`, ends now.
+  void ended(LatencyHistogram* latency) {
+    const auto now = std::chrono::steady_clock::now();
+    const std::int64_t ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_).count();
+    last_ = now;
+    if (count_ < kMaxCalls)
+      calls_[count_++] = {latency, ns};
+    else
+      latency->observe(ns);
+  }
+
+ private:
+  static constexpr std::size_t kMaxCalls = 16;
+  struct Call {
+    LatencyHistogram* latency;
+    std::int64_t ns;
+  };
+  std::chrono::steady_clock::time_point last_;
+  Call calls_[kMaxCalls]{};
+  std::size_t count_ = 0;
+};
 
 // A score clamped to [0, 1]; NaN counts as 0. Written as two selects so that the loop below
 // compiles to vector min/max.
@@ -62,10 +92,10 @@ void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
 std::optional<std::size_t> SchedulingProfile::run(CycleState& state, Candidates& candidates,
                                                   RequestError& failure,
                                                   Decision* explain_to) const {
+  CallTimer timer;
   for (const auto& f : filters_) {
-    const auto t0 = std::chrono::steady_clock::now();
     f.plugin->filter(state, candidates);
-    f.latency->observe(elapsed_ns(t0));
+    timer.ended(f.latency);
     if (candidates.empty()) {
       failure = {429,
                  "no endpoint can take the request now (filter " + f.plugin->name + " left none)"};
@@ -80,17 +110,15 @@ std::optional<std::size_t> SchedulingProfile::run(CycleState& state, Candidates&
   for (std::size_t k = 0; k < scorers_.size(); ++k) {
     const auto& [s, weight] = scorers_[k];
     std::fill(scores.begin(), scores.end(), 0.0);
-    const auto t0 = std::chrono::steady_clock::now();
     s.plugin->score(state, candidates, scores);
-    s.latency->observe(elapsed_ns(t0));
+    timer.ended(s.latency);
     add_weighted(scores, weight, totals);
     if (explain_to) {
       for (std::size_t i = 0; i < n; ++i) shares[k * n + i] = weight * clamp_score(scores[i]);
     }
   }
-  const auto t0 = std::chrono::steady_clock::now();
   const std::size_t chosen = picker_.plugin->pick(state, candidates, totals);
-  picker_.latency->observe(elapsed_ns(t0));
+  timer.ended(picker_.latency);
   if (explain_to) explain(candidates, shares, totals, chosen, *explain_to);
   return chosen;
 }

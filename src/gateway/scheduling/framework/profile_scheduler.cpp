@@ -73,12 +73,14 @@ inline void fill_candidate(const Columns& c, std::size_t i, std::size_t slot, En
 class ProfileSession final : public SchedulingSession {
  public:
   ProfileSession(std::shared_ptr<const SchedulingProfile> profile, const SchedulerOptions& options,
-                 PoolState& pool, prefix::PrefixIndex* index, const SchedulingRequest& request,
-                 SchedulingEnv env)
+                 PoolState& pool, prefix::PrefixIndex* index,
+                 std::atomic<PrefixMatchMetrics::PoolTotals*>& pool_totals,
+                 const SchedulingRequest& request, SchedulingEnv env)
       : profile_(std::move(profile)),
         options_(options),
         pool_(pool),
         index_(index),
+        pool_totals_(pool_totals),
         env_(env),
         state_(request, pool, index, env.random, env.clock.now()) {}
 
@@ -108,6 +110,17 @@ class ProfileSession final : public SchedulingSession {
     const std::string_view key = pool_.key;
     const auto slash = key.find('/');
     return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
+  }
+
+  // The pool's prefix totals, under its name as the other families have it (found once).
+  PrefixMatchMetrics::PoolTotals& pool_totals() {
+    PrefixMatchMetrics::PoolTotals* totals = pool_totals_.load(std::memory_order_acquire);
+    if (!totals) {
+      const std::string_view key = pool_.key;
+      totals = &PrefixMatchMetrics::instance().for_pool(key.substr(key.find('/') + 1));
+      pool_totals_.store(totals, std::memory_order_release);
+    }
+    return *totals;
   }
 
   PickResult decide(std::span<const Endpoint* const> exclude) {
@@ -172,9 +185,7 @@ class ProfileSession final : public SchedulingSession {
       const std::size_t total = state_.prefix_blocks(o).size();
       const std::uint32_t matched = candidates.prefix_matched[*chosen];
       hits->observe(matched, total, o.block_chars);
-      const std::string_view key = pool_.key;
-      auto& pool = PrefixMatchMetrics::instance().for_pool(
-          key.substr(key.find('/') + 1));  // the pool's name, as the other families
+      PrefixMatchMetrics::PoolTotals& pool = pool_totals();
       pool.matched_chars.fetch_add(matched * o.block_chars, std::memory_order_relaxed);
       pool.prompt_chars.fetch_add(total * o.block_chars, std::memory_order_relaxed);
     }
@@ -185,6 +196,7 @@ class ProfileSession final : public SchedulingSession {
   const SchedulerOptions& options_;
   PoolState& pool_;
   prefix::PrefixIndex* index_;
+  std::atomic<PrefixMatchMetrics::PoolTotals*>& pool_totals_;
   SchedulingEnv env_;
   CycleState state_;
   std::optional<std::uint32_t> last_id_;
@@ -200,8 +212,8 @@ std::size_t ProfileScheduler::prompt_chars() const {
 std::unique_ptr<SchedulingSession> ProfileScheduler::begin(PoolState& pool,
                                                            const SchedulingRequest& request,
                                                            SchedulingEnv env) {
-  return std::make_unique<ProfileSession>(profile_, options_, pool, prefix_index_.get(), request,
-                                          env);
+  return std::make_unique<ProfileSession>(profile_, options_, pool, prefix_index_.get(),
+                                          pool_totals_, request, env);
 }
 
 }  // namespace infergate::gateway::scheduling

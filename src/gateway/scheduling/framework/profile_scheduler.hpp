@@ -9,6 +9,7 @@
 // Thread-safety: begin() from any thread; a session belongs to its request's thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -49,6 +50,9 @@ class ProfileScheduler final : public Scheduler {
   std::shared_ptr<const SchedulingProfile> profile_;
   SchedulerOptions options_;
   std::shared_ptr<prefix::PrefixIndex> prefix_index_;
+  // The pool's prefix totals (PrefixMatchMetrics::for_pool, which locks), found at its first
+  // decision: a scheduler serves one pool.
+  std::atomic<PrefixMatchMetrics::PoolTotals*> pool_totals_{nullptr};
 };
 
 }  // namespace infergate::gateway::scheduling

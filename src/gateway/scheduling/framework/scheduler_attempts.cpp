@@ -1,6 +1,7 @@
 #include "gateway/scheduling/framework/scheduler_attempts.hpp"
 
 #include <charconv>
+#include <unordered_map>
 
 #include "gateway/datastore/datastore.hpp"
 #include "metrics/prometheus_writer.hpp"
@@ -10,6 +11,11 @@ namespace infergate::gateway::scheduling {
 SchedulerAttempts& SchedulerAttempts::instance() {
   static SchedulerAttempts attempts;
   return attempts;
+}
+
+std::uint64_t SchedulerAttempts::next_instance() {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
 }
 
 void SchedulerAttempts::count(std::string_view target_model, std::string_view ns,
@@ -23,19 +29,42 @@ void SchedulerAttempts::count(std::string_view target_model, std::string_view ns
     port_text = std::string_view(port, static_cast<std::size_t>(end - port));
   }
   const std::string_view status = chosen ? "success" : "failure";
+  // This thread's counters, by their labels joined (a bounded cache: cleared when full).
+  constexpr std::size_t kMaxKept = 4096;
+  thread_local std::uint64_t kept_for = 0;
+  thread_local std::unordered_map<std::string, Counter*> kept;
+  thread_local std::string joined;
+  if (kept_for != instance_ || kept.size() >= kMaxKept) {
+    kept.clear();
+    kept_for = instance_;
+  }
+  joined.clear();
+  for (const std::string_view part : {status, target_model, name, where, port_text}) {
+    joined += part;
+    joined += '\0';
+  }
+  auto it = kept.find(joined);
+  if (it == kept.end())
+    it = kept.emplace(joined, &counter({status, target_model, name, where, port_text})).first;
+  it->second->fetch_add(1, std::memory_order_relaxed);
+}
+
+SchedulerAttempts::Counter& SchedulerAttempts::counter(const KeyView& labels) {
+  KeyView key = labels;
   std::lock_guard lock(mu_);
+  const std::string_view target_model = std::get<1>(key);
   if (!targets_.contains(target_model)) {
     if (targets_.size() < kMaxTargetModels)
       targets_.emplace(target_model);
     else
-      target_model = "other";
+      std::get<1>(key) = "other";
   }
-  const KeyView key{status, target_model, name, where, port_text};
-  if (auto it = counts_.find(key); it != counts_.end()) {
-    ++it->second;
-    return;
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    const auto& [status, target, name, where, port] = key;
+    it = counts_.emplace(Key{status, target, name, where, port}, 0).first;
   }
-  counts_.emplace(Key{status, target_model, name, where, port_text}, 1);
+  return it->second;
 }
 
 void SchedulerAttempts::render(metrics::PrometheusWriter& w) const {
@@ -56,7 +85,7 @@ void SchedulerAttempts::render(metrics::PrometheusWriter& w) const {
       labels.add("namespace", ns);
       if (f.endpoint_label == "pod_name") labels.add("pod_name", name);
       labels.add("port", port).add("status", status).add("target_model_name", target);
-      w.sample(f.name, labels, static_cast<double>(n));
+      w.sample(f.name, labels, static_cast<double>(n.load(std::memory_order_relaxed)));
     }
   }
 }

@@ -10,10 +10,12 @@
 // kMaxTargetModels distinct names are kept, later ones count under "other".
 // Process-wide, as the plugin latencies.
 //
-// Thread-safety: every method from any thread (one mutex; a count is a map lookup that does
-// not allocate once its series exists).
+// Thread-safety: every method from any thread. A count takes no lock once its thread has
+// counted the same series before: each thread keeps the counters it found (an atomic per
+// series); finding a new one, and render(), lock the map of series.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -59,9 +61,16 @@ class SchedulerAttempts {
     static const KeyView& view(const KeyView& k) { return k; }
   };
 
+  using Counter = std::atomic<std::uint64_t>;
+  // The series' counter, made on its first count (under the lock).
+  Counter& counter(const KeyView& key);
+
+  // Tells the threads' kept counters of one instance from another's (an address may be reused).
+  static std::uint64_t next_instance();
+  const std::uint64_t instance_ = next_instance();
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> targets_;  // the distinct target models kept
-  std::map<Key, std::uint64_t, Less> counts_;
+  std::map<Key, Counter, Less> counts_;         // nodes never move: threads keep pointers
 };
 
 }  // namespace infergate::gateway::scheduling
