@@ -53,14 +53,21 @@ void PoolState::publish_view() {
   }
   view.store(make_metrics_view(std::move(samples), std::move(healthy), in_flight_now),
              std::memory_order_release);
-  if (listeners)
-    for (const auto& l : *listeners) l->view_published(*this);
+}
+
+void Snapshot::publish_views() const {
+  for (const auto& pool : pools) {
+    pool->publish_view();
+    if (listeners)
+      for (const auto& l : *listeners) l->view_published(*pool);
+  }
 }
 
 std::shared_ptr<const Snapshot> Datastore::reconcile(
     const std::shared_ptr<const config::Config>& config) {
   std::lock_guard lock(mu_);
-  auto snap = std::make_shared<Snapshot>(Snapshot{config, Router(config), {}, ++generation_});
+  auto snap =
+      std::make_shared<Snapshot>(Snapshot{config, Router(config), {}, ++generation_, {}, {}});
   std::map<std::string, Known> still_known;
   for (const auto& pool : config->pools) {
     auto state = std::make_shared<PoolState>();
@@ -79,16 +86,15 @@ std::shared_ptr<const Snapshot> Datastore::reconcile(
   for (const auto& [key, known] : known_)
     if (!still_known.contains(key)) removed.push_back(known.id);
   known_ = std::move(still_known);
+  snap->services.resize(snap->pools.size());
   if (factory_) {
     for (std::size_t i = 0; i < snap->pools.size(); ++i)
-      snap->pools[i]->scheduler = factory_(*config, i, *snap->pools[i]);
+      snap->services[i].scheduler = factory_(*config, i, *snap->pools[i]);
   }
   for (const auto& l : *listeners_) l->pools_reconciled(*snap, removed);
   // The first views, heard by the listeners now bound.
-  for (const auto& pool : snap->pools) {
-    pool->listeners = listeners_;
-    pool->publish_view();
-  }
+  snap->listeners = listeners_;
+  snap->publish_views();
   return snap;
 }
 

@@ -11,9 +11,10 @@
 // A pool's state is data: its endpoints and its metrics view. The components that act on a
 // pool keep their own per-pool state (the scheduling layer its prefix index, flow control its
 // queue), kept by pool across reloads, and follow the pools through a PoolListener: the pools
-// of each new snapshot and the endpoints that left, and every view published. A pool state
-// carries only the bindings the request path follows to them (its scheduler and its flow
-// controller), set while the snapshot is built.
+// of each new snapshot and the endpoints that left, and every view published. The snapshot
+// says which of them serve each of its pools (Snapshot::services: the pool's scheduler and
+// flow controller, set while the snapshot is built), so a request follows the snapshot it
+// started with to them.
 //
 // Metrics reach the data path as one immutable PoolMetricsView per pool: the scraper thread
 // builds a new view after scrapes and swaps it in (one atomic shared_ptr store); a scheduling
@@ -129,23 +130,33 @@ struct PoolState {
   std::string key;  // namespace/name: a pool's components keep their state under it
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::atomic<std::shared_ptr<const PoolMetricsView>> view;
-  // Bindings, set while the snapshot is built: the pool's scheduler (the Datastore's
-  // SchedulerFactory) and its flow controller (bound by flow control's listener; null: none).
-  std::shared_ptr<Scheduler> scheduler;
-  std::shared_ptr<flowcontrol::FlowController> flow;
-  // Told of every view published (set by the Datastore).
-  std::shared_ptr<const std::vector<std::shared_ptr<PoolListener>>> listeners;
 
-  // A new view from the endpoints' latest samples and health (scraper thread, reconcile); the
-  // listeners hear of it.
+  // A new view from the endpoints' latest samples and health (Snapshot::publish_views, or a
+  // test of the pool alone).
   void publish_view();
 };
+
+// What serves one pool of a snapshot: its scheduler (the Datastore's SchedulerFactory) and its
+// flow controller (bound by flow control's listener; null: none).
+struct PoolServices {
+  std::shared_ptr<Scheduler> scheduler;
+  std::shared_ptr<flowcontrol::FlowController> flow;
+};
+
+using PoolListeners = std::vector<std::shared_ptr<PoolListener>>;
 
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   Router router;
   std::vector<std::shared_ptr<PoolState>> pools;  // parallel to config->pools
   std::uint64_t generation = 0;
+  std::vector<PoolServices> services;  // parallel to pools
+  // Told of every view published (set by the Datastore; null: none).
+  std::shared_ptr<const PoolListeners> listeners;
+
+  // A new view of every pool (the scraper thread after scrapes, reconcile); the listeners hear
+  // of each.
+  void publish_views() const;
 };
 
 // Where requests and the scraper find the current snapshot (the gateway publishes it).
@@ -165,7 +176,8 @@ class PoolListener {
  public:
   virtual ~PoolListener() = default;
   // A new snapshot is being built (not yet published): its pools, and the ids of the endpoints
-  // that left since the previous one. A listener may bind itself to the pools here.
+  // that left since the previous one. A listener may bind itself to the pools here (its entry
+  // in Snapshot::services, sized to the pools).
   virtual void pools_reconciled(Snapshot& /*snapshot*/,
                                 std::span<const std::uint32_t> /*removed_endpoints*/) {}
   // `pool` has a new metrics view.
@@ -177,15 +189,14 @@ class Datastore {
   explicit Datastore(SchedulerFactory factory = {},
                      std::vector<std::shared_ptr<PoolListener>> listeners = {})
       : factory_(std::move(factory)),
-        listeners_(std::make_shared<const std::vector<std::shared_ptr<PoolListener>>>(
-            std::move(listeners))) {}
+        listeners_(std::make_shared<const PoolListeners>(std::move(listeners))) {}
   // Builds a snapshot for `config`, reusing the Endpoint of every unchanged key, and tells the
   // listeners (with the endpoints that left) before it is returned.
   std::shared_ptr<const Snapshot> reconcile(const std::shared_ptr<const config::Config>& config);
 
  private:
   SchedulerFactory factory_;
-  std::shared_ptr<const std::vector<std::shared_ptr<PoolListener>>> listeners_;
+  std::shared_ptr<const PoolListeners> listeners_;
   std::mutex mu_;
   struct Known {
     std::weak_ptr<Endpoint> endpoint;

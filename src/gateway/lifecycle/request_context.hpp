@@ -114,6 +114,7 @@ struct RequestContext {
   std::optional<RouteDecision> route;
   const config::PoolConfig* pool_config = nullptr;
   PoolState* pool = nullptr;
+  const PoolServices* services = nullptr;  // the pool's scheduler and flow controller
 
   // --- resolve model ---
   std::string_view objective;  // claimed by header (empty: none)

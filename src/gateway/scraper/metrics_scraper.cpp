@@ -709,8 +709,7 @@ void MetricsScraper::Impl::request_publish() {
 void MetricsScraper::Impl::publish() {
   publish_pending = false;
   last_publish = SteadyClock::now();
-  if (const auto snap = snapshots.current())
-    for (const auto& pool : snap->pools) pool->publish_view();  // its listeners hear of it
+  if (const auto snap = snapshots.current()) snap->publish_views();  // its listeners hear of each
 }
 
 // --- the owner's side ---------------------------------------------------------------------------

@@ -51,8 +51,8 @@ TEST(DatastoreThreads, ReconcileScrapeAndReadsRunTogether) {
           m.waiting = static_cast<double>(++n % 7);
           ep->latest.store(std::make_shared<const EndpointSample>(EndpointSample{m, {}}));
         }
-        pool->publish_view();
       }
+      snap->publish_views();
     }
   });
   std::vector<std::thread> workers;

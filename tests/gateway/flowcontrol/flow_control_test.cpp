@@ -41,14 +41,14 @@ TEST(FlowControl, EachPoolKeepsItsControllerAcrossReloads) {
   auto fc = std::make_shared<FlowControl>(clock, FlowControlOptions{});
   Datastore datastore({}, {fc});
   auto first = datastore.reconcile(config_of({"a", "b"}));
-  ASSERT_TRUE(first->pools[0]->flow);
-  ASSERT_TRUE(first->pools[1]->flow);
-  EXPECT_NE(first->pools[0]->flow, first->pools[1]->flow);
-  const auto a = first->pools[0]->flow;
+  ASSERT_TRUE(first->services[0].flow);
+  ASSERT_TRUE(first->services[1].flow);
+  EXPECT_NE(first->services[0].flow, first->services[1].flow);
+  const auto a = first->services[0].flow;
   EXPECT_EQ(controllers(*fc), 2u);
 
   auto second = datastore.reconcile(config_of({"a"}));
-  EXPECT_EQ(second->pools[0]->flow, a) << "the same pool keeps its queue";
+  EXPECT_EQ(second->services[0].flow, a) << "the same pool keeps its queue";
   EXPECT_EQ(controllers(*fc), 1u) << "pool b's controller is gone";
 
   FlowControlOptions o;

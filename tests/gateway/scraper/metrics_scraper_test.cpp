@@ -176,8 +176,8 @@ class Fleet : public SnapshotSource {
     }
     endpoints_ = pool->endpoints;
     pool->publish_view();
-    auto snap = std::make_shared<Snapshot>(
-        Snapshot{nullptr, Router(std::make_shared<config::Config>()), {pool}, ++generation_});
+    auto snap = std::make_shared<Snapshot>(Snapshot{
+        nullptr, Router(std::make_shared<config::Config>()), {pool}, ++generation_, {}, {}});
     std::lock_guard lock(mu_);
     snapshot_ = std::move(snap);
   }

@@ -12,7 +12,7 @@ void AdmissionTicket::release() {
 
 boost::asio::awaitable<std::optional<RequestError>> RequestPhases::admit(RequestContext& ctx) {
   if (auto refused = control_.admit(ctx)) co_return refused;
-  flowcontrol::FlowController* flow = ctx.pool->flow.get();
+  flowcontrol::FlowController* flow = ctx.services->flow.get();
   // A pool's own endpoint picker queues and sheds its requests itself, as behind Envoy.
   if (!flow || picked_externally(ctx)) co_return std::nullopt;
   // Flow control's metrics are labelled as the request's series is (client-chosen values

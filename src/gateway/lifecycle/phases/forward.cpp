@@ -138,6 +138,7 @@ net::awaitable<void> RequestPhases::mirror(std::shared_ptr<const Snapshot> snaps
   RequestContext ctx(mirrored, std::move(snapshot), clock_.now());
   ctx.pool_config = &ctx.config().pools[pool];
   ctx.pool = ctx.snapshot->pools[pool].get();
+  ctx.services = &ctx.snapshot->services[pool];
   ctx.scheduling = SchedulingRequest{std::move(target_model), {}, 0};
   if (pick(ctx)) co_return;
   Attempt attempt(ctx, control_, ctx.endpoint);

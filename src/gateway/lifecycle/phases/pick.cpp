@@ -20,8 +20,8 @@ std::optional<RequestError> RequestPhases::pick(RequestContext& ctx) {
   if (!ctx.session) {
     // The Datastore gives every pool a scheduler through its SchedulerFactory; a pool without
     // one is a wiring mistake.
-    assert(ctx.pool->scheduler && "the pool has no scheduler: its Datastore needs a factory");
-    ctx.session = ctx.pool->scheduler->begin(*ctx.pool, ctx.scheduling, {random_, clock_});
+    assert(ctx.services->scheduler && "the pool has no scheduler: its Datastore needs a factory");
+    ctx.session = ctx.services->scheduler->begin(*ctx.pool, ctx.scheduling, {random_, clock_});
   }
   std::span<const Endpoint* const> exclude(ctx.tried.data(), ctx.tried.size());
   std::vector<const Endpoint*> outside_subset;

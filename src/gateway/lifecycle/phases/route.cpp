@@ -15,6 +15,7 @@ std::optional<RequestError> RequestPhases::route(RequestContext& ctx) {
   ctx.route = std::move(std::get<RouteDecision>(routed));
   ctx.pool_config = &ctx.config().pools[ctx.route->pool];
   ctx.pool = ctx.snapshot->pools[ctx.route->pool].get();
+  ctx.services = &ctx.snapshot->services[ctx.route->pool];
   ctx.record.pool = ctx.pool_config->ns() + "/" + ctx.pool_config->name();
   return std::nullopt;
 }
