@@ -28,11 +28,20 @@ void check_unique_names(const std::vector<T>& items, std::string_view kind, Diag
                  std::string("duplicate ") + std::string(kind) + " " + qualified(item.meta));
 }
 
+// Whether a pool of namespace `ns` names the StaticEndpoints entry `name` as its endpoint
+// picker: such an entry is a picker, never a model server, whatever its labels.
+bool names_a_picker(const Resources& r, const std::string& ns, const std::string& name) {
+  return std::any_of(r.pools.begin(), r.pools.end(), [&](const InferencePool& p) {
+    return p.meta.ns == ns && p.endpoint_picker && *p.endpoint_picker == name;
+  });
+}
+
 void resolve_endpoints(const Resources& r, PoolConfig& pool, Diagnostics& diag) {
   for (const auto& set : r.endpoint_sets) {
     if (set.meta.ns != pool.ns()) continue;
     for (const auto& e : set.endpoints) {
       if (!selects(pool.resource.selector, e.labels)) continue;
+      if (names_a_picker(r, pool.ns(), e.name)) continue;
       const auto make = [&](std::string name, std::uint16_t port) {
         EndpointSpec spec{std::move(name), e.host,  port, e.metrics_port.value_or(port),
                           e.engine,        e.labels};

@@ -585,6 +585,44 @@ spec:
       << warnings;
 }
 
+// The entry a pool names as its picker is a picker, never a model server: a pool whose selector
+// is empty (it selects every entry of its namespace) takes the other entries only.
+TEST(ConfigResolution, APickerEntryIsNeverAModelServer) {
+  const std::string yaml = R"(apiVersion: infergate.dev/v1alpha1
+kind: StaticEndpoints
+metadata: {name: fleet, namespace: apart}
+spec:
+  endpoints:
+  - {name: server-0, address: "10.0.0.1"}
+  - {name: epp, address: "10.0.0.9", labels: {app: a}}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: a, namespace: apart}
+spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {}}
+  endpointPickerRef: {name: epp}
+---
+apiVersion: inference.networking.k8s.io/v1
+kind: InferencePool
+metadata: {name: b, namespace: apart}
+spec:
+  targetPorts: [{number: 8000}]
+  selector: {matchLabels: {app: a}}
+)";
+  std::string path;
+  const auto r = load_yaml(yaml, path);
+  ASSERT_TRUE(r.config) << r.diagnostics.error_text();
+  const PoolConfig& a = r.config->pools[*r.config->find_pool("apart", "a")];
+  ASSERT_EQ(a.endpoints.size(), 1u);
+  EXPECT_EQ(a.endpoints[0].name, "server-0");
+  ASSERT_TRUE(a.picker);
+  EXPECT_EQ(a.picker->address, "10.0.0.9:9002");
+  // Another pool of the namespace whose selector matches the picker's labels does not take it.
+  EXPECT_TRUE(r.config->pools[*r.config->find_pool("apart", "b")].endpoints.empty());
+}
+
 TEST(Examples, EveryExampleConfigLoads) {
   int n = 0;
   for (const auto& f : fs::directory_iterator(INFERGATE_EXAMPLES)) {

@@ -319,7 +319,8 @@ TEST_F(GatewayToPicker, APickerThatIsTooSlow) {
 TEST_F(GatewayToPicker, AnEndpointOutsideThePoolIsRefused) {
   const HttpResponse r = ask("outside");
   EXPECT_EQ(r.status, 503) << r.body;
-  EXPECT_NE(error_message(r).find("outside pool default/outside"), std::string::npos) << r.body;
+  EXPECT_NE(error_message(r).find("outside the pool (pool default/outside)"), std::string::npos)
+      << r.body;
   expect_released(*outside);
 }
 

@@ -119,7 +119,7 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
         chosen.push_back(*it);
     }
     if (chosen.empty()) {
-      failure = "it chose " + outside + ", outside pool " + ctx.record.pool;
+      failure = "it chose " + outside + ", outside the pool";
     } else {
       ctx.picker_body = std::move(decision->body);
       UpstreamRequest& upstream = ctx.upstream_request;
@@ -132,10 +132,11 @@ net::awaitable<RequestPhases::PickerForward> RequestPhases::forward_via_picker(
   }
   if (chosen.empty()) {
     const bool open = service.failure_mode == config::FailureMode::kFailOpen;
+    failure += " (pool " + ctx.record.pool + ")";
     pickers->stats().record(picker,
                             open ? pickerclient::PickerOutcome::kFailedOpen
                                  : pickerclient::PickerOutcome::kFailedClosed,
-                            failure + " (pool " + ctx.record.pool + ")");
+                            failure);
     if (open) co_return PickerForward{true, {}};
     co_return PickerForward{false, RequestError::unavailable("the endpoint picker " + service.name +
                                                              " failed: " + failure)};
