@@ -2,7 +2,8 @@
 // Differential: the relay's scanner must find the same events as the reference parser
 // (tests/support/sse_parser.hpp), however the bytes are split into reads, and
 // skim_response_json must agree with the full parser (inspect_response_json) on every document
-// Boost.JSON accepts.
+// Boost.JSON accepts, and a stream's skimmer (StreamSkimmer) with skim_response_json on every
+// event.
 #include <boost/json/parse.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -16,21 +17,24 @@
 namespace {
 using namespace infergate;
 
+// The same answers from both.
+void check_same(const gateway::ResponseJson& a, const gateway::ResponseJson& b) {
+  if (a.valid != b.valid || a.model_offset != b.model_offset || a.model_length != b.model_length ||
+      a.content_pieces != b.content_pieces || a.usage.has_value() != b.usage.has_value())
+    __builtin_trap();
+  if (a.usage && (a.usage->prompt_tokens != b.usage->prompt_tokens ||
+                  a.usage->completion_tokens != b.usage->completion_tokens ||
+                  a.usage->cached_tokens != b.usage->cached_tokens))
+    __builtin_trap();
+}
+
 void check_skim(std::string_view json) {
   const gateway::ResponseJson fast = gateway::skim_response_json(json);
   if (fast.valid && fast.model_offset + fast.model_length > json.size()) __builtin_trap();
   boost::system::error_code ec;
   (void)boost::json::parse(json, ec);
   if (ec) return;  // not JSON: only bounds matter
-  const gateway::ResponseJson full = gateway::inspect_response_json(json);
-  if (fast.valid != full.valid || fast.model_offset != full.model_offset ||
-      fast.model_length != full.model_length || fast.content_pieces != full.content_pieces ||
-      fast.usage.has_value() != full.usage.has_value())
-    __builtin_trap();
-  if (fast.usage && (fast.usage->prompt_tokens != full.usage->prompt_tokens ||
-                     fast.usage->completion_tokens != full.usage->completion_tokens ||
-                     fast.usage->cached_tokens != full.usage->cached_tokens))
-    __builtin_trap();
+  check_same(fast, gateway::inspect_response_json(json));
 }
 
 }  // namespace
@@ -56,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::string> found;
   std::string buffer, forwarded;
   bool scanner_too_large = false;
+  gateway::StreamSkimmer stream_skimmer;  // the events in order: each answer skim_response_json's
   std::size_t at = 0, step = 1 + split % 37;
   const auto take = [&] {
     for (const auto& e : events) {
@@ -63,6 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         __builtin_trap();
       found.emplace_back(e.data(buffer));
       check_skim(e.data(buffer));
+      check_same(stream_skimmer.skim(e.data(buffer)), gateway::skim_response_json(e.data(buffer)));
     }
     events.clear();
   };

@@ -10,7 +10,7 @@ namespace infergate::gateway {
 void EventRelay::take(const StreamEvent& e) {
   const std::string_view data = e.data(buffer_);
   if (data == sse::kDone) return;
-  const ResponseJson info = skim_response_json(data);
+  const ResponseJson info = skimmer_.skim(data);
   if (info.usage) record_.usage = info.usage;
   record_.counted_output += info.content_pieces;
   if (first_content_ && info.content_pieces > 0) {

@@ -13,6 +13,7 @@
 #include "common/clock.hpp"
 #include "gateway/lifecycle/request_context.hpp"
 #include "gateway/request/event_stream.hpp"
+#include "gateway/request/response_json.hpp"
 
 namespace infergate::gateway {
 
@@ -54,6 +55,7 @@ class EventRelay {
   const Clock& clock_;
   const TimePoint started_;
   EventStreamScanner scanner_;
+  StreamSkimmer skimmer_;
   std::vector<StreamEvent> events_;
   std::string buffer_;        // upstream bytes: the event not yet complete, then what was appended
   std::string out_;           // with a rewrite: what goes to the client this time

@@ -7,6 +7,10 @@
 // counts; each choice's text and delta/message content); everything else is skipped by counting
 // brackets outside strings. Nesting depth is bounded; every read is bounds-checked. A key with
 // an escape sequence (which only unescaping can compare) sends the document to the full parser.
+//
+// StreamSkimmer keeps the bytes of an event's leading members (those before choices and usage)
+// and the skimmer's state after them; a next event that starts with the same bytes is skimmed
+// from there on. Measured (bench_response_skim): about half the time per event of a stream.
 #include <array>
 #include <bit>
 #include <charconv>
@@ -40,6 +44,11 @@ class Skimmer {
   bool failed = false;
   bool escaped_key = false;  // a key needs unescaping: the caller falls back to the full parser
 
+  std::string_view fail() {
+    failed = true;
+    return {};
+  }
+
   void ws() {
     // Most calls find no whitespace: one comparison rules out every byte above ' '.
     while (p_ < end_ && static_cast<unsigned char>(*p_) <= ' ' &&
@@ -56,6 +65,8 @@ class Skimmer {
     return true;
   }
   std::size_t offset() const { return static_cast<std::size_t>(p_ - begin_); }
+  // Goes on from byte `at` of the document (at most its size).
+  void seek(std::size_t at) { p_ = begin_ + at; }
 
   // A string token starting at p_ ('"'); returns it with its quotes.
   std::string_view string_token() {
@@ -198,11 +209,6 @@ class Skimmer {
   }
 
  private:
-  std::string_view fail() {
-    failed = true;
-    return {};
-  }
-
   const char* p_;
   const char* begin_;
   const char* end_;
@@ -267,32 +273,86 @@ void skim_choices(Skimmer& s, ResponseJson& out) {
   if (!s.failed && !s.eat(']')) s.skip_value();
 }
 
-}  // namespace
+// The skimmer's state after a document's leading members (see StreamSkimmer).
+struct Leading {
+  std::size_t end = 0;  // one past the ',' that follows them; 0: none
+  std::size_t model_offset = 0, model_length = 0;
+};
 
-ResponseJson skim_response_json(std::string_view json) {
-  ResponseJson out;
-  Skimmer s(json);
-  const bool object = s.members([&](std::string_view k) {
+// The members of the top-level object, from the key at the skimmer's place on (after the '{'
+// or a ','). While no member the gateway reads past the model (usage, choices) has been met and
+// no key needed unescaping, `*leading` (when given) follows the state after each member's ','
+// up to kMaxLeadingBytes: a document that repeats those bytes reaches the same state.
+void top_level_members(Skimmer& s, ResponseJson& out, Leading* leading) {
+  do {
+    const std::string_view k = s.key();
+    if (s.failed) return;
     if (k == "model") {
       if (s.at('"')) {
         const std::size_t at = s.offset();
         const std::string_view token = s.string_token();
         out.model_offset = at;
         out.model_length = token.size();
-        return;
+      } else {
+        s.skip_value();
       }
-      s.skip_value();
     } else if (k == "usage") {
+      leading = nullptr;
       skim_usage(s, out);
     } else if (k == "choices") {
+      leading = nullptr;
       skim_choices(s, out);
     } else {
       s.skip_value();
     }
-  });
+    if (s.failed) return;
+    if (!s.eat(',')) break;
+    // Past the ',': a number that ended the leading bytes cannot go on in a document that
+    // repeats them.
+    if (leading && !s.escaped_key && s.offset() <= StreamSkimmer::kMaxLeadingBytes)
+      *leading = {s.offset(), out.model_offset, out.model_length};
+  } while (true);
+  if (!s.eat('}')) s.fail();
+}
+
+// The skimmer's answer once it stopped: the full parser's when a key needs unescaping.
+ResponseJson conclude(const Skimmer& s, std::string_view json, ResponseJson out) {
   if (s.escaped_key) return inspect_response_json(json);
-  if (!object || s.failed) return ResponseJson{};
+  if (s.failed) return ResponseJson{};
   out.valid = true;
+  return out;
+}
+
+ResponseJson skim(std::string_view json, Leading* leading) {
+  ResponseJson out;
+  Skimmer s(json);
+  if (!s.eat('{')) return ResponseJson{};
+  if (!s.eat('}')) top_level_members(s, out, leading);
+  return conclude(s, json, out);
+}
+
+}  // namespace
+
+ResponseJson skim_response_json(std::string_view json) { return skim(json, nullptr); }
+
+ResponseJson StreamSkimmer::skim(std::string_view json) {
+  if (!leading_.empty() && json.size() > leading_.size() &&
+      std::memcmp(json.data(), leading_.data(), leading_.size()) == 0) {
+    Skimmer s(json);
+    s.seek(leading_.size());
+    ResponseJson out;
+    out.model_offset = leading_model_offset_;
+    out.model_length = leading_model_length_;
+    top_level_members(s, out, nullptr);
+    return conclude(s, json, out);
+  }
+  Leading leading;
+  const ResponseJson out = gateway::skim(json, &leading);
+  if (leading.end > 0) {
+    leading_.assign(json.data(), leading.end);
+    leading_model_offset_ = leading.model_offset;
+    leading_model_length_ = leading.model_length;
+  }
   return out;
 }
 
