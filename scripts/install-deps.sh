@@ -9,6 +9,8 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libboost-url1.81-dev
   libxxhash-dev libsimdjson-dev libyaml-cpp-dev
+  # The gateway's allocator (apps/infergate/CMakeLists.txt).
+  libtcmalloc-minimal4
   # TLS on the client listener and to model servers (OpenSSL 3).
   libssl-dev openssl
   # The endpoint picker's gRPC (ext_proc and grpc.health.v1): Debian's gRPC 1.51 and protobuf.
