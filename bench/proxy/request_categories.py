@@ -16,7 +16,8 @@ from perf_categories import frames_of  # noqa: E402
 
 # (category, substrings of any frame of the stack); the first rule that matches wins. The
 # first group is work nginx and HAProxy do as well (moving bytes); the rest is what only the
-# gateway does (reading, picking, rewriting) or its runtime.
+# gateway does (reading, picking, rewriting, admitting, logging and counting: the benchmark's
+# nginx and HAProxy log nothing) or its runtime.
 RULES = [
     ("kernel: send and receive (all proxies)", ("sendmsg", "recvmsg", "recvfrom", "sendto",
                                                  "__libc_recv", "__libc_send", "writev", "readv")),
@@ -30,8 +31,18 @@ RULES = [
                                                     "EventStreamScanner", "relay_events",
                                                     "append_with_model")),
     ("HTTP heads (http1)", ("http1::",)),
+    ("gateway: access log and request metrics", ("AccessLog", "access_log_line", "LineWriter",
+                                                 "RequestMetrics", "Accounting",
+                                                 "RequestPhases::account", "FlowTimings",
+                                                 "SchedulerLatency", "PrefixMatchMetrics")),
+    ("gateway: admission (flow control)", ("flowcontrol::", "RequestPhases::admit")),
+    ("gateway: request id and trace context", ("new_request_id", "new_traceparent",
+                                               "fill_request_ids", "RequestIds")),
+    ("gateway: upstream request (model rewritten, headers)", ("prepare_upstream_request",
+                                                              "UpstreamRequest")),
     ("allocation", ("malloc", "_int_free", "cfree", "unlink_chunk", "operator new", "aligned_new",
-                    "aligned_delete")),
+                    "aligned_delete", "operator delete", "tc_new", "tc_delete", "tc_free",
+                    "tcmalloc::")),
     ("clock reads", ("clock_gettime",)),
     ("coroutines and Asio", ("boost::asio", "coroutine")),
 ]

@@ -1,7 +1,5 @@
 #include "gateway/frontend/http_frontend.hpp"
 
-#include <sys/socket.h>
-
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -273,18 +271,9 @@ net::awaitable<bool> HttpFrontend::Session::finish() {
 
 namespace {
 
-enum class ClientSignal { kNothing, kBytes, kEndOfFile, kGone };
-
-// What made a client socket readable, without taking any byte: more bytes (pipelined), an end
+// What the client's socket showed while a request was served: more bytes (pipelined), an end
 // of file (the client shut down its sending side, or closed), or a reset or error.
-ClientSignal peek_client(tcp::socket& socket) {
-  char probe = 0;
-  const ssize_t n = ::recv(socket.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0) return ClientSignal::kBytes;
-  if (n == 0) return ClientSignal::kEndOfFile;
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ClientSignal::kNothing;
-  return ClientSignal::kGone;
-}
+enum class ClientSignal { kBytes, kEndOfFile, kGone };
 
 ResponseHead error_head(const RequestError& e, std::string& body) {
   body = error_response_body(e);
@@ -474,15 +463,23 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
       client_gone = co_await watch_tls_client(session, handler_done);
     } else {
       // Plain connections are watched here, not in a coroutine of their own: no frame to
-      // allocate per request on the common path.
+      // allocate per request on the common path. The watch peeks at the socket (a read that
+      // takes no byte): after a request that emptied the socket, Asio queues such a read
+      // without a system call, where a wait for readability costs an epoll_ctl each time.
       while (!handler_done) {
-        // After an end of file only a reset is left to see: wait for an error, not for input.
-        auto [ec] = co_await session.socket.async_wait(
-            session.client_eof ? tcp::socket::wait_error : tcp::socket::wait_read, kUseTuple);
+        ClientSignal signal = ClientSignal::kGone;
+        if (session.client_eof) {
+          // After an end of file only a reset is left to see: wait for an error, not for input.
+          co_await session.socket.async_wait(tcp::socket::wait_error, kUseTuple);
+        } else {
+          char probe = 0;
+          auto [ec, n] = co_await session.socket.async_receive(
+              net::buffer(&probe, 1), tcp::socket::message_peek, kUseTuple);
+          signal = !ec && n > 0            ? ClientSignal::kBytes
+                   : ec == net::error::eof ? ClientSignal::kEndOfFile
+                                           : ClientSignal::kGone;
+        }
         if (handler_done) break;
-        const ClientSignal signal =
-            ec || session.client_eof ? ClientSignal::kGone : peek_client(session.socket);
-        if (signal == ClientSignal::kNothing) continue;
         if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
         if (signal == ClientSignal::kEndOfFile) {
           session.client_eof = true;
