@@ -438,6 +438,7 @@ int main(int argc, char** argv) {
 
   raise_open_file_limit();
   Gateway gateway(o, loaded.config);
+  gateway.warnings_said_at_start(loaded.diagnostics);
   try {
     gateway.start();
   } catch (const std::exception& e) {

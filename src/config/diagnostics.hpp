@@ -1,6 +1,7 @@
 // Errors and warnings of a configuration load, each naming file, line and field.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,25 @@ struct Diagnostics {
   }
   // All errors, one per line.
   std::string error_text() const;
+};
+
+// The warnings of successive loads of one configuration (every reload, which in Kubernetes
+// mode follows every change in the cluster), said once while they hold: a warning is new when
+// the load before did not have it, and said again only after a load without it.
+class WarningsSaid {
+ public:
+  // The warnings of this load that the last one did not have, as to_string() gives them.
+  std::vector<std::string> new_since_last(const Diagnostics& load) {
+    std::vector<std::string> now, fresh;
+    for (const Diagnostic& w : load.warnings) now.push_back(w.to_string());
+    for (const std::string& w : now)
+      if (std::find(last_.begin(), last_.end(), w) == last_.end()) fresh.push_back(w);
+    last_ = std::move(now);
+    return fresh;
+  }
+
+ private:
+  std::vector<std::string> last_;
 };
 
 }  // namespace infergate::config

@@ -623,6 +623,23 @@ spec:
   EXPECT_TRUE(r.config->pools[*r.config->find_pool("apart", "b")].endpoints.empty());
 }
 
+// Reloads say a warning once while it holds: again only after a load without it.
+TEST(ConfigResolution, ReloadsSayAWarningOnceWhileItHolds) {
+  const auto load_with = [](std::vector<std::string> fields) {
+    Diagnostics d;
+    for (auto& f : fields) d.warn({"gateway.yaml", 3, 1}, std::move(f), "ignored");
+    return d;
+  };
+  WarningsSaid said;
+  EXPECT_EQ(said.new_since_last(load_with({"a", "b"})).size(), 2u);
+  EXPECT_TRUE(said.new_since_last(load_with({"a", "b"})).empty());
+  const std::vector<std::string> fresh = said.new_since_last(load_with({"b", "c"}));
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_EQ(fresh[0], "gateway.yaml:3:1: c: ignored");
+  EXPECT_TRUE(said.new_since_last(load_with({})).empty());
+  EXPECT_EQ(said.new_since_last(load_with({"b"})).size(), 1u);  // gone, then back
+}
+
 TEST(Examples, EveryExampleConfigLoads) {
   int n = 0;
   for (const auto& f : fs::directory_iterator(INFERGATE_EXAMPLES)) {

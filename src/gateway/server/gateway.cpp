@@ -313,7 +313,8 @@ bool Gateway::reload() {
              result.diagnostics.error_text());
     return false;
   }
-  for (const auto& w : result.diagnostics.warnings) log_line("warning: " + w.to_string());
+  for (const std::string& w : warnings_said_.new_since_last(result.diagnostics))
+    log_line("warning: " + w);
   flow_control_->set_options(flow_options(options_, result.config.get()));
   snapshot_.store(datastore_.reconcile(result.config));
   accounting_.metrics().pin_models(configured_model_names(*result.config));

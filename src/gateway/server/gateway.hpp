@@ -18,6 +18,7 @@
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
+#include "config/diagnostics.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/extproc/extproc_options.hpp"
 #include "gateway/flowcontrol/flow_control.hpp"
@@ -92,8 +93,13 @@ class Gateway final : public SnapshotSource {
   void start();
   // Serves until SIGTERM/SIGINT (then drains) or stop(); handles SIGHUP and file changes.
   void run();
-  // Loads and validates the configuration files again; swaps it in only if valid.
+  // Loads and validates the configuration files again; swaps it in only if valid. Logs the
+  // warnings the last load did not have.
   bool reload();
+  // The first load's warnings, which the caller said: reloads do not say them again.
+  void warnings_said_at_start(const config::Diagnostics& first_load) {
+    warnings_said_.new_since_last(first_load);
+  }
   // From any thread: a reload soon (changes that come while one is pending are taken in it).
   void request_reload();
   // From any thread: begin draining (as SIGTERM does).
@@ -169,6 +175,7 @@ class Gateway final : public SnapshotSource {
   RequestAccounting accounting_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> reload_requested_{false};  // a request_reload() is pending
+  config::WarningsSaid warnings_said_;         // the control thread's (reload())
 };
 
 }  // namespace infergate::gateway
