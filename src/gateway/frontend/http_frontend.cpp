@@ -464,8 +464,10 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     } else {
       // Plain connections are watched here, not in a coroutine of their own: no frame to
       // allocate per request on the common path. The watch peeks at the socket (a read that
-      // takes no byte): after a request that emptied the socket, Asio queues such a read
-      // without a system call, where a wait for readability costs an epoll_ctl each time.
+      // takes no byte) instead of waiting for readability, which Asio re-arms with an
+      // epoll_ctl each time; the peek costs a receive that usually finds nothing, about as
+      // much (strace and per_request_cost.sh, docs/benchmarks.md), and needs no raw recv to
+      // tell bytes from an end of file.
       while (!handler_done) {
         ClientSignal signal = ClientSignal::kGone;
         if (session.client_eof) {
