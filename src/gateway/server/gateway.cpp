@@ -95,9 +95,12 @@ std::string read_config_text(const std::vector<std::string>& files) {
 // destroys the coroutines still suspended in it: so a worker stops by ending every coroutine
 // (close_all, shutdown) and letting io.run() return for want of work, never by io.stop() with
 // coroutines pending (that crashed on SIGTERM with a connection open).
+//
+// A worker's sockets and timers are used on its own thread only; other threads post to it (the
+// scheduler keeps its lock for them). So its reactor takes no lock per socket operation.
 struct Gateway::Worker {
   explicit Worker(std::uint64_t seed) : random(seed) {}
-  net::io_context io{1};
+  net::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   std::thread thread;
   std::promise<void> ran_out;  // set when io.run() returns
