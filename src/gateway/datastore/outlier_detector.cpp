@@ -5,18 +5,20 @@
 namespace infergate::gateway {
 
 bool report_outcome(const OutlierOptions& o, PoolState& pool, Endpoint& ep, AttemptOutcome outcome,
-                    TimePoint now) {
+                    const Clock& clock) {
   OutlierState& s = ep.outlier;
   if (outcome == AttemptOutcome::kNeutral || o.consecutive_failures <= 0) return false;
   if (outcome == AttemptOutcome::kSuccess) {
     s.consecutive_failures.store(0, std::memory_order_relaxed);
     const std::int64_t until = s.ejected_until_ns.load(std::memory_order_relaxed);
-    if (until != 0 && now.count() - until > std::chrono::nanoseconds(o.max_ejection).count())
+    if (until != 0 &&
+        clock.now().count() - until > std::chrono::nanoseconds(o.max_ejection).count())
       s.times_ejected.store(0, std::memory_order_relaxed);  // a long healthy run forgives
     return false;
   }
   if (s.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < o.consecutive_failures)
     return false;
+  const TimePoint now = clock.now();
   if (s.ejected_until_ns.load(std::memory_order_relaxed) > now.count())
     return false;  // already out
   // Keep the pool serving: at most a share of it ejected, never the last endpoint.

@@ -26,8 +26,9 @@ struct OutlierOptions {
 
 enum class AttemptOutcome { kSuccess, kFailure, kNeutral };  // neutral: 4xx, 429, client gone
 
-// Returns true when this report ejected the endpoint.
+// Returns true when this report ejected the endpoint. The clock is read only when the time
+// matters: a failure that completes a run, a success after an ejection.
 bool report_outcome(const OutlierOptions& options, PoolState& pool, Endpoint& endpoint,
-                    AttemptOutcome outcome, TimePoint now);
+                    AttemptOutcome outcome, const Clock& clock);
 
 }  // namespace infergate::gateway

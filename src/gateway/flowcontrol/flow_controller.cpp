@@ -203,7 +203,7 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
 
 void FlowController::on_capacity_changed() {
   std::lock_guard lock(mu_);
-  dispatch_locked(clock_.now());
+  if (!queue_.empty()) dispatch_locked(clock_.now());  // (most calls find no one waiting)
 }
 
 void FlowController::dispatch_locked(TimePoint now) {

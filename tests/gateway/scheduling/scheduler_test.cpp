@@ -268,11 +268,11 @@ TEST(OutlierDetector, ConsecutiveFailuresEjectWithGrowingBackOffWithinTheShare) 
   const auto fail = [&](Endpoint& ep, int n) {
     bool ejected = false;
     for (int i = 0; i < n; ++i)
-      ejected |= report_outcome(o, tp.pool, ep, AttemptOutcome::kFailure, tp.clock.now());
+      ejected |= report_outcome(o, tp.pool, ep, AttemptOutcome::kFailure, tp.clock);
     return ejected;
   };
   EXPECT_FALSE(fail(a, 4));
-  report_outcome(o, tp.pool, a, AttemptOutcome::kSuccess, tp.clock.now());  // the run is broken
+  report_outcome(o, tp.pool, a, AttemptOutcome::kSuccess, tp.clock);  // the run is broken
   EXPECT_FALSE(fail(a, 4));
   EXPECT_TRUE(fail(a, 1));
   EXPECT_EQ(a.outlier.ejected_until_ns.load(), (tp.clock.now() + std::chrono::seconds(10)).count());
@@ -288,8 +288,8 @@ TEST(OutlierDetector, NeverEjectsTheLastEndpoint) {
   TestPool tp(1);
   OutlierOptions o;
   for (int i = 0; i < 20; ++i)
-    EXPECT_FALSE(report_outcome(o, tp.pool, *tp.pool.endpoints[0], AttemptOutcome::kFailure,
-                                tp.clock.now()));
+    EXPECT_FALSE(
+        report_outcome(o, tp.pool, *tp.pool.endpoints[0], AttemptOutcome::kFailure, tp.clock));
 }
 
 // --- scrape results ----------------------------------------------------------------------------

@@ -151,7 +151,7 @@ net::awaitable<void> RequestPhases::mirror(std::shared_ptr<const Snapshot> snaps
 
 void RequestPhases::report(RequestContext& ctx, Endpoint& ep, AttemptOutcome outcome,
                            std::string& failure) {
-  if (!report_outcome(options_.outlier, *ctx.pool, ep, outcome, clock_.now())) return;
+  if (!report_outcome(options_.outlier, *ctx.pool, ep, outcome, clock_)) return;
   failure += " (" + ep.address + " ejected)";
   if (on_event)
     on_event("endpoint " + ep.spec.name + " (" + ep.address + ") ejected after " +

@@ -25,6 +25,9 @@ class CallTimer {
     for (std::size_t i = 0; i < count_; ++i) calls_[i].latency->observe(calls_[i].ns);
   }
 
+  // When the last call ended.
+  std::chrono::steady_clock::time_point last() const { return last_; }
+
   // The call just made, whose latency goes to `latency`, ends now.
   void ended(LatencyHistogram* latency) {
     const auto now = std::chrono::steady_clock::now();
@@ -89,9 +92,9 @@ void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
   picker_ = {std::move(picker), l};
 }
 
-std::optional<std::size_t> SchedulingProfile::run(CycleState& state, Candidates& candidates,
-                                                  RequestError& failure,
-                                                  Decision* explain_to) const {
+std::optional<std::size_t> SchedulingProfile::run(
+    CycleState& state, Candidates& candidates, RequestError& failure, Decision* explain_to,
+    std::chrono::steady_clock::time_point* picked_at) const {
   CallTimer timer;
   for (const auto& f : filters_) {
     f.plugin->filter(state, candidates);
@@ -119,6 +122,7 @@ std::optional<std::size_t> SchedulingProfile::run(CycleState& state, Candidates&
   }
   const std::size_t chosen = picker_.plugin->pick(state, candidates, totals);
   timer.ended(picker_.latency);
+  if (picked_at) *picked_at = timer.last();
   if (explain_to) explain(candidates, shares, totals, chosen, *explain_to);
   return chosen;
 }

@@ -166,9 +166,14 @@ class ProfileSession final : public SchedulingSession {
     RequestError failure;
     std::optional<Decision> explained;
     if (options_.decisions && options_.decisions->recording(now)) explained.emplace();
+    std::chrono::steady_clock::time_point picked_at;
     const std::optional<std::size_t> chosen =
-        profile_->run(state_, candidates, failure, explained ? &*explained : nullptr);
+        profile_->run(state_, candidates, failure, explained ? &*explained : nullptr, &picked_at);
     if (!chosen) return {nullptr, failure};
+    // The decision's latency ends with the picker's call (the explanation, recorded only while
+    // the dashboard watches, is not part of it).
+    SchedulerLatency::instance().e2e().observe(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(picked_at - t0).count());
     if (explained) {
       explained->at = now;
       explained->pool = pool_.key;
@@ -176,9 +181,6 @@ class ProfileSession final : public SchedulingSession {
       explained->endpoints = n;
       options_.decisions->record(std::move(*explained));
     }
-    SchedulerLatency::instance().e2e().observe(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
     // Upstream counts the chosen endpoint's match against the prompt's blocks.
     if (const auto* hits = profile_->prefix_hits(); hits && state_.prefix_looked_up()) {
       const PromptBlockOptions& o = *profile_->prefix_options();
