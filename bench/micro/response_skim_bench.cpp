@@ -3,13 +3,15 @@
 // against simdjson's on-demand parse of the same document (inspect_response_json, which copies it
 // into a padded buffer first). The events are the proxy benchmark's (bench/proxy/setup.sh), a
 // vLLM 0.21 completion chunk and an OpenAI chat chunk (tests/fixtures/sse), and the last event
-// of a stream that asked for usage.
+// of a stream that asked for usage. BM_ScanEvents finds the events of a whole stream in the
+// buffer the relay reads it into (EventStreamScanner), per event.
 #include <benchmark/benchmark.h>
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gateway/request/event_stream.hpp"
 #include "gateway/request/response_json.hpp"
 
 namespace {
@@ -74,6 +76,31 @@ void BM_SimdjsonOnDemand(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * event.size()));
 }
 BENCHMARK(BM_SimdjsonOnDemand)->ArgName("event")->DenseRange(0, 3);
+
+// 100 events of one kind, each "data: <json>" and a blank line, with "\n" or "\r\n" line ends,
+// scanned in one buffer; the time is per event.
+void BM_ScanEvents(benchmark::State& state) {
+  const std::string_view event = kEvents[state.range(0)];
+  const std::string_view line_end = state.range(1) ? "\r\n" : "\n";
+  constexpr int kEventsPerStream = 100;
+  std::string stream;
+  for (int i = 0; i < kEventsPerStream; ++i) {
+    stream += "data: ";
+    stream += event;
+    stream += line_end;
+    stream += line_end;
+  }
+  std::vector<infergate::gateway::StreamEvent> events;
+  events.reserve(kEventsPerStream);
+  for (auto _ : state) {
+    infergate::gateway::EventStreamScanner scanner;
+    events.clear();
+    scanner.scan(stream, events);
+    benchmark::DoNotOptimize(events.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kEventsPerStream));
+}
+BENCHMARK(BM_ScanEvents)->ArgNames({"event", "crlf"})->ArgsProduct({{0, 1, 2}, {0, 1}});
 
 }  // namespace
 

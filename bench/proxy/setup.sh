@@ -120,6 +120,7 @@ CONF
 series_env() {
   echo "STREAM=$([ "$1" = sse ] && echo 1 || echo 0)"
   [ "$1" = long ] && echo "BODY_KB=400"
+  [ -n "${DELAY_MS:-}" ] && echo "DELAY_MS=$DELAY_MS"
   return 0
 }
 
