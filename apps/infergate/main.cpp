@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/process_limits.hpp"
+#include "config/diagnostics.hpp"
 #include "gateway/scheduling/framework/build.hpp"
 #include "gateway/server/admin.hpp"
 #include "gateway/server/gateway.hpp"
@@ -409,12 +410,13 @@ int main(int argc, char** argv) {
     if (!cluster->wait_synced(std::chrono::milliseconds(kube_sync_ms)))
       std::cerr << "infergate: warning: not every kind was listed within " << kube_sync_ms
                 << " ms; starting with what is known\n";
-    // Read at every (re)load; what the cluster holds but cannot be served is said each time,
-    // beside the configuration's own warnings.
-    o.more_documents = [c = cluster.get()] {
+    // Read at every (re)load, which follows every change in the cluster: what the cluster
+    // holds but cannot be served is said beside the configuration's own warnings, once while
+    // it holds (as they are).
+    o.more_documents = [c = cluster.get(), said = std::make_shared<config::WarningsSaid>()] {
       std::vector<std::string> left_out;
       std::string documents = c->documents(&left_out);
-      for (const auto& line : left_out)
+      for (const auto& line : said->new_since_last(std::move(left_out)))
         std::cerr << "infergate: warning: kubernetes: " << line << "\n";
       return documents;
     };

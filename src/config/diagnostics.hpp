@@ -37,8 +37,13 @@ class WarningsSaid {
  public:
   // The warnings of this load that the last one did not have, as to_string() gives them.
   std::vector<std::string> new_since_last(const Diagnostics& load) {
-    std::vector<std::string> now, fresh;
+    std::vector<std::string> now;
     for (const Diagnostic& w : load.warnings) now.push_back(w.to_string());
+    return new_since_last(std::move(now));
+  }
+  // The same for warnings already written out (what the cluster holds and cannot be served).
+  std::vector<std::string> new_since_last(std::vector<std::string> now) {
+    std::vector<std::string> fresh;
     for (const std::string& w : now)
       if (std::find(last_.begin(), last_.end(), w) == last_.end()) fresh.push_back(w);
     last_ = std::move(now);

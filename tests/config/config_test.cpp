@@ -640,6 +640,17 @@ TEST(ConfigResolution, ReloadsSayAWarningOnceWhileItHolds) {
   EXPECT_EQ(said.new_since_last(load_with({"b"})).size(), 1u);  // gone, then back
 }
 
+TEST(ConfigResolution, LinesAlreadyWrittenAreSaidOnceWhileTheyHold) {
+  using Lines = std::vector<std::string>;
+  WarningsSaid said;
+  EXPECT_EQ(said.new_since_last(Lines{"pool a: no selector", "model b: no pool"}).size(), 2u);
+  EXPECT_TRUE(said.new_since_last(Lines{"model b: no pool", "pool a: no selector"}).empty());
+  EXPECT_EQ(said.new_since_last(Lines{"model b: no pool", "route c: no rules"}),
+            Lines{"route c: no rules"});
+  EXPECT_TRUE(said.new_since_last(Lines{}).empty());
+  EXPECT_EQ(said.new_since_last(Lines{"model b: no pool"}).size(), 1u);
+}
+
 TEST(Examples, EveryExampleConfigLoads) {
   int n = 0;
   for (const auto& f : fs::directory_iterator(INFERGATE_EXAMPLES)) {
