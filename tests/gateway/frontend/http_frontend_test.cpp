@@ -246,6 +246,38 @@ TEST_F(FrontendOnLoopback, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(seen_.cancelled, 0);
 }
 
+// A kept-alive connection serves one request after another, and closes once it has waited the
+// idle timeout for the next.
+TEST_F(FrontendOnLoopback, KeptAliveConnectionServesTheNextRequestsAndClosesWhenIdle) {
+  FrontendLimits limits;
+  limits.idle_timeout = milliseconds(300);
+  start(working_handler(seen_, milliseconds(1)), limits);
+  RawConnection c(port_);
+  for (const std::string body : {"{\"n\": 1}", "{\"n\": 22}", "{\"n\": 333}"}) {
+    ASSERT_TRUE(c.send(post(body)));
+    ASSERT_TRUE(c.read_until("ok " + std::to_string(body.size()), seconds(10))) << body;
+  }
+  const auto idle_from = std::chrono::steady_clock::now();
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(seconds(10), closed), "");
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - idle_from, seconds(5));
+  EXPECT_EQ(seen_.answered, 3);
+  EXPECT_EQ(seen_.cancelled, 0);
+}
+
+// A drain closes a connection that waits for its next request.
+TEST_F(FrontendOnLoopback, DrainClosesAConnectionWaitingForItsNextRequest) {
+  start(working_handler(seen_, milliseconds(1)));
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}")));
+  ASSERT_TRUE(c.read_until("ok 2", seconds(10)));
+  net::post(io_, [this] { frontend_->drain(); });
+  bool closed = false;
+  EXPECT_EQ(c.read_until_close(seconds(10), closed), "");
+  EXPECT_TRUE(closed);
+}
+
 TEST_F(FrontendOnLoopback, EarlyCloseInTheHeadNeverReachesTheHandler) {
   start(working_handler(seen_, milliseconds(1)));
   {
