@@ -23,7 +23,7 @@ RULES = [
                                                  "__libc_recv", "__libc_send", "writev", "readv")),
     ("kernel: epoll (all proxies)", ("epoll_wait", "epoll_ctl")),
     ("request body: JSON parse (simdjson)", ("simdjson", "parse_openai_request")),
-    ("picking: prompt hash", ("hash_prompt_blocks", "XXH64")),
+    ("picking: prompt hash", ("hash_prompt_blocks", "XXH64", "XXH3")),
     ("picking: prefix index", ("PrefixIndex", "BlockTable", "EndpointLru")),
     ("picking: candidates, scorers, picker", ("ProfileSession", "SchedulingProfile", "scheduling::",
                                               "CycleState")),

@@ -26,8 +26,8 @@ std::vector<std::uint64_t> hashes(std::string_view model, std::string_view promp
   return out;
 }
 
-// The definition, spelled out: each block's own XXH64 (seed 0), folded into the previous link
-// by a multiply-xorshift of (previous ^ rotl(block hash, 27)), starting from XXH64(model).
+// The definition, spelled out: each block's own XXH3 64-bit hash, folded into the previous
+// link by a multiply-xorshift of (previous ^ rotl(block hash, 27)), starting from XXH3(model).
 std::uint64_t reference_mix(std::uint64_t previous, std::uint64_t block_hash) {
   const std::uint64_t rotated = (block_hash << 27) | (block_hash >> 37);
   const std::uint64_t product = (previous ^ rotated) * 0x9E3779B97F4A7C15ULL;
@@ -37,10 +37,10 @@ std::uint64_t reference_mix(std::uint64_t previous, std::uint64_t block_hash) {
 std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_view prompt,
                                             std::size_t block, std::size_t max_blocks) {
   std::vector<std::uint64_t> out;
-  std::uint64_t previous = XXH64(model.data(), model.size(), 0);
+  std::uint64_t previous = XXH3_64bits(model.data(), model.size());
   for (std::size_t i = 0; (i + 1) * block <= prompt.size() && i < max_blocks; ++i) {
     const std::string_view bytes = prompt.substr(i * block, block);
-    previous = reference_mix(previous, XXH64(bytes.data(), bytes.size(), 0));
+    previous = reference_mix(previous, XXH3_64bits(bytes.data(), bytes.size()));
     out.push_back(previous);
   }
   return out;
@@ -51,10 +51,12 @@ std::vector<std::uint64_t> reference_hashes(std::string_view model, std::string_
 TEST(PromptBlocks, FollowsTheChainDefinition) {
   const std::string prompt = text(64 * 5, 1);
   EXPECT_EQ(hashes("llama", prompt), reference_hashes("llama", prompt, 64, 256));
-  // Block sizes around each path of XXH64 (1-, 4- and 8-byte tails, 32-byte stripes), prompt
-  // lengths with and without a partial block, caps below and above the block count.
+  // Block sizes around each path of XXH3 (1 to 3, 4 to 8, 9 to 16, 17 to 128, 129 to 240 bytes,
+  // then stripes of 64 in blocks of 1,024), prompt lengths with and without a partial block,
+  // caps below and above the block count.
   const std::string long_prompt = text(3000 * 3 + 17, 2);
-  for (const std::size_t block : {1, 3, 4, 7, 8, 31, 32, 33, 63, 64, 65, 100, 3000}) {
+  for (const std::size_t block :
+       {1, 3, 4, 8, 9, 16, 17, 63, 64, 65, 128, 129, 240, 241, 1024, 1025, 3000}) {
     for (const std::size_t length : {0, 1, 63, 64, 65, 200, 1000, 9017}) {
       for (const std::size_t max_blocks : {1, 5, 256}) {
         const std::string_view sample(long_prompt.data(), length);

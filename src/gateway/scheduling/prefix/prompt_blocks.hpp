@@ -1,21 +1,25 @@
 // The prefix-cache scorer's view of a prompt: a chain of block hashes.
 //
 // The prompt is cut into blocks of `block_chars` bytes (about 16 tokens at 4 characters a
-// token); a trailing partial block is ignored. Each block is hashed on its own, XXH64 (seed 0)
-// of its bytes, and the chain is made by folding those into the previous link:
+// token); a trailing partial block is ignored. Each block is hashed on its own, XXH3's 64-bit
+// hash (no seed) of its bytes, and the chain is made by folding those into the previous link:
 //
-//   h[-1] = XXH64(model),  h[i] = chain_mix(h[i - 1], XXH64(block i))
+//   h[-1] = XXH3_64(model),  h[i] = chain_mix(h[i - 1], XXH3_64(block i))
 //
 // So equal hashes at position i mean (with overwhelming probability) the same model and the
 // same first i + 1 blocks: a hash names a whole prefix.
 //
-// Why in two parts: when a block's XXH64 also covered the previous hash, every block waited
-// for the one before it (about 60 cycles a block, the latency of one XXH64), and 250 blocks of
-// 64 characters took 3.6 us. Hashed on their own, the blocks overlap in the CPU and only the
-// few-cycle mix is a chain: 2.0 us, against 1.0 us for one XXH64 pass over the same 16,000
-// characters. That is the multiplier's throughput: XXH64's merge and final rounds, paid per
-// 64-byte block, double its multiplies (bench_prefix_index, BM_HashPromptBlocks, medians of 5
-// on the 2-core development machine; docs/benchmarks.md).
+// Why in two parts: when a block's hash also covered the previous hash, every block waited for
+// the one before it (about 60 cycles a block with XXH64), and 250 blocks of 64 characters took
+// 3.6 us. Hashed on their own, the blocks overlap in the CPU and only the few-cycle mix is a
+// chain.
+//
+// Why XXH3 (the spec says xxhash64, as upstream's picker uses): the hashes never leave the
+// process, and on 64-byte blocks XXH3 needs half the multiplies of XXH64, whose merge and final
+// rounds are paid per block. 256 blocks (16,000 characters): 0.85 us with XXH3, 2.0 us with
+// XXH64, against 0.69 us for one XXH64 pass over the same characters (bench_prefix_index,
+// BM_HashPromptBlocks and BM_Xxh64Pass, medians of 5 on the 2-core development machine;
+// docs/benchmarks.md).
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -44,9 +48,9 @@ void hash_prompt_blocks(std::string_view model, std::string_view prompt,
 // Why this keeps the chain's property: for a fixed `previous` the link is a bijection of
 // `block_hash` (xor, then an odd multiplier and an xorshift, each invertible), and for a fixed
 // `block_hash` a bijection of `previous`. Two prompts that differ first at block j thus get
-// different links from j on unless XXH64 collides on the two blocks, or at some later block
+// different links from j on unless XXH3 collides on the two blocks, or at some later block
 // the XOR of the two block hashes (rotated) happens to equal the XOR of the two previous links -
-// each a 2^-64 chance for a hash as good as XXH64. The rotation makes the mix asymmetric, so a link
+// each a 2^-64 chance for a hash as good as XXH3. The rotation makes the mix asymmetric, so a link
 // is not the same with `previous` and `block_hash` swapped, and it is applied to the block hash,
 // which is ready early, rather than to `previous`, which is on the chain's critical path (xor,
 // multiply, shift, xor: about 6 cycles a block). The xorshift folds the product's high half
