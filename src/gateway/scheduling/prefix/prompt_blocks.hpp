@@ -16,8 +16,8 @@
 //
 // Why XXH3 (the spec says xxhash64, as upstream's picker uses): the hashes never leave the
 // process, and on 64-byte blocks XXH3 needs half the multiplies of XXH64, whose merge and final
-// rounds are paid per block. 256 blocks (16,000 characters): 0.85 us with XXH3, 2.0 us with
-// XXH64, against 0.69 us for one XXH64 pass over the same characters (bench_prefix_index,
+// rounds are paid per block. 256 blocks (16,000 characters): 0.81 us with XXH3, 2.05 us with
+// XXH64, against 0.67 us for one XXH64 pass over the same characters (bench_prefix_index,
 // BM_HashPromptBlocks and BM_Xxh64Pass, medians of 5 on the 2-core development machine;
 // docs/benchmarks.md).
 //
