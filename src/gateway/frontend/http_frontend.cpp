@@ -1,11 +1,14 @@
 #include "gateway/frontend/http_frontend.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,8 +16,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "gateway/error/request_error.hpp"
+#include "gateway/frontend/connection_balancer.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/session.hpp"
 #include "gateway/http/http1.hpp"
@@ -127,6 +132,7 @@ std::uint16_t HttpFrontend::port() const { return acceptor_.local_endpoint().por
 
 void HttpFrontend::drain() {
   draining_ = true;
+  if (balancer_) balancer_->stop_placing(*this);
   boost::system::error_code ec;
   acceptor_.close(ec);
   slot_wake_->cancel();
@@ -187,8 +193,55 @@ net::awaitable<void> HttpFrontend::accept_loop() {
     socket.set_option(tcp::no_delay(true), ignored);
     set_keepalive(socket);
     socket.non_blocking(true, ignored);
+    if (balancer_) {
+      if (HttpFrontend& target = balancer_->place(*this); &target != this) {
+        target.adopt(std::move(socket));
+        continue;
+      }
+    }
     net::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), net::detached);
   }
+}
+
+void HttpFrontend::balance_with(ConnectionBalancer& balancer) {
+  balancer_ = &balancer;
+  balancer.add(*this);
+}
+
+void HttpFrontend::adopt(tcp::socket socket) {
+  // The descriptor leaves the accepting worker's reactor here, and joins this one's on its
+  // thread. Closed if it never gets there (the workers stopping).
+  struct Descriptor {
+    int fd;
+    explicit Descriptor(int f) : fd(f) {}
+    Descriptor(Descriptor&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    Descriptor& operator=(Descriptor&&) = delete;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  boost::system::error_code ec;
+  const tcp::endpoint local = socket.local_endpoint(ec);
+  Descriptor descriptor(ec ? -1 : socket.release(ec));
+  if (ec) descriptor.fd = -1;
+  net::post(acceptor_.get_executor(),
+            [this, protocol = local.protocol(), descriptor = std::move(descriptor)]() mutable {
+              tcp::socket adopted(acceptor_.get_executor());
+              if (descriptor.fd >= 0 && !draining_) {
+                boost::system::error_code assign_ec;
+                adopted.assign(protocol, descriptor.fd, assign_ec);
+                if (!assign_ec) descriptor.fd = -1;  // the socket owns it now
+                // As accept_loop() set it: Asio forgets that with the descriptor.
+                adopted.non_blocking(true, assign_ec);
+              }
+              if (!adopted.is_open()) {
+                // Turned away: what serve() would have given back at its end.
+                if (balancer_) balancer_->closed(*this);
+                if (connections_) connections_->release();
+                return;
+              }
+              net::co_spawn(acceptor_.get_executor(), serve(std::move(adopted)), net::detached);
+            });
 }
 
 net::awaitable<bool> HttpFrontend::Session::send_head(const ResponseHead& head) {
@@ -395,6 +448,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     set_busy(session, false);
     sessions_.remove(&session);
     if (connections_) connections_->release();
+    if (balancer_) balancer_->closed(*this);
   };
   struct Guard {
     decltype(unregister)& f;

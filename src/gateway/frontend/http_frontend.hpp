@@ -42,6 +42,7 @@ struct FrontendLimits {
   std::chrono::milliseconds write_timeout{30000};
 };
 
+class ConnectionBalancer;
 class ConnectionLimit;
 
 using Handler = std::function<boost::asio::awaitable<void>(const ClientRequest&, ClientResponse&)>;
@@ -54,8 +55,14 @@ class HttpFrontend {
   HttpFrontend(boost::asio::ip::tcp::acceptor acceptor, Handler handler, FrontendLimits limits,
                ConnectionLimit* connections = nullptr, const tls::ServerCredentials* tls = nullptr);
   ~HttpFrontend();
+  // Before accept_loop(): the connections this front end accepts are spread over the balancer's
+  // front ends (it outlives this one; connection_balancer.hpp).
+  void balance_with(ConnectionBalancer& balancer);
   // Accepts until stop_accepting(); run with co_spawn on the acceptor's executor.
   boost::asio::awaitable<void> accept_loop();
+  // From another front end's thread: serves a connection it accepted and placed here. The
+  // connection holds its slot of the connection limit and counts as open here already.
+  void adopt(boost::asio::ip::tcp::socket socket);
   // Stops accepting; connections with no request begun close now, the others after their
   // current response.
   void drain();
@@ -96,6 +103,7 @@ class HttpFrontend {
   FrontendLimits limits_;
   std::unique_ptr<Deadlines> deadlines_;
   ConnectionLimit* connections_;
+  ConnectionBalancer* balancer_ = nullptr;
   const tls::ServerCredentials* tls_;
   std::atomic<std::uint64_t> handshake_failures_{0};
   std::unique_ptr<boost::asio::steady_timer> slot_wake_;  // wakes accept_loop at the limit

@@ -222,6 +222,7 @@ void Gateway::start() {
                  pool.picker->name + " at " + pool.picker->address + " (" +
                  pickers_->tls_summary() + ")");
   }
+  if (!picker && workers_.size() > 1) balancer_ = std::make_unique<ConnectionBalancer>();
   for (auto& w : workers_) {
     w->upstream = make_pooled_upstream_client(w->io.get_executor(), options_.upstream,
                                               options_.max_idle_upstream_per_endpoint);
@@ -248,6 +249,7 @@ void Gateway::start() {
           co_await handler->handle(req, res);
         },
         options_.limits, connections_.get(), options_.listener_tls.get());
+    if (balancer_) w->frontend->balance_with(*balancer_);
   }
   control_->admin = std::make_unique<HttpFrontend>(
       make_acceptor(control_->io.get_executor(), options_.admin_listen, false),

@@ -22,6 +22,7 @@
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/extproc/extproc_options.hpp"
 #include "gateway/flowcontrol/flow_control.hpp"
+#include "gateway/frontend/connection_balancer.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "gateway/frontend/http_frontend.hpp"
 #include "gateway/lifecycle/access_log.hpp"
@@ -166,6 +167,9 @@ class Gateway final : public SnapshotSource {
   std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   // The gateway's client of pools' own pickers: it outlives the workers that use it.
   std::unique_ptr<pickerclient::PickerClient> pickers_;
+  // Spreads client connections over the workers' front ends (null with one worker): it
+  // outlives them.
+  std::unique_ptr<ConnectionBalancer> balancer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Control> control_;
   std::unique_ptr<ConnectionLimit> connections_;

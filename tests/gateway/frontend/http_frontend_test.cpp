@@ -1,7 +1,7 @@
 // The front end on a loopback socket with misbehaving clients: half-close, close, reset, large
 // bodies, a request trickling in, a silent connection, a client that stops reading, split and
-// pipelined writes, and the connection limit. The handlers stand in for the request path and
-// record whether they were cancelled.
+// pipelined writes, the connection limit, and connections balanced over two workers. The handlers
+// stand in for the request path and record whether they were cancelled.
 #include "gateway/frontend/http_frontend.hpp"
 
 #include <gtest/gtest.h>
@@ -17,9 +17,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <filesystem>
+#include <future>
+#include <map>
 #include <optional>
 #include <thread>
 
+#include "gateway/frontend/connection_balancer.hpp"
 #include "gateway/frontend/connection_limit.hpp"
 #include "support/integration.hpp"
 #include "support/raw_connection.hpp"
@@ -385,6 +388,160 @@ TEST_F(TlsFrontend, APlainHttpClientOnTheTlsPortIsCountedAndClosed) {
   EXPECT_TRUE(closed);
   EXPECT_TRUE(until([&] { return frontend_->tls_handshake_failures() == 1; }));
   EXPECT_EQ(seen_.started.load(), 0);
+}
+
+// Two workers' front ends, each on its own thread, balanced by a ConnectionBalancer; unless a
+// test gives a handler, each answers "[served-by-<name>]". Only the first one's port is used:
+// it accepts everything.
+class BalancedFrontends : public ::testing::Test {
+ protected:
+  struct Worker {
+    explicit Worker(std::string n) : name(std::move(n)) {}
+    std::string name;
+    net::io_context io{1};
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
+    std::unique_ptr<HttpFrontend> frontend;
+    std::thread thread;
+  };
+
+  // Starts both workers; `handler` null: each answers with its name.
+  void start(const Handler& handler = nullptr, FrontendLimits limits = {}) {
+    for (const char* name : {"a", "b"}) {
+      auto& w = *workers_.emplace_back(std::make_unique<Worker>(name));
+      w.frontend =
+          std::make_unique<HttpFrontend>(make_acceptor(w.io.get_executor(), "127.0.0.1:0", false),
+                                         handler ? handler : answer_with(w.name), limits, &limit_);
+      w.frontend->balance_with(balancer_);
+    }
+    for (auto& w : workers_) {
+      net::co_spawn(w->io, w->frontend->accept_loop(), net::detached);
+      w->thread = std::thread([&io = w->io] { io.run(); });
+    }
+  }
+  void TearDown() override {
+    for (auto& w : workers_) {
+      net::post(w->io, [&w] { w->frontend->close_all(); });
+      w->work.reset();
+    }
+    for (auto& w : workers_) w->thread.join();
+  }
+
+  static Handler answer_with(const std::string& name) {
+    return [name](const ClientRequest&, ClientResponse& res) -> net::awaitable<void> {
+      const std::string body = "[served-by-" + name + "]";
+      ResponseHead head;
+      head.content_length = body.size();
+      co_await res.send_head(head);
+      co_await res.send_last(body);
+    };
+  }
+  // Who served one request on `c`: "a", "b", or "" when the connection gave no answer.
+  static std::string served_by(RawConnection& c) {
+    if (!c.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n")) return "";
+    const auto answer = c.read_until("]", seconds(10));
+    if (!answer) return "";
+    const auto at = answer->find("[served-by-");
+    return at == std::string::npos ? "" : answer->substr(at + 11, 1);
+  }
+  std::size_t open(std::size_t worker) const { return balancer_.open(*workers_[worker]->frontend); }
+
+  ConnectionLimit limit_{100};
+  ConnectionBalancer balancer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+TEST_F(BalancedFrontends, ConnectionsOneWorkerAcceptsAreSpreadEvenly) {
+  start();
+  const unsigned short port = workers_[0]->frontend->port();
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  std::map<std::string, int> served;
+  for (int i = 0; i < 8; ++i) {
+    connections.push_back(std::make_unique<RawConnection>(port));
+    ++served[served_by(*connections.back())];
+  }
+  EXPECT_EQ(served, (std::map<std::string, int>{{"a", 4}, {"b", 4}}));
+  // Each connection stays with its worker for its next requests.
+  for (std::size_t i = 0; i < connections.size(); ++i)
+    EXPECT_EQ(served_by(*connections[i]), i % 2 == 0 ? "a" : "b") << i;
+  EXPECT_EQ(open(0), 4u);
+  EXPECT_EQ(open(1), 4u);
+  // The connection limit counts them once, plus one slot each accept loop holds for the
+  // connection it waits for.
+  EXPECT_TRUE(until([&] { return limit_.open() == 8 + 2; }));
+
+  // Closed connections leave both counts, and the next ones fill the emptier worker first.
+  connections.erase(connections.begin() + 1, connections.begin() + 4);  // b, a, b
+  ASSERT_TRUE(until([&] { return open(0) == 3 && open(1) == 2 && limit_.open() == 5 + 2; }));
+  for (int i = 0; i < 3; ++i) {
+    connections.push_back(std::make_unique<RawConnection>(port));
+    EXPECT_EQ(served_by(*connections.back()), i == 1 ? "a" : "b") << i;  // b, then a tie: a
+  }
+}
+
+TEST_F(BalancedFrontends, AnAdoptedClientThatStopsReadingIsCutOffAtTheWriteTimeout) {
+  // The adopting worker's deadlines hold for the connections it adopted, as for its own.
+  Seen seen;
+  FrontendLimits limits;
+  limits.write_timeout = milliseconds(300);
+  start(flooding_handler(seen), limits);
+  RawConnection on_a(workers_[0]->frontend->port());
+  RawConnection on_b(workers_[0]->frontend->port());
+  ASSERT_TRUE(until([&] { return open(0) == 1 && open(1) == 1; }));
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+  ASSERT_TRUE(on_a.send(request));
+  ASSERT_TRUE(on_b.send(request));
+  EXPECT_TRUE(until([&] { return seen.write_failed == 2; }, seconds(20)));
+}
+
+TEST_F(BalancedFrontends, NoConnectionIsPlacedOnADrainingWorker) {
+  start();
+  std::promise<void> drained;
+  net::post(workers_[1]->io, [&] {
+    workers_[1]->frontend->drain();
+    drained.set_value();
+  });
+  drained.get_future().wait();
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (int i = 0; i < 3; ++i) {
+    connections.push_back(std::make_unique<RawConnection>(workers_[0]->frontend->port()));
+    EXPECT_EQ(served_by(*connections.back()), "a") << i;
+  }
+  EXPECT_EQ(open(0), 3u);
+  EXPECT_EQ(open(1), 0u);
+}
+
+TEST_F(BalancedFrontends, AConnectionPlacedJustBeforeItsWorkerDrainsIsClosedAndReleased) {
+  start();
+  HttpFrontend& a = *workers_[0]->frontend;
+  HttpFrontend& b = *workers_[1]->frontend;
+  ASSERT_EQ(&balancer_.place(a), &a);  // ties go to the accepting worker
+  ASSERT_EQ(&balancer_.place(a), &b);
+  std::promise<void> drained;
+  net::post(workers_[1]->io, [&] {
+    b.drain();
+    drained.set_value();
+  });
+  drained.get_future().wait();
+  // a's accept loop holds a slot of the limit for its next connection; b gave its own back.
+  ASSERT_TRUE(until([&] { return limit_.open() == 1; }));
+  ASSERT_TRUE(limit_.acquire_or_wait([] {}).ok);  // as accept_loop() does before accepting
+
+  // A connection a accepted, handed to b after b began draining.
+  net::io_context client_io;
+  net::ip::tcp::socket accepted(client_io);
+  net::ip::tcp::socket client(client_io);
+  net::ip::tcp::acceptor listener(client_io, {net::ip::make_address("127.0.0.1"), 0});
+  client.connect(listener.local_endpoint());
+  listener.accept(accepted);
+  b.adopt(std::move(accepted));
+
+  // Turned away: its slot and its count given back, and the client sees the close.
+  EXPECT_TRUE(until([&] { return limit_.open() == 1 && open(1) == 0; }));
+  char byte = 0;
+  boost::system::error_code ec;
+  client.read_some(net::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, net::error::eof);
 }
 
 }  // namespace
