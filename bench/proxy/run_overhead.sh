@@ -56,20 +56,28 @@ for series in "${SERIES[@]}"; do
 done
 
 echo
-echo "# medians: series workers proxy requests_per_s p99_ms | infergate/best-of(nginx,haproxy) rps ratio, p99 ratio"
-python3 - "$results" <<'PY'
+# In wrk's closed loop the mean latency is CONNECTIONS / requests_per_s (Little's law), so a
+# proxy that serves fewer requests/s has a longer p99 for that alone. p99 / mean is the tail's
+# own shape; the ratio lines split InferGate's p99 ratio into the two.
+echo "# medians: series workers proxy requests_per_s p99_ms p99/mean | infergate/best-of(nginx,haproxy) rps ratio, p99 ratio = from throughput x tail shape"
+python3 - "$results" "$CONNECTIONS" <<'PY'
 import sys, statistics, collections
+connections = int(sys.argv[2])
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     s, w, proxy, run, rps, p50, p99, bad = line.split()
     rows[(s, w, proxy)].append((float(rps), float(p99)))
 med = {k: (statistics.median(r for r, _ in v), statistics.median(p for _, p in v)) for k, v in rows.items()}
+def shape(rps, p99):  # p99 over the mean latency, both in ms
+    return p99 / (1000.0 * connections / rps)
 for (s, w, proxy), (rps, p99) in sorted(med.items()):
-    print(f"{s} {w} {proxy:9s} {rps:10.0f} {p99:8.2f}")
+    print(f"{s} {w} {proxy:9s} {rps:10.0f} {p99:8.2f} {shape(rps, p99):6.2f}")
 for s in sorted({k[0] for k in med}):
     for w in sorted({k[1] for k in med}):
         if (s, w, "infergate") not in med: continue
         best = max((med[(s, w, p)] for p in ("nginx", "haproxy") if (s, w, p) in med), key=lambda x: x[0])
         ig = med[(s, w, "infergate")]
-        print(f"ratio {s} workers={w}: rps {ig[0] / best[0]:.2f}x of the faster proxy, p99 {ig[1] / best[1]:.2f}x")
+        print(f"ratio {s} workers={w}: rps {ig[0] / best[0]:.2f}x of the faster proxy, "
+              f"p99 {ig[1] / best[1]:.2f}x = {best[0] / ig[0]:.2f}x from throughput "
+              f"x {shape(*ig) / shape(*best):.2f}x tail shape")
 PY
