@@ -32,6 +32,20 @@ Changes& scratch() {
   return changes;
 }
 
+// Records waiting for an endpoint's lock holder: their blocks one after another, and which
+// endpoint and how many blocks each has.
+struct Handed {
+  std::vector<std::uint64_t> blocks;
+  std::vector<std::pair<EndpointId, std::size_t>> records;
+  bool empty() const { return records.empty(); }
+  void clear() {
+    blocks.clear();
+    records.clear();
+  }
+};
+// Past this many handed blocks (a holder stalled for long), a thread waits for the lock.
+constexpr std::size_t kMaxHandedBlocks = std::size_t{1} << 16;
+
 }  // namespace
 
 struct PrefixIndex::EndpointState {
@@ -42,6 +56,40 @@ struct PrefixIndex::EndpointState {
   std::uint32_t slot = kNoSlot;
   std::size_t capacity = 0;
   EndpointLru lru;
+
+  // Records handed over by threads that found `mu` taken (record()), applied by its holder.
+  std::mutex handed_mu;
+  Handed handed;                        // under handed_mu
+  std::atomic<bool> has_handed{false};  // handed is not empty
+};
+
+// Holds an endpoint's lock. Before it lets go, it applies the records handed over meanwhile
+// (record()), and looks once more after letting go, for a record handed over just then by a
+// thread that found the lock still taken.
+class PrefixIndex::EndpointLock {
+ public:
+  EndpointLock(PrefixIndex& index, EndpointState& state)
+      : index_(index), state_(state), lock_(state.mu) {}
+  EndpointLock(PrefixIndex& index, EndpointState& state, std::try_to_lock_t)
+      : index_(index), state_(state), lock_(state.mu, std::try_to_lock) {}
+  EndpointLock(const EndpointLock&) = delete;
+  EndpointLock& operator=(const EndpointLock&) = delete;
+  ~EndpointLock() {
+    while (lock_.owns_lock()) {
+      index_.apply_handed(state_);
+      lock_.unlock();
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (state_.has_handed.load(std::memory_order_relaxed)) (void)lock_.try_lock();
+    }
+  }
+  bool owns_lock() const { return lock_.owns_lock(); }
+  bool try_lock() { return lock_.try_lock(); }
+  void lock() { lock_.lock(); }
+
+ private:
+  PrefixIndex& index_;
+  EndpointState& state_;
+  std::unique_lock<std::mutex> lock_;
 };
 
 // Endpoint id -> slot and state. Immutable once published; replaced whole when an endpoint
@@ -153,7 +201,7 @@ void PrefixIndex::set_capacity(EndpointId endpoint, std::size_t blocks) {
   blocks = std::min(blocks, kMaxCapacityBlocks);
   EndpointState* state = obtain(endpoint);
   if (state == nullptr) return;
-  std::lock_guard lock(state->mu);
+  EndpointLock lock(*this, *state);
   if (!state->active || state->id != endpoint) return;  // removed meanwhile
   state->capacity = blocks;
   Changes& changes = scratch();
@@ -162,36 +210,82 @@ void PrefixIndex::set_capacity(EndpointId endpoint, std::size_t blocks) {
   state->lru.set_capacity_hint(blocks);
 }
 
+// With several workers dispatching to one endpoint, a thread that found the endpoint's lock
+// taken used to sleep on it, and one whose holder was preempted (busy cores) slept a whole
+// time slice: the gateway's tail latency. Instead it hands its record to the holder, which
+// applies it before it lets go (EndpointLock). So record() never waits for another thread's
+// record, unless a stalled holder has kMaxHandedBlocks waiting already.
 void PrefixIndex::record(EndpointId endpoint, std::span<const std::uint64_t> blocks) {
   if (blocks.empty()) return;
   EndpointState* state = obtain(endpoint);
   if (state == nullptr) return;
   {
-    std::lock_guard lock(state->mu);
-    if (!state->active || state->id != endpoint) return;
-    EndpointLru& lru = state->lru;
-    Changes& changes = scratch();
-    const std::size_t count = std::min(blocks.size(), state->capacity);
-    // Last to first: the leading blocks end up the most recent.
-    for (std::size_t k = count; k-- > 0;) {
-      if (k >= kRecordPrefetchAhead) lru.prefetch(key_of(blocks[k - kRecordPrefetchAhead]));
-      const std::uint64_t key = key_of(blocks[k]);
-      if (lru.touch(key)) continue;
-      if (lru.size() >= state->capacity) changes.removed.push_back(lru.pop_oldest());
-      lru.insert(key);
-      changes.added.push_back(key);
+    EndpointLock lock(*this, *state, std::try_to_lock);
+    if (lock.owns_lock()) {
+      record_locked(*state, endpoint, blocks);
+    } else if (hand_over(*state, endpoint, blocks)) {
+      // Unless the holder let go meanwhile (then this thread applies it), the holder does.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (!lock.try_lock()) return;
+    } else {
+      lock.lock();
+      record_locked(*state, endpoint, blocks);
     }
-    // Under the endpoint's lock still, so the table and the LRU agree whatever the order of
-    // concurrent calls for this endpoint.
-    table_.update(state->slot, changes.removed, changes.added);
   }
   reclaimer_.collect();
+}
+
+bool PrefixIndex::hand_over(EndpointState& state, EndpointId endpoint,
+                            std::span<const std::uint64_t> blocks) {
+  std::lock_guard lock(state.handed_mu);
+  if (state.handed.blocks.size() + blocks.size() > kMaxHandedBlocks) return false;
+  state.handed.blocks.insert(state.handed.blocks.end(), blocks.begin(), blocks.end());
+  state.handed.records.emplace_back(endpoint, blocks.size());
+  state.has_handed.store(true, std::memory_order_relaxed);
+  return true;
+}
+
+void PrefixIndex::apply_handed(EndpointState& state) {
+  thread_local Handed taken;
+  while (state.has_handed.load(std::memory_order_relaxed)) {
+    {
+      std::lock_guard lock(state.handed_mu);
+      std::swap(taken, state.handed);  // both keep their capacity
+      state.has_handed.store(false, std::memory_order_relaxed);
+    }
+    std::size_t at = 0;
+    for (const auto& [endpoint, count] : taken.records) {
+      record_locked(state, endpoint, std::span(taken.blocks).subspan(at, count));
+      at += count;
+    }
+    taken.clear();
+  }
+}
+
+void PrefixIndex::record_locked(EndpointState& state, EndpointId endpoint,
+                                std::span<const std::uint64_t> blocks) {
+  if (!state.active || state.id != endpoint) return;  // removed meanwhile
+  EndpointLru& lru = state.lru;
+  Changes& changes = scratch();
+  const std::size_t count = std::min(blocks.size(), state.capacity);
+  // Last to first: the leading blocks end up the most recent.
+  for (std::size_t k = count; k-- > 0;) {
+    if (k >= kRecordPrefetchAhead) lru.prefetch(key_of(blocks[k - kRecordPrefetchAhead]));
+    const std::uint64_t key = key_of(blocks[k]);
+    if (lru.touch(key)) continue;
+    if (lru.size() >= state.capacity) changes.removed.push_back(lru.pop_oldest());
+    lru.insert(key);
+    changes.added.push_back(key);
+  }
+  // Under the endpoint's lock still, so the table and the LRU agree whatever the order of
+  // concurrent calls for this endpoint.
+  table_.update(state.slot, changes.removed, changes.added);
 }
 
 void PrefixIndex::move(EndpointId from, EndpointId to, std::span<const std::uint64_t> blocks) {
   if (from != to) {
     if (EndpointState* state = find_state(from)) {
-      std::lock_guard lock(state->mu);
+      EndpointLock lock(*this, *state);
       if (state->active && state->id == from) {
         Changes& changes = scratch();
         for (const std::uint64_t block : blocks) {
@@ -212,7 +306,7 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
   if (entry == nullptr) return;
   EndpointState* state = entry->state;
   publish(current->copy_without(endpoint, true));  // `entry` dies with `current`
-  std::lock_guard lock(state->mu);
+  EndpointLock lock(*this, *state);                // the records handed over for it are dropped
   Changes& changes = scratch();
   state->lru.for_each_oldest_first([&](std::uint64_t key) { changes.removed.push_back(key); });
   table_.update(state->slot, changes.removed, {});

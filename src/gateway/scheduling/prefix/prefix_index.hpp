@@ -16,7 +16,9 @@
 // Thread-safety: every method may be called from many threads at once. match() takes no lock
 // (seqlock reads of the block table, see block_table.hpp); writers lock one endpoint and, per
 // block, one of 64 table shards, for a few instructions each (a shard's rare resize, while
-// the index grows, holds its lock for about a millisecond; readers never wait for it).
+// the index grows, holds its lock for about a millisecond; readers never wait for it). A
+// record() that finds its endpoint locked hands its blocks to the holder instead of waiting:
+// it may return before they are in, and once no call is running every record is in.
 //
 // Layout and memory. Two structures: the block table, block hash -> the endpoints holding it
 // (as dense slot numbers the index gives endpoints: up to five inline in a 16-byte entry, more
@@ -83,8 +85,16 @@ class PrefixIndex {
  private:
   struct EndpointState;
   struct SlotMap;
+  class EndpointLock;
 
   EndpointState* obtain(EndpointId endpoint);
+  // Under the state's mutex: what record() does.
+  void record_locked(EndpointState& state, EndpointId endpoint,
+                     std::span<const std::uint64_t> blocks);
+  // Leaves a record to the state's lock holder; false when too much waits already.
+  bool hand_over(EndpointState& state, EndpointId endpoint, std::span<const std::uint64_t> blocks);
+  // Under the state's mutex: applies the records handed over.
+  void apply_handed(EndpointState& state);
   EndpointState* find_state(EndpointId endpoint) const;
   void publish(std::unique_ptr<SlotMap> map);
 
