@@ -354,12 +354,12 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
   }
 }
 
-PrefixIndex::Stats PrefixIndex::stats() const {
+PrefixIndex::Stats PrefixIndex::stats() {
   const BlockTable::Stats table = table_.stats();
   Stats stats{table.blocks, 0, table.memory_bytes + sizeof(*this)};
   std::lock_guard registry(registry_mu_);
   for (const auto& state : states_) {
-    std::lock_guard lock(state->mu);
+    EndpointLock lock(*this, *state);
     stats.entries += state->lru.size();
     stats.memory_bytes += sizeof(EndpointState) + state->lru.memory_bytes();
   }

@@ -80,7 +80,8 @@ class PrefixIndex {
     std::size_t entries;       // (block, endpoint) pairs
     std::size_t memory_bytes;  // everything the index allocated
   };
-  Stats stats() const;
+  // Not const: like a writer, it applies the records handed to it while it held an endpoint.
+  Stats stats();
 
  private:
   struct EndpointState;
