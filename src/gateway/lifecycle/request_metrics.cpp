@@ -89,21 +89,80 @@ void InterTokenLatency::observe(double seconds) {
   ++count;
 }
 
-struct RequestMetrics::Series {
-  Series(std::string_view m, std::string_view t, std::string_view f, std::int64_t p)
-      : model(m), target(t), fairness(f), priority(priority_text(p)) {}
-  const std::string model, target, fairness, priority;
-  std::atomic<long> running{0};
-  // Guarded by the RequestMetrics lock.
+namespace {
+
+// What the requests that ended added to a series.
+struct Observed {
   std::uint64_t requests = 0;
   std::map<std::string_view, std::uint64_t> errors;  // by upstream error code
   Histogram duration{kGeneralLatency}, request_size{kRequestSizes}, response_size{kResponseSizes},
       input{kInputTokens}, output{kOutputTokens}, cached{kInputTokens}, ntpot{kNtpot}, tpot{kTpot},
       itl{InterTokenLatency::kBounds};
   Histogram ttft_whole{kGeneralLatency}, ttft_streamed{kGeneralLatency};
+
+  void add(const Observed& o) {
+    requests += o.requests;
+    for (const auto& [code, n] : o.errors) errors[code] += n;
+    for (Histogram Observed::*h :
+         {&Observed::duration, &Observed::request_size, &Observed::response_size, &Observed::input,
+          &Observed::output, &Observed::cached, &Observed::ntpot, &Observed::tpot, &Observed::itl,
+          &Observed::ttft_whole, &Observed::ttft_streamed})
+      (this->*h).add(o.*h);
+  }
 };
 
-RequestMetrics::RequestMetrics() : models_(1000), fairness_(1000), rewrite_models_(1000) {}
+// Which shard of a series this thread adds to: the workers, numbered as they first end a
+// request, each have their own up to kShards of them.
+std::size_t this_thread_shard(std::size_t shards) {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine % shards;
+}
+
+// The last series each thread resolved: requests on a worker mostly repeat their labels, and a
+// hit takes no lock. Only series named by the request's own values are kept (a value folded
+// into "other" may get its own series after a reload pins it).
+struct LastSeries {
+  std::uint64_t owner = 0;  // RequestMetrics::id_; 0: none
+  std::string model, target, fairness;
+  std::int64_t priority = 0;
+  RequestMetrics::Series* series = nullptr;
+};
+std::atomic<std::uint64_t> next_metrics_id{1};
+
+}  // namespace
+
+// The (model, target, fairness, priority) series. Requests add to the shard of their worker
+// thread under that shard's lock, so workers never wait for each other; render() sums the
+// shards into the Observed base, which it then reads.
+struct RequestMetrics::Series : Observed {
+  Series(std::string_view m, std::string_view t, std::string_view f, std::int64_t p)
+      : model(m), target(t), fairness(f), priority(priority_text(p)) {}
+  const std::string model, target, fairness, priority;
+  std::atomic<long> running{0};
+  static constexpr std::size_t kShards = 8;
+  struct alignas(64) Shard {
+    std::mutex mu;
+    std::unique_ptr<Observed> observed;  // made by its first request
+  };
+  std::array<Shard, kShards> shards;
+
+  // Under the RequestMetrics lock (render()).
+  void gather() {
+    Observed sum;
+    for (Shard& shard : shards) {
+      std::lock_guard lock(shard.mu);
+      if (shard.observed) sum.add(*shard.observed);
+    }
+    static_cast<Observed&>(*this) = std::move(sum);
+  }
+};
+
+RequestMetrics::RequestMetrics()
+    : id_(next_metrics_id.fetch_add(1, std::memory_order_relaxed)),
+      models_(1000),
+      fairness_(1000),
+      rewrite_models_(1000) {}
 RequestMetrics::~RequestMetrics() = default;
 
 void RequestMetrics::pin_models(const std::vector<std::string>& names) {
@@ -114,8 +173,24 @@ void RequestMetrics::pin_models(const std::vector<std::string>& names) {
 
 RequestMetrics::Series* RequestMetrics::series(std::string_view model, std::string_view target,
                                                std::string_view fairness, std::int64_t priority) {
-  std::lock_guard lock(mu_);
-  return series_locked(model, target, fairness, priority);
+  thread_local LastSeries last;
+  if (last.owner == id_ && last.priority == priority && last.model == model &&
+      last.target == target && last.fairness == fairness)
+    return last.series;
+  Series* found = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    found = series_locked(model, target, fairness, priority);
+  }
+  if (found->model == model && found->target == target && found->fairness == fairness) {
+    last.owner = id_;
+    last.model = model;
+    last.target = target;
+    last.fairness = fairness;
+    last.priority = priority;
+    last.series = found;
+  }
+  return found;
 }
 
 RequestMetrics::Series* RequestMetrics::series_locked(std::string_view model,
@@ -221,8 +296,15 @@ void RequestMetrics::finished(const RequestRecord& r) {
   const std::string_view code = upstream_error_code(r.status, from_model_server);
   // Not an inference request (a path that is not one, a models listing): none of upstream's.
   if (!r.series && r.model.empty() && r.request_bytes == 0) return;
-  std::lock_guard lock(mu_);
-  Series* s = r.series ? r.series : series_locked(r.model, r.target_model, r.flow, r.priority);
+  Series* series = r.series;
+  if (series == nullptr) {
+    std::lock_guard lock(mu_);
+    series = series_locked(r.model, r.target_model, r.flow, r.priority);
+  }
+  Series::Shard& shard = series->shards[this_thread_shard(Series::kShards)];
+  std::lock_guard lock(shard.mu);
+  if (!shard.observed) shard.observed = std::make_unique<Observed>();
+  Observed* s = shard.observed.get();
   ++s->requests;
   if (!code.empty()) ++s->errors[code];
   s->duration.observe(total);
@@ -262,6 +344,7 @@ void RequestMetrics::rewrote(std::string_view rewrite_name, std::string_view mod
 
 void RequestMetrics::render(metrics::PrometheusWriter& w) const {
   std::lock_guard lock(mu_);
+  for (Series* s : order_) s->gather();
   const auto all = [](const Series& s) {
     return LabelSet{{"model_name", s.model},
                     {"target_model_name", s.target},

@@ -8,7 +8,9 @@
 // fold into "other". The series themselves are capped too (kMaxSeries): past it, a request is
 // counted under "other" for every label but priority.
 //
-// Cost: one lock and one hash lookup when a request is resolved, one lock when it ends.
+// Cost: when a request is resolved, nothing when its thread's last request had the same labels,
+// else one lock and one hash lookup; when it ends, the lock of its worker's shard of the series
+// (no worker waits for another; a /metrics render sums the shards).
 //
 // Thread-safety: every method from any thread.
 #pragma once
@@ -103,6 +105,7 @@ class RequestMetrics {
   Series* series_locked(std::string_view model, std::string_view target, std::string_view fairness,
                         std::int64_t priority);
 
+  const std::uint64_t id_;  // tells instances apart in the threads' cache of their last series
   mutable std::mutex mu_;
   metrics::LabelCap models_;
   metrics::LabelCap fairness_;

@@ -1,10 +1,13 @@
 // The request families of /metrics (RequestMetrics): both upstream name sets, the label caps,
-// the running gauge and the histograms written over each version's own buckets.
+// the running gauge, the histograms written over each version's own buckets, and the series'
+// per-worker shards and each thread's last series.
 #include "gateway/lifecycle/request_metrics.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gateway/lifecycle/request_context.hpp"
 #include "metrics/label_cap.hpp"
@@ -188,6 +191,49 @@ TEST(RequestMetrics, ClientChosenModelsFoldIntoOtherPastTheCapButConfiguredOnesN
       sample_value(page, R"(llm_d_epp_request_total{model_name="other",target_model_name="t",)"),
       6);
   EXPECT_EQ(sample_value(page, R"(llm_d_epp_request_total{model_name="configured",)"), 1);
+}
+
+TEST(RequestMetrics, RequestsEndingOnSeveralThreadsAreAllCounted) {
+  RequestMetrics m;
+  constexpr int kThreads = 4;
+  constexpr int kRequests = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRequests; ++i) {
+        RequestRecord r = record("m", "m", "f", i % 10 == 0 ? 503 : 200);
+        r.series = m.series("m", "m", "f", 0);
+        m.finished(r);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const std::string page = page_of(m);
+  const std::string all = R"(model_name="m",target_model_name="m",fairness_id="f",priority="0")";
+  EXPECT_EQ(sample_value(page, "llm_d_epp_request_total{" + all + "}"), kThreads * kRequests);
+  EXPECT_EQ(sample_value(page, "llm_d_epp_request_duration_seconds_count{" + all + "}"),
+            kThreads * kRequests);
+  EXPECT_EQ(sample_value(page, "llm_d_epp_request_error_total{" + all +
+                                   R"(,error_code="ServiceUnavailable"})"),
+            kThreads * kRequests / 10);
+  // Rendering twice gives the same sums.
+  EXPECT_EQ(page_of(m), page);
+}
+
+TEST(RequestMetrics, AThreadsLastSeriesIsReusedOnlyWhileItNamesTheRequestsOwnLabels) {
+  RequestMetrics m;
+  for (int i = 0; i < 1000; ++i) m.series("client-" + std::to_string(i), "client-0", "f", 0);
+  // Past the cap: "late" is counted under "other", and a reload that pins it gives it its own
+  // series from then on (the thread must not keep answering with "other").
+  RequestMetrics::Series* folded = m.series("late", "client-0", "f", 0);
+  EXPECT_EQ(RequestMetrics::labels(*folded).model, "other");
+  m.pin_models({"late"});
+  RequestMetrics::Series* own = m.series("late", "client-0", "f", 0);
+  EXPECT_EQ(RequestMetrics::labels(*own).model, "late");
+  EXPECT_EQ(m.series("late", "client-0", "f", 0), own);
+  // Another RequestMetrics on the same thread has series of its own.
+  RequestMetrics other;
+  EXPECT_NE(other.series("late", "client-0", "f", 0), own);
 }
 
 TEST(RequestMetrics, RequestsThatAreNotInferenceAreLeftOut) {
