@@ -37,7 +37,6 @@ Changes& scratch() {
 struct Handed {
   std::vector<std::uint64_t> blocks;
   std::vector<std::pair<EndpointId, std::size_t>> records;
-  bool empty() const { return records.empty(); }
   void clear() {
     blocks.clear();
     records.clear();
