@@ -90,7 +90,7 @@ for line in open(path):
     try: values[parts[2]] = float(parts[0])
     except ValueError: values[parts[2]] = float("nan")
 per = lambda k: values.get(k, float("nan")) / n
-extra = " ".join(f"{k}={per(k):.0f}" for k in values if k not in ("task-clock", "raw_syscalls:sys_enter", "context-switches"))
+extra = " ".join(f"{k}={per(k):.3g}" for k in values if k not in ("task-clock", "raw_syscalls:sys_enter", "context-switches"))
 print(f"{series:5s} {proxy:9s} {n:9d} {(u1 - u0) * tick_us / n:8.2f} {(k1 - k0) * tick_us / n:8.2f} "
       f"{per('task-clock') * 1000:8.2f} {per('context-switches'):6.3f} {per('raw_syscalls:sys_enter'):9.2f} {extra}")
 PY

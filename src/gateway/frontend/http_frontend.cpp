@@ -88,11 +88,13 @@ struct HttpFrontend::Deadlines {
       : request_read(ex, limits.request_read_timeout),
         idle(ex, limits.idle_timeout),
         error_linger(ex, std::chrono::seconds(2)),
-        write(ex, limits.write_timeout) {}
+        write(ex, limits.write_timeout),
+        client_watch(ex, limits.client_watch_after) {}
   DeadlineQueue request_read;  // a request that has begun, headers and body
   DeadlineQueue idle;          // keep-alive wait for the next request
   DeadlineQueue error_linger;  // reading what a refused request still sends, before closing
   DeadlineQueue write;         // the client taking a write of the response
+  DeadlineQueue client_watch;  // a request's time before its client is watched
 };
 
 tcp::acceptor make_acceptor(const net::any_io_executor& ex, const std::string& address,
@@ -143,11 +145,18 @@ void HttpFrontend::drain() {
 void HttpFrontend::close_all() {
   drain();
   boost::system::error_code ec;
-  for (Session* s : sessions_) s->socket.close(ec);
+  for (Session* s : sessions_) {
+    s->socket.close(ec);
+    if (!s->handler_done && !s->client_gone) {  // the request running is cancelled
+      s->client_gone = true;
+      s->cancel_request.emit(net::cancellation_type::all);
+    }
+  }
   deadlines_->request_read.stop();
   deadlines_->idle.stop();
   deadlines_->error_linger.stop();
   deadlines_->write.stop();
+  deadlines_->client_watch.stop();
 }
 
 void HttpFrontend::set_busy(Session& s, bool busy) {
@@ -456,8 +465,31 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
   } guard{unregister};
 
   if (tls_ && !co_await handshake(session)) co_return;
+  // The requests run in a coroutine of their own, once per connection, so that a client found
+  // gone can cancel the one running (and with it the upstream request) through its slot.
   const net::any_io_executor executor = session.socket.get_executor();
-  net::steady_timer wake(executor);  // wakes this coroutine when the handler ends
+  co_await net::co_spawn(executor, serve_requests(session),
+                         net::bind_cancellation_slot(session.cancel_request.slot(), kUseTuple));
+  boost::system::error_code ignored;
+  if (session.tls && session.socket.is_open()) {
+    // close_notify, so that a client reading to the end of the connection (an HTTP/1.0 body)
+    // knows the end is real; the wait for the client's own is bounded.
+    deadlines_->error_linger.arm(session.deadline, session.socket);
+    co_await session.tls->async_shutdown(kUseTuple);
+    deadlines_->error_linger.disarm(session.deadline);
+  }
+  session.socket.shutdown(tcp::socket::shutdown_send, ignored);
+  session.socket.close(ignored);
+}
+
+net::awaitable<void> HttpFrontend::serve_requests(Session& session) {
+  net::steady_timer wake(session.socket.get_executor());  // wakes this loop when the watch ends
+  session.wake = &wake;
+  session.watch_start.frontend = this;
+  session.watch_start.session = &session;
+  session.watch_start.on_expiry = [](DeadlineQueue::Entry& e) {
+    start_watch(*static_cast<Session::WatchStart&>(e).session);
+  };
   bool first = true;
   while (!draining_) {
     http1::MessageHead head;
@@ -493,84 +525,93 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
     session.reset_for_next();
     request.peer = session.peer;
 
-    // The handler runs as a coroutine of its own while this one waits for the client socket to
-    // turn readable, without reading from it: pipelined bytes stay for the next request, and a
-    // body of any size leaves nothing to make room for. A reset or a socket error cancels the
-    // handler, and with it the upstream request. An end of file may be a half-close, legal
-    // after a request (the request goes on and the connection closes after its answer), or a
-    // close: the interim-response probe, or else the next write, tells them apart by the
-    // reset a closed socket answers with. The handler's end cancels the wait. (A parallel group
-    // `handler || watch` spawned two coroutines per request and cost more.)
-    bool handler_done = false;
-    bool waiting_for_handler = false;
-    net::cancellation_signal cancel_handler;
-    net::co_spawn(
-        executor, handler_(request, session),
-        net::bind_cancellation_slot(cancel_handler.slot(), [&](const std::exception_ptr&) {
-          handler_done = true;
-          boost::system::error_code ignored;
-          session.socket.cancel(ignored);  // ends the watch's wait
-          if (waiting_for_handler) wake.cancel();
-        }));
-    bool client_gone = false;
-    if (session.tls) {
-      client_gone = co_await watch_tls_client(session, handler_done);
-    } else {
-      // Plain connections are watched here, not in a coroutine of their own: no frame to
-      // allocate per request on the common path. The watch peeks at the socket (a read that
-      // takes no byte) instead of waiting for readability, which Asio re-arms with an
-      // epoll_ctl each time; the peek costs a receive that usually finds nothing, about as
-      // much (strace and per_request_cost.sh, docs/benchmarks.md), and needs no raw recv to
-      // tell bytes from an end of file.
-      while (!handler_done) {
-        ClientSignal signal = ClientSignal::kGone;
-        if (session.client_eof) {
-          // After an end of file only a reset is left to see: wait for an error, not for input.
-          co_await session.socket.async_wait(tcp::socket::wait_error, kUseTuple);
-        } else {
-          char probe = 0;
-          auto [ec, n] = co_await session.socket.async_receive(
-              net::buffer(&probe, 1), tcp::socket::message_peek, kUseTuple);
-          signal = !ec && n > 0            ? ClientSignal::kBytes
-                   : ec == net::error::eof ? ClientSignal::kEndOfFile
-                                           : ClientSignal::kGone;
-        }
-        if (handler_done) break;
-        if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
-        if (signal == ClientSignal::kEndOfFile) {
-          session.client_eof = true;
-          // Half-closed, or closed? Ask with an interim response while the answer has not
-          // begun (HTTP/1.1 only); else a closed client shows when the answer is written.
-          const bool may_probe = session.client_http11 && !session.wrote_any;
-          if (!may_probe || session.probe_with_interim_response()) continue;
-        }
-        client_gone = true;
-        break;
+    // The handler runs here, in this coroutine: no coroutine of its own to spawn per request.
+    // A request still running after the watch delay gets its client watched meanwhile (see
+    // watch_client); one that ends sooner, most of them, never waits in the reactor for it.
+    session.handler_done = false;
+    deadlines_->client_watch.arm(session.watch_start, session.socket);
+    try {
+      co_await handler_(request, session);
+    } catch (...) {
+      // Cancelled (the client is gone, or every connection closes), or a failure of its own:
+      // the request ends either way, and so does the connection (it did not finish).
+    }
+    session.handler_done = true;
+    deadlines_->client_watch.disarm(session.watch_start);
+    if (session.client_gone) {
+      // The cancellation was for the request: this loop still waits below.
+      co_await net::this_coro::reset_cancellation_state();
+    }
+    if (session.watching) {
+      boost::system::error_code ignored;
+      session.socket.cancel(ignored);  // ends the watch's wait
+      session.waiting_for_watch = true;
+      while (session.watching) {
+        wake.expires_at(net::steady_timer::time_point::max());
+        co_await wake.async_wait(kUseTuple);
       }
+      session.waiting_for_watch = false;
     }
-    if (client_gone) cancel_handler.emit(net::cancellation_type::all);
-    waiting_for_handler = true;
-    while (!handler_done) {
-      wake.expires_at(net::steady_timer::time_point::max());
-      co_await wake.async_wait(kUseTuple);
-    }
-    waiting_for_handler = false;
     set_busy(session, false);
     session.in.consume(session.request_bytes);
-    if (client_gone) break;  // the handler was cancelled
+    if (session.client_gone) break;  // the handler was cancelled
     // A body cut short cannot be reused; a client that half-closed sends nothing more.
     if (!session.finished || !session.keep_alive || session.client_eof) break;
   }
-  boost::system::error_code ignored;
-  if (session.tls && session.socket.is_open()) {
-    // close_notify, so that a client reading to the end of the connection (an HTTP/1.0 body)
-    // knows the end is real; the wait for the client's own is bounded.
-    deadlines_->error_linger.arm(session.deadline, session.socket);
-    co_await session.tls->async_shutdown(kUseTuple);
-    deadlines_->error_linger.disarm(session.deadline);
+  session.wake = nullptr;
+}
+
+void HttpFrontend::start_watch(Session& s) {
+  if (s.handler_done || s.watching) return;
+  s.watching = true;
+  HttpFrontend& frontend = *s.watch_start.frontend;
+  net::co_spawn(s.socket.get_executor(), frontend.watch_client(s),
+                [&s](const std::exception_ptr&, bool gone) {
+                  s.watching = false;
+                  if (gone && !s.client_gone) {
+                    s.client_gone = true;
+                    if (!s.handler_done) s.cancel_request.emit(net::cancellation_type::all);
+                  }
+                  if (s.waiting_for_watch) s.wake->cancel();
+                });
+}
+
+// The watch waits for the client socket to turn readable without reading from it: pipelined
+// bytes stay for the next request, and a body of any size leaves nothing to make room for. A
+// reset or a socket error means the client is gone. An end of file may be a half-close, legal
+// after a request (the request goes on and the connection closes after its answer), or a
+// close: the interim-response probe, or else the next write, tells them apart by the reset a
+// closed socket answers with. The handler's end cancels the wait.
+net::awaitable<bool> HttpFrontend::watch_client(Session& session) {
+  if (session.tls) co_return co_await watch_tls_client(session);
+  while (!session.handler_done) {
+    ClientSignal signal = ClientSignal::kGone;
+    if (session.client_eof) {
+      // After an end of file only a reset is left to see: wait for an error, not for input.
+      co_await session.socket.async_wait(tcp::socket::wait_error, kUseTuple);
+    } else {
+      // A peek (a read that takes no byte) rather than a wait for readability, which Asio
+      // re-arms with an epoll_ctl each time; it needs no raw recv to tell bytes from an end of
+      // file.
+      char probe = 0;
+      auto [ec, n] = co_await session.socket.async_receive(net::buffer(&probe, 1),
+                                                           tcp::socket::message_peek, kUseTuple);
+      signal = !ec && n > 0            ? ClientSignal::kBytes
+               : ec == net::error::eof ? ClientSignal::kEndOfFile
+                                       : ClientSignal::kGone;
+    }
+    if (session.handler_done) break;
+    if (signal == ClientSignal::kBytes) break;  // pipelined: left for the next request
+    if (signal == ClientSignal::kEndOfFile) {
+      session.client_eof = true;
+      // Half-closed, or closed? Ask with an interim response while the answer has not begun
+      // (HTTP/1.1 only); else a closed client shows when the answer is written.
+      const bool may_probe = session.client_http11 && !session.wrote_any;
+      if (!may_probe || session.probe_with_interim_response()) continue;
+    }
+    co_return true;
   }
-  session.socket.shutdown(tcp::socket::shutdown_send, ignored);
-  session.socket.close(ignored);
+  co_return false;
 }
 
 net::awaitable<bool> HttpFrontend::handshake(Session& s) {
@@ -588,16 +629,16 @@ net::awaitable<bool> HttpFrontend::handshake(Session& s) {
 // close_notify shows only once decrypted, so the watch reads them, into the input buffer after
 // the current request (the next request's bytes wait there). An end of stream is the client
 // leaving: HTTP clients do not half-close TLS connections.
-net::awaitable<bool> HttpFrontend::watch_tls_client(Session& s, const bool& handler_done) {
-  while (!handler_done) {
+net::awaitable<bool> HttpFrontend::watch_tls_client(Session& s) {
+  while (!s.handler_done) {
     const std::span<char> room = s.in.room();
     if (room.empty()) {  // a full buffer of pipelined bytes: only a reset is left to see
       co_await s.socket.async_wait(tcp::socket::wait_error, kUseTuple);
-      co_return !handler_done;
+      co_return !s.handler_done;
     }
     auto [ec, n] = co_await s.read_some(room);
     s.in.commit(n);
-    if (n > 0 || handler_done) break;
+    if (n > 0 || s.handler_done) break;
     co_return true;
   }
   co_return false;

@@ -40,6 +40,9 @@ struct FrontendLimits {
   // Longest wait for the client to take one write of the response: a client that stops
   // reading is cut off, and its upstream request cancelled.
   std::chrono::milliseconds write_timeout{30000};
+  // How long a request runs before the front end starts watching its client for a reset or a
+  // close (which cancels the request): a request that ends sooner costs no watch at all.
+  std::chrono::milliseconds client_watch_after{20};
 };
 
 class ConnectionBalancer;
@@ -83,11 +86,18 @@ class HttpFrontend {
 
  private:
   boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+  // The connection's requests, one after another, each handler awaited in place; a client
+  // found gone cancels this coroutine (the session's cancel_request).
+  boost::asio::awaitable<void> serve_requests(Session& s);
+  // Starts watching the client of a request that has run for the watch delay.
+  static void start_watch(Session& s);
+  // While the handler runs: waits for the client to go away or to send the next request's
+  // first bytes, until the handler ends. True when the client is gone.
+  boost::asio::awaitable<bool> watch_client(Session& s);
   // The TLS handshake of a new connection; false when it failed (the connection just closes).
   boost::asio::awaitable<bool> handshake(Session& s);
-  // While the handler runs on a TLS connection: waits for the client to go away or to send the
-  // next request's first bytes, until the handler ends. True when the client is gone.
-  boost::asio::awaitable<bool> watch_tls_client(Session& s, const bool& handler_done);
+  // watch_client() over TLS.
+  boost::asio::awaitable<bool> watch_tls_client(Session& s);
   // Waits until the connection limit lets one more in; false when draining.
   boost::asio::awaitable<bool> wait_for_connection_slot();
   boost::asio::awaitable<std::optional<RequestError>> read_request(Session& s, bool first,

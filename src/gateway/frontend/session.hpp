@@ -12,8 +12,10 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
@@ -73,6 +75,7 @@ struct HttpFrontend::Session final : ClientResponse {
   ~Session() override {
     DeadlineQueue::remove(deadline);
     DeadlineQueue::remove(write_deadline);
+    DeadlineQueue::remove(watch_start);
   }
 
   // Reads more of the request, with room for `total` unread bytes in all; false when the
@@ -174,6 +177,18 @@ struct HttpFrontend::Session final : ClientResponse {
   DeadlineQueue::Entry deadline;
   DeadlineQueue& write_deadlines;
   DeadlineQueue::Entry write_deadline;
+  // The client watch (http_frontend.cpp): started by `watch_start` once a request has run
+  // for the watch delay; a client found gone cancels the request through `cancel_request`.
+  struct WatchStart : DeadlineQueue::Entry {
+    HttpFrontend* frontend = nullptr;
+    Session* session = nullptr;
+  } watch_start;
+  boost::asio::cancellation_signal cancel_request;
+  boost::asio::steady_timer* wake = nullptr;  // wakes the requests' loop when the watch ends
+  bool handler_done = true;                   // no request's handler runs
+  bool watching = false;                      // the watch runs
+  bool waiting_for_watch = false;             // the requests' loop waits for it to end
+  bool client_gone = false;  // the client reset or closed: the request is cancelled
   bool timed_out = false;
   // When the current request must have arrived whole (set at its first byte).
   std::chrono::steady_clock::time_point request_deadline{};

@@ -5,7 +5,8 @@
 // disarming an entry is a clock read and two pointer swaps; the timer is reset only when it
 // fires (about once per timeout while the list is busy), not per wait, so a wait costs no
 // system call. An expired entry cancels its socket's pending operations and is marked, so the
-// waiter can tell a timeout from other failures.
+// waiter can tell a timeout from other failures; an entry with an expiry action of its own
+// (`on_expiry`) calls that instead.
 //
 // For the data path's .cpp files only (it includes Asio). Thread-safety: one queue and its
 // entries belong to one io_context thread.
@@ -27,6 +28,8 @@ class DeadlineQueue {
     std::chrono::steady_clock::time_point deadline{};
     boost::asio::ip::tcp::socket* socket = nullptr;
     DeadlineQueue* queue = nullptr;
+    // Set once by the entry's owner: what expiry does instead of cancelling the socket.
+    void (*on_expiry)(Entry&) = nullptr;
   };
 
   DeadlineQueue(const boost::asio::any_io_executor& ex, std::chrono::milliseconds timeout)
@@ -111,6 +114,10 @@ class DeadlineQueue {
       Entry& e = *head_;
       unlink(e);
       e.expired = true;
+      if (e.on_expiry) {
+        e.on_expiry(e);
+        continue;
+      }
       boost::system::error_code ignored;
       e.socket->cancel(ignored);
     }

@@ -174,6 +174,36 @@ TEST_F(FrontendOnLoopback, ClientLeavingAfterALargeBodyIsNoticed) {
   EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
 }
 
+TEST_F(FrontendOnLoopback, AClientIsWatchedOnlyOnceItsRequestHasRunForTheWatchDelay) {
+  FrontendLimits limits;
+  limits.client_watch_after = milliseconds(300);
+  start(working_handler(seen_, seconds(60)), limits);
+  std::chrono::steady_clock::time_point sent;
+  {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send(post("{}")));
+    sent = std::chrono::steady_clock::now();
+    ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+  }  // gone at once
+  ASSERT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+  // Noticed by the watch, which starts no sooner than the delay after the request began.
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, milliseconds(300));
+}
+
+TEST_F(FrontendOnLoopback, ClosingEveryConnectionCancelsARequestWhoseClientIsNotWatchedYet) {
+  FrontendLimits limits;
+  limits.client_watch_after = std::chrono::hours(1);
+  start(working_handler(seen_, seconds(60)), limits);
+  RawConnection c(port_);
+  ASSERT_TRUE(c.send(post("{}")));
+  ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+  net::post(io_, [this] { frontend_->close_all(); });
+  EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+  bool closed = false;
+  c.read_until_close(seconds(10), closed);
+  EXPECT_TRUE(closed);
+}
+
 TEST_F(FrontendOnLoopback, RequestTricklingInIsCutAtTheReadTimeoutWith408) {
   FrontendLimits limits;
   limits.request_read_timeout = milliseconds(400);
