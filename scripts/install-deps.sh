@@ -20,8 +20,9 @@ packages=(
   wrk hyperfine nginx-light haproxy clang-14 libclang-rt-14-dev
   # The repository's rules (scripts/lint.sh): formatting and lint, pinned to LLVM 14.
   clang-format-14 clang-tidy-14
-  # bench/ scripts: python3 for their reports, linux-perf for the profiles (PROFILE=1).
-  python3 linux-perf
+  # bench/ scripts: python3 for their reports, linux-perf for the profiles (PROFILE=1),
+  # valgrind for counting instructions per request.
+  python3 linux-perf valgrind
   curl procps
   # The /dashboard test drives a headless browser (tests/gateway/dashboard).
   chromium fonts-dejavu-core

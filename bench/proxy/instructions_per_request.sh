@@ -55,7 +55,7 @@ for series in "${SERIES[@]}"; do
     kill -KILL "$gw" 2>/dev/null || true; wait "$gw" 2>/dev/null || true
     dump=$(ls "$out".*[0-9] 2>/dev/null | head -1)
     total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-    printf "%-5s %-28s %9d %14.0f\n" "$series" "$build" "$n" "$(echo "$total / $n" | bc -l)"
+    printf "%-5s %-28s %9d %14.0f\n" "$series" "$build" "$n" "$(awk -v t="$total" -v n="$n" 'BEGIN {print t / n}')"
     if [ "$SHOW_TOP" -gt 0 ]; then
       callgrind_annotate --inclusive=no --threshold=100 "$dump" 2>/dev/null | grep -E "^ *[0-9,]+ \(" | grep -v "PROGRAM TOTALS\|(100.0%)\|(99\.[0-9]*%)" \
         | head -"$SHOW_TOP" | sed "s/^/    /" | cut -c1-150
