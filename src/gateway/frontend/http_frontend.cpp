@@ -583,7 +583,10 @@ void HttpFrontend::start_watch(Session& s) {
 // close: the interim-response probe, or else the next write, tells them apart by the reset a
 // closed socket answers with. The handler's end cancels the wait.
 net::awaitable<bool> HttpFrontend::watch_client(Session& session) {
-  if (session.tls) co_return co_await watch_tls_client(session);
+  if (session.tls) {
+    const bool gone = co_await watch_tls_client(session);  // (GCC 12: no `co_return co_await`)
+    co_return gone;
+  }
   while (!session.handler_done) {
     ClientSignal signal = ClientSignal::kGone;
     if (session.client_eof) {
