@@ -148,6 +148,7 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     // Upstream's word for a request the enqueue left in the queue.
     enqueued(request, "NotYetFinalized", enqueue_start);
   }
+  if (request.on_queued) request.on_queued(request.on_queued_context);
   // Leaves the queue (or gives back its dispatch) however the coroutine ends, even destroyed
   // while suspended: then its outcome is counted here.
   struct Ticket {

@@ -86,6 +86,10 @@ struct AdmitRequest {
   std::string_view fairness_id() const {
     return fairness_label.empty() ? std::string_view(flow) : fairness_label;
   }
+  // Called once if the request is queued, before it waits (the front end then watches the
+  // client, whose leaving cancels the wait).
+  void (*on_queued)(void* context) = nullptr;
+  void* on_queued_context = nullptr;
 };
 
 // Admitted, or refused with the error the client gets (429 with Retry-After when shed, 503 when

@@ -149,6 +149,7 @@ struct HttpFrontend::Session final : ClientResponse {
   boost::asio::awaitable<bool> finish() override;
   boost::asio::awaitable<bool> send_last(std::string_view data) override;
   bool started() const override { return head_sent; }
+  void watch_client() override { HttpFrontend::start_watch(*this); }
 
   // After the client's end of file, before any byte of the answer: an interim "100 Continue",
   // which an HTTP/1.1 client must accept before the final response. A client that only

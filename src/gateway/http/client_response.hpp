@@ -25,6 +25,10 @@ class ClientResponse {
   }
   // Whether any byte of the response has gone to the client (after which nothing is retried).
   virtual bool started() const = 0;
+  // The request is about to wait (queued by flow control): a front end that watches its
+  // clients only once a request has run a while starts now, so that a client leaving cancels
+  // the wait at once.
+  virtual void watch_client() {}
 };
 
 }  // namespace infergate::gateway

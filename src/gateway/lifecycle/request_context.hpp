@@ -19,6 +19,7 @@
 #include "config/config.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/error/request_error.hpp"
+#include "gateway/http/client_response.hpp"
 #include "gateway/http/http_types.hpp"
 #include "gateway/lifecycle/request_ids.hpp"
 #include "gateway/lifecycle/request_metrics.hpp"
@@ -126,6 +127,9 @@ struct RequestContext {
 
   // --- admit ---
   AdmissionTicket admission;
+  // Where the answer goes, when the front end writes it (not the ext_proc one): told when the
+  // request is queued (ClientResponse::watch_client).
+  ClientResponse* client = nullptr;
 
   // --- pick ---
   // Only endpoints on these hosts may be picked (an ext_proc subset hint); absent: any.

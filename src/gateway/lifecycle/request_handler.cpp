@@ -31,6 +31,7 @@ net::awaitable<void> RequestHandler::fail(RequestContext& ctx, ClientResponse& r
 net::awaitable<void> RequestHandler::handle(const ClientRequest& request,
                                             ClientResponse& response) {
   RequestContext ctx = phases_.begin(request);
+  ctx.client = &response;
   phases_.identify(ctx);
   std::optional<RequestError> error = phases_.authenticate(ctx);
   const bool models = !error && ctx.path == "/v1/models";

@@ -177,6 +177,29 @@ TEST(FlowController, SaturatedShedsSheddableAndStandardAndQueuesCritical) {
   EXPECT_EQ(h.flow->queued(), 0u);
 }
 
+TEST(FlowController, OnlyAQueuedRequestTellsItsFrontEndToWatchTheClient) {
+  Harness h(1);
+  int told = 0;
+  const auto request = [&](std::int64_t priority) {
+    AdmitRequest r{priority, "default-flow", 100};
+    r.on_queued = [](void* count) { ++*static_cast<int*>(count); };
+    r.on_queued_context = &told;
+    return r;
+  };
+  EXPECT_TRUE((*h.admit(request(1)))->admitted());  // at once: nothing to watch for
+  EXPECT_EQ(told, 0);
+  h.saturate();
+  EXPECT_EQ((*h.admit(request(0)))->refusal->status, 429);  // shed at once
+  EXPECT_EQ(told, 0);
+  auto queued = h.admit(request(1));
+  EXPECT_FALSE(*queued);
+  EXPECT_EQ(told, 1);
+  h.free_capacity();
+  ASSERT_TRUE(*queued);
+  EXPECT_TRUE((*queued)->admitted());
+  EXPECT_EQ(told, 1);
+}
+
 TEST(FlowController, SheddableIsShedAtALowerSaturationThanStandard) {
   Harness h(1);
   h.tp.set(0, {.waiting = 4.5});  // saturation 0.9

@@ -190,6 +190,24 @@ TEST_F(FrontendOnLoopback, AClientIsWatchedOnlyOnceItsRequestHasRunForTheWatchDe
   EXPECT_GE(std::chrono::steady_clock::now() - sent, milliseconds(300));
 }
 
+TEST_F(FrontendOnLoopback, AHandlerAboutToWaitHasItsClientWatchedAtOnce) {
+  FrontendLimits limits;
+  limits.client_watch_after = std::chrono::hours(1);
+  Handler working = working_handler(seen_, seconds(60));
+  start(
+      [working](const ClientRequest& req, ClientResponse& res) -> net::awaitable<void> {
+        res.watch_client();  // as a request that flow control queues
+        co_await working(req, res);
+      },
+      limits);
+  {
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send(post("{}")));
+    ASSERT_TRUE(until([&] { return seen_.started == 1; }, seconds(10)));
+  }
+  EXPECT_TRUE(until([&] { return seen_.cancelled == 1; }, seconds(10)));
+}
+
 TEST_F(FrontendOnLoopback, ClosingEveryConnectionCancelsARequestWhoseClientIsNotWatchedYet) {
   FrontendLimits limits;
   limits.client_watch_after = std::chrono::hours(1);

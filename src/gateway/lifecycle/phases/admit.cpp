@@ -25,6 +25,10 @@ boost::asio::awaitable<std::optional<RequestError>> RequestPhases::admit(Request
     request.target_model = labels.target;
     request.fairness_label = labels.fairness;
   }
+  if (ctx.client) {
+    request.on_queued = [](void* client) { static_cast<ClientResponse*>(client)->watch_client(); };
+    request.on_queued_context = ctx.client;
+  }
   flowcontrol::Admission admission = co_await flow->admit(request);
   ctx.record.queued = admission.waited;
   if (!admission.admitted()) co_return std::move(admission.refusal);
