@@ -148,7 +148,6 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
     // Upstream's word for a request the enqueue left in the queue.
     enqueued(request, "NotYetFinalized", enqueue_start);
   }
-  if (request.on_queued) request.on_queued(request.on_queued_context);
   // Leaves the queue (or gives back its dispatch) however the coroutine ends, even destroyed
   // while suspended: then its outcome is counted here.
   struct Ticket {
@@ -173,6 +172,7 @@ net::awaitable<Admission> FlowController::admit(AdmitRequest request) {
       w.state = WaitState::kGone;
     }
   } ticket{*this, *waiter, id, request, start};
+  if (request.on_queued) request.on_queued(request.on_queued_context);
   // Woken by dispatch (the timer cancelled), by the deadline, or by the client going away
   // (the request's coroutine cancelled).
   co_await waiter->timer.async_wait(net::as_tuple(net::use_awaitable));

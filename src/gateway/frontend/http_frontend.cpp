@@ -468,8 +468,21 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
   // The requests run in a coroutine of their own, once per connection, so that a client found
   // gone can cancel the one running (and with it the upstream request) through its slot.
   const net::any_io_executor executor = session.socket.get_executor();
+  net::steady_timer wake(executor);  // wakes this coroutine, or serve_requests, when the watch ends
+  session.wake = &wake;
   co_await net::co_spawn(executor, serve_requests(session),
                          net::bind_cancellation_slot(session.cancel_request.slot(), kUseTuple));
+  // serve_requests waits for the watch it started, unless it ended by an exception: the
+  // session must outlive the watch either way.
+  while (session.watching) {
+    boost::system::error_code ignored;
+    session.socket.cancel(ignored);
+    session.waiting_for_watch = true;
+    wake.expires_at(net::steady_timer::time_point::max());
+    co_await wake.async_wait(kUseTuple);
+  }
+  session.waiting_for_watch = false;
+  session.wake = nullptr;
   boost::system::error_code ignored;
   if (session.tls && session.socket.is_open()) {
     // close_notify, so that a client reading to the end of the connection (an HTTP/1.0 body)
@@ -483,8 +496,7 @@ net::awaitable<void> HttpFrontend::serve(tcp::socket socket) {
 }
 
 net::awaitable<void> HttpFrontend::serve_requests(Session& session) {
-  net::steady_timer wake(session.socket.get_executor());  // wakes this loop when the watch ends
-  session.wake = &wake;
+  net::steady_timer& wake = *session.wake;
   session.watch_start.frontend = this;
   session.watch_start.session = &session;
   session.watch_start.on_expiry = [](DeadlineQueue::Entry& e) {
@@ -558,7 +570,6 @@ net::awaitable<void> HttpFrontend::serve_requests(Session& session) {
     // A body cut short cannot be reused; a client that half-closed sends nothing more.
     if (!session.finished || !session.keep_alive || session.client_eof) break;
   }
-  session.wake = nullptr;
 }
 
 void HttpFrontend::start_watch(Session& s) {

@@ -70,7 +70,8 @@ class HttpFrontend {
   // current response.
   void drain();
   // Closes every connection now (a request still running is cancelled) and stops the timers,
-  // so every coroutine of this front end ends and its io_context runs out of work.
+  // so every coroutine of this front end ends and its io_context runs out of work. On the
+  // io_context's thread (post it there): the cancellation runs inline only there.
   void close_all();
   // Connections with a request begun (from its first byte to the end of its response). Any
   // thread may read it.

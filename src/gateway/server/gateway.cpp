@@ -187,7 +187,9 @@ void Gateway::stop_workers() {
 void Gateway::stop_control() {
   if (!control_) return;
   Control& c = *control_;
-  if (c.admin) c.admin->close_all();
+  // On the control loop's thread, as a front end's connections must be closed (cancelling a
+  // request runs there).
+  if (c.admin) net::post(c.io, [&c] { c.admin->close_all(); });
   boost::system::error_code ignored;
   c.signals.cancel(ignored);
   c.reload_debounce.cancel();
