@@ -19,11 +19,6 @@ DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-16}
 SHOW_TOP=${SHOW_TOP:-0}
 BUILD=${BUILDS[0]}
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 source bench/proxy/setup.sh
 
 wrk_requests() {  # $1: series, $2: seconds

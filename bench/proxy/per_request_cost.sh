@@ -22,11 +22,6 @@ WORKERS=${WORKERS:-1}
 SERIES=(${SERIES:-json sse})
 PROXIES=(${PROXIES:-nginx haproxy infergate})
 STRACE=${STRACE:-0}
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 source bench/proxy/setup.sh
 
 # The processes doing the proxy's work: nginx's workers, otherwise the process itself.

@@ -14,11 +14,6 @@ DURATION=${DURATION:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 SERIES=${SERIES:-json}
 US_PER_REQUEST=${US_PER_REQUEST:-0}
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 source bench/proxy/setup.sh
 
 backend_conf "$SERIES"

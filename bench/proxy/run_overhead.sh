@@ -25,11 +25,6 @@ WORKER_COUNTS=(${WORKERS:-1 2})
 SERIES=(${SERIES:-json sse})
 [ -x "$BUILD/bin/infergate" ] || { cmake -S . -B "$BUILD" -G Ninja >/dev/null; cmake --build "$BUILD" --target infergate; }
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
 source bench/proxy/setup.sh
 
 echo "# series workers proxy run requests_per_s p50_ms p99_ms non2xx"

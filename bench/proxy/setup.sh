@@ -1,8 +1,14 @@
 # Shared by the proxy benchmarks (sourced, not run): ports, the backend, nginx, HAProxy and
-# InferGate configurations, and starting/stopping a proxy. The caller sets `work` (a scratch
-# folder), `BUILD` (InferGate's build folder) and an array `pids`. INFERGATE_ARGS adds flags to
-# InferGate's command line (e.g. `--scheduling-profile round-robin` to take the picker's prompt
-# hashing out of the measurement).
+# InferGate configurations, and starting/stopping a proxy. It makes the scratch folder `work`
+# and the array `pids` (the processes killed at exit, with the folder); the caller sets `BUILD`
+# (InferGate's build folder). INFERGATE_ARGS adds flags to InferGate's command line (e.g.
+# `--scheduling-profile round-robin` to take the picker's prompt hashing out of the
+# measurement).
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
 BACKEND_PORT=18900 NGINX_PORT=18901 HAPROXY_PORT=18902 GATEWAY_PORT=18903 ADMIN_PORT=18904
 CORES=$(nproc)
 

@@ -18,10 +18,6 @@ WORKERS=${WORKERS:-2}
 SERIES=${SERIES:-json}
 PROXY=${PROXY:-infergate}
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 source bench/proxy/setup.sh
 
 backend_conf "$SERIES"
