@@ -8,17 +8,29 @@ std::shared_ptr<const PoolMetricsView> make_metrics_view(
     std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
     long in_flight) {
   auto v = std::make_shared<PoolMetricsView>();
-  v->loads.resize(samples.size());
-  for (std::size_t i = 0; i < samples.size(); ++i) {
+  const std::size_t n = samples.size();
+  v->loads.resize(n);
+  PoolMetricsView::Columns& c = v->columns;
+  c.waiting.assign(n, 0.0);
+  c.running.assign(n, 0.0);
+  c.kv_usage.assign(n, 0.0);
+  c.lora.assign(n, nullptr);
+  c.lora_room.assign(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
     EndpointLoad& load = v->loads[i];
     load.healthy = i >= healthy.size() || healthy[i] != 0;
+    v->all_healthy = v->all_healthy && load.healthy;
     const EndpointSample* sample = samples[i].get();
-    if (!sample) continue;
+    if (!sample) {
+      v->all_sampled = false;
+      continue;
+    }
     load.sampled = true;
     load.scraped_at = sample->scraped_at;
     load.waiting = sample->metrics.waiting;
     load.running = sample->metrics.running;
-    load.kv_usage = sample->metrics.kv_usage.value_or(0.0);
+    // The metrics are finite and non-negative (extract_metrics); a use above 1 is cut to full.
+    load.kv_usage = std::min(sample->metrics.kv_usage.value_or(0.0), 1.0);
     if (const auto& lora = sample->metrics.lora) {
       load.lora = &*lora;
       load.lora_room =
@@ -26,6 +38,12 @@ std::shared_ptr<const PoolMetricsView> make_metrics_view(
       v->adapters.insert(v->adapters.end(), lora->running.begin(), lora->running.end());
       v->adapters.insert(v->adapters.end(), lora->waiting.begin(), lora->waiting.end());
     }
+    v->oldest_scrape = std::min(v->oldest_scrape, load.scraped_at);
+    c.waiting[i] = load.waiting;
+    c.running[i] = load.running;
+    c.kv_usage[i] = load.kv_usage;
+    c.lora[i] = load.lora;
+    c.lora_room[i] = load.lora_room ? 1 : 0;
   }
   std::sort(v->adapters.begin(), v->adapters.end());
   v->adapters.erase(std::unique(v->adapters.begin(), v->adapters.end()), v->adapters.end());

@@ -100,7 +100,7 @@ struct Endpoint {
 struct EndpointLoad {
   double waiting = 0;                       // engine queue
   double running = 0;                       // engine batch
-  double kv_usage = 0;                      // 0..1; 0 when not reported
+  double kv_usage = 0;                      // 0..1 (more is cut to 1); 0 when not reported
   const metrics::LoraInfo* lora = nullptr;  // into the view's sample; null: no adapters reported
   bool lora_room = false;                   // adapters running and waiting < its max
   TimePoint scraped_at{};
@@ -113,6 +113,16 @@ struct PoolMetricsView {
   std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
   std::vector<char> healthy;                                   // scrape health
   std::vector<EndpointLoad> loads;                             // from `samples` and `healthy`
+  // The loads' signals as columns, for a decision to copy whole when every endpoint is healthy
+  // and freshly sampled (an endpoint never sampled has zeros and no adapters).
+  struct Columns {
+    std::vector<double> waiting, running, kv_usage;
+    std::vector<const metrics::LoraInfo*> lora;
+    std::vector<std::uint8_t> lora_room;
+  } columns;
+  bool all_healthy = true;
+  bool all_sampled = true;
+  TimePoint oldest_scrape = TimePoint::max();  // of the sampled endpoints
   long in_flight = 0;  // the gateway's in-flight requests on the pool when the view was built
   // Every adapter running or waiting on some endpoint, sorted: a request for any other model
   // fits an endpoint by its free adapter slots alone.

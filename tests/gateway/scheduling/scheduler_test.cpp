@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <random>
+#include <set>
 
 #include "config/config.hpp"
 #include "gateway/datastore/outlier_detector.hpp"
@@ -96,6 +98,48 @@ TEST(ProfileScheduler, UnhealthyAndEjectedEndpointsAreNotCandidates) {
       << picked.failure.message;
   tp.clock.advance(std::chrono::seconds(11));  // the ejection ends
   EXPECT_EQ(pick_slot(*s, tp), 1u);
+}
+
+// A pool whose every endpoint is healthy and freshly sampled has its candidates copied from the
+// view's columns; any exclusion builds them endpoint by endpoint. Both must decide alike.
+TEST(ProfileScheduler, CopiedAndBuiltCandidatesDecideAlike) {
+  TestPool tp(11);
+  auto s = named("default", {}, tp.prefix_index);
+  Endpoint outsider({"outsider", "127.0.0.1", 9999, 9999, "vllm", {}}, 999);
+  const Endpoint* nobody_in_the_pool[] = {&outsider};
+  std::mt19937_64 rng(3);
+  const std::string prompt = std::string(640, 'p');
+  std::vector<std::uint64_t> blocks;
+  prefix::hash_prompt_blocks("m", prompt, {}, blocks);
+  for (int trial = 0; trial < 40; ++trial) {
+    for (std::size_t i = 0; i < 11; ++i) {
+      tp.set(i, {.waiting = static_cast<double>(rng() % 4),
+                 .kv = static_cast<double>(rng() % 3) / 2,
+                 .running_adapters = {rng() % 2 ? "m" : "other"},
+                 .max_lora = 1 + static_cast<int>(rng() % 2)});
+      tp.pool.endpoints[i]->in_flight = static_cast<int>(rng() % 3);
+    }
+    if (trial % 4 == 0) tp.prefix_index->record(tp.pool.endpoints[rng() % 11]->id, blocks);
+    SchedulingRequest r{"m", prompt, 0};
+    Mt19937Random copied_random(static_cast<std::uint64_t>(trial));
+    Mt19937Random built_random(static_cast<std::uint64_t>(trial));
+    auto copied = s->begin(tp.pool, r, {copied_random, tp.clock})->pick({});
+    auto built = s->begin(tp.pool, r, {built_random, tp.clock})->pick(nobody_in_the_pool);
+    ASSERT_TRUE(copied.endpoint && built.endpoint);
+    EXPECT_EQ(copied.endpoint, built.endpoint) << "trial " << trial;
+  }
+}
+
+// With every view fresh, an ejected endpoint still leaves the candidates (the copy notices it).
+TEST(ProfileScheduler, AnEjectedEndpointAmongFreshOnesIsNotACandidate) {
+  TestPool tp(3);
+  for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
+  tp.pool.endpoints[1]->outlier.ejected_until_ns =
+      (tp.clock.now() + std::chrono::seconds(10)).count();
+  auto s = named("random");
+  std::set<std::size_t> picked;
+  for (int i = 0; i < 50; ++i) picked.insert(pick_slot(*s, tp));
+  EXPECT_EQ(picked, (std::set<std::size_t>{0, 2}));
 }
 
 TEST(ProfileScheduler, AFilterThatLeavesNoneAnswers429) {

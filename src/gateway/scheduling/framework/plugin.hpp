@@ -40,9 +40,12 @@ class Filter : public Plugin {
 class Scorer : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kScorer; }
-  // scores[i] for candidate i, meant in [0, 1] (clamped by the profile). Non-const candidates:
-  // a scorer may fill the prefix match (CycleState::match_prefix).
+  // Writes scores[i] for every candidate i, meant in [0, 1] (clamped by the profile). Non-const
+  // candidates: a scorer may fill the prefix match (CycleState::match_prefix).
   virtual void score(CycleState& state, Candidates& candidates, std::span<double> scores) = 0;
+  // Whether its scores are in [0, 1] by construction (never NaN; up to rounding), from
+  // candidates built from a metrics view: the profile then adds them without clamping.
+  virtual bool bounded() const { return false; }
 };
 
 class Picker : public Plugin {

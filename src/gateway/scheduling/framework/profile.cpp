@@ -58,10 +58,16 @@ inline double clamp_score(double v) {
   return v < 1.0 ? v : 1.0;
 }
 
-// totals[i] += weight x clamp(scores[i]).
-void add_weighted(std::span<const double> scores, double weight, std::span<double> totals) {
+// totals[i] += weight x clamp(scores[i]), or without the clamp when the scores are `bounded`
+// (the clamp's compares and selects cost more than the sum).
+void add_weighted(std::span<const double> scores, double weight, bool bounded,
+                  std::span<double> totals) {
   const double* __restrict in = scores.data();
   double* __restrict out = totals.data();
+  if (bounded) {
+    for (std::size_t i = 0; i < totals.size(); ++i) out[i] += weight * in[i];
+    return;
+  }
   for (std::size_t i = 0; i < totals.size(); ++i) out[i] += weight * clamp_score(in[i]);
 }
 
@@ -112,10 +118,9 @@ std::optional<std::size_t> SchedulingProfile::run(
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);
   for (std::size_t k = 0; k < scorers_.size(); ++k) {
     const auto& [s, weight] = scorers_[k];
-    std::fill(scores.begin(), scores.end(), 0.0);
     s.plugin->score(state, candidates, scores);
     timer.ended(s.latency);
-    add_weighted(scores, weight, totals);
+    add_weighted(scores, weight, s.plugin->bounded(), totals);
     if (explain_to) {
       for (std::size_t i = 0; i < n; ++i) shares[k * n + i] = weight * clamp_score(scores[i]);
     }

@@ -12,62 +12,119 @@ namespace {
 
 constexpr std::size_t kPrefetchAhead = 8;
 
-// The candidates' columns as raw pointers, so the loop that fills them keeps them in registers
-// (through the thread-local vectors, each store would reload them).
-struct Columns {
-  explicit Columns(Candidates& c)
-      : slot(c.slot.data()),
-        endpoint(c.endpoint.data()),
-        waiting(c.waiting.data()),
-        running(c.running.data()),
-        kv_usage(c.kv_usage.data()),
-        in_flight(c.in_flight.data()),
-        in_flight_tokens(c.in_flight_tokens.data()),
-        lora(c.lora.data()),
-        lora_room(c.lora_room.data()),
-        saturated(c.saturated.data()),
-        prefix_matched(c.prefix_matched.data()) {}
-  std::uint32_t* slot;
-  Endpoint** endpoint;
-  double* waiting;
-  double* running;
-  double* kv_usage;
-  double* in_flight;
-  double* in_flight_tokens;
-  const metrics::LoraInfo** lora;
-  std::uint8_t* lora_room;
-  std::uint8_t* saturated;
-  std::uint32_t* prefix_matched;
+// What building a decision's candidates counted besides them.
+struct Built {
+  std::size_t used = 0;
+  int unhealthy = 0;
+  int ejected = 0;
 };
 
-// Candidate `i` (every column written) from endpoint `ep`, at `slot` of the pool, and its load
-// in the view (null: none).
-inline void fill_candidate(const Columns& c, std::size_t i, std::size_t slot, Endpoint& ep,
-                           const EndpointLoad* load, TimePoint now, const SchedulerOptions& o) {
-  c.slot[i] = static_cast<std::uint32_t>(slot);
-  c.endpoint[i] = &ep;
-  c.in_flight[i] = ep.in_flight.load(std::memory_order_relaxed);
-  c.in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
-  c.prefix_matched[i] = 0;
-  const bool sampled = load && load->sampled;
-  const bool saturated = o.scraping && (!sampled || now - load->scraped_at > o.metrics_staleness);
-  if (sampled && !saturated) {
-    c.saturated[i] = 0;
-    c.waiting[i] = load->waiting;
-    c.running[i] = load->running;
-    c.kv_usage[i] = load->kv_usage;
-    c.lora[i] = load->lora;
-    c.lora_room[i] = load->lora_room;
-    return;
+// Fills `c` with the usable endpoints of `endpoints` (availability(), those not in `exclude`),
+// with their loads and health from `view` (null: none). Every column pointer, bound and option is
+// a local: the byte columns' stores may alias anything, and through members each store would
+// make the compiler load them again.
+Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>> endpoints,
+                       const PoolMetricsView* view, std::span<const Endpoint* const> exclude,
+                       TimePoint now, const SchedulerOptions& options) {
+  std::uint32_t* const slot = c.slot.data();
+  Endpoint** const endpoint = c.endpoint.data();
+  double* const waiting = c.waiting.data();
+  double* const running = c.running.data();
+  double* const kv_usage = c.kv_usage.data();
+  double* const in_flight = c.in_flight.data();
+  double* const in_flight_tokens = c.in_flight_tokens.data();
+  const metrics::LoraInfo** const lora = c.lora.data();
+  std::uint8_t* const lora_room = c.lora_room.data();
+  std::uint8_t* const saturated = c.saturated.data();
+  std::uint32_t* const prefix_matched = c.prefix_matched.data();
+  const bool scraping = options.scraping;
+  const TimePoint stale_before = now - options.metrics_staleness;
+  const std::size_t n = endpoints.size();
+  const std::size_t covered = view ? std::min(n, view->loads.size()) : 0;
+  const EndpointLoad* const health = view ? view->loads.data() : nullptr;
+  const EndpointLoad* const loads = covered == n ? health : nullptr;  // a view for every one
+  Built b;
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    // The endpoints are separate objects: fetch a few ahead.
+    if (i + kPrefetchAhead < n) __builtin_prefetch(endpoints[i + kPrefetchAhead].get());
+    Endpoint& ep = *endpoints[i];
+    if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), &ep) != exclude.end())
+      continue;
+    if (i < covered && !health[i].healthy) {
+      ++b.unhealthy;
+      continue;
+    }
+    if (ejected(ep, now)) {
+      ++b.ejected;
+      continue;
+    }
+    const std::size_t k = used++;
+    slot[k] = static_cast<std::uint32_t>(i);
+    endpoint[k] = &ep;
+    in_flight[k] = ep.in_flight.load(std::memory_order_relaxed);
+    in_flight_tokens[k] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
+    prefix_matched[k] = 0;
+    const EndpointLoad* load = loads ? &loads[i] : nullptr;
+    const bool sampled = load && load->sampled;
+    const bool stale = scraping && (!sampled || load->scraped_at < stale_before);
+    if (sampled && !stale) {
+      waiting[k] = load->waiting;
+      running[k] = load->running;
+      kv_usage[k] = load->kv_usage;
+      lora[k] = load->lora;
+      lora_room[k] = load->lora_room;
+      saturated[k] = 0;
+      continue;
+    }
+    // Saturated: stale or never scraped while scraping is on. Otherwise nothing is known and
+    // nothing expected: an idle endpoint.
+    waiting[k] = stale ? kSaturatedQueue : 0.0;
+    running[k] = 0.0;
+    kv_usage[k] = stale ? 1.0 : 0.0;
+    lora[k] = nullptr;
+    lora_room[k] = 0;
+    saturated[k] = stale ? 1 : 0;
   }
-  // Saturated: stale or never scraped while scraping is on. Otherwise nothing is known and
-  // nothing expected: an idle endpoint.
-  c.saturated[i] = saturated ? 1 : 0;
-  c.waiting[i] = saturated ? kSaturatedQueue : 0.0;
-  c.running[i] = 0.0;
-  c.kv_usage[i] = saturated ? 1.0 : 0.0;
-  c.lora[i] = nullptr;
-  c.lora_room[i] = 0;
+  b.used = used;
+  return b;
+}
+
+// The common case, built faster: nothing excluded, and the view covers every endpoint, healthy
+// and freshly sampled (or no metrics expected), so its columns are copied whole and only the
+// live counters are read per endpoint. False, with `c` to be built again, when that does not
+// hold or an endpoint turns out ejected.
+bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>> endpoints,
+                           const PoolMetricsView* view, TimePoint now,
+                           const SchedulerOptions& options) {
+  const std::size_t n = endpoints.size();
+  if (!view || view->loads.size() != n || !view->all_healthy) return false;
+  if (options.scraping &&
+      (!view->all_sampled || view->oldest_scrape < now - options.metrics_staleness))
+    return false;
+  const PoolMetricsView::Columns& from = view->columns;
+  std::copy_n(from.waiting.data(), n, c.waiting.data());
+  std::copy_n(from.running.data(), n, c.running.data());
+  std::copy_n(from.kv_usage.data(), n, c.kv_usage.data());
+  std::copy_n(from.lora.data(), n, c.lora.data());
+  std::copy_n(from.lora_room.data(), n, c.lora_room.data());
+  std::fill_n(c.saturated.data(), n, std::uint8_t{0});
+  std::fill_n(c.prefix_matched.data(), n, 0u);
+  std::uint32_t* const slot = c.slot.data();
+  Endpoint** const endpoint = c.endpoint.data();
+  double* const in_flight = c.in_flight.data();
+  double* const in_flight_tokens = c.in_flight_tokens.data();
+  bool any_ejected = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) __builtin_prefetch(endpoints[i + kPrefetchAhead].get());
+    Endpoint& ep = *endpoints[i];
+    slot[i] = static_cast<std::uint32_t>(i);
+    endpoint[i] = &ep;
+    in_flight[i] = ep.in_flight.load(std::memory_order_relaxed);
+    in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
+    any_ejected |= ejected(ep, now);
+  }
+  return !any_ejected;
 }
 
 class ProfileSession final : public SchedulingSession {
@@ -132,28 +189,12 @@ class ProfileSession final : public SchedulingSession {
     // A decision runs to its end on its thread: its scratch is the thread's, kept warm.
     thread_local Candidates candidates;
     candidates.resize(n);  // every column of a candidate is written below
-    const Columns columns(candidates);
-    const bool have_loads = view && view->loads.size() >= n;
-    std::size_t used = 0;
-    int unhealthy = 0, ejected = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      // The endpoints are separate objects: fetch a few ahead.
-      if (i + kPrefetchAhead < n) __builtin_prefetch(pool_.endpoints[i + kPrefetchAhead].get());
-      Endpoint& ep = *pool_.endpoints[i];
-      if (!exclude.empty() && std::find(exclude.begin(), exclude.end(), &ep) != exclude.end())
-        continue;
-      switch (availability(view.get(), i, ep, now)) {
-        case Availability::kScrapeFailing:
-          ++unhealthy;
-          continue;
-        case Availability::kEjected:
-          ++ejected;
-          continue;
-        case Availability::kUsable:
-          break;
-      }
-      fill_candidate(columns, used++, i, ep, have_loads ? &view->loads[i] : nullptr, now, options_);
+    Built built{n, 0, 0};
+    if (!exclude.empty() ||
+        !copy_fresh_candidates(candidates, pool_.endpoints, view.get(), now, options_)) {
+      built = build_candidates(candidates, pool_.endpoints, view.get(), exclude, now, options_);
     }
+    const auto [used, unhealthy, ejected] = built;
     candidates.truncate(used);
     if (candidates.empty()) {
       if (n == 0) return {nullptr, {503, "the pool has no endpoints"}};

@@ -335,16 +335,26 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
   }
   std::uint64_t alive[BlockTable::kMaxWords];
   std::fill_n(alive, words, std::uint64_t{0});
+  // The bits of one word gather in a register while the candidates' slots stay in it (slots
+  // follow the pool's order as endpoints joined): an or into memory per candidate would wait on
+  // the previous one's store.
+  std::size_t word = words;  // none yet
+  std::uint64_t bits = 0;
   bool any = false;
   for (std::size_t c = 0; c < candidates.size(); ++c) {
     const std::uint32_t slot = map.slot_of(candidates[c]);
     slots[c] = slot;
-    if (slot / 64 < words) {  // false for kNoSlot too
-      alive[slot / 64] |= std::uint64_t{1} << (slot % 64);
-      any = true;
+    if (slot / 64 >= words) continue;  // kNoSlot too
+    if (slot / 64 != word) {
+      if (word < words) alive[word] |= bits;
+      word = slot / 64;
+      bits = 0;
     }
+    bits |= std::uint64_t{1} << (slot % 64);
+    any = true;
   }
   if (!any) return;
+  alive[word] |= bits;
 
   std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
   table_.leading_runs(blocks, words, alive, depth);

@@ -9,16 +9,25 @@ namespace {
 class MaxScorePicker final : public Picker {
  public:
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
-    std::size_t best = 0, ties = 1;
-    for (std::size_t i = 1; i < c.size(); ++i) {
-      if (totals[i] > totals[best]) {
-        best = i;
-        ties = 1;
-      } else if (totals[i] == totals[best] && state.random.below(++ties) == 0) {
-        best = i;  // reservoir sampling: each tied candidate kept with probability 1/ties
-      }
+    const std::size_t n = c.size();
+    const double* __restrict t = totals.data();
+    // The highest total, from four running maxima (one would wait on its last compare each
+    // step); then the candidates that reach it, one drawn among them when there are several.
+    double top[4] = {t[0], t[0], t[0], t[0]};
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      for (std::size_t k = 0; k < 4; ++k) top[k] = t[i + k] > top[k] ? t[i + k] : top[k];
     }
-    return best;
+    for (; i < n; ++i) top[0] = t[i] > top[0] ? t[i] : top[0];
+    for (std::size_t k = 1; k < 4; ++k) top[0] = top[k] > top[0] ? top[k] : top[0];
+    const double best = top[0];
+    std::size_t ties = 0;
+    for (std::size_t j = 0; j < n; ++j) ties += t[j] == best ? 1 : 0;
+    std::size_t skip = ties > 1 ? state.random.below(ties) : 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      if (t[j] == best && skip-- == 0) return j;
+    }
+    return 0;  // not reached: some total is the highest
   }
 };
 

@@ -6,6 +6,7 @@ namespace {
 
 class KvCacheUtilizationScorer final : public Scorer {
  public:
+  bool bounded() const override { return true; }
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     const double* __restrict kv = c.kv_usage.data();
     double* __restrict o = out.data();

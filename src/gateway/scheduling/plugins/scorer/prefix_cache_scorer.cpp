@@ -10,12 +10,12 @@ namespace {
 
 class PrefixCacheScorer final : public Scorer {
  public:
+  bool bounded() const override { return true; }
   explicit PrefixCacheScorer(PromptBlockOptions options) : options_(options) {}
   const PromptBlockOptions* prefix_options() const override { return &options_; }
   void score(CycleState& state, Candidates& c, std::span<double> out) override {
     const std::size_t total = state.match_prefix(c, options_);
-    if (total == 0) return;  // `out` comes zeroed
-    const double per_block = 1.0 / static_cast<double>(total);
+    const double per_block = total == 0 ? 0.0 : 1.0 / static_cast<double>(total);
     for (std::size_t i = 0; i < c.size(); ++i)
       out[i] = static_cast<double>(c.prefix_matched[i]) * per_block;
   }

@@ -7,6 +7,7 @@ namespace {
 
 class QueueScorer final : public Scorer {
  public:
+  bool bounded() const override { return true; }
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     score_lower_is_better(c.waiting, out);
   }

@@ -22,5 +22,18 @@ TEST(Pickers, MaxScorePicksTheBestAndBreaksTiesUniformly) {
     EXPECT_NEAR(c[static_cast<std::size_t>(i)] / double(n), 1.0 / 3, 0.01);
 }
 
+// The best in each lane of the picker's unrolled maximum, and in its tail.
+TEST(Pickers, MaxScoreFindsTheBestAnywhere) {
+  TestPool tp(7);
+  auto picker = make_plugin<Picker>("max-score-picker");
+  for (std::size_t best = 0; best < 7; ++best) {
+    std::vector<double> totals(7, 0.4);
+    totals[best] = 0.6;
+    std::vector<int> expected(7, 0);
+    expected[best] = 10;
+    EXPECT_EQ(pick_counts(*picker, tp, totals, 10), expected) << best;
+  }
+}
+
 }  // namespace
 }  // namespace infergate::gateway::scheduling
