@@ -7,7 +7,9 @@ namespace infergate::gateway {
 std::shared_ptr<const PoolMetricsView> make_metrics_view(
     std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
     long in_flight) {
+  static std::atomic<std::uint64_t> views_made{0};
   auto v = std::make_shared<PoolMetricsView>();
+  v->serial = views_made.fetch_add(1, std::memory_order_relaxed) + 1;
   const std::size_t n = samples.size();
   v->loads.resize(n);
   PoolMetricsView::Columns& c = v->columns;

@@ -110,6 +110,8 @@ struct EndpointLoad {
 
 // The pool's endpoints as the last scrapes saw them, parallel to PoolState::endpoints.
 struct PoolMetricsView {
+  // Unique to this view in the process (a cache of what is computed from a view keys on it).
+  std::uint64_t serial = 0;
   std::vector<std::shared_ptr<const EndpointSample>> samples;  // null: never scraped
   std::vector<char> healthy;                                   // scrape health
   std::vector<EndpointLoad> loads;                             // from `samples` and `healthy`

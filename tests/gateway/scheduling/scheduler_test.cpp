@@ -12,6 +12,7 @@
 #include "gateway/scheduling/framework/build.hpp"
 #include "gateway/scheduling/framework/named_profiles.hpp"
 #include "gateway/scraper/scrape_result.hpp"
+#include "plugins/plugin_fixture.hpp"
 #include "pool_fixture.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -123,10 +124,14 @@ TEST(ProfileScheduler, CopiedAndBuiltCandidatesDecideAlike) {
     SchedulingRequest r{"m", prompt, 0};
     Mt19937Random copied_random(static_cast<std::uint64_t>(trial));
     Mt19937Random built_random(static_cast<std::uint64_t>(trial));
+    Mt19937Random again_random(static_cast<std::uint64_t>(trial));
+    // The first copied decision asks every scorer; the second reuses the view's kept scores.
     auto copied = s->begin(tp.pool, r, {copied_random, tp.clock})->pick({});
+    auto again = s->begin(tp.pool, r, {again_random, tp.clock})->pick({});
     auto built = s->begin(tp.pool, r, {built_random, tp.clock})->pick(nobody_in_the_pool);
-    ASSERT_TRUE(copied.endpoint && built.endpoint);
+    ASSERT_TRUE(copied.endpoint && again.endpoint && built.endpoint);
     EXPECT_EQ(copied.endpoint, built.endpoint) << "trial " << trial;
+    EXPECT_EQ(again.endpoint, built.endpoint) << "trial " << trial;
   }
 }
 
@@ -140,6 +145,56 @@ TEST(ProfileScheduler, AnEjectedEndpointAmongFreshOnesIsNotACandidate) {
   std::set<std::size_t> picked;
   for (int i = 0; i < 50; ++i) picked.insert(pick_slot(*s, tp));
   EXPECT_EQ(picked, (std::set<std::size_t>{0, 2}));
+}
+
+// A scorer that counts its calls, depending on what it is told to.
+class CountingScorer final : public Scorer {
+ public:
+  explicit CountingScorer(ScoreDepends depends) : depends_(depends) {}
+  ScoreDepends depends_on() const override { return depends_; }
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
+    ++calls;
+    for (std::size_t i = 0; i < c.size(); ++i) out[i] = 1.0 - c.kv_usage[i];
+  }
+  int calls = 0;
+
+ private:
+  ScoreDepends depends_;
+};
+
+TEST(ProfileScheduler, ScoresThatFollowFromTheMetricsAreAskedOncePerView) {
+  auto metrics = std::make_shared<CountingScorer>(ScoreDepends::kMetrics);
+  auto with_model = std::make_shared<CountingScorer>(ScoreDepends::kMetricsAndModel);
+  auto decision = std::make_shared<CountingScorer>(ScoreDepends::kDecision);
+  auto profile = std::make_shared<SchedulingProfile>("counting");
+  for (const auto& s : {metrics, with_model, decision}) {
+    s->type = s->name = "counting";
+    profile->add_scorer(s, 1.0);
+  }
+  profile->set_picker(testing::make_plugin<Picker>("max-score-picker"));
+  ProfileScheduler s(profile, {});
+  TestPool tp(3);
+  tp.set(0, {.kv = 0.5});
+  tp.set(1, {.kv = 0.1});
+  tp.set(2, {.kv = 0.9});
+  const auto calls = [&] {
+    return std::vector<int>{metrics->calls, with_model->calls, decision->calls};
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(pick_slot(s, tp), 1u);
+  EXPECT_EQ(calls(), (std::vector<int>{1, 1, 3}));
+  // Kept per view and, as one scorer reads it, per target model.
+  pick_slot(s, tp, "", "other-model");
+  EXPECT_EQ(calls(), (std::vector<int>{2, 2, 4}));
+  EXPECT_EQ(pick_slot(s, tp), 1u);
+  EXPECT_EQ(calls(), (std::vector<int>{2, 2, 5}));
+  tp.set(2, {.kv = 0.0});  // a new view
+  EXPECT_EQ(pick_slot(s, tp), 2u);
+  EXPECT_EQ(calls(), (std::vector<int>{3, 3, 6}));
+  // Candidates that are not the whole view (an exclusion) ask every scorer.
+  SchedulingRequest r{"m", "", 0};
+  const Endpoint* tried[] = {tp.pool.endpoints[2].get()};
+  EXPECT_EQ(s.begin(tp.pool, r, {tp.random, tp.clock})->pick(tried).endpoint, tp.pool.endpoints[1]);
+  EXPECT_EQ(calls(), (std::vector<int>{4, 4, 7}));
 }
 
 TEST(ProfileScheduler, AFilterThatLeavesNoneAnswers429) {

@@ -47,6 +47,7 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
 }
 
 void Candidates::reset(std::size_t n) {
+  whole_view = nullptr;
   slot.assign(n, 0);
   endpoint.assign(n, nullptr);
   waiting.assign(n, 0.0);
@@ -61,10 +62,14 @@ void Candidates::reset(std::size_t n) {
 }
 
 void Candidates::truncate(std::size_t n) {
-  if (n < size()) resize(n);
+  if (n < size()) {
+    whole_view = nullptr;
+    resize(n);
+  }
 }
 
 void Candidates::resize(std::size_t n) {
+  whole_view = nullptr;
   slot.resize(n);
   endpoint.resize(n);
   waiting.resize(n);
@@ -91,6 +96,7 @@ void keep_marked(std::vector<T>& column, std::span<const std::uint8_t> keep) {
 }  // namespace
 
 void Candidates::retain(std::span<const std::uint8_t> keep) {
+  whole_view = nullptr;
   keep_marked(slot, keep);
   keep_marked(endpoint, keep);
   keep_marked(waiting, keep);

@@ -45,6 +45,10 @@ struct Candidates {
   std::vector<std::uint8_t> lora_room;         // adapters running and waiting < its max
   std::vector<std::uint8_t> saturated;         // stale or never scraped while scraping is on
   std::vector<std::uint32_t> prefix_matched;   // leading prompt blocks cached here (after match)
+  // Set when the candidates are every endpoint of this view, in order, with its columns as they
+  // are (none stale or ejected, none filtered out); null otherwise. Any change of the set
+  // (retain, truncate, reset) clears it.
+  const PoolMetricsView* whole_view = nullptr;
 
   std::size_t size() const { return slot.size(); }
   bool empty() const { return slot.empty(); }

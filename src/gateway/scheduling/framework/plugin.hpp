@@ -37,9 +37,20 @@ class Filter : public Plugin {
   virtual void filter(CycleState& state, Candidates& candidates) = 0;
 };
 
+// What a scorer's scores depend on. Scores that follow from the candidates' metrics alone
+// (their view columns: waiting, running, kv_usage, lora, lora_room, saturated), and maybe the
+// request's target model, are the same for every decision over the same metrics view and
+// candidates: the profile keeps them per view instead of asking again (SchedulingProfile::run).
+enum class ScoreDepends {
+  kMetrics,          // the candidates' view columns
+  kMetricsAndModel,  // those and the request's target model
+  kDecision,         // anything else too: live counters, the prompt, the plugin's own state
+};
+
 class Scorer : public Plugin {
  public:
   ExtensionPoint point() const final { return ExtensionPoint::kScorer; }
+  virtual ScoreDepends depends_on() const { return ScoreDepends::kDecision; }
   // Writes scores[i] for every candidate i, meant in [0, 1] (clamped by the profile). Non-const
   // candidates: a scorer may fill the prefix match (CycleState::match_prefix).
   virtual void score(CycleState& state, Candidates& candidates, std::span<double> scores) = 0;

@@ -1,6 +1,8 @@
 #include "gateway/scheduling/framework/profile.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 
 namespace infergate::gateway::scheduling {
@@ -73,6 +75,62 @@ void add_weighted(std::span<const double> scores, double weight, bool bounded,
 
 }  // namespace
 
+// The weighted scores of one profile's kept scorers over one view (and model): the leading kept
+// scorers' (those before any other) summed as run() sums them, and each later one's apart.
+struct SchedulingProfile::ViewScores {
+  std::uint64_t profile = 0;  // 0: unused
+  std::uint64_t view = 0;
+  std::string model;
+  std::vector<double> leading;
+  std::vector<std::vector<double>> parts;  // by scorer; empty for those not kept
+};
+
+namespace {
+
+// A thread's kept view scores: a few, for the pools and profiles it decides for in turn.
+constexpr std::size_t kKeptViews = 4;
+
+}  // namespace
+
+SchedulingProfile::SchedulingProfile(std::string name)
+    : name_(std::move(name)), serial_([] {
+        static std::atomic<std::uint64_t> made{0};
+        return made.fetch_add(1, std::memory_order_relaxed) + 1;
+      }()) {}
+
+template <typename Timer>
+const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& state,
+                                                                    Candidates& candidates,
+                                                                    std::span<double> scratch,
+                                                                    Timer& timer) const {
+  thread_local std::array<ViewScores, kKeptViews> kept;
+  thread_local std::size_t next_replaced = 0;
+  const std::uint64_t view = candidates.whole_view->serial;
+  static const std::string kAnyModel;
+  const std::string& model = keyed_by_model_ ? state.request.target_model : kAnyModel;
+  for (const ViewScores& e : kept) {
+    if (e.profile == serial_ && e.view == view && e.model == model) return e;
+  }
+  ViewScores& e = kept[next_replaced++ % kKeptViews];
+  e.profile = serial_;
+  e.view = view;
+  e.model = model;
+  const std::size_t n = candidates.size();
+  e.leading.assign(n, 0.0);
+  e.parts.resize(scorers_.size());
+  for (std::size_t k = 0; k < scorers_.size(); ++k) {
+    const auto& [s, weight] = scorers_[k];
+    e.parts[k].clear();
+    if (s.plugin->depends_on() == ScoreDepends::kDecision) continue;
+    s.plugin->score(state, candidates, scratch);
+    timer.ended(s.latency);
+    std::vector<double>& into = k < leading_kept_ ? e.leading : e.parts[k];
+    if (k >= leading_kept_) into.assign(n, 0.0);
+    add_weighted(scratch, weight, s.plugin->bounded(), into);
+  }
+  return e;
+}
+
 void SchedulingProfile::note_prefix(const Plugin& plugin) {
   if (const PromptBlockOptions* o = plugin.prefix_options(); o && !prefix_) {
     prefix_ = *o;
@@ -89,6 +147,12 @@ void SchedulingProfile::add_filter(std::shared_ptr<Filter> filter) {
 void SchedulingProfile::add_scorer(std::shared_ptr<Scorer> scorer, double weight) {
   note_prefix(*scorer);
   LatencyHistogram* l = latency_of(*scorer);
+  const ScoreDepends depends = scorer->depends_on();
+  if (depends != ScoreDepends::kDecision) {
+    keeps_view_scores_ = true;
+    keyed_by_model_ = keyed_by_model_ || depends == ScoreDepends::kMetricsAndModel;
+    if (leading_kept_ == scorers_.size()) ++leading_kept_;
+  }
   scorers_.push_back({{std::move(scorer), l}, weight});
 }
 
@@ -113,11 +177,25 @@ std::optional<std::size_t> SchedulingProfile::run(
   }
   const std::size_t n = candidates.size();
   thread_local std::vector<double> totals, scores, shares;
-  totals.assign(n, 0.0);
   scores.resize(n);
+  // An explained decision asks every scorer (it shows each one's share).
+  const ViewScores* kept = keeps_view_scores_ && candidates.whole_view && !explain_to
+                               ? &view_scores(state, candidates, scores, timer)
+                               : nullptr;
+  std::size_t first = 0;
+  if (kept) {
+    totals.assign(kept->leading.begin(), kept->leading.end());
+    first = leading_kept_;
+  } else {
+    totals.assign(n, 0.0);
+  }
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);
-  for (std::size_t k = 0; k < scorers_.size(); ++k) {
+  for (std::size_t k = first; k < scorers_.size(); ++k) {
     const auto& [s, weight] = scorers_[k];
+    if (kept && !kept->parts[k].empty()) {
+      add_weighted(kept->parts[k], 1.0, true, totals);
+      continue;
+    }
     s.plugin->score(state, candidates, scores);
     timer.ended(s.latency);
     add_weighted(scores, weight, s.plugin->bounded(), totals);

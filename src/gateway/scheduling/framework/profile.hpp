@@ -1,8 +1,18 @@
-// A scheduling profile: filters in order, then weighted scorers (each score clamped to [0, 1];
-// total = sum of weight x score), then one picker. Built from an EndpointPickerConfig profile
-// (or a ready-made one, see named_profiles.hpp); every plugin call is timed.
+// A scheduling profile: filters in order, then weighted scorers (each score clamped to [0, 1]
+// unless the scorer's are bounded; total = sum of weight x score), then one picker. Built from an
+// EndpointPickerConfig profile (or a ready-made one, see named_profiles.hpp); every plugin call is
+// timed.
 //
-// Thread-safety: immutable after construction; run() from any thread.
+// Scores kept per view. When the candidates are a whole metrics view (Candidates::whole_view),
+// the scorers whose scores follow from the metrics (ScoreDepends) are asked once per view (and
+// target model, when one of them reads it) on each thread, and their weighted scores are kept for
+// the next decisions over that view: between two scrapes the queue and KV-cache scores do not
+// change. The totals are summed in the same order either way, so they are the same to the last bit.
+// A kept scorer is not called, and its latency not observed, on the decisions that reuse its
+// scores.
+//
+// Thread-safety: immutable after construction; run() from any thread (the kept scores are the
+// thread's).
 #pragma once
 
 #include <chrono>
@@ -20,7 +30,7 @@ namespace infergate::gateway::scheduling {
 
 class SchedulingProfile {
  public:
-  explicit SchedulingProfile(std::string name) : name_(std::move(name)) {}
+  explicit SchedulingProfile(std::string name);
 
   void add_filter(std::shared_ptr<Filter> filter);
   void add_scorer(std::shared_ptr<Scorer> scorer, double weight);
@@ -52,17 +62,27 @@ class SchedulingProfile {
     std::shared_ptr<P> plugin;
     LatencyHistogram* latency;
   };
+  struct ViewScores;
   void note_prefix(const Plugin& plugin);
+  // The kept scores of the candidates' view (computed now when this thread has none), the
+  // scorers' calls timed by `timer`; `scratch` holds candidates.size() scores.
+  template <typename Timer>
+  const ViewScores& view_scores(CycleState& state, Candidates& candidates,
+                                std::span<double> scratch, Timer& timer) const;
   // Fills `out` from the weighted shares (scorer-major: shares[s * n + i]) and totals.
   void explain(const Candidates& candidates, std::span<const double> shares,
                std::span<const double> totals, std::size_t chosen, Decision& out) const;
 
   std::string name_;
+  const std::uint64_t serial_;  // unique to this profile in the process: keys its kept scores
   std::vector<Timed<Filter>> filters_;
   std::vector<std::pair<Timed<Scorer>, double>> scorers_;
   Timed<Picker> picker_{};
   std::optional<PromptBlockOptions> prefix_;
   std::optional<PrefixMatchMetrics::Recorder> prefix_hits_;
+  bool keeps_view_scores_ = false;  // some scorer's scores follow from the metrics
+  bool keyed_by_model_ = false;     // and some of those from the target model too
+  std::size_t leading_kept_ = 0;    // the scorers from the first on whose scores are kept
 };
 
 }  // namespace infergate::gateway::scheduling

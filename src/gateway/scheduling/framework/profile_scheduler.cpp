@@ -124,7 +124,9 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
     in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
     any_ejected |= ejected(ep, now);
   }
-  return !any_ejected;
+  if (any_ejected) return false;
+  c.whole_view = view;
+  return true;
 }
 
 class ProfileSession final : public SchedulingSession {

@@ -7,6 +7,7 @@ namespace {
 class KvCacheUtilizationScorer final : public Scorer {
  public:
   bool bounded() const override { return true; }
+  ScoreDepends depends_on() const override { return ScoreDepends::kMetrics; }
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     const double* __restrict kv = c.kv_usage.data();
     double* __restrict o = out.data();

@@ -10,6 +10,7 @@ namespace {
 class LoraAffinityScorer final : public Scorer {
  public:
   bool bounded() const override { return true; }
+  ScoreDepends depends_on() const override { return ScoreDepends::kMetricsAndModel; }
   void score(CycleState& state, Candidates& c, std::span<double> out) override {
     const bool anywhere = adapter_anywhere(state);
     for (std::size_t i = 0; i < c.size(); ++i) {
