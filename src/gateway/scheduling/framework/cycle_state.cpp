@@ -34,15 +34,10 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
   const std::span<const std::uint64_t> blocks = prefix_blocks(options);
   if (matched_ || !prefix_index) return blocks.size();
   matched_ = true;
-  // The decision runs to its end on this thread: its scratch is the thread's.
-  thread_local std::vector<std::uint32_t> ids;
-  const std::size_t n = candidates.size();
-  ids.resize(n);
-  for (std::size_t i = 0; i < n; ++i) ids[i] = candidates.endpoint[i]->id;
   if (blocks.empty())
-    std::fill_n(candidates.prefix_matched.begin(), n, 0u);
+    std::fill_n(candidates.prefix_matched.begin(), candidates.size(), 0u);
   else
-    prefix_index->match(blocks, ids, candidates.prefix_matched);
+    prefix_index->match(blocks, candidates.id, candidates.prefix_matched);
   return blocks.size();
 }
 
@@ -50,6 +45,7 @@ void Candidates::reset(std::size_t n) {
   whole_view = nullptr;
   slot.assign(n, 0);
   endpoint.assign(n, nullptr);
+  id.assign(n, 0);
   waiting.assign(n, 0.0);
   running.assign(n, 0.0);
   kv_usage.assign(n, 0.0);
@@ -72,6 +68,7 @@ void Candidates::resize(std::size_t n) {
   whole_view = nullptr;
   slot.resize(n);
   endpoint.resize(n);
+  id.resize(n);
   waiting.resize(n);
   running.resize(n);
   kv_usage.resize(n);
@@ -99,6 +96,7 @@ void Candidates::retain(std::span<const std::uint8_t> keep) {
   whole_view = nullptr;
   keep_marked(slot, keep);
   keep_marked(endpoint, keep);
+  keep_marked(id, keep);
   keep_marked(waiting, keep);
   keep_marked(running, keep);
   keep_marked(kv_usage, keep);

@@ -35,9 +35,10 @@ inline constexpr double kSaturatedQueue = 1e9;
 struct Candidates {
   std::vector<std::uint32_t> slot;  // index in PoolState::endpoints
   std::vector<Endpoint*> endpoint;
-  std::vector<double> waiting;   // engine queue (kSaturatedQueue when saturated)
-  std::vector<double> running;   // engine batch
-  std::vector<double> kv_usage;  // 0..1 (1 when saturated; 0 when not reported)
+  std::vector<std::uint32_t> id;  // Endpoint::id: the prefix index's key
+  std::vector<double> waiting;    // engine queue (kSaturatedQueue when saturated)
+  std::vector<double> running;    // engine batch
+  std::vector<double> kv_usage;   // 0..1 (1 when saturated; 0 when not reported)
   // The gateway's own counters, read at decision time.
   std::vector<double> in_flight;
   std::vector<double> in_flight_tokens;

@@ -28,6 +28,7 @@ Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>>
                        TimePoint now, const SchedulerOptions& options) {
   std::uint32_t* const slot = c.slot.data();
   Endpoint** const endpoint = c.endpoint.data();
+  std::uint32_t* const id = c.id.data();
   double* const waiting = c.waiting.data();
   double* const running = c.running.data();
   double* const kv_usage = c.kv_usage.data();
@@ -62,6 +63,7 @@ Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>>
     const std::size_t k = used++;
     slot[k] = static_cast<std::uint32_t>(i);
     endpoint[k] = &ep;
+    id[k] = ep.id;
     in_flight[k] = ep.in_flight.load(std::memory_order_relaxed);
     in_flight_tokens[k] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
     prefix_matched[k] = 0;
@@ -112,6 +114,7 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   std::fill_n(c.prefix_matched.data(), n, 0u);
   std::uint32_t* const slot = c.slot.data();
   Endpoint** const endpoint = c.endpoint.data();
+  std::uint32_t* const id = c.id.data();
   double* const in_flight = c.in_flight.data();
   double* const in_flight_tokens = c.in_flight_tokens.data();
   bool any_ejected = false;
@@ -120,6 +123,7 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
     Endpoint& ep = *endpoints[i];
     slot[i] = static_cast<std::uint32_t>(i);
     endpoint[i] = &ep;
+    id[i] = ep.id;
     in_flight[i] = ep.in_flight.load(std::memory_order_relaxed);
     in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
     any_ejected |= ejected(ep, now);

@@ -103,6 +103,10 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
   };
   auto stop_all = [&](const std::uint64_t* bits, std::uint32_t at) __attribute__((always_inline)) {
     for (std::size_t w = 0; w < n_words; ++w) {
+      if (bits[w] == ~std::uint64_t{0}) {  // 64 candidates in a row: one vector fill
+        std::fill_n(depth + w * 64, 64, at);
+        continue;
+      }
       for (std::uint64_t left = bits[w]; left != 0; left &= left - 1) {
         depth[w * 64 + static_cast<std::size_t>(std::countr_zero(left))] = at;
       }

@@ -56,6 +56,7 @@ struct Decision {
       Endpoint* ep = tp.pool.endpoints[i].get();
       candidates.slot[i] = static_cast<std::uint32_t>(i);
       candidates.endpoint[i] = ep;
+      candidates.id[i] = ep->id;
       candidates.in_flight[i] = ep->in_flight.load();
       candidates.in_flight_tokens[i] = static_cast<double>(ep->in_flight_tokens.load());
       const auto& load = view->loads[i];
