@@ -197,6 +197,23 @@ TEST(ProfileScheduler, ScoresThatFollowFromTheMetricsAreAskedOncePerView) {
   EXPECT_EQ(calls(), (std::vector<int>{4, 4, 7}));
 }
 
+// Candidates a filter narrowed are not the whole view: their scores are never kept.
+TEST(ProfileScheduler, AFilteredDecisionAsksEveryScorer) {
+  auto metrics = std::make_shared<CountingScorer>(ScoreDepends::kMetrics);
+  metrics->type = metrics->name = "counting";
+  auto profile = std::make_shared<SchedulingProfile>("filtered");
+  profile->add_filter(testing::make_plugin<Filter>("low-queue-filter", {{"threshold", "5"}}));
+  profile->add_scorer(metrics, 1.0);
+  profile->set_picker(testing::make_plugin<Picker>("max-score-picker"));
+  ProfileScheduler s(profile, {});
+  TestPool tp(3);
+  tp.set(0, {.waiting = 0, .kv = 0.5});
+  tp.set(1, {.waiting = 9, .kv = 0.0});
+  tp.set(2, {.waiting = 1, .kv = 0.2});
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(pick_slot(s, tp), 2u);
+  EXPECT_EQ(metrics->calls, 3);
+}
+
 TEST(ProfileScheduler, AFilterThatLeavesNoneAnswers429) {
   config::LoadResult loaded;
   config::load_text(R"(apiVersion: inference.networking.x-k8s.io/v1alpha1

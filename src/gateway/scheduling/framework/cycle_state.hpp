@@ -48,7 +48,8 @@ struct Candidates {
   std::vector<std::uint32_t> prefix_matched;   // leading prompt blocks cached here (after match)
   // Set when the candidates are every endpoint of this view, in order, with its columns as they
   // are (none stale or ejected, none filtered out); null otherwise. Any change of the set
-  // (retain, truncate, reset) clears it.
+  // (retain, truncate, reset, resize) clears it. Read only during the decision that set it (the
+  // view may be gone after it).
   const PoolMetricsView* whole_view = nullptr;
 
   std::size_t size() const { return slot.size(); }

@@ -112,9 +112,7 @@ const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& 
     if (e.profile == serial_ && e.view == view && e.model == model) return e;
   }
   ViewScores& e = kept[next_replaced++ % kKeptViews];
-  e.profile = serial_;
-  e.view = view;
-  e.model = model;
+  e.profile = 0;  // keyed once complete: a scorer that throws leaves no half-made entry
   const std::size_t n = candidates.size();
   e.leading.assign(n, 0.0);
   e.parts.resize(scorers_.size());
@@ -128,6 +126,9 @@ const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& 
     if (k >= leading_kept_) into.assign(n, 0.0);
     add_weighted(scratch, weight, s.plugin->bounded(), into);
   }
+  e.profile = serial_;
+  e.view = view;
+  e.model = model;
   return e;
 }
 

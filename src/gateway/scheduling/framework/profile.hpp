@@ -7,7 +7,8 @@
 // the scorers whose scores follow from the metrics (ScoreDepends) are asked once per view (and
 // target model, when one of them reads it) on each thread, and their weighted scores are kept for
 // the next decisions over that view: between two scrapes the queue and KV-cache scores do not
-// change. The totals are summed in the same order either way, so they are the same to the last bit.
+// change. The totals are summed in the same order either way, so they are the same to the last bit
+// (the library is built without fused multiply-adds).
 // A kept scorer is not called, and its latency not observed, on the decisions that reuse its
 // scores.
 //
@@ -31,6 +32,9 @@ namespace infergate::gateway::scheduling {
 class SchedulingProfile {
  public:
   explicit SchedulingProfile(std::string name);
+  // Not copied: a copy would share the serial that keys the kept scores.
+  SchedulingProfile(const SchedulingProfile&) = delete;
+  SchedulingProfile& operator=(const SchedulingProfile&) = delete;
 
   void add_filter(std::shared_ptr<Filter> filter);
   void add_scorer(std::shared_ptr<Scorer> scorer, double weight);

@@ -27,7 +27,7 @@ class MaxScorePicker final : public Picker {
     for (std::size_t j = 0; j < n; ++j) {
       if (t[j] == best && skip-- == 0) return j;
     }
-    return 0;  // not reached: some total is the highest
+    return 0;  // no total equals the highest: the first total is NaN
   }
 };
 
