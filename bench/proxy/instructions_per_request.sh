@@ -31,6 +31,7 @@ for series in "${SERIES[@]}"; do
   backend_conf "$series"
   haproxy -f "$work/backend.cfg" -q &
   backend_pid=$!
+  pids+=("$backend_pid")  # killed at exit too, if the script stops early
   wait_port $BACKEND_PORT
   for build in "${BUILDS[@]}"; do
     out="$work/callgrind.out"
@@ -53,7 +54,7 @@ for series in "${SERIES[@]}"; do
     printf "%-5s %-28s %9d %14.0f\n" "$series" "$build" "$n" "$(awk -v t="$total" -v n="$n" 'BEGIN {print t / n}')"
     if [ "$SHOW_TOP" -gt 0 ]; then
       callgrind_annotate --inclusive=no --threshold=100 "$dump" 2>/dev/null | grep -E "^ *[0-9,]+ \(" | grep -v "PROGRAM TOTALS\|(100.0%)\|(99\.[0-9]*%)" \
-        | head -"$SHOW_TOP" | sed "s/^/    /" | cut -c1-150
+        | head -"$SHOW_TOP" | sed "s/^/    /" | cut -c1-150 || true  # head closes the pipe early
     fi
   done
   kill "$backend_pid"; wait "$backend_pid" 2>/dev/null || true

@@ -60,6 +60,7 @@ for series in "${SERIES[@]}"; do
   backend_conf "$series"
   taskset -c 1 haproxy -f "$work/backend.cfg" -q &
   backend_pid=$!
+  pids+=("$backend_pid")  # killed at exit too, if the script stops early
   wait_port $BACKEND_PORT
   for proxy in "${PROXIES[@]}"; do
     pin=""; [ "$WORKERS" = 1 ] && pin="taskset -c 0"

@@ -36,6 +36,7 @@ for series in "${SERIES[@]}"; do
     if [ "$w" = 1 ] && [ "$CORES" -ge 2 ]; then pin_proxy="taskset -c 0"; pin_load="taskset -c 1"; fi
     $pin_load haproxy -f "$work/backend.cfg" -q &
     backend_pid=$!
+    pids+=("$backend_pid")  # killed at exit too, if the script stops early
     wait_port $BACKEND_PORT
     for proxy in direct nginx haproxy infergate; do
       start_proxy "$proxy" "$w" "$pin_proxy"
