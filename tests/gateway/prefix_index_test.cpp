@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/scheduling/prefix/block_table.hpp"
+#include "gateway/scheduling/prefix/prompt_blocks.hpp"
 #include "gateway/scheduling/prefix/reclaimer.hpp"
 #include "prefix_index_support.hpp"
 
@@ -353,6 +354,73 @@ TEST(PrefixIndex, AgreesWithAReferenceModel) {
     const auto stats = index.stats();
     ASSERT_EQ(stats.entries, entries) << "step " << step;
     ASSERT_EQ(stats.blocks, distinct.size()) << "step " << step;
+  }
+}
+
+// Prompts longer than 16 blocks are matched by sampling (block_walk.cpp): that relies on each
+// endpoint holding a chain's blocks as a prefix, which records keep. Over pools that take every
+// walk's width (one to eight bitset words, and more), with evictions, shrinking capacities and
+// endpoints leaving, every run equals the one found block by block (a one-block match per
+// block, which is never sampled).
+TEST(PrefixIndex, SampledRunsOfChainedPromptsEqualBlockByBlockRuns) {
+  // A prompt as block ids: one of five system prompts' stems, then blocks of its own. Its
+  // hashes are a chain, as hash_prompt_blocks() makes them.
+  auto hashes = [](const std::vector<std::uint64_t>& ids) {
+    std::vector<std::uint64_t> h;
+    std::uint64_t link = 12345;
+    for (std::uint64_t id : ids) h.push_back(link = chain_mix(link, id));
+    return h;
+  };
+  for (const EndpointId endpoints : {6u, 70u, 150u, 300u, 500u}) {
+    SCOPED_TRACE(endpoints);
+    std::mt19937_64 rng(endpoints);
+    PrefixIndex index({.default_capacity_blocks = 400});
+    std::vector<EndpointId> all(endpoints);
+    for (EndpointId e = 0; e < endpoints; ++e) all[e] = 10 + e;
+    std::vector<std::vector<std::uint64_t>> recorded;
+    auto prompt = [&](bool new_one) {
+      std::vector<std::uint64_t> ids;
+      if (!new_one && !recorded.empty()) {
+        ids = recorded[rng() % recorded.size()];  // a conversation again, cut or extended
+        ids.resize(17 + rng() % (ids.size() + 300 - 17), 0);
+      } else {
+        const std::uint64_t system = rng() % 5;
+        for (std::uint64_t k = 0; k < 10 + 10 * system; ++k) ids.push_back(system * 1000 + k);
+      }
+      for (std::uint64_t& id : ids) {
+        if (id == 0) id = rng() | 1;
+      }
+      while (ids.size() < 17) ids.push_back(rng() | 1);
+      return ids;
+    };
+    for (int step = 0; step < 30 * static_cast<int>(endpoints); ++step) {
+      const EndpointId e = all[rng() % endpoints];
+      const int op = static_cast<int>(rng() % 100);
+      if (op < 90) {
+        auto ids = prompt(rng() % 3 == 0);
+        ids.resize(std::min<std::size_t>(ids.size(), 17 + rng() % 200), rng() | 1);
+        index.record(e, hashes(ids));
+        recorded.push_back(ids);
+      } else if (op < 97) {
+        index.set_capacity(e, 20 + rng() % 400);
+      } else {
+        index.remove_endpoint(e);
+      }
+      if (step % 40 != 0) continue;
+      const auto blocks = hashes(prompt(rng() % 4 == 0));
+      ASSERT_GT(blocks.size(), 16u);
+      std::vector<std::uint32_t> runs(endpoints, 0);
+      std::vector<bool> stopped(endpoints, false);
+      std::vector<std::uint32_t> held(endpoints);
+      for (const std::uint64_t& block : blocks) {
+        index.match(std::span(&block, 1), all, held);
+        for (EndpointId c = 0; c < endpoints; ++c) {
+          stopped[c] = stopped[c] || held[c] == 0;
+          runs[c] += stopped[c] ? 0 : 1;
+        }
+      }
+      ASSERT_EQ(match(index, blocks, all), runs) << "step " << step;
+    }
   }
 }
 

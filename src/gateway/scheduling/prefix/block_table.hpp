@@ -26,7 +26,10 @@
 // The walk. leading_runs() answers match(): it starts each lookup (prefetching its line)
 // sixteen blocks before it needs it, intersects the candidates with each block's holders,
 // keeps them as a bitset while many remain and as a short list once a block with inline
-// holders has cut them down to five or fewer, and stops when none is left.
+// holders has cut them down to five or fewer, and stops when none is left. A chain longer than
+// 16 blocks is first walked at a sample of its blocks, one per stretch of about its square
+// root, which tells in which stretch each candidate's run ends; then each such stretch is
+// walked for the candidates that end in it (block_walk.cpp says why that is exact).
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -74,7 +77,7 @@ class BlockTable {
 
   // Readers, inside a Reclaimer::ReadGuard. `alive` is a bitset of `words` words (at most
   // words() when read): the candidates' slots. For every slot set in it, depth[slot] becomes
-  // the number of leading `blocks` (raw hashes) that the slot holds.
+  // the number of leading `blocks` (raw hashes of a chain) that the slot holds.
   void leading_runs(std::span<const std::uint64_t> blocks, std::size_t words,
                     const std::uint64_t* alive, std::uint32_t* depth) const;
   // Whether `slot` holds `key` (a single lookup, for tests and checks).
@@ -113,9 +116,15 @@ class BlockTable {
                                               std::uint64_t* mask,
                                               std::size_t words) const noexcept;
   std::uint64_t find(std::uint64_t key, std::uint64_t* mask, std::size_t words) const noexcept;
-  template <std::size_t kWords>
+  // Walks `blocks` one by one for the candidates set in `candidates`; `sink` takes each
+  // candidate as it stops, with the number of blocks it held.
+  template <std::size_t kWords, class Sink>
   void walk(std::span<const std::uint64_t> blocks, std::size_t words,
-            const std::uint64_t* candidates, std::uint32_t* depth) const;
+            const std::uint64_t* candidates, Sink& sink) const;
+  // leading_runs() for `kWords` words (0: any number).
+  template <std::size_t kWords>
+  void runs(std::span<const std::uint64_t> blocks, std::size_t words, const std::uint64_t* alive,
+            std::uint32_t* depth) const;
 
   // Writers, under the shard's mutex.
   void add_locked(Shard& shard, std::uint64_t key, std::uint32_t slot);

@@ -12,6 +12,41 @@ using namespace layout;
 namespace {
 
 constexpr std::size_t kAhead = 16;  // lookups in flight during a walk
+// Chains up to this long are walked block by block; longer ones are sampled first, at up to
+// kMaxProbes blocks.
+constexpr std::size_t kWalkedWhole = 16;
+constexpr std::size_t kMaxProbes = 16;
+
+// Where a walk puts the candidates it stops: for each, the number of blocks it held.
+struct Depths {
+  std::uint32_t* depth;  // by slot
+  std::uint32_t base;    // blocks before the walked ones, held by every candidate of the walk
+
+  // The candidates `bits` of word `w` (slots 64w..64w+63) held `at` blocks.
+  void stop(std::size_t w, std::uint64_t bits, std::uint32_t at) const {
+    if (bits == ~std::uint64_t{0}) {  // 64 candidates in a row: one vector fill
+      std::fill_n(depth + w * 64, 64, base + at);
+      return;
+    }
+    for (; bits != 0; bits &= bits - 1) {
+      depth[w * 64 + static_cast<std::size_t>(std::countr_zero(bits))] = base + at;
+    }
+  }
+  void stop_one(std::uint32_t slot, std::uint32_t at) const { depth[slot] = base + at; }
+};
+
+// The same for a walk over sampled blocks: the candidates that held `at` samples, as a bitset.
+struct Groups {
+  std::uint64_t* bits;  // group g's word w at g * words + w
+  std::size_t words;
+
+  void stop(std::size_t w, std::uint64_t set, std::uint32_t at) const {
+    bits[at * words + w] |= set;
+  }
+  void stop_one(std::uint32_t slot, std::uint32_t at) const {
+    bits[at * words + slot / 64] |= std::uint64_t{1} << (slot % 64);
+  }
+};
 
 }  // namespace
 
@@ -82,9 +117,9 @@ std::uint64_t BlockTable::find(std::uint64_t key, std::uint64_t* mask,
   }
 }
 
-template <std::size_t kWords>
+template <std::size_t kWords, class Sink>
 void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
-                      const std::uint64_t* candidates, std::uint32_t* depth) const {
+                      const std::uint64_t* candidates, Sink& sink) const {
   const std::size_t n_words = kWords != 0 ? kWords : words;
   constexpr std::size_t kRoom = kWords != 0 ? kWords : kMaxWords;
   std::uint64_t mask[kRoom];
@@ -102,15 +137,7 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
     return v;  // 0: absent
   };
   auto stop_all = [&](const std::uint64_t* bits, std::uint32_t at) __attribute__((always_inline)) {
-    for (std::size_t w = 0; w < n_words; ++w) {
-      if (bits[w] == ~std::uint64_t{0}) {  // 64 candidates in a row: one vector fill
-        std::fill_n(depth + w * 64, 64, at);
-        continue;
-      }
-      for (std::uint64_t left = bits[w]; left != 0; left &= left - 1) {
-        depth[w * 64 + static_cast<std::size_t>(std::countr_zero(left))] = at;
-      }
-    }
+    for (std::size_t w = 0; w < n_words; ++w) sink.stop(w, bits[w], at);
   };
 
   // While many candidates match (blocks held by many endpoints): a bitset.
@@ -126,9 +153,7 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
     if (overflowed(v)) {
       std::uint64_t any = 0;
       for (std::size_t w = 0; w < n_words; ++w) {
-        for (std::uint64_t dropped = alive[w] & ~mask[w]; dropped != 0; dropped &= dropped - 1) {
-          depth[w * 64 + static_cast<std::size_t>(std::countr_zero(dropped))] = at;
-        }
+        sink.stop(w, alive[w] & ~mask[w], at);
         alive[w] &= mask[w];
         any |= alive[w];
       }
@@ -140,7 +165,9 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
       const std::uint32_t s = field(v, k);
       if (s / 64 < n_words && ((alive[s / 64] >> (s % 64)) & 1)) few[few_count++] = s;
     }
-    stop_all(alive, at);  // the survivors' depth is written again later
+    for (unsigned j = 0; j < few_count; ++j)
+      alive[few[j] / 64] &= ~(std::uint64_t{1} << (few[j] % 64));
+    stop_all(alive, at);  // the others
     if (few_count == 0) return;
     ++i;
     break;
@@ -159,7 +186,7 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
                                        : ((x - kFieldOnes) & ~x & kFieldHighs) != 0;
       if (!holds) break;
     }
-    depth[s] = static_cast<std::uint32_t>(i);
+    sink.stop_one(s, static_cast<std::uint32_t>(i));
     return;
   }
   std::uint64_t pattern[kInlineMax];  // a survivor's slot in each of the five fields
@@ -177,7 +204,7 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
           few[kept] = few[j];
           pattern[kept++] = pattern[j];
         } else {
-          depth[few[j]] = at;
+          sink.stop_one(few[j], at);
         }
       }
     } else {
@@ -187,34 +214,80 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
           few[kept] = s;
           pattern[kept++] = pattern[j];
         } else {
-          depth[s] = at;
+          sink.stop_one(s, at);
         }
       }
     }
     few_count = kept;
     if (few_count == 0) return;
   }
-  for (unsigned j = 0; j < few_count; ++j) depth[few[j]] = static_cast<std::uint32_t>(i);
+  for (unsigned j = 0; j < few_count; ++j) sink.stop_one(few[j], static_cast<std::uint32_t>(i));
+}
+
+// A prompt's blocks are a chain (each hash names the whole prefix up to its block), and an
+// endpoint holds a chain's blocks as a prefix: every record touches a prompt's blocks last to
+// first, so a block is never older in an endpoint's LRU than the blocks after it in its chain,
+// and eviction takes the oldest first. So holding block k means holding blocks 0..k, and a
+// candidate's leading run ends just before the first block it lacks among any sample of them.
+//
+// The sampled walk: first the blocks at the end of each stretch of `stride` (and the last
+// block), as one walk; that puts each candidate in the stretch where its run ends, and a walk
+// over that stretch alone, for the candidates that end in it, finds where. A 62-block prompt
+// looks up 8 sampled blocks and 7 more per stretch where some candidate stops, instead of 62.
+// Where the chain property does not hold (blocks that move() took from an endpoint while it
+// kept longer chains through them), a candidate's run may count blocks it lacks before the
+// stretch where it stops.
+template <std::size_t kWords>
+void BlockTable::runs(std::span<const std::uint64_t> blocks, std::size_t words,
+                      const std::uint64_t* alive, std::uint32_t* depth) const {
+  const std::size_t n = blocks.size();
+  if (n <= kWalkedWhole) {
+    Depths whole{depth, 0};
+    return walk<kWords>(blocks, words, alive, whole);
+  }
+  const std::size_t n_words = kWords != 0 ? kWords : words;
+  constexpr std::size_t kRoom = kWords != 0 ? kWords : kMaxWords;
+  std::size_t stride = std::max<std::size_t>((n + kMaxProbes - 1) / kMaxProbes, 4);
+  while (stride * stride < n) ++stride;
+  const std::size_t probes = (n + stride - 1) / stride;
+  auto stretch_end = [&](std::size_t g) { return std::min(n, (g + 1) * stride) - 1; };
+
+  std::uint64_t sampled[kMaxProbes];
+  for (std::size_t g = 0; g < probes; ++g) sampled[g] = blocks[stretch_end(g)];
+  std::uint64_t group_bits[(kMaxProbes + 1) * kRoom];
+  std::fill_n(group_bits, (probes + 1) * n_words, std::uint64_t{0});
+  Groups groups{group_bits, n_words};
+  walk<kWords>(std::span(sampled, probes), words, alive, groups);
+
+  // Group g holds the samples before g and lacks sample g: its runs end in stretch g.
+  for (std::size_t g = 0; g < probes; ++g) {
+    const std::uint64_t* members = group_bits + g * n_words;
+    if (std::all_of(members, members + n_words, [](std::uint64_t w) { return w == 0; })) continue;
+    const std::size_t begin = g * stride;
+    Depths in_stretch{depth, static_cast<std::uint32_t>(begin)};
+    walk<kWords>(blocks.subspan(begin, stretch_end(g) - begin), words, members, in_stretch);
+  }
+  const Depths whole{depth, 0};
+  for (std::size_t w = 0; w < n_words; ++w) {
+    whole.stop(w, group_bits[probes * n_words + w], static_cast<std::uint32_t>(n));
+  }
 }
 
 void BlockTable::leading_runs(std::span<const std::uint64_t> blocks, std::size_t words,
                               const std::uint64_t* alive, std::uint32_t* depth) const {
   switch (words) {
     case 1:
-      walk<1>(blocks, words, alive, depth);
-      break;
+      return runs<1>(blocks, words, alive, depth);
     case 2:
-      walk<2>(blocks, words, alive, depth);
-      break;
+      return runs<2>(blocks, words, alive, depth);
     case 3:
-      walk<3>(blocks, words, alive, depth);
-      break;
+      return runs<3>(blocks, words, alive, depth);
     case 4:
-      walk<4>(blocks, words, alive, depth);
-      break;
+      return runs<4>(blocks, words, alive, depth);
+    case 8:
+      return runs<8>(blocks, words, alive, depth);
     default:
-      walk<0>(blocks, words, alive, depth);
-      break;
+      return runs<0>(blocks, words, alive, depth);
   }
 }
 

@@ -9,7 +9,11 @@
 //   least recently used ones. Blocks are recorded last to first, so a request's leading blocks
 //   are the most recent and the deep end of a prefix goes before its start.
 // - match(): for each candidate, the number of leading blocks the index holds for it, stopping
-//   at the first block it lacks. Candidates the index has never seen match 0.
+//   at the first block it lacks. Candidates the index has never seen match 0. Past 16 blocks
+//   it samples the prompt's blocks (block_walk.cpp): the blocks must be a chain, each hash
+//   naming its whole prefix (prompt_blocks.hpp). Records keep an endpoint's blocks of a chain
+//   a prefix (a block is never older than the blocks after it); only move() can leave an
+//   endpoint a chain's later blocks without its earlier ones, and a match may then count them.
 // - An endpoint's state lives from its first record() or set_capacity() to remove_endpoint().
 //   At most kMaxEndpoints are tracked at once; record() for more is ignored.
 //
