@@ -7,6 +7,7 @@
 #include <span>
 
 #include "gateway/scheduling/framework/cycle_state.hpp"
+#include "gateway/scheduling/framework/lanes.hpp"
 
 namespace infergate::gateway::scheduling {
 
@@ -15,29 +16,13 @@ inline void score_lower_is_better(std::span<const double> signal, std::span<doub
   const std::size_t n = signal.size();
   if (n == 0) return;
   const double* __restrict x = signal.data();
-  // Four running minima and maxima: one pair would wait on its own last compare each step.
-  double lo[4] = {x[0], x[0], x[0], x[0]}, hi[4] = {x[0], x[0], x[0], x[0]};
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (std::size_t k = 0; k < 4; ++k) {
-      lo[k] = x[i + k] < lo[k] ? x[i + k] : lo[k];
-      hi[k] = x[i + k] > hi[k] ? x[i + k] : hi[k];
-    }
-  }
-  for (; i < n; ++i) {
-    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
-    hi[0] = x[i] > hi[0] ? x[i] : hi[0];
-  }
-  for (std::size_t k = 1; k < 4; ++k) {
-    lo[0] = lo[k] < lo[0] ? lo[k] : lo[0];
-    hi[0] = hi[k] > hi[0] ? hi[k] : hi[0];
-  }
-  if (hi[0] == lo[0]) {
+  const lanes::Range r = lanes::range_of(x, n);
+  if (r.hi == r.lo) {
     std::fill_n(out.begin(), n, 1.0);
     return;
   }
-  const double top = hi[0];
-  const double scale = 1.0 / (top - lo[0]);
+  const double top = r.hi;
+  const double scale = 1.0 / (top - r.lo);
   double* __restrict o = out.data();
   for (std::size_t j = 0; j < n; ++j) o[j] = (top - x[j]) * scale;
 }
