@@ -75,14 +75,13 @@ void add_weighted(std::span<const double> scores, double weight, bool bounded,
 
 }  // namespace
 
-// The weighted scores of one profile's kept scorers over one view (and model): the leading kept
-// scorers' (those before any other) summed as run() sums them, and each later one's apart.
+// The weighted scores of one profile's kept scorers over one view (and model), summed as run()
+// sums them.
 struct SchedulingProfile::ViewScores {
   std::uint64_t profile = 0;  // 0: unused
   std::uint64_t view = 0;
   std::string model;
-  std::vector<double> leading;
-  std::vector<std::vector<double>> parts;  // by scorer; empty for those not kept
+  std::vector<double> sum;
 };
 
 namespace {
@@ -113,18 +112,12 @@ const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& 
   }
   ViewScores& e = kept[next_replaced++ % kKeptViews];
   e.profile = 0;  // keyed once complete: a scorer that throws leaves no half-made entry
-  const std::size_t n = candidates.size();
-  e.leading.assign(n, 0.0);
-  e.parts.resize(scorers_.size());
-  for (std::size_t k = 0; k < scorers_.size(); ++k) {
-    const auto& [s, weight] = scorers_[k];
-    e.parts[k].clear();
-    if (s.plugin->depends_on() == ScoreDepends::kDecision) continue;
+  e.sum.assign(candidates.size(), 0.0);
+  for (std::size_t pos = 0; pos < kept_count_; ++pos) {
+    const auto& [s, weight] = scorers_[sum_order_[pos]];
     s.plugin->score(state, candidates, scratch);
     timer.ended(s.latency);
-    std::vector<double>& into = k < leading_kept_ ? e.leading : e.parts[k];
-    if (k >= leading_kept_) into.assign(n, 0.0);
-    add_weighted(scratch, weight, s.plugin->bounded(), into);
+    add_weighted(scratch, weight, s.plugin->bounded(), e.sum);
   }
   e.profile = serial_;
   e.view = view;
@@ -152,7 +145,10 @@ void SchedulingProfile::add_scorer(std::shared_ptr<Scorer> scorer, double weight
   if (depends != ScoreDepends::kDecision) {
     keeps_view_scores_ = true;
     keyed_by_model_ = keyed_by_model_ || depends == ScoreDepends::kMetricsAndModel;
-    if (leading_kept_ == scorers_.size()) ++leading_kept_;
+    sum_order_.insert(sum_order_.begin() + static_cast<std::ptrdiff_t>(kept_count_++),
+                      scorers_.size());
+  } else {
+    sum_order_.push_back(scorers_.size());
   }
   scorers_.push_back({{std::move(scorer), l}, weight});
 }
@@ -183,20 +179,15 @@ std::optional<std::size_t> SchedulingProfile::run(
   const ViewScores* kept = keeps_view_scores_ && candidates.whole_view && !explain_to
                                ? &view_scores(state, candidates, scores, timer)
                                : nullptr;
-  std::size_t first = 0;
   if (kept) {
-    totals.assign(kept->leading.begin(), kept->leading.end());
-    first = leading_kept_;
+    totals.assign(kept->sum.begin(), kept->sum.end());
   } else {
     totals.assign(n, 0.0);
   }
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);
-  for (std::size_t k = first; k < scorers_.size(); ++k) {
+  for (std::size_t pos = kept ? kept_count_ : 0; pos < sum_order_.size(); ++pos) {
+    const std::size_t k = sum_order_[pos];
     const auto& [s, weight] = scorers_[k];
-    if (kept && !kept->parts[k].empty()) {
-      add_weighted(kept->parts[k], 1.0, true, totals);
-      continue;
-    }
     s.plugin->score(state, candidates, scores);
     timer.ended(s.latency);
     add_weighted(scores, weight, s.plugin->bounded(), totals);

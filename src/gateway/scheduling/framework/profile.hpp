@@ -7,8 +7,9 @@
 // the scorers whose scores follow from the metrics (ScoreDepends) are asked once per view (and
 // target model, when one of them reads it) on each thread, and their weighted scores are kept for
 // the next decisions over that view: between two scrapes the queue and KV-cache scores do not
-// change. The totals are summed in the same order either way, so they are the same to the last bit
-// (the library is built without fused multiply-adds).
+// change. Every decision sums the kept kinds' scores first (in the profile's order), then the
+// others, whether or not it reuses kept scores, so the totals are the same to the last bit (the
+// library is built without fused multiply-adds).
 // A kept scorer is not called, and its latency not observed, on the decisions that reuse its
 // scores.
 //
@@ -86,7 +87,10 @@ class SchedulingProfile {
   std::optional<PrefixMatchMetrics::Recorder> prefix_hits_;
   bool keeps_view_scores_ = false;  // some scorer's scores follow from the metrics
   bool keyed_by_model_ = false;     // and some of those from the target model too
-  std::size_t leading_kept_ = 0;    // the scorers from the first on whose scores are kept
+  // Indices into scorers_ in the order their scores are summed: those whose scores can be kept
+  // (kept_count_ of them), then the others, each part in the profile's order.
+  std::vector<std::size_t> sum_order_;
+  std::size_t kept_count_ = 0;
 };
 
 }  // namespace infergate::gateway::scheduling
