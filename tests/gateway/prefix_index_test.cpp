@@ -52,6 +52,33 @@ TEST(PrefixIndex, AnyEndpointIdWorks) {
             (std::vector<std::uint32_t>{0, 0, 2, 0, 0}));
 }
 
+// A named list's slots are kept per thread; an endpoint joining or leaving the index makes the
+// next match resolve them again.
+TEST(PrefixIndex, AKeptListFollowsEndpointsJoiningAndLeaving) {
+  PrefixIndex index;
+  const auto blocks = chain(1, 5);
+  const std::vector<EndpointId> list = {1, 2, 3};
+  auto matched = [&](std::uint64_t name) {
+    std::vector<std::uint32_t> m(list.size(), 99);
+    index.match(blocks, list, m, name);
+    return m;
+  };
+  index.record(1, std::span(blocks).first(2));
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{2, 0, 0}));
+  index.record(2, std::span(blocks).first(4));  // joins
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{2, 4, 0}));
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{2, 4, 0}));  // kept
+  index.remove_endpoint(1);
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{0, 4, 0}));
+  index.record(3, blocks);  // takes the slot endpoint 1 left
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{0, 4, 5}));
+  // Other names, and none, agree.
+  for (std::uint64_t name : {8, 9, 10, 11, 12, 0}) {
+    EXPECT_EQ(matched(name), (std::vector<std::uint32_t>{0, 4, 5})) << name;
+  }
+  EXPECT_EQ(matched(7), (std::vector<std::uint32_t>{0, 4, 5}));
+}
+
 TEST(PrefixIndex, TheRunStopsAtTheFirstMissingBlock) {
   PrefixIndex index;
   const auto blocks = chain(1, 6);

@@ -37,7 +37,8 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
   if (blocks.empty())
     std::fill_n(candidates.prefix_matched.begin(), candidates.size(), 0u);
   else
-    prefix_index->match(blocks, candidates.id, candidates.prefix_matched);
+    prefix_index->match(blocks, candidates.id, candidates.prefix_matched,
+                        candidates.whole_view != nullptr ? candidates.whole_view->serial : 0);
   return blocks.size();
 }
 

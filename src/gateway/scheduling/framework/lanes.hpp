@@ -80,4 +80,23 @@ inline std::size_t count_equal(const double* x, std::size_t n, double v) {
   return count;
 }
 
+// The index of the value equal to v that has `k` such values before it, or n when there are
+// not that many.
+inline std::size_t nth_equal(const double* x, std::size_t n, double v, std::size_t k) {
+  const Pair want = splat(v);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const PairMask a = load(x + i) == want, b = load(x + i + 2) == want;
+    if ((a[0] | a[1] | b[0] | b[1]) == 0) continue;  // the usual four
+    const bool equal[4] = {a[0] != 0, a[1] != 0, b[0] != 0, b[1] != 0};
+    for (std::size_t j = 0; j < 4; ++j) {
+      if (equal[j] && k-- == 0) return i + j;
+    }
+  }
+  for (; i < n; ++i) {
+    if (x[i] == v && k-- == 0) return i;
+  }
+  return n;
+}
+
 }  // namespace infergate::gateway::scheduling::lanes

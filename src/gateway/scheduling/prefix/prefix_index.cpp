@@ -1,6 +1,8 @@
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <bit>
 #include <cassert>
 
@@ -106,6 +108,11 @@ struct PrefixIndex::SlotMap {
   // none), one load per candidate in match().
   static constexpr EndpointId kDirectIds = 1 << 16;
   std::vector<std::uint16_t> direct;
+  // Unique to this map among every index's maps: keys the slots match() keeps for a list.
+  const std::uint64_t version = [] {
+    static std::atomic<std::uint64_t> made{0};
+    return made.fetch_add(1, std::memory_order_relaxed) + 1;
+  }();
 
   explicit SlotMap(std::size_t endpoint_count) {
     std::size_t size = 8;
@@ -313,27 +320,13 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
   state->active = false;  // the slot is free for the next endpoint
 }
 
-void PrefixIndex::match(std::span<const std::uint64_t> blocks,
-                        std::span<const EndpointId> candidates,
-                        std::span<std::uint32_t> matched) const {
-  assert(matched.size() >= candidates.size());
-  std::fill_n(matched.begin(), candidates.size(), 0u);
-  if (blocks.empty() || candidates.empty()) return;
+namespace {
 
-  Reclaimer::ReadGuard guard(reclaimer_);
-  const SlotMap& map = *slots_.load(std::memory_order_seq_cst);
-  const std::size_t words = table_.words();
-
-  // Candidates' slots: on the stack for any usual pool, on the heap past that.
-  constexpr std::size_t kStackCandidates = 512;
-  std::uint32_t stack_slots[kStackCandidates];
-  std::vector<std::uint32_t> heap_slots;
-  std::uint32_t* slots = stack_slots;
-  if (candidates.size() > kStackCandidates) {
-    heap_slots.resize(candidates.size());
-    slots = heap_slots.data();
-  }
-  std::uint64_t alive[BlockTable::kMaxWords];
+// The candidates' slots in the index and, as a bitset of `words` words, those in the table.
+// Returns whether any is.
+template <typename Map>
+bool resolve(const Map& map, std::span<const EndpointId> candidates, std::size_t words,
+             std::uint32_t* slots, std::uint64_t* alive) {
   std::fill_n(alive, words, std::uint64_t{0});
   // The bits of one word gather in a register while the candidates' slots stay in it (slots
   // follow the pool's order as endpoints joined): an or into memory per candidate would wait on
@@ -353,8 +346,74 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
     bits |= std::uint64_t{1} << (slot % 64);
     any = true;
   }
-  if (!any) return;
-  alive[word] |= bits;
+  if (any) alive[word] |= bits;
+  return any;
+}
+
+// A named list's slots, kept by a thread for its next matches of that list.
+struct KeptSlots {
+  std::uint64_t map = 0;  // SlotMap::version; 0: unused
+  std::uint64_t list = 0;
+  std::size_t words = 0;
+  bool any = false;
+  std::vector<std::uint32_t> slots;
+  std::uint64_t alive[BlockTable::kMaxWords];
+};
+constexpr std::size_t kKeptLists = 4;
+
+}  // namespace
+
+void PrefixIndex::match(std::span<const std::uint64_t> blocks,
+                        std::span<const EndpointId> candidates, std::span<std::uint32_t> matched,
+                        std::uint64_t list) const {
+  assert(matched.size() >= candidates.size());
+  std::fill_n(matched.begin(), candidates.size(), 0u);
+  if (blocks.empty() || candidates.empty()) return;
+
+  Reclaimer::ReadGuard guard(reclaimer_);
+  const SlotMap& map = *slots_.load(std::memory_order_seq_cst);
+  const std::size_t words = table_.words();
+
+  const std::uint32_t* slots = nullptr;
+  const std::uint64_t* alive = nullptr;
+  // Candidates' slots: on the stack for any usual pool, on the heap past that.
+  constexpr std::size_t kStackCandidates = 512;
+  std::uint32_t stack_slots[kStackCandidates];
+  std::vector<std::uint32_t> heap_slots;
+  std::uint64_t stack_alive[BlockTable::kMaxWords];
+  if (list != 0) {
+    thread_local std::array<KeptSlots, kKeptLists> kept;
+    thread_local std::size_t next_replaced = 0;
+    KeptSlots* found = nullptr;
+    for (KeptSlots& k : kept) {
+      if (k.map == map.version && k.list == list && k.words == words &&
+          k.slots.size() == candidates.size()) {
+        found = &k;
+        break;
+      }
+    }
+    if (found == nullptr) {
+      found = &kept[next_replaced++ % kKeptLists];
+      found->map = 0;  // keyed once filled
+      found->slots.resize(candidates.size());
+      found->any = resolve(map, candidates, words, found->slots.data(), found->alive);
+      found->map = map.version;
+      found->list = list;
+      found->words = words;
+    }
+    if (!found->any) return;
+    slots = found->slots.data();
+    alive = found->alive;
+  } else {
+    std::uint32_t* into = stack_slots;
+    if (candidates.size() > kStackCandidates) {
+      heap_slots.resize(candidates.size());
+      into = heap_slots.data();
+    }
+    if (!resolve(map, candidates, words, into, stack_alive)) return;
+    slots = into;
+    alive = stack_alive;
+  }
 
   std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
   table_.leading_runs(blocks, words, alive, depth);

@@ -73,9 +73,12 @@ class PrefixIndex {
   // After a retry: the blocks go from `from` (removed there) to `to`.
   void move(EndpointId from, EndpointId to, std::span<const std::uint64_t> blocks);
   // For each candidate, how many leading blocks the index holds for it (stops at the first
-  // missing block). matched.size() >= candidates.size().
+  // missing block). matched.size() >= candidates.size(). A non-zero `list` names the candidates:
+  // the same ids in the same order each time it is given (a pool metrics view's serial); the
+  // thread then keeps their slots for its next matches of that list, as long as no endpoint
+  // joins or leaves the index.
   void match(std::span<const std::uint64_t> blocks, std::span<const EndpointId> candidates,
-             std::span<std::uint32_t> matched) const;
+             std::span<std::uint32_t> matched, std::uint64_t list = 0) const;
   // The endpoint left the configuration: its blocks are purged and its slot freed.
   void remove_endpoint(EndpointId endpoint);
 

@@ -41,6 +41,23 @@ TEST(Lanes, CountTheEqualValuesInEveryLaneAndInTheTail) {
   }
 }
 
+TEST(Lanes, FindTheNthEqualValueInEveryLaneAndInTheTail) {
+  for (std::size_t n = 1; n <= 11; ++n) {
+    for (std::size_t mask = 0; mask < (std::size_t{1} << n); mask += 1 + n / 4) {
+      std::vector<double> x(n);
+      std::vector<std::size_t> equal_at;
+      for (std::size_t i = 0; i < n; ++i) {
+        x[i] = (mask >> i) & 1 ? 0.25 : 0.5;
+        if ((mask >> i) & 1) equal_at.push_back(i);
+      }
+      for (std::size_t k = 0; k <= equal_at.size(); ++k) {
+        EXPECT_EQ(nth_equal(x.data(), n, 0.25, k), k < equal_at.size() ? equal_at[k] : n)
+            << n << " " << mask << " " << k;
+      }
+    }
+  }
+}
+
 TEST(Lanes, NanIsPassedOverUnlessItComesFirst) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> x = {0.3, nan, 0.7, 0.2, nan, 0.9, 0.1, nan, 0.4};
@@ -49,6 +66,7 @@ TEST(Lanes, NanIsPassedOverUnlessItComesFirst) {
   EXPECT_EQ(r.hi, 0.9);
   EXPECT_EQ(highest(x.data(), x.size()), 0.9);
   EXPECT_EQ(count_equal(x.data(), x.size(), nan), 0u);
+  EXPECT_EQ(nth_equal(x.data(), x.size(), nan, 0), x.size());
   // A first NaN starts every lane, and no compare replaces it (max-score-picker then takes the
   // first candidate).
   x[0] = nan;

@@ -16,11 +16,8 @@ class MaxScorePicker final : public Picker {
     // are several.
     const double best = lanes::highest(t, n);
     const std::size_t ties = lanes::count_equal(t, n, best);
-    std::size_t skip = ties > 1 ? state.random.below(ties) : 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      if (t[j] == best && skip-- == 0) return j;
-    }
-    return 0;  // no total equals the highest: the first total is NaN
+    const std::size_t at = lanes::nth_equal(t, n, best, ties > 1 ? state.random.below(ties) : 0);
+    return at < n ? at : 0;  // none equals the highest: the first total is NaN
   }
 };
 
