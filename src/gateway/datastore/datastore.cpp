@@ -6,7 +6,7 @@ namespace infergate::gateway {
 
 std::shared_ptr<const PoolMetricsView> make_metrics_view(
     std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
-    long in_flight) {
+    long in_flight, std::span<const std::shared_ptr<Endpoint>> endpoints) {
   static std::atomic<std::uint64_t> views_made{0};
   auto v = std::make_shared<PoolMetricsView>();
   v->serial = views_made.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -47,6 +47,14 @@ std::shared_ptr<const PoolMetricsView> make_metrics_view(
     c.lora[i] = load.lora;
     c.lora_room[i] = load.lora_room ? 1 : 0;
   }
+  if (endpoints.size() == n) {
+    c.endpoint.reserve(n);
+    c.id.reserve(n);
+    for (const auto& ep : endpoints) {
+      c.endpoint.push_back(ep.get());
+      c.id.push_back(ep->id);
+    }
+  }
   std::sort(v->adapters.begin(), v->adapters.end());
   v->adapters.erase(std::unique(v->adapters.begin(), v->adapters.end()), v->adapters.end());
   v->samples = std::move(samples);
@@ -71,7 +79,7 @@ void PoolState::publish_view() {
     healthy.push_back(ep->scrape_healthy.load(std::memory_order_relaxed) ? 1 : 0);
     in_flight_now += ep->in_flight.load(std::memory_order_relaxed);
   }
-  view.store(make_metrics_view(std::move(samples), std::move(healthy), in_flight_now),
+  view.store(make_metrics_view(std::move(samples), std::move(healthy), in_flight_now, endpoints),
              std::memory_order_release);
 }
 

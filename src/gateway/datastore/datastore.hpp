@@ -121,6 +121,9 @@ struct PoolMetricsView {
     std::vector<double> waiting, running, kv_usage;
     std::vector<const metrics::LoraInfo*> lora;
     std::vector<std::uint8_t> lora_room;
+    // The endpoints the view was made from, with their ids (empty when made from samples alone).
+    std::vector<Endpoint*> endpoint;
+    std::vector<std::uint32_t> id;
   } columns;
   bool all_healthy = true;
   bool all_sampled = true;
@@ -133,10 +136,10 @@ struct PoolMetricsView {
 };
 
 // A view of these samples and scrape health flags (parallel to the pool's endpoints), its loads
-// made from them.
+// made from them. With `endpoints` (parallel to them too), the view also lists the endpoints.
 std::shared_ptr<const PoolMetricsView> make_metrics_view(
     std::vector<std::shared_ptr<const EndpointSample>> samples, std::vector<char> healthy,
-    long in_flight = 0);
+    long in_flight = 0, std::span<const std::shared_ptr<Endpoint>> endpoints = {});
 
 struct PoolState {
   std::string key;  // namespace/name: a pool's components keep their state under it

@@ -1,8 +1,11 @@
 // A pool's metrics view: the loads from the samples and health flags, the same signals as
-// columns, and what holds for every endpoint (health, sampling, the oldest scrape).
+// columns, what holds for every endpoint (health, sampling, the oldest scrape), and the
+// endpoints of a pool's view.
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "gateway/datastore/datastore.hpp"
 
@@ -46,6 +49,23 @@ TEST(MetricsView, EveryEndpointHealthyAndSampled) {
   auto empty = make_metrics_view({}, {});
   EXPECT_TRUE(empty->all_healthy);
   EXPECT_TRUE(empty->all_sampled);
+}
+
+// A pool's view lists the pool's endpoints and their ids; one made from samples alone lists none.
+TEST(MetricsView, APoolsViewListsItsEndpoints) {
+  PoolState pool;
+  for (std::uint32_t id : {4u, 9u}) {
+    pool.endpoints.push_back(std::make_shared<Endpoint>(
+        config::EndpointSpec{"ep" + std::to_string(id), "127.0.0.1", 1, 1, "vllm", {}}, id));
+  }
+  pool.publish_view();
+  const auto view = pool.view.load();
+  EXPECT_EQ(view->columns.endpoint,
+            (std::vector<Endpoint*>{pool.endpoints[0].get(), pool.endpoints[1].get()}));
+  EXPECT_EQ(view->columns.id, (std::vector<std::uint32_t>{4, 9}));
+  const auto bare = make_metrics_view({nullptr, nullptr}, {1, 1});
+  EXPECT_TRUE(bare->columns.endpoint.empty());
+  EXPECT_TRUE(bare->columns.id.empty());
 }
 
 }  // namespace

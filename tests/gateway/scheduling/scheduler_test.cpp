@@ -129,9 +129,17 @@ TEST(ProfileScheduler, CopiedAndBuiltCandidatesDecideAlike) {
     auto copied = s->begin(tp.pool, r, {copied_random, tp.clock})->pick({});
     auto again = s->begin(tp.pool, r, {again_random, tp.clock})->pick({});
     auto built = s->begin(tp.pool, r, {built_random, tp.clock})->pick(nobody_in_the_pool);
-    ASSERT_TRUE(copied.endpoint && again.endpoint && built.endpoint);
+    // A view made from the samples alone does not list the endpoints: the copy takes them from
+    // the pool.
+    std::vector<std::shared_ptr<const EndpointSample>> samples;
+    for (const auto& ep : tp.pool.endpoints) samples.push_back(ep->latest.load());
+    tp.pool.view.store(make_metrics_view(samples, std::vector<char>(samples.size(), 1)));
+    Mt19937Random bare_random(static_cast<std::uint64_t>(trial));
+    auto bare = s->begin(tp.pool, r, {bare_random, tp.clock})->pick({});
+    ASSERT_TRUE(copied.endpoint && again.endpoint && built.endpoint && bare.endpoint);
     EXPECT_EQ(copied.endpoint, built.endpoint) << "trial " << trial;
     EXPECT_EQ(again.endpoint, built.endpoint) << "trial " << trial;
+    EXPECT_EQ(bare.endpoint, built.endpoint) << "trial " << trial;
   }
 }
 

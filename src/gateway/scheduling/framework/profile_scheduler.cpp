@@ -1,6 +1,7 @@
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <optional>
 
 #include "gateway/datastore/availability.hpp"
@@ -112,18 +113,24 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   std::copy_n(from.lora_room.data(), n, c.lora_room.data());
   std::fill_n(c.saturated.data(), n, std::uint8_t{0});
   std::fill_n(c.prefix_matched.data(), n, 0u);
-  std::uint32_t* const slot = c.slot.data();
-  Endpoint** const endpoint = c.endpoint.data();
-  std::uint32_t* const id = c.id.data();
+  std::iota(c.slot.begin(), c.slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
+  if (from.endpoint.size() == n) {
+    std::copy_n(from.endpoint.data(), n, c.endpoint.data());
+    std::copy_n(from.id.data(), n, c.id.data());
+  } else {  // a view made from samples alone
+    for (std::size_t i = 0; i < n; ++i) {
+      c.endpoint[i] = endpoints[i].get();
+      c.id[i] = endpoints[i]->id;
+    }
+  }
+  // Then only what moves between views: each endpoint's live counters and ejection.
+  Endpoint* const* const endpoint = c.endpoint.data();
   double* const in_flight = c.in_flight.data();
   double* const in_flight_tokens = c.in_flight_tokens.data();
   bool any_ejected = false;
   for (std::size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) __builtin_prefetch(endpoints[i + kPrefetchAhead].get());
-    Endpoint& ep = *endpoints[i];
-    slot[i] = static_cast<std::uint32_t>(i);
-    endpoint[i] = &ep;
-    id[i] = ep.id;
+    if (i + kPrefetchAhead < n) __builtin_prefetch(endpoint[i + kPrefetchAhead]);
+    const Endpoint& ep = *endpoint[i];
     in_flight[i] = ep.in_flight.load(std::memory_order_relaxed);
     in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
     any_ejected |= ejected(ep, now);
