@@ -388,7 +388,8 @@ TEST(PrefixIndex, AgreesWithAReferenceModel) {
 // endpoint holding a chain's blocks as a prefix, which records keep. Over pools that take every
 // walk's width (one to eight bitset words, and more), with evictions, shrinking capacities and
 // endpoints leaving, every run equals the one found block by block (a one-block match per
-// block, which is never sampled).
+// block, which is never sampled), with the candidates' slots looked up or kept. With moves too
+// (retries), no run is shorter than the block-by-block one (the next test shows when longer).
 TEST(PrefixIndex, SampledRunsOfChainedPromptsEqualBlockByBlockRuns) {
   // A prompt as block ids: one of five system prompts' stems, then blocks of its own. Its
   // hashes are a chain, as hash_prompt_blocks() makes them.
@@ -398,57 +399,88 @@ TEST(PrefixIndex, SampledRunsOfChainedPromptsEqualBlockByBlockRuns) {
     for (std::uint64_t id : ids) h.push_back(link = chain_mix(link, id));
     return h;
   };
-  for (const EndpointId endpoints : {6u, 70u, 150u, 300u, 500u}) {
-    SCOPED_TRACE(endpoints);
-    std::mt19937_64 rng(endpoints);
-    PrefixIndex index({.default_capacity_blocks = 400});
-    std::vector<EndpointId> all(endpoints);
-    for (EndpointId e = 0; e < endpoints; ++e) all[e] = 10 + e;
-    std::vector<std::vector<std::uint64_t>> recorded;
-    auto prompt = [&](bool new_one) {
-      std::vector<std::uint64_t> ids;
-      if (!new_one && !recorded.empty()) {
-        ids = recorded[rng() % recorded.size()];  // a conversation again, cut or extended
-        ids.resize(17 + rng() % (ids.size() + 300 - 17), 0);
-      } else {
-        const std::uint64_t system = rng() % 5;
-        for (std::uint64_t k = 0; k < 10 + 10 * system; ++k) ids.push_back(system * 1000 + k);
-      }
-      for (std::uint64_t& id : ids) {
-        if (id == 0) id = rng() | 1;
-      }
-      while (ids.size() < 17) ids.push_back(rng() | 1);
-      return ids;
-    };
-    for (int step = 0; step < 30 * static_cast<int>(endpoints); ++step) {
-      const EndpointId e = all[rng() % endpoints];
-      const int op = static_cast<int>(rng() % 100);
-      if (op < 90) {
-        auto ids = prompt(rng() % 3 == 0);
-        ids.resize(std::min<std::size_t>(ids.size(), 17 + rng() % 200), rng() | 1);
-        index.record(e, hashes(ids));
-        recorded.push_back(ids);
-      } else if (op < 97) {
-        index.set_capacity(e, 20 + rng() % 400);
-      } else {
-        index.remove_endpoint(e);
-      }
-      if (step % 40 != 0) continue;
-      const auto blocks = hashes(prompt(rng() % 4 == 0));
-      ASSERT_GT(blocks.size(), 16u);
-      std::vector<std::uint32_t> runs(endpoints, 0);
-      std::vector<bool> stopped(endpoints, false);
-      std::vector<std::uint32_t> held(endpoints);
-      for (const std::uint64_t& block : blocks) {
-        index.match(std::span(&block, 1), all, held);
-        for (EndpointId c = 0; c < endpoints; ++c) {
-          stopped[c] = stopped[c] || held[c] == 0;
-          runs[c] += stopped[c] ? 0 : 1;
+  for (const bool moves : {false, true}) {
+    for (const EndpointId endpoints : {6u, 70u, 150u, 300u, 500u}) {
+      SCOPED_TRACE(::testing::Message() << endpoints << " endpoints, moves " << moves);
+      std::mt19937_64 rng(endpoints);
+      PrefixIndex index({.default_capacity_blocks = 400});
+      std::vector<EndpointId> all(endpoints);
+      for (EndpointId e = 0; e < endpoints; ++e) all[e] = 10 + e;
+      std::vector<std::vector<std::uint64_t>> recorded;
+      auto prompt = [&](bool new_one) {
+        std::vector<std::uint64_t> ids;
+        if (!new_one && !recorded.empty()) {
+          ids = recorded[rng() % recorded.size()];  // a conversation again, cut or extended
+          ids.resize(17 + rng() % (ids.size() + 300 - 17), 0);
+        } else {
+          const std::uint64_t system = rng() % 5;
+          for (std::uint64_t k = 0; k < 10 + 10 * system; ++k) ids.push_back(system * 1000 + k);
         }
+        for (std::uint64_t& id : ids) {
+          if (id == 0) id = rng() | 1;
+        }
+        while (ids.size() < 17) ids.push_back(rng() | 1);
+        return ids;
+      };
+      for (int step = 0; step < 30 * static_cast<int>(endpoints); ++step) {
+        const EndpointId e = all[rng() % endpoints];
+        const int op = static_cast<int>(rng() % 100);
+        if (op < (moves ? 84 : 90)) {
+          auto ids = prompt(rng() % 3 == 0);
+          ids.resize(std::min<std::size_t>(ids.size(), 17 + rng() % 200), rng() | 1);
+          index.record(e, hashes(ids));
+          recorded.push_back(ids);
+        } else if (op < 90) {  // a retry: a prompt, often shorter than others through it, moves
+          auto ids = prompt(false);
+          ids.resize(1 + rng() % ids.size());
+          index.move(e, all[rng() % endpoints], hashes(ids));
+        } else if (op < 97) {
+          index.set_capacity(e, 20 + rng() % 400);
+        } else {
+          index.remove_endpoint(e);
+        }
+        if (step % 40 != 0) continue;
+        const auto blocks = hashes(prompt(rng() % 4 == 0));
+        ASSERT_GT(blocks.size(), 16u);
+        std::vector<std::uint32_t> runs(endpoints, 0);
+        std::vector<bool> stopped(endpoints, false);
+        std::vector<std::uint32_t> held(endpoints);
+        for (const std::uint64_t& block : blocks) {
+          index.match(std::span(&block, 1), all, held);
+          for (EndpointId c = 0; c < endpoints; ++c) {
+            stopped[c] = stopped[c] || held[c] == 0;
+            runs[c] += stopped[c] ? 0 : 1;
+          }
+        }
+        std::vector<std::uint32_t> sampled(endpoints, 99);
+        index.match(blocks, all, sampled, step % 80 == 0 ? 0 : 77);  // 77 names `all`
+        if (!moves) {
+          ASSERT_EQ(sampled, runs) << "step " << step;
+          continue;
+        }
+        for (EndpointId c = 0; c < endpoints; ++c)
+          ASSERT_GE(sampled[c], runs[c]) << "step " << step;
       }
-      ASSERT_EQ(match(index, blocks, all), runs) << "step " << step;
     }
   }
+}
+
+// A retry's move() takes a prompt's blocks from an endpoint from the first one on. The endpoint
+// may keep a longer chain's later blocks: the sampled match looks at every chain's first block,
+// so it counts nothing there. A shorter prompt recorded there again later leaves a hole in the
+// longer chain; a sampled match counts past a hole that no sample falls in (the endpoint held
+// those blocks before the move, and its engine may well still).
+TEST(PrefixIndex, AMovedPromptLeavesNoRunAndAHoleMayBeCountedPast) {
+  PrefixIndex index;
+  const auto blocks = chain(1, 40);  // sampled at blocks 0, 6, 13, 20, 27, 34, 39
+  index.record(1, blocks);
+  index.move(1, 2, std::span(blocks).first(3));
+  EXPECT_EQ(match(index, blocks, {1, 2}), (std::vector<std::uint32_t>{0, 3}));
+  index.record(1, std::span(blocks).first(2));                      // block 2 stays missing
+  EXPECT_EQ(match_one(index, std::span(blocks).first(16), 1), 2u);  // walked block by block
+  EXPECT_EQ(match_one(index, blocks, 1), 40u);
+  index.record(1, std::span(blocks).first(10));  // the hole filled
+  EXPECT_EQ(match_one(index, std::span(blocks).first(16), 1), 16u);
 }
 
 TEST(PrefixIndex, MemoryStaysWithinTheStatedBoundPerEntry) {

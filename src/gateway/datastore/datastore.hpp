@@ -122,6 +122,7 @@ struct PoolMetricsView {
     std::vector<const metrics::LoraInfo*> lora;
     std::vector<std::uint8_t> lora_room;
     // The endpoints the view was made from, with their ids (empty when made from samples alone).
+    // Not owned: valid with the endpoints of the PoolState that published the view.
     std::vector<Endpoint*> endpoint;
     std::vector<std::uint32_t> id;
   } columns;

@@ -9,7 +9,8 @@
 // the next decisions over that view: between two scrapes the queue and KV-cache scores do not
 // change. Every decision sums the kept kinds' scores first (in the profile's order), then the
 // others, whether or not it reuses kept scores, so the totals are the same to the last bit (the
-// library is built without fused multiply-adds).
+// library is built without fused multiply-adds). Upstream sums in the profile's order; the
+// totals can differ from that in the last bit, which matters only to an exact tie.
 // A kept scorer is not called, and its latency not observed, on the decisions that reuse its
 // scores.
 //

@@ -1,6 +1,7 @@
 #include "gateway/scheduling/framework/profile_scheduler.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <numeric>
 #include <optional>
 
@@ -115,6 +116,7 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   std::fill_n(c.prefix_matched.data(), n, 0u);
   std::iota(c.slot.begin(), c.slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
   if (from.endpoint.size() == n) {
+    assert(n == 0 || from.endpoint[0] == endpoints[0].get());  // the pool's own view
     std::copy_n(from.endpoint.data(), n, c.endpoint.data());
     std::copy_n(from.id.data(), n, c.id.data());
   } else {  // a view made from samples alone

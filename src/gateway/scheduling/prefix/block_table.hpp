@@ -27,9 +27,10 @@
 // sixteen blocks before it needs it, intersects the candidates with each block's holders,
 // keeps them as a bitset while many remain and as a short list once a block with inline
 // holders has cut them down to five or fewer, and stops when none is left. A chain longer than
-// 16 blocks is first walked at a sample of its blocks, one per stretch of about its square
-// root, which tells in which stretch each candidate's run ends; then each such stretch is
-// walked for the candidates that end in it (block_walk.cpp says why that is exact).
+// 16 blocks is first walked at a sample of its blocks (its first, and the end of each stretch
+// of about the square root of its length, at most 16 stretches), which tells in which stretch
+// each candidate's run ends; then each such stretch is walked for the candidates that end in it
+// (block_walk.cpp says why the runs are those of a walk block by block).
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once

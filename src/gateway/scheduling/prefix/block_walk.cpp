@@ -12,10 +12,10 @@ using namespace layout;
 namespace {
 
 constexpr std::size_t kAhead = 16;  // lookups in flight during a walk
-// Chains up to this long are walked block by block; longer ones are sampled first, at up to
-// kMaxProbes blocks.
+// Chains up to this long are walked block by block; longer ones are sampled first, at their
+// first block and the ends of up to kMaxStretches stretches.
 constexpr std::size_t kWalkedWhole = 16;
-constexpr std::size_t kMaxProbes = 16;
+constexpr std::size_t kMaxStretches = 16;
 
 // Where a walk puts the candidates it stops: for each, the number of blocks it held.
 struct Depths {
@@ -229,14 +229,19 @@ void BlockTable::walk(std::span<const std::uint64_t> blocks, std::size_t words,
 // first, so a block is never older in an endpoint's LRU than the blocks after it in its chain,
 // and eviction takes the oldest first. So holding block k means holding blocks 0..k, and a
 // candidate's leading run ends just before the first block it lacks among any sample of them.
+// move() takes a prompt's blocks from an endpoint from the first one on, so the endpoint may
+// keep a longer chain's later blocks without its first: the first block is always sampled. If a
+// shorter prompt is then recorded there again, the longer chain has a hole, and a run counts
+// past it unless a sample falls in it (the endpoint held those blocks before the move).
 //
-// The sampled walk: first the blocks at the end of each stretch of `stride` (and the last
-// block), as one walk; that puts each candidate in the stretch where its run ends, and a walk
-// over that stretch alone, for the candidates that end in it, finds where. A 62-block prompt
-// looks up 8 sampled blocks and 7 more per stretch where some candidate stops, instead of 62.
-// Where the chain property does not hold (blocks that move() took from an endpoint while it
-// kept longer chains through them), a candidate's run may count blocks it lacks before the
-// stretch where it stops.
+// The sampled walk: first block 0 and the block at the end of each stretch of `stride` (the
+// last ending at the last block), as one walk; that puts each candidate in the stretch where
+// its run ends, and a walk over that stretch alone, for the candidates that end in it, finds
+// where. A 62-block prompt looks up 9 sampled blocks and 7 more per stretch where some
+// candidate stops, instead of 62. Apart from such holes, the runs equal the block-by-block
+// walk's, except while a record, eviction or move for the endpoint is half applied (the table
+// takes a call's blocks shard by shard): a block-by-block walk then stops early, and a sampled
+// one may count blocks that are coming or going.
 template <std::size_t kWords>
 void BlockTable::runs(std::span<const std::uint64_t> blocks, std::size_t words,
                       const std::uint64_t* alive, std::uint32_t* depth) const {
@@ -247,29 +252,36 @@ void BlockTable::runs(std::span<const std::uint64_t> blocks, std::size_t words,
   }
   const std::size_t n_words = kWords != 0 ? kWords : words;
   constexpr std::size_t kRoom = kWords != 0 ? kWords : kMaxWords;
-  std::size_t stride = std::max<std::size_t>((n + kMaxProbes - 1) / kMaxProbes, 4);
+  // About the square root of n, and at most kMaxStretches stretches.
+  std::size_t stride = std::max<std::size_t>((n + kMaxStretches - 1) / kMaxStretches, 4);
   while (stride * stride < n) ++stride;
-  const std::size_t probes = (n + stride - 1) / stride;
+  const std::size_t stretches = (n + stride - 1) / stride;
   auto stretch_end = [&](std::size_t g) { return std::min(n, (g + 1) * stride) - 1; };
 
-  std::uint64_t sampled[kMaxProbes];
-  for (std::size_t g = 0; g < probes; ++g) sampled[g] = blocks[stretch_end(g)];
-  std::uint64_t group_bits[(kMaxProbes + 1) * kRoom];
-  std::fill_n(group_bits, (probes + 1) * n_words, std::uint64_t{0});
+  // Sample 0 is block 0, sample g + 1 the end of stretch g.
+  const std::size_t samples = stretches + 1;
+  std::uint64_t sampled[kMaxStretches + 1];
+  sampled[0] = blocks[0];
+  for (std::size_t g = 0; g < stretches; ++g) sampled[g + 1] = blocks[stretch_end(g)];
+  // Group k: the candidates that held k samples (k = samples: all of them).
+  std::uint64_t group_bits[(kMaxStretches + 2) * kRoom];
+  std::fill_n(group_bits, (samples + 1) * n_words, std::uint64_t{0});
   Groups groups{group_bits, n_words};
-  walk<kWords>(std::span(sampled, probes), words, alive, groups);
+  walk<kWords>(std::span(sampled, samples), words, alive, groups);
 
-  // Group g holds the samples before g and lacks sample g: its runs end in stretch g.
-  for (std::size_t g = 0; g < probes; ++g) {
-    const std::uint64_t* members = group_bits + g * n_words;
+  const Depths at_start{depth, 0};
+  for (std::size_t w = 0; w < n_words; ++w) at_start.stop(w, group_bits[w], 0);
+  // Group g + 1 holds block 0 and the stretches before g, and lacks the end of stretch g: its
+  // runs end in stretch g (after block 0, known held, in the first stretch).
+  for (std::size_t g = 0; g < stretches; ++g) {
+    const std::uint64_t* members = group_bits + (g + 1) * n_words;
     if (std::all_of(members, members + n_words, [](std::uint64_t w) { return w == 0; })) continue;
-    const std::size_t begin = g * stride;
+    const std::size_t begin = g == 0 ? 1 : g * stride;
     Depths in_stretch{depth, static_cast<std::uint32_t>(begin)};
     walk<kWords>(blocks.subspan(begin, stretch_end(g) - begin), words, members, in_stretch);
   }
-  const Depths whole{depth, 0};
   for (std::size_t w = 0; w < n_words; ++w) {
-    whole.stop(w, group_bits[probes * n_words + w], static_cast<std::uint32_t>(n));
+    at_start.stop(w, group_bits[samples * n_words + w], static_cast<std::uint32_t>(n));
   }
 }
 

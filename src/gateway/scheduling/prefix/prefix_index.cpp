@@ -114,6 +114,9 @@ struct PrefixIndex::SlotMap {
     return made.fetch_add(1, std::memory_order_relaxed) + 1;
   }();
 
+  SlotMap(const SlotMap&) = delete;  // a copy would share the version
+  SlotMap& operator=(const SlotMap&) = delete;
+
   explicit SlotMap(std::size_t endpoint_count) {
     std::size_t size = 8;
     while (size < endpoint_count * 2) size *= 2;

@@ -12,8 +12,9 @@
 //   at the first block it lacks. Candidates the index has never seen match 0. Past 16 blocks
 //   it samples the prompt's blocks (block_walk.cpp): the blocks must be a chain, each hash
 //   naming its whole prefix (prompt_blocks.hpp). Records keep an endpoint's blocks of a chain
-//   a prefix (a block is never older than the blocks after it); only move() can leave an
-//   endpoint a chain's later blocks without its earlier ones, and a match may then count them.
+//   a prefix (a block is never older than the blocks after it). move() takes a prompt's
+//   blocks from the first on; a shorter prompt recorded again afterwards can leave a hole in a
+//   longer chain, which a sampled match may count past (PrefixIndex tests show when).
 // - An endpoint's state lives from its first record() or set_capacity() to remove_endpoint().
 //   At most kMaxEndpoints are tracked at once; record() for more is ignored.
 //

@@ -72,6 +72,7 @@ TEST(Lanes, NanIsPassedOverUnlessItComesFirst) {
   x[0] = nan;
   EXPECT_TRUE(std::isnan(highest(x.data(), x.size())));
   EXPECT_TRUE(std::isnan(range_of(x.data(), x.size()).hi));
+  EXPECT_TRUE(std::isnan(range_of(x.data(), x.size()).lo));
 }
 
 }  // namespace
