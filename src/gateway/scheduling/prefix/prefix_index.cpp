@@ -360,7 +360,7 @@ struct KeptSlots {
   std::size_t words = 0;
   bool any = false;
   std::vector<std::uint32_t> slots;
-  std::uint64_t alive[BlockTable::kMaxWords];
+  std::uint64_t alive[BlockTable::kMaxWords] = {};
 };
 constexpr std::size_t kKeptLists = 4;
 
