@@ -1,7 +1,8 @@
 // Passes over a column of doubles (a score or signal per candidate) four at a time, as two
 // pairs of lanes: one SSE2 register each on any x86-64, written with the GCC and Clang vector
-// extensions so that they do not depend on the compiler vectorising the loop (GCC 12 left the
-// scorers' and the picker's loops scalar). Each pair runs its own chain of compares.
+// extensions so that they do not depend on the compiler vectorising the loop (in this build
+// GCC 12 compiled the scorers' and the picker's loops to scalar compares). Each pair runs its
+// own chain of compares.
 //
 // Compares follow the scalar forms lane by lane (`x < lo ? x : lo` and so on), so a NaN signal
 // is passed over as before.
