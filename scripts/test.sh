@@ -17,6 +17,9 @@ scripts/lint.sh format
 echo "== layering (every include of src/ against the graph in src/LAYERS)"
 python3 scripts/layering.py
 
+echo "== no capturing lambda beside a co_await (GCC 12 destroys its captures twice)"
+python3 scripts/coroutine_lambdas.py
+
 echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=ON \
   -DINFERGATE_WERROR=ON -DINFERGATE_BUILD_BENCH=OFF >/dev/null

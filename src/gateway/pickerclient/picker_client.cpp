@@ -198,9 +198,10 @@ void PickerCall::cancel() { reactor_->context.TryCancel(); }
 
 net::awaitable<bool> PickerCall::read(pb::ProcessingResponse& out) {
   Reactor* reactor = reactor_.get();
+  // A local, not a temporary of the co_await's statement (scripts/coroutine_lambdas.py).
+  auto initiate = [reactor, &out](auto handler) { reactor->read(std::move(handler), &out); };
   co_return co_await net::async_initiate<const net::use_awaitable_t<>, void(bool)>(
-      [reactor, &out](auto handler) { reactor->read(std::move(handler), &out); },
-      net::use_awaitable);
+      initiate, net::use_awaitable);
 }
 
 std::string PickerCall::status() const {

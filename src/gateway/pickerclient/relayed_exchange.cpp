@@ -6,8 +6,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <exception>
 
 #include "gateway/pickerclient/picker_client.hpp"
 
@@ -35,8 +35,15 @@ class RelayedExchange final : public UpstreamExchange {
     if (!pump_started_) {
       pump_started_ = true;
       shared_->pump_running = true;
-      net::co_spawn(co_await net::this_coro::executor, pump(shared_),
-                    net::bind_cancellation_slot(shared_->stop.slot(), net::detached));
+      // The pump's cancellation state lives in `stop`'s memory until the pump's completion
+      // handler has run, which can be after this exchange is gone (a pump that never waited
+      // still posts once before it completes): the handler keeps `stop` alive until then.
+      // (The executor is awaited apart: GCC 12 loses the lambda's capture when a temporary
+      // lambda shares its full-expression with a co_await.)
+      const net::any_io_executor executor = co_await net::this_coro::executor;
+      net::co_spawn(executor, pump(shared_),
+                    net::bind_cancellation_slot(shared_->stop.slot(),
+                                                [keep = shared_](const std::exception_ptr&) {}));
     }
     const BodyRead r = co_await shared_->stream->read_response_body(out);
     if (r == BodyRead::kError && shared_->upstream_result != BodyRead::kEnd)
