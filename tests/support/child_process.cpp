@@ -110,6 +110,34 @@ void ChildProcess::signal(int signo) const {
   if (pid_ > 0) kill(pid_, signo);
 }
 
+void ChildProcess::forget() {
+  pid_ = -1;
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  stdout_fd_ = -1;
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+bool ChildProcess::stop(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, WNOHANG | WUNTRACED);
+    if (r == pid_ && WIFSTOPPED(status)) return true;
+    if (r == pid_ || r < 0) {  // it ended
+      forget();
+      return false;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
+}
+
 std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -119,11 +147,7 @@ std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     const pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_ || r < 0) {
       const bool exited = r == pid_ && WIFEXITED(status);
-      pid_ = -1;
-      if (stdout_fd_ >= 0) close(stdout_fd_);
-      stdout_fd_ = -1;
-      if (stdin_fd_ >= 0) close(stdin_fd_);
-      stdin_fd_ = -1;
+      forget();
       return exited ? WEXITSTATUS(status) : -1;
     }
     const auto now = std::chrono::steady_clock::now();

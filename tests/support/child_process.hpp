@@ -33,6 +33,10 @@ class ChildProcess {
   int terminate(std::chrono::milliseconds grace = std::chrono::seconds(20));
   // Sends `signo` without waiting.
   void signal(int signo) const;
+  // Sends SIGSTOP and waits up to `timeout` until every thread of the process has stopped
+  // (the kernel tells the parent once the whole group has): false when it did not, or exited.
+  // SIGCONT (signal()) resumes it.
+  bool stop(std::chrono::milliseconds timeout);
   // Waits up to `timeout` for the process to exit: its exit status, -1 when a signal ended it,
   // or nullopt when it is still running. Does not kill.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
@@ -45,6 +49,7 @@ class ChildProcess {
                                              std::string* before = nullptr);
 
  private:
+  void forget();  // after the process was reaped
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int stdin_fd_ = -1;
