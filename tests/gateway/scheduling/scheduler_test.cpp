@@ -205,6 +205,88 @@ TEST(ProfileScheduler, ScoresThatFollowFromTheMetricsAreAskedOncePerView) {
   EXPECT_EQ(calls(), (std::vector<int>{4, 4, 7}));
 }
 
+// A scorer asked on every decision that records what it found of the metrics columns: still
+// pending (not copied), or their kv_usage.
+class ProbeScorer final : public Scorer {
+ public:
+  explicit ProbeScorer(bool reads) : reads_(reads) { type = name = "probe"; }
+  bool reads_metrics() const override { return reads_; }
+  void score(CycleState&, Candidates& c, std::span<double> out) override {
+    pending.push_back(c.metrics_pending != nullptr);
+    if (!c.metrics_pending) kv.emplace_back(c.kv_usage.begin(), c.kv_usage.end());
+    std::fill(out.begin(), out.end(), 0.0);
+  }
+  std::vector<bool> pending;
+  std::vector<std::vector<double>> kv;
+
+ private:
+  bool reads_;
+};
+
+// A decision over a whole view copies the view's metrics columns only for the plugins that read
+// them: the kept scorers when they are asked (a new view), and any plugin asked on every
+// decision that does not say it reads none. Two pools decide in turn on one thread, so columns
+// left from the other pool's decision would show.
+TEST(ProfileScheduler, MetricsColumnsAreCopiedOnlyForThePluginsThatReadThem) {
+  for (const bool reads : {false, true}) {
+    auto probe = std::make_shared<ProbeScorer>(reads);
+    auto kept = std::make_shared<CountingScorer>(ScoreDepends::kMetrics);
+    kept->type = kept->name = "counting";
+    auto profile = std::make_shared<SchedulingProfile>("probed");
+    profile->add_scorer(kept, 1.0);
+    profile->add_scorer(probe, 1.0);
+    profile->set_picker(testing::make_plugin<Picker>("max-score-picker"));
+    ProfileScheduler s(profile, {});
+    TestPool a(3), b(3);
+    for (std::size_t i = 0; i < 3; ++i) {
+      a.set(i, {.kv = 0.1 * static_cast<double>(i + 1)});
+      b.set(i, {.kv = 0.5 + 0.1 * static_cast<double>(i)});
+    }
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(pick_slot(s, a), 0u);
+      EXPECT_EQ(pick_slot(s, b), 0u);
+    }
+    EXPECT_EQ(kept->calls, 2) << "once per view";
+    const std::vector<double> kv_a{0.1, 0.2, 0.30000000000000004};
+    const std::vector<double> kv_b{0.5, 0.6, 0.7};
+    if (!reads) {
+      // Copied when the kept scorer was asked (the first decision of each view), not after.
+      EXPECT_EQ(probe->pending, (std::vector<bool>{false, false, true, true}));
+      EXPECT_EQ(probe->kv, (std::vector<std::vector<double>>{kv_a, kv_b}));
+    } else {
+      EXPECT_EQ(probe->pending, (std::vector<bool>{false, false, false, false}));
+      EXPECT_EQ(probe->kv, (std::vector<std::vector<double>>{kv_a, kv_b, kv_a, kv_b}));
+    }
+  }
+}
+
+// Candidates that move (a filter's retain, a truncate) copy the pending columns first.
+TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
+  TestPool tp(4);
+  for (std::size_t i = 0; i < 4; ++i) tp.set(i, {.waiting = static_cast<double>(i)});
+  const auto view = tp.pool.view.load();
+  const auto pending = [&] {
+    Candidates c;
+    c.reset(4);
+    c.whole_view = c.metrics_pending = view.get();
+    return c;
+  };
+  Candidates kept = pending();
+  const std::uint8_t odd[] = {0, 1, 0, 1};
+  kept.retain(odd);
+  EXPECT_EQ(kept.metrics_pending, nullptr);
+  EXPECT_EQ(kept.waiting, (std::vector<double>{1, 3}));
+  Candidates cut = pending();
+  cut.truncate(3);
+  EXPECT_EQ(cut.metrics_pending, nullptr);
+  EXPECT_EQ(cut.waiting, (std::vector<double>{0, 1, 2}));
+  Candidates whole = pending();
+  whole.truncate(4);  // no move: still pending
+  EXPECT_EQ(whole.metrics_pending, view.get());
+  whole.fill_metrics();
+  EXPECT_EQ(whole.waiting, (std::vector<double>{0, 1, 2, 3}));
+}
+
 // Candidates a filter narrowed are not the whole view: their scores are never kept.
 TEST(ProfileScheduler, AFilteredDecisionAsksEveryScorer) {
   auto metrics = std::make_shared<CountingScorer>(ScoreDepends::kMetrics);

@@ -1,5 +1,7 @@
 #include "gateway/scheduling/framework/cycle_state.hpp"
 
+#include <algorithm>
+
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -42,8 +44,21 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
   return blocks.size();
 }
 
+void Candidates::copy_metrics() {
+  const PoolMetricsView::Columns& from = metrics_pending->columns;
+  const std::size_t n = size();
+  std::copy_n(from.waiting.data(), n, waiting.data());
+  std::copy_n(from.running.data(), n, running.data());
+  std::copy_n(from.kv_usage.data(), n, kv_usage.data());
+  std::copy_n(from.lora.data(), n, lora.data());
+  std::copy_n(from.lora_room.data(), n, lora_room.data());
+  std::fill_n(saturated.data(), n, std::uint8_t{0});
+  metrics_pending = nullptr;
+}
+
 void Candidates::reset(std::size_t n) {
   whole_view = nullptr;
+  metrics_pending = nullptr;
   slot.assign(n, 0);
   endpoint.assign(n, nullptr);
   id.assign(n, 0);
@@ -60,6 +75,7 @@ void Candidates::reset(std::size_t n) {
 
 void Candidates::truncate(std::size_t n) {
   if (n < size()) {
+    fill_metrics();
     whole_view = nullptr;
     resize(n);
   }
@@ -67,6 +83,7 @@ void Candidates::truncate(std::size_t n) {
 
 void Candidates::resize(std::size_t n) {
   whole_view = nullptr;
+  metrics_pending = nullptr;
   slot.resize(n);
   endpoint.resize(n);
   id.resize(n);
@@ -94,6 +111,7 @@ void keep_marked(std::vector<T>& column, std::span<const std::uint8_t> keep) {
 }  // namespace
 
 void Candidates::retain(std::span<const std::uint8_t> keep) {
+  fill_metrics();
   whole_view = nullptr;
   keep_marked(slot, keep);
   keep_marked(endpoint, keep);

@@ -51,8 +51,18 @@ struct Candidates {
   // (retain, truncate, reset, resize) clears it. Read only during the decision that set it (the
   // view may be gone after it).
   const PoolMetricsView* whole_view = nullptr;
+  // Set when the candidates are that whole view and its metrics columns (waiting, running,
+  // kv_usage, lora, lora_room, saturated) are not copied yet: a decision whose plugins read
+  // none of them (Plugin::reads_metrics) does not copy them. fill_metrics() copies them;
+  // SchedulingProfile::run does before calling a plugin that reads them, and retain and
+  // truncate do before they move candidates.
+  const PoolMetricsView* metrics_pending = nullptr;
 
   std::size_t size() const { return slot.size(); }
+  // Copies the pending view's metrics columns (see metrics_pending); nothing when none is.
+  void fill_metrics() {
+    if (metrics_pending) copy_metrics();
+  }
   bool empty() const { return slot.empty(); }
   // n candidates, every column zeroed (to be filled in place).
   void reset(std::size_t n);
@@ -70,6 +80,9 @@ struct Candidates {
     for (std::size_t i = 0; i < size(); ++i) mask[i] = keep(i) ? 1 : 0;
     retain(mask);
   }
+
+ private:
+  void copy_metrics();
 };
 
 class CycleState {

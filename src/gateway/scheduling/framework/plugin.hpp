@@ -25,6 +25,10 @@ class Plugin {
   // Prompt blocks this plugin reads from the prefix index (the profile then records each
   // decision in the index); null when it does not use the index.
   virtual const PromptBlockOptions* prefix_options() const { return nullptr; }
+  // Whether it reads the candidates' metrics columns (waiting, running, kv_usage, lora,
+  // lora_room, saturated). A decision over a whole view copies them only for a plugin that
+  // does (Candidates::metrics_pending); one that does not must say so here.
+  virtual bool reads_metrics() const { return true; }
 
   std::string type;  // as registered
   std::string name;  // as configured (defaults to the type)

@@ -111,6 +111,8 @@ const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& 
     if (e.profile == serial_ && e.view == view && e.model == model) return e;
   }
   ViewScores& e = kept[next_replaced++ % kKeptViews];
+  // The kept scorers read the metrics columns.
+  candidates.fill_metrics();
   e.profile = 0;  // keyed once complete: a scorer that throws leaves no half-made entry
   e.sum.assign(candidates.size(), 0.0);
   for (std::size_t pos = 0; pos < kept_count_; ++pos) {
@@ -135,6 +137,7 @@ void SchedulingProfile::note_prefix(const Plugin& plugin) {
 void SchedulingProfile::add_filter(std::shared_ptr<Filter> filter) {
   note_prefix(*filter);
   LatencyHistogram* l = latency_of(*filter);
+  reads_metrics_each_decision_ = reads_metrics_each_decision_ || filter->reads_metrics();
   filters_.push_back({std::move(filter), l});
 }
 
@@ -149,6 +152,7 @@ void SchedulingProfile::add_scorer(std::shared_ptr<Scorer> scorer, double weight
                       scorers_.size());
   } else {
     sum_order_.push_back(scorers_.size());
+    reads_metrics_each_decision_ = reads_metrics_each_decision_ || scorer->reads_metrics();
   }
   scorers_.push_back({{std::move(scorer), l}, weight});
 }
@@ -156,12 +160,17 @@ void SchedulingProfile::add_scorer(std::shared_ptr<Scorer> scorer, double weight
 void SchedulingProfile::set_picker(std::shared_ptr<Picker> picker) {
   note_prefix(*picker);
   LatencyHistogram* l = latency_of(*picker);
+  reads_metrics_each_decision_ = reads_metrics_each_decision_ || picker->reads_metrics();
   picker_ = {std::move(picker), l};
 }
 
 std::optional<std::size_t> SchedulingProfile::run(
     CycleState& state, Candidates& candidates, RequestError& failure, Decision* explain_to,
     std::chrono::steady_clock::time_point* picked_at) const {
+  // The candidates' metrics columns, when copied lazily (Candidates::metrics_pending), are
+  // copied here for the plugins asked on every decision and for an explained decision (every
+  // scorer is asked), and in view_scores() for the kept scorers.
+  if (reads_metrics_each_decision_ || explain_to) candidates.fill_metrics();
   CallTimer timer;
   for (const auto& f : filters_) {
     f.plugin->filter(state, candidates);
@@ -182,6 +191,7 @@ std::optional<std::size_t> SchedulingProfile::run(
   if (kept) {
     totals.assign(kept->sum.begin(), kept->sum.end());
   } else {
+    if (kept_count_ > 0) candidates.fill_metrics();  // the kept scorers are asked below
     totals.assign(n, 0.0);
   }
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);

@@ -88,6 +88,9 @@ class SchedulingProfile {
   std::optional<PrefixMatchMetrics::Recorder> prefix_hits_;
   bool keeps_view_scores_ = false;  // some scorer's scores follow from the metrics
   bool keyed_by_model_ = false;     // and some of those from the target model too
+  // Some plugin asked on every decision (a filter, a scorer whose scores are not kept, the
+  // picker) reads the candidates' metrics columns (Plugin::reads_metrics).
+  bool reads_metrics_each_decision_ = false;
   // Indices into scorers_ in the order their scores are summed: those whose scores can be kept
   // (kept_count_ of them), then the others, each part in the profile's order.
   std::vector<std::size_t> sum_order_;

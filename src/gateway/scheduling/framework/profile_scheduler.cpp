@@ -95,9 +95,10 @@ Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>>
 }
 
 // The common case, built faster: nothing excluded, and the view covers every endpoint, healthy
-// and freshly sampled (or no metrics expected), so its columns are copied whole and only the
-// live counters are read per endpoint. False, with `c` to be built again, when that does not
-// hold or an endpoint turns out ejected.
+// and freshly sampled (or no metrics expected), so its columns are copied whole, the metrics
+// ones only when a plugin reads them (Candidates::metrics_pending), and only the live counters
+// are read per endpoint. False, with `c` to be built again, when that does not hold or an
+// endpoint turns out ejected.
 bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>> endpoints,
                            const PoolMetricsView* view, TimePoint now,
                            const SchedulerOptions& options) {
@@ -107,12 +108,6 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
       (!view->all_sampled || view->oldest_scrape < now - options.metrics_staleness))
     return false;
   const PoolMetricsView::Columns& from = view->columns;
-  std::copy_n(from.waiting.data(), n, c.waiting.data());
-  std::copy_n(from.running.data(), n, c.running.data());
-  std::copy_n(from.kv_usage.data(), n, c.kv_usage.data());
-  std::copy_n(from.lora.data(), n, c.lora.data());
-  std::copy_n(from.lora_room.data(), n, c.lora_room.data());
-  std::fill_n(c.saturated.data(), n, std::uint8_t{0});
   std::fill_n(c.prefix_matched.data(), n, 0u);
   std::iota(c.slot.begin(), c.slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
   if (from.endpoint.size() == n) {
@@ -139,6 +134,7 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   }
   if (any_ejected) return false;
   c.whole_view = view;
+  c.metrics_pending = view;
   return true;
 }
 

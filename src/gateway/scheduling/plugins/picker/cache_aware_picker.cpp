@@ -20,6 +20,7 @@ struct Rule {
 class CacheAwarePicker final : public Picker {
  public:
   CacheAwarePicker(Rule rule, PromptBlockOptions options) : rule_(rule), options_(options) {}
+  bool reads_metrics() const override { return false; }
   const PromptBlockOptions* prefix_options() const override { return &options_; }
 
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double>) override {

@@ -9,6 +9,7 @@ namespace {
 
 class MaxScorePicker final : public Picker {
  public:
+  bool reads_metrics() const override { return false; }
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
     const std::size_t n = c.size();
     const double* __restrict t = totals.data();

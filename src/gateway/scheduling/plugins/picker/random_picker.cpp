@@ -7,6 +7,7 @@ namespace {
 
 class RandomPicker final : public Picker {
  public:
+  bool reads_metrics() const override { return false; }
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double>) override {
     return state.random.below(c.size());
   }

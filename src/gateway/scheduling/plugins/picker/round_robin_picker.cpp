@@ -11,6 +11,7 @@ namespace {
 
 class RoundRobinPicker final : public Picker {
  public:
+  bool reads_metrics() const override { return false; }
   std::size_t pick(CycleState&, Candidates& c, std::span<const double>) override {
     return next_.fetch_add(1, std::memory_order_relaxed) % c.size();
   }

@@ -8,6 +8,7 @@ namespace {
 
 class WeightedRandomPicker final : public Picker {
  public:
+  bool reads_metrics() const override { return false; }
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
     double sum = 0;
     for (double t : totals) sum += t > 0 ? t : 0;

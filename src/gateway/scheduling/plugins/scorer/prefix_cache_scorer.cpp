@@ -10,6 +10,7 @@ namespace {
 
 class PrefixCacheScorer final : public Scorer {
  public:
+  bool reads_metrics() const override { return false; }
   bool bounded() const override { return true; }
   explicit PrefixCacheScorer(PromptBlockOptions options) : options_(options) {}
   const PromptBlockOptions* prefix_options() const override { return &options_; }

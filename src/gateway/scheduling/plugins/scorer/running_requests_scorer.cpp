@@ -8,6 +8,7 @@ namespace {
 
 class RunningRequestsScorer final : public Scorer {
  public:
+  bool reads_metrics() const override { return false; }
   bool bounded() const override { return true; }
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     score_lower_is_better(c.in_flight, out);
