@@ -258,7 +258,8 @@ TEST_F(DashboardPage, ChangesUnderLoadAndShowsWhatMetricsSaysAtRest) {
 
   stop_load();
   EXPECT_EQ(failures_.load(), 0) << "of " << requests_.load() << " requests under load";
-  // At rest: nothing in flight, engines idle as scraped, and two reads alike.
+  // At rest: nothing in flight, engines idle as scraped, every answered request logged, and two
+  // reads alike.
   std::string before;
   ASSERT_TRUE(until(
       [&] {
@@ -266,7 +267,11 @@ TEST_F(DashboardPage, ChangesUnderLoadAndShowsWhatMetricsSaysAtRest) {
         const bool idle = sample_value(now, "infergate_requests_in_flight ") == 0 &&
                           sum_of_samples(now, "infergate_endpoint_in_flight_requests") == 0 &&
                           sum_of_samples(now, "infergate_endpoint_queue_size") == 0 &&
-                          sum_of_samples(now, "infergate_endpoint_running_requests") == 0;
+                          sum_of_samples(now, "infergate_endpoint_running_requests") == 0 &&
+                          // the access log's writer has caught up (it counts a line written)
+                          sample_value(now, "infergate_access_log_lines_total ") +
+                                  sample_value(now, "infergate_access_log_dropped_total ") ==
+                              sample_value(now, "infergate_requests_total ");
         const bool same = idle && now == before;
         before = now;
         return same;
