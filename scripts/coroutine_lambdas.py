@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Refuses a capturing lambda made in the same full-expression as a co_await.
+"""Refuses a lambda or a braced temporary made in the same full-expression as a co_await.
 
-GCC 12 miscompiles such a statement: the lambda's captures are destroyed once more than they
-were made, so a captured shared_ptr gives up a reference it never took (an object freed while
-still in use). For example `co_spawn(co_await this_coro::executor, f(), [keep = p](auto) {})`
-frees `*p` early; awaiting the executor into a local first is correct. Plain temporaries (a
-string, an executor) are not affected.
+GCC 12 miscompiles such an expression: an aggregate temporary (`Head{...}`, `f({...})`) or a
+lambda's closure is destroyed twice, members and captures included, so a captured shared_ptr
+gives up a reference it never took and a string or vector member is freed twice. For example
+`co_spawn(co_await this_coro::executor, f(), [keep = p](auto) {})` frees `*p` early. A
+temporary made with a constructor (`T(x)`, `std::string(...)`) is not affected. Make the
+temporary, or the awaited value, a local first.
 
-Exits 1 listing each such lambda under src/, apps/, tests/ and bench/. The scan is lexical:
-comments and string literals are blanked first; a statement runs from the previous `;`, `{`
-or `}` to the next `;` outside brackets.
+Exits 1 listing each one under src/, apps/, tests/ and bench/. The scan is lexical: comments
+and literals are blanked first; a co_await's full-expression runs from the previous `;`, `{`
+or `}` outside brackets (or the `(` of an if, while, for or switch condition) to the next `;`
+outside brackets (or the condition's `)`). Inside it, a `{` that does not open a lambda's body
+opens a braced temporary. A lambda that captures nothing is allowed (nothing to destroy).
 Usage: scripts/coroutine_lambdas.py
 """
 import pathlib
@@ -18,32 +21,18 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FOLDERS = ("src", "apps", "tests", "bench")
-# A lambda's introducer with something captured, then its parameters and specifiers, then `{`.
+# A lambda's introducer, its parameters and specifiers, then `{` (group 1: the captures).
 LAMBDA = re.compile(
-    r"\[([^\[\]]*[^\[\]\s][^\[\]]*)\]\s*(?:\([^()]*(?:\([^()]*\)[^()]*)*\))?\s*"
+    r"\[([^\[\]]*)\]\s*(?:\([^()]*(?:\([^()]*\)[^()]*)*\))?\s*"
     r"(?:mutable\s*)?(?:noexcept\s*)?(?:->\s*[\w:<>,\s*&]+?\s*)?\{"
 )
 BLANK = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'', re.S)
+CONDITION = re.compile(r"\b(if|while|for|switch)\s*$")
 
 
 def blanked(text):
     """The text with comments and literals replaced by spaces (offsets and lines kept)."""
     return BLANK.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
-
-
-def statement_start(s, at):
-    depth = 0
-    i = at - 1
-    while i >= 0:
-        c = s[i]
-        if c in ")]":
-            depth += 1
-        elif c in "([":
-            depth -= 1
-        elif c in ";{}" and depth <= 0:
-            return i + 1
-        i -= 1
-    return 0
 
 
 def matching_brace(s, at):
@@ -58,35 +47,85 @@ def matching_brace(s, at):
     return len(s) - 1
 
 
-def statement_end(s, at):
-    parens = braces = 0
-    for i in range(at, len(s)):
+def lambda_bodies(s):
+    """{offset of a lambda body's `{`: (offset of its `}`, its captures)}."""
+    bodies = {}
+    for m in LAMBDA.finditer(s):
+        # `[x] {` after an identifier or `]` is a subscript, not a lambda; `delete[]` neither.
+        before = s[: m.start()].rstrip()
+        if before and (before[-1].isalnum() or before[-1] in "_])") and not re.search(
+            r"\b(return|co_return|co_await|throw)$", before
+        ):
+            continue
+        body = m.end() - 1
+        bodies[body] = (matching_brace(s, body), m.group(1).strip(), m.start())
+    return bodies
+
+
+def full_expression(s, at):
+    """The [start, end) of the full-expression around offset `at`."""
+    depth = 0
+    i = at - 1
+    condition = False
+    while i >= 0:
         c = s[i]
+        if c in ")]":
+            depth += 1
+        elif c in "([":
+            if depth == 0:
+                if c == "(" and CONDITION.search(s[max(0, i - 12) : i]):
+                    condition = True
+                    break
+            else:
+                depth -= 1
+        elif c in ";{}" and depth == 0:
+            break
+        i -= 1
+    start = i + 1
+    depth = 0
+    j = at
+    while j < len(s):
+        c = s[j]
         if c in "([":
-            parens += 1
+            depth += 1
         elif c in ")]":
-            parens -= 1
+            if depth == 0 and condition:
+                break
+            depth -= 1
         elif c == "{":
-            braces += 1
-        elif c == "}":
-            braces -= 1
-            if braces < 0:
-                return i
-        elif c == ";" and parens <= 0 and braces <= 0:
-            return i
-    return len(s)
+            end = matching_brace(s, j)
+            j = end + 1
+            continue
+        elif c in ";}" and depth <= 0:
+            break
+        j += 1
+    return start, j
 
 
 def findings(path):
     s = blanked(path.read_text())
-    for m in LAMBDA.finditer(s):
-        body = m.end() - 1
-        start = statement_start(s, m.start())
-        end = statement_end(s, start)
-        # The rest of the statement: before the lambda, and after its body.
-        rest = s[start : m.start()] + " " + s[matching_brace(s, body) + 1 : end]
-        if re.search(r"\bco_await\b", rest):
-            yield s.count("\n", 0, m.start()) + 1, m.group(1).strip()
+    bodies = lambda_bodies(s)
+    seen = set()
+    for m in re.finditer(r"\bco_await\b", s):
+        start, end = full_expression(s, m.start())
+        if (start, end) in seen:
+            continue
+        seen.add((start, end))
+        i = start
+        while i < end:
+            if s[i] != "{":
+                i += 1
+                continue
+            line = s.count("\n", 0, i) + 1
+            if i in bodies:
+                close, captures, lambda_at = bodies[i]
+                # A co_await inside the body belongs to the body's own full-expressions.
+                if captures and not (lambda_at < m.start() < close and m.start() > i):
+                    yield line, f"lambda [{captures}]"
+                i = close + 1
+                continue
+            yield line, "braced temporary"
+            i += 1
 
 
 def main():
@@ -94,11 +133,11 @@ def main():
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*")):
             if path.suffix in (".cpp", ".hpp") and path.is_file():
-                for line, captures in findings(path):
-                    bad.append(f"{path.relative_to(ROOT)}:{line}: lambda [{captures}] in a "
-                               "statement with co_await (GCC 12 destroys its captures twice); "
-                               "make it, or the awaited value, a local first")
-    for b in bad:
+                for line, what in findings(path):
+                    bad.append(f"{path.relative_to(ROOT)}:{line}: {what} in a full-expression "
+                               "with co_await (GCC 12 destroys it twice); make it, or the "
+                               "awaited value, a local first")
+    for b in sorted(set(bad)):
         print(b)
     return 1 if bad else 0
 

@@ -17,7 +17,7 @@ scripts/lint.sh format
 echo "== layering (every include of src/ against the graph in src/LAYERS)"
 python3 scripts/layering.py
 
-echo "== no capturing lambda beside a co_await (GCC 12 destroys its captures twice)"
+echo "== no lambda or braced temporary beside a co_await (GCC 12 destroys them twice)"
 python3 scripts/coroutine_lambdas.py
 
 echo "== sanitizer build (ASan + UBSan), unit tests"

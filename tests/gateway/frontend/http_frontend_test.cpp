@@ -72,7 +72,8 @@ Handler working_handler(Seen& seen, milliseconds work) {
 Handler flooding_handler(Seen& seen) {
   return [&seen](const ClientRequest&, ClientResponse& res) -> net::awaitable<void> {
     seen.started++;
-    co_await res.send_head(ResponseHead{});
+    const ResponseHead head;
+    co_await res.send_head(head);
     const std::string piece(64 << 10, 'x');
     for (;;) {
       const bool sent = co_await res.send_body(piece);
@@ -85,7 +86,8 @@ Handler flooding_handler(Seen& seen) {
 // A handler that streams three pieces of unknown total length.
 Handler streaming_handler() {
   return [](const ClientRequest&, ClientResponse& res) -> net::awaitable<void> {
-    co_await res.send_head(ResponseHead{});
+    const ResponseHead head;
+    co_await res.send_head(head);
     for (const char* piece : {"one,", "two,", "three"}) {
       const bool sent = co_await res.send_body(piece);
       if (!sent) co_return;
