@@ -41,9 +41,11 @@ class RelayedExchange final : public UpstreamExchange {
       // (The executor is awaited apart: GCC 12 loses the lambda's capture when a temporary
       // lambda shares its full-expression with a co_await.)
       const net::any_io_executor executor = co_await net::this_coro::executor;
-      net::co_spawn(executor, pump(shared_),
-                    net::bind_cancellation_slot(shared_->stop.slot(),
-                                                [keep = shared_](const std::exception_ptr&) {}));
+      net::co_spawn(
+          executor, pump(shared_),
+          net::bind_cancellation_slot(shared_->stop.slot(), [keep = shared_](std::exception_ptr e) {
+            if (e) pump_failed(*keep);
+          }));
     }
     const BodyRead r = co_await shared_->stream->read_response_body(out);
     if (r == BodyRead::kError && shared_->upstream_result != BodyRead::kEnd)
@@ -63,6 +65,15 @@ class RelayedExchange final : public UpstreamExchange {
     bool pump_running = false;
     BodyRead upstream_result = BodyRead::kEnd;  // kError or kTimeout: the model server failed
   };
+
+  // A pump that threw (a bug, or memory ran out) ends the relay as a failed model server:
+  // the request path's read, waiting on the picker, is not left waiting.
+  static void pump_failed(Shared& s) {
+    s.upstream_result = BodyRead::kError;
+    s.upstream.reset();
+    s.pump_running = false;
+    s.stream->cancel();
+  }
 
   static net::awaitable<void> pump(std::shared_ptr<Shared> s) {
     for (;;) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -80,11 +81,12 @@ class EchoingPicker final : public PickerStream {
   bool complete_ = false;
 };
 
-// A model server whose body is there at once (`body`), or never comes (nullopt).
+// A model server whose body is there at once (`body`), or never comes (nullopt), or whose
+// read throws (`throws`: a bug in the exchange, or memory running out).
 class FakeModelServer final : public UpstreamExchange {
  public:
-  FakeModelServer(std::shared_ptr<Seen> seen, std::optional<std::string> body)
-      : seen_(std::move(seen)), body_(std::move(body)) {}
+  FakeModelServer(std::shared_ptr<Seen> seen, std::optional<std::string> body, bool throws = false)
+      : seen_(std::move(seen)), body_(std::move(body)), throws_(throws) {}
   ~FakeModelServer() override { seen_->upstream_gone = true; }
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
@@ -92,6 +94,7 @@ class FakeModelServer final : public UpstreamExchange {
     co_return UpstreamFailure::kProtocol;
   }
   net::awaitable<BodyRead> read_body(std::string& out) override {
+    if (throws_) throw std::runtime_error("the exchange failed");
     if (body_) {
       out += *body_;
       complete_ = true;
@@ -106,6 +109,7 @@ class FakeModelServer final : public UpstreamExchange {
  private:
   std::shared_ptr<Seen> seen_;
   std::optional<std::string> body_;
+  bool throws_ = false;
   bool complete_ = false;
 };
 
@@ -161,6 +165,24 @@ TEST(RelayedExchange, AnAbandonedResponseStopsTheModelServerAndThePicker) {
   EXPECT_TRUE(seen->upstream_gone);
   EXPECT_TRUE(seen->picker_cancelled);
   EXPECT_TRUE(seen->sent.empty());
+}
+
+// The pump throws before the model server sent anything: the relay ends as a failed model
+// server (the picker's stream cancelled) instead of leaving the request waiting on the picker.
+TEST(RelayedExchange, APumpThatThrowsEndsTheRelay) {
+  auto seen = std::make_shared<Seen>();
+  std::string relayed;
+  BodyRead read = BodyRead::kData;
+  run([&](net::any_io_executor ex) -> net::awaitable<void> {
+    auto exchange =
+        PickerStream::relay_body(std::make_unique<EchoingPicker>(ex, seen, ""),
+                                 std::make_unique<FakeModelServer>(seen, std::nullopt, true));
+    read = co_await exchange->read_body(relayed);
+  });
+  EXPECT_EQ(read, BodyRead::kError);
+  EXPECT_TRUE(relayed.empty());
+  EXPECT_TRUE(seen->picker_cancelled);
+  EXPECT_TRUE(seen->upstream_gone);
 }
 
 }  // namespace
