@@ -18,7 +18,7 @@ echo "== layering (every include of src/ against the graph in src/LAYERS)"
 python3 scripts/layering.py
 
 echo "== no lambda or braced temporary beside a co_await (GCC 12 destroys them twice)"
-python3 scripts/coroutine_lambdas.py
+python3 scripts/coroutine_temporaries.py
 
 echo "== sanitizer build (ASan + UBSan), unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DINFERGATE_SANITIZE=ON \

@@ -131,7 +131,10 @@ bool ChildProcess::stop(std::chrono::milliseconds timeout) {
       return false;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      kill(pid_, SIGCONT);  // not left stopped for the tests after
+      return false;
+    }
     std::this_thread::sleep_for(
         std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
     pause = std::min(pause * 2, std::chrono::milliseconds(20));

@@ -34,8 +34,8 @@ class ChildProcess {
   // Sends `signo` without waiting.
   void signal(int signo) const;
   // Sends SIGSTOP and waits up to `timeout` until every thread of the process has stopped
-  // (the kernel tells the parent once the whole group has): false when it did not, or exited.
-  // SIGCONT (signal()) resumes it.
+  // (the kernel tells the parent once the whole group has): false when it did not (it is sent
+  // SIGCONT then), or exited. SIGCONT (signal()) resumes it.
   bool stop(std::chrono::milliseconds timeout);
   // Waits up to `timeout` for the process to exit: its exit status, -1 when a signal ended it,
   // or nullopt when it is still running. Does not kill.

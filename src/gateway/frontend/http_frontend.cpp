@@ -292,7 +292,7 @@ net::awaitable<bool> HttpFrontend::Session::send_body(std::string_view data) {
   if (chunked)
     size_len = static_cast<std::size_t>(
         std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size()));
-  // (A local: no braced temporary beside a co_await, scripts/coroutine_lambdas.py.)
+  // (A local: no braced temporary beside a co_await, scripts/coroutine_temporaries.py.)
   const std::array<net::const_buffer, 4> pieces{
       net::buffer(pending_head), net::buffer(size_line, size_len),
       net::const_buffer(data.data(), data.size()), net::const_buffer("\r\n", chunked ? 2 : 0)};

@@ -198,7 +198,7 @@ void PickerCall::cancel() { reactor_->context.TryCancel(); }
 
 net::awaitable<bool> PickerCall::read(pb::ProcessingResponse& out) {
   Reactor* reactor = reactor_.get();
-  // A local, not a temporary of the co_await's statement (scripts/coroutine_lambdas.py).
+  // A local, not a temporary of the co_await's statement (scripts/coroutine_temporaries.py).
   auto initiate = [reactor, &out](auto handler) { reactor->read(std::move(handler), &out); };
   co_return co_await net::async_initiate<const net::use_awaitable_t<>, void(bool)>(
       initiate, net::use_awaitable);

@@ -191,7 +191,8 @@ std::optional<std::size_t> SchedulingProfile::run(
   if (kept) {
     totals.assign(kept->sum.begin(), kept->sum.end());
   } else {
-    if (kept_count_ > 0) candidates.fill_metrics();  // the kept scorers are asked below
+    // (Metrics still pending imply the whole view, so kept scores unless explained, and an
+    // explained decision has them copied above.)
     totals.assign(n, 0.0);
   }
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);
