@@ -41,11 +41,11 @@ class RelayedExchange final : public UpstreamExchange {
       // (The executor is awaited apart: GCC 12 loses the lambda's capture when a temporary
       // lambda shares its full-expression with a co_await.)
       const net::any_io_executor executor = co_await net::this_coro::executor;
-      net::co_spawn(
-          executor, pump(shared_),
-          net::bind_cancellation_slot(shared_->stop.slot(), [keep = shared_](std::exception_ptr e) {
-            if (e) pump_failed(*keep);
-          }));
+      net::co_spawn(executor, pump(shared_),
+                    net::bind_cancellation_slot(shared_->stop.slot(),
+                                                [keep = shared_](const std::exception_ptr& e) {
+                                                  if (e) pump_failed(*keep);
+                                                }));
     }
     const BodyRead r = co_await shared_->stream->read_response_body(out);
     if (r == BodyRead::kError && shared_->upstream_result != BodyRead::kEnd)

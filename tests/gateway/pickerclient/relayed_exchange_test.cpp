@@ -35,7 +35,7 @@ struct Seen {
 // A picker that streams back what it is sent, as it comes, after `prefix` of its own.
 class EchoingPicker final : public PickerStream {
  public:
-  EchoingPicker(net::any_io_executor ex, std::shared_ptr<Seen> seen, std::string prefix)
+  EchoingPicker(const net::any_io_executor& ex, std::shared_ptr<Seen> seen, std::string prefix)
       : seen_(std::move(seen)), prefix_(std::move(prefix)), wake_(ex) {}
 
   net::awaitable<Outcome> decide(const PickerRequest& /*request*/) override {
