@@ -81,12 +81,13 @@ class EchoingPicker final : public PickerStream {
   bool complete_ = false;
 };
 
-// A model server whose body is there at once (`body`), or never comes (nullopt), or whose
-// read throws (`throws`: a bug in the exchange, or memory running out).
+// A model server whose body is there at once, or never comes, or whose read throws (a bug in
+// the exchange, or memory running out).
+enum class Serves { kAtOnce, kNothing, kThrow };
 class FakeModelServer final : public UpstreamExchange {
  public:
-  FakeModelServer(std::shared_ptr<Seen> seen, std::optional<std::string> body, bool throws = false)
-      : seen_(std::move(seen)), body_(std::move(body)), throws_(throws) {}
+  FakeModelServer(std::shared_ptr<Seen> seen, Serves serves, std::string body = {})
+      : seen_(std::move(seen)), serves_(serves), body_(std::move(body)) {}
   ~FakeModelServer() override { seen_->upstream_gone = true; }
 
   net::awaitable<std::variant<ResponseHead, UpstreamFailure>> send(
@@ -94,9 +95,9 @@ class FakeModelServer final : public UpstreamExchange {
     co_return UpstreamFailure::kProtocol;
   }
   net::awaitable<BodyRead> read_body(std::string& out) override {
-    if (throws_) throw std::runtime_error("the exchange failed");
-    if (body_) {
-      out += *body_;
+    if (serves_ == Serves::kThrow) throw std::runtime_error("the exchange failed");
+    if (serves_ == Serves::kAtOnce) {
+      out += body_;
       complete_ = true;
       co_return BodyRead::kData;
     }
@@ -108,8 +109,8 @@ class FakeModelServer final : public UpstreamExchange {
 
  private:
   std::shared_ptr<Seen> seen_;
-  std::optional<std::string> body_;
-  bool throws_ = false;
+  Serves serves_;
+  std::string body_;
   bool complete_ = false;
 };
 
@@ -134,9 +135,9 @@ TEST(RelayedExchange, APumpThatNeverWaitedOutlivesItsExchange) {
   auto seen = std::make_shared<Seen>();
   std::string relayed;
   run([&](net::any_io_executor ex) -> net::awaitable<void> {
-    auto exchange =
-        PickerStream::relay_body(std::make_unique<EchoingPicker>(ex, seen, ""),
-                                 std::make_unique<FakeModelServer>(seen, "data: done\n\n"));
+    auto exchange = PickerStream::relay_body(
+        std::make_unique<EchoingPicker>(ex, seen, ""),
+        std::make_unique<FakeModelServer>(seen, Serves::kAtOnce, "data: done\n\n"));
     while (!exchange->body_complete())
       if (co_await exchange->read_body(relayed) != BodyRead::kData) break;
     exchange.reset();
@@ -157,7 +158,7 @@ TEST(RelayedExchange, AnAbandonedResponseStopsTheModelServerAndThePicker) {
   run([&](net::any_io_executor ex) -> net::awaitable<void> {
     auto exchange =
         PickerStream::relay_body(std::make_unique<EchoingPicker>(ex, seen, "data: first\n\n"),
-                                 std::make_unique<FakeModelServer>(seen, std::nullopt));
+                                 std::make_unique<FakeModelServer>(seen, Serves::kNothing));
     EXPECT_EQ(co_await exchange->read_body(relayed), BodyRead::kData);
     exchange.reset();
   });
@@ -176,7 +177,7 @@ TEST(RelayedExchange, APumpThatThrowsEndsTheRelay) {
   run([&](net::any_io_executor ex) -> net::awaitable<void> {
     auto exchange =
         PickerStream::relay_body(std::make_unique<EchoingPicker>(ex, seen, ""),
-                                 std::make_unique<FakeModelServer>(seen, std::nullopt, true));
+                                 std::make_unique<FakeModelServer>(seen, Serves::kThrow));
     read = co_await exchange->read_body(relayed);
   });
   EXPECT_EQ(read, BodyRead::kError);
