@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing, checks formatting and the library graph (src/LAYERS), builds everything with warnings as errors, and runs
-# the whole test suite: an ASan+UBSan build of the unit tests, a ThreadSanitizer build of the
-# threaded ones, each fuzzer for FUZZ_SECONDS (default 30), clang-tidy over every translation
-# unit, every test (unit, calibration, integration) of the main build, and a soak of
-# SOAK_SECONDS (default 60). This is what CI runs.
+# Installs what is missing, checks formatting, the library graph (src/LAYERS) and temporaries
+# beside a co_await (scripts/coroutine_temporaries.py), builds everything with warnings as
+# errors, and runs the whole test suite: an ASan+UBSan build of the unit tests, a
+# ThreadSanitizer build of the threaded ones, each fuzzer for FUZZ_SECONDS (default 30),
+# clang-tidy over every translation unit, every test (unit, calibration, integration) of the
+# main build, and a soak of SOAK_SECONDS (default 60). This is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
