@@ -23,7 +23,9 @@ struct HistogramReading {
 namespace detail {
 
 // Bucket counts shared by both kinds: a value goes in the first bucket whose bound it does
-// not exceed (Prometheus's `le`), or in the last one, above every bound.
+// not exceed (Prometheus's `le`), or in the last one, above every bound. The count is the
+// buckets' sum, read with them (one atomic add an observation fewer, and a reading's count
+// always equals its buckets').
 class HistogramBuckets {
  public:
   explicit HistogramBuckets(std::vector<double> bounds)
@@ -31,30 +33,29 @@ class HistogramBuckets {
         buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {}
 
   const std::vector<double>& bounds() const { return bounds_; }
-  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t count() const { return read_buckets().count; }
 
  protected:
   void add(double value) {
     std::size_t i = 0;
     while (i < bounds_.size() && value > bounds_[i]) ++i;
     buckets_[i].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
   }
   // Each atomic is read on its own: a reading racing an observation may see it in some of them
   // only, which the next reading settles.
   HistogramReading read_buckets() const {
     HistogramReading r;
     r.buckets.reserve(bounds_.size() + 1);
-    for (std::size_t i = 0; i <= bounds_.size(); ++i)
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
       r.buckets.push_back(buckets_[i].load(std::memory_order_relaxed));
-    r.count = count();
+      r.count += r.buckets.back();
+    }
     return r;
   }
 
  private:
   std::vector<double> bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
-  std::atomic<std::uint64_t> count_{0};
 };
 
 }  // namespace detail

@@ -31,6 +31,11 @@ inline bool ejected(const Endpoint& endpoint, TimePoint now) {
   return endpoint.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
 }
 
+// Whether some endpoint of the process may be ejected at `now`; when not, none is.
+inline bool some_endpoint_may_be_ejected(TimePoint now) {
+  return latest_ejection_end_ns().load(std::memory_order_relaxed) > now.count();
+}
+
 // `slot`: the endpoint's index in PoolState::endpoints, which the view's vectors follow. Inline:
 // a decision asks it of every endpoint of the pool.
 inline Availability availability(const PoolMetricsView* view, std::size_t slot,

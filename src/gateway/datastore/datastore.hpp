@@ -61,12 +61,31 @@ struct EndpointSample {
   TimePoint scraped_at{};
 };
 
+// The latest end of any ejection set in the process (Clock time, ns; 0: none yet). It only
+// grows: when it is not after `now`, no endpoint is ejected, and a decision skips asking each
+// one (OutlierState::eject_until keeps it).
+inline std::atomic<std::int64_t>& latest_ejection_end_ns() {
+  static std::atomic<std::int64_t> latest{0};
+  return latest;
+}
+
 // What request outcomes say about an endpoint (outlier ejection, see OutlierDetector).
 struct OutlierState {
   std::atomic<int> consecutive_failures{0};
-  std::atomic<std::int64_t> ejected_until_ns{0};  // Clock time; 0: not ejected
-  std::atomic<int> times_ejected{0};              // grows the back-off; reset by a long healthy run
+  // Clock time; 0: not ejected. Set through eject_until() only.
+  std::atomic<std::int64_t> ejected_until_ns{0};
+  std::atomic<int> times_ejected{0};  // grows the back-off; reset by a long healthy run
   std::atomic<std::uint64_t> ejections_total{0};
+
+  // Holds the endpoint out of picking until `until_ns` (Clock time).
+  void eject_until(std::int64_t until_ns) {
+    std::atomic<std::int64_t>& latest = latest_ejection_end_ns();
+    std::int64_t seen = latest.load(std::memory_order_relaxed);
+    while (seen < until_ns &&
+           !latest.compare_exchange_weak(seen, until_ns, std::memory_order_relaxed)) {
+    }
+    ejected_until_ns.store(until_ns, std::memory_order_relaxed);
+  }
 };
 
 struct Endpoint {

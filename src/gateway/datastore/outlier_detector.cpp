@@ -31,7 +31,7 @@ bool report_outcome(const OutlierOptions& o, PoolState& pool, Endpoint& ep, Atte
   if (ejected + 1 > std::max<std::size_t>(allowed, n > 1 ? 1 : 0)) return false;
   const int times = s.times_ejected.fetch_add(1, std::memory_order_relaxed) + 1;
   const auto duration = std::min<std::chrono::nanoseconds>(o.base_ejection * times, o.max_ejection);
-  s.ejected_until_ns.store((now + duration).count(), std::memory_order_relaxed);
+  s.eject_until((now + duration).count());
   s.consecutive_failures.store(0, std::memory_order_relaxed);
   s.ejections_total.fetch_add(1, std::memory_order_relaxed);
   return true;

@@ -25,7 +25,7 @@ struct Pool {
     return availability(state.view.load().get(), i, *state.endpoints[i], now);
   }
   void eject(std::size_t i, Duration for_how_long) {
-    state.endpoints[i]->outlier.ejected_until_ns = (now + for_how_long).count();
+    state.endpoints[i]->outlier.eject_until((now + for_how_long).count());
   }
 
   PoolState state;

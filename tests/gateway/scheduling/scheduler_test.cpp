@@ -83,8 +83,7 @@ TEST(ProfileScheduler, UnhealthyAndEjectedEndpointsAreNotCandidates) {
   TestPool tp(3);
   for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
   tp.pool.endpoints[0]->scrape_healthy = false;
-  tp.pool.endpoints[1]->outlier.ejected_until_ns =
-      (tp.clock.now() + std::chrono::seconds(10)).count();
+  tp.pool.endpoints[1]->outlier.eject_until((tp.clock.now() + std::chrono::seconds(10)).count());
   tp.pool.publish_view();
   auto s = named("random");
   for (int i = 0; i < 50; ++i) EXPECT_EQ(pick_slot(*s, tp), 2u);
@@ -147,8 +146,7 @@ TEST(ProfileScheduler, CopiedAndBuiltCandidatesDecideAlike) {
 TEST(ProfileScheduler, AnEjectedEndpointAmongFreshOnesIsNotACandidate) {
   TestPool tp(3);
   for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
-  tp.pool.endpoints[1]->outlier.ejected_until_ns =
-      (tp.clock.now() + std::chrono::seconds(10)).count();
+  tp.pool.endpoints[1]->outlier.eject_until((tp.clock.now() + std::chrono::seconds(10)).count());
   auto s = named("random");
   std::set<std::size_t> picked;
   for (int i = 0; i < 50; ++i) picked.insert(pick_slot(*s, tp));
@@ -260,14 +258,37 @@ TEST(ProfileScheduler, MetricsColumnsAreCopiedOnlyForThePluginsThatReadThem) {
   }
 }
 
-// Candidates that move (a filter's retain, a truncate) copy the pending columns first.
+// The in-flight tokens are read only for a plugin that reads the pending columns: the
+// token-load scorer sees every endpoint's, over a whole view, and they move between decisions.
+TEST(ProfileScheduler, TheTokenLoadScorerSeesTheInFlightTokensOfAWholeView) {
+  auto profile = std::make_shared<SchedulingProfile>("tokens");
+  profile->add_scorer(testing::make_plugin<Scorer>("token-load-scorer"), 1.0);
+  profile->set_picker(testing::make_plugin<Picker>("max-score-picker"));
+  ProfileScheduler s(profile, {});
+  TestPool tp(3);
+  const long tokens[] = {9000, 200, 5000};
+  for (std::size_t i = 0; i < 3; ++i) {
+    tp.set(i, {});
+    tp.pool.endpoints[i]->in_flight_tokens = tokens[i];
+  }
+  EXPECT_EQ(pick_slot(s, tp), 1u);
+  tp.pool.endpoints[1]->in_flight_tokens = 20000;
+  EXPECT_EQ(pick_slot(s, tp), 2u);
+}
+
+// Candidates that move (a filter's retain, a truncate) fill the pending columns first: the
+// view's metrics and the endpoints' in-flight tokens.
 TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
   TestPool tp(4);
-  for (std::size_t i = 0; i < 4; ++i) tp.set(i, {.waiting = static_cast<double>(i)});
+  for (std::size_t i = 0; i < 4; ++i) {
+    tp.set(i, {.waiting = static_cast<double>(i)});
+    tp.pool.endpoints[i]->in_flight_tokens = 100 * static_cast<long>(i);
+  }
   const auto view = tp.pool.view.load();
   const auto pending = [&] {
     Candidates c;
     c.reset(4);
+    for (std::size_t i = 0; i < 4; ++i) c.endpoint[i] = tp.pool.endpoints[i].get();
     c.whole_view = c.metrics_pending = view.get();
     return c;
   };
@@ -276,15 +297,18 @@ TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
   kept.retain(odd);
   EXPECT_EQ(kept.metrics_pending, nullptr);
   EXPECT_EQ(kept.waiting, (std::vector<double>{1, 3}));
+  EXPECT_EQ(kept.in_flight_tokens, (std::vector<double>{100, 300}));
   Candidates cut = pending();
   cut.truncate(3);
   EXPECT_EQ(cut.metrics_pending, nullptr);
   EXPECT_EQ(cut.waiting, (std::vector<double>{0, 1, 2}));
+  EXPECT_EQ(cut.in_flight_tokens, (std::vector<double>{0, 100, 200}));
   Candidates whole = pending();
   whole.truncate(4);  // no move: still pending
   EXPECT_EQ(whole.metrics_pending, view.get());
   whole.fill_metrics();
   EXPECT_EQ(whole.waiting, (std::vector<double>{0, 1, 2, 3}));
+  EXPECT_EQ(whole.in_flight_tokens, (std::vector<double>{0, 100, 200, 300}));
 }
 
 // Candidates a filter narrowed are not the whole view: their scores are never kept.

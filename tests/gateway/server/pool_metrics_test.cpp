@@ -170,7 +170,7 @@ TEST_F(PoolMetrics, ReadyPodsAreTheEndpointsPickingWouldUse) {
     return flowcontrol::measure_saturation(pool, clock.now(), {}).usable;
   };
   EXPECT_EQ(ready(), 3);
-  endpoint(0).outlier.ejected_until_ns = (clock.now() + std::chrono::seconds(1)).count();
+  endpoint(0).outlier.eject_until((clock.now() + std::chrono::seconds(1)).count());
   endpoint(1).scrape_healthy = false;
   EXPECT_EQ(ready(), 2) << "the view still says l1 scrapes fine: picking would still use it";
   EXPECT_EQ(in_picking(), 2u);

@@ -34,9 +34,9 @@ std::span<const std::uint64_t> CycleState::prefix_blocks(const PromptBlockOption
 
 std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOptions& options) {
   const std::span<const std::uint64_t> blocks = prefix_blocks(options);
-  if (matched_ || !prefix_index) return blocks.size();
+  if (matched_) return blocks.size();
   matched_ = true;
-  if (blocks.empty())
+  if (!prefix_index || blocks.empty())
     std::fill_n(candidates.prefix_matched.begin(), candidates.size(), 0u);
   else
     prefix_index->match(blocks, candidates.id, candidates.prefix_matched,
@@ -53,6 +53,10 @@ void Candidates::copy_metrics() {
   std::copy_n(from.lora.data(), n, lora.data());
   std::copy_n(from.lora_room.data(), n, lora_room.data());
   std::fill_n(saturated.data(), n, std::uint8_t{0});
+  for (std::size_t i = 0; i < n; ++i) {
+    in_flight_tokens[i] =
+        static_cast<double>(endpoint[i]->in_flight_tokens.load(std::memory_order_relaxed));
+  }
   metrics_pending = nullptr;
 }
 

@@ -45,21 +45,22 @@ struct Candidates {
   std::vector<const metrics::LoraInfo*> lora;  // null: the engine reports no adapters
   std::vector<std::uint8_t> lora_room;         // adapters running and waiting < its max
   std::vector<std::uint8_t> saturated;         // stale or never scraped while scraping is on
-  std::vector<std::uint32_t> prefix_matched;   // leading prompt blocks cached here (after match)
+  // Leading prompt blocks cached here: written by CycleState::match_prefix, unset before.
+  std::vector<std::uint32_t> prefix_matched;
   // Set when the candidates are every endpoint of this view, in order, with its columns as they
   // are (none stale or ejected, none filtered out); null otherwise. Any change of the set
   // (retain, truncate, reset, resize) clears it. Read only during the decision that set it (the
   // view may be gone after it).
   const PoolMetricsView* whole_view = nullptr;
   // Set when the candidates are that whole view and its metrics columns (waiting, running,
-  // kv_usage, lora, lora_room, saturated) are not copied yet: a decision whose plugins read
-  // none of them (Plugin::reads_metrics) does not copy them. fill_metrics() copies them;
-  // SchedulingProfile::run does before calling a plugin that reads them, and retain and
-  // truncate do before they move candidates.
+  // kv_usage, lora, lora_room, saturated) are not copied yet, nor the endpoints'
+  // in_flight_tokens read: a decision whose plugins read none of them (Plugin::reads_metrics)
+  // does not fill them. fill_metrics() does; SchedulingProfile::run does before calling a
+  // plugin that reads them, and retain and truncate do before they move candidates.
   const PoolMetricsView* metrics_pending = nullptr;
 
   std::size_t size() const { return slot.size(); }
-  // Copies the pending view's metrics columns (see metrics_pending); nothing when none is.
+  // Fills the pending columns (see metrics_pending); nothing when none are.
   void fill_metrics() {
     if (metrics_pending) copy_metrics();
   }
@@ -116,7 +117,7 @@ class CycleState {
   // returns the number of blocks of the prompt.
   std::size_t match_prefix(Candidates& candidates, const PromptBlockOptions& options);
   // Whether this decision looked the prompt up in the prefix index.
-  bool prefix_looked_up() const { return matched_; }
+  bool prefix_looked_up() const { return matched_ && prefix_index != nullptr; }
 
  private:
   std::vector<std::uint64_t> blocks_;

@@ -26,8 +26,9 @@ class Plugin {
   // decision in the index); null when it does not use the index.
   virtual const PromptBlockOptions* prefix_options() const { return nullptr; }
   // Whether it reads the candidates' metrics columns (waiting, running, kv_usage, lora,
-  // lora_room, saturated). A decision over a whole view copies them only for a plugin that
-  // does (Candidates::metrics_pending); one that does not must say so here.
+  // lora_room, saturated) or their in_flight_tokens. A decision over a whole view fills them
+  // only for a plugin that does (Candidates::metrics_pending); one that does not must say so
+  // here.
   virtual bool reads_metrics() const { return true; }
 
   std::string type;  // as registered
@@ -61,6 +62,13 @@ class Scorer : public Plugin {
   // Whether its scores are in [0, 1] by construction (never NaN; up to rounding), from
   // candidates built from a metrics view: the profile then adds them without clamping.
   virtual bool bounded() const { return false; }
+  // Adds its scores, weighted, to the candidates' totals: totals[i] = from[i] + weight x
+  // score i (`from` null: zeros; it may be `totals`), clamped unless bounded(), as
+  // add_weighted() (weighted_sum.hpp) sums score()'s scores. The profile calls this when it does
+  // not show each scorer's share. The default scores into `scratch` and adds; a scorer may do
+  // both in one pass, with the same sum bit for bit.
+  virtual void add_scores(CycleState& state, Candidates& candidates, double weight,
+                          const double* from, std::span<double> totals, std::span<double> scratch);
 };
 
 class Picker : public Plugin {

@@ -22,7 +22,7 @@ PrefixMatchMetrics::Recorder PrefixMatchMetrics::for_plugin(const std::string& t
   std::lock_guard lock(mu_);
   auto& slot = plugins_[{name, type}];
   if (!slot) slot = std::make_unique<Hits>();
-  return Recorder(*slot, all_);
+  return Recorder(*slot);
 }
 
 PrefixMatchMetrics::PoolTotals& PrefixMatchMetrics::for_pool(std::string_view pool) {
@@ -57,8 +57,18 @@ void PrefixMatchMetrics::render(metrics::PrometheusWriter& w, std::size_t entrie
                               AtomicValueHistogram Hits::*which) {
     const std::string gie = "inference_extension_prefix_indexer_" + std::string(suffix);
     w.family(gie, MetricType::kHistogram, help);
-    const AtomicValueHistogram& all = all_.*which;
-    w.histogram(gie, {}, all.bounds(), all.read());
+    // Every plugin's, summed (their bounds are the same).
+    static const Hits kBounds;  // observes nothing: its bounds are every plugin's
+    const AtomicValueHistogram& bounds_of = kBounds.*which;
+    HistogramReading all;
+    all.buckets.assign(bounds_of.bounds().size() + 1, 0);
+    for (const auto& [key, hits] : plugins_) {
+      const HistogramReading own = ((*hits).*which).read();
+      for (std::size_t b = 0; b < all.buckets.size(); ++b) all.buckets[b] += own.buckets[b];
+      all.sum += own.sum;
+      all.count += own.count;
+    }
+    w.histogram(gie, {}, bounds_of.bounds(), all);
     const std::string llmd = "llm_d_epp_prefix_indexer_" + std::string(suffix);
     w.family(llmd, MetricType::kHistogram, help);
     for (const auto& [key, hits] : plugins_) {

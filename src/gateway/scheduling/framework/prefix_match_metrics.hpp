@@ -38,19 +38,18 @@ class PrefixMatchMetrics {
         {0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536}};
     void observe(std::size_t matched_chars, std::size_t total_chars);
   };
-  // One plugin's observations, which also count in the unlabelled families.
+  // One plugin's observations. They also count in the unlabelled families, which render()
+  // sums from every plugin's.
   class Recorder {
    public:
-    Recorder(Hits& own, Hits& all) : own_(own), all_(all) {}
+    explicit Recorder(Hits& own) : own_(own) {}
     void observe(std::size_t matched_blocks, std::size_t total_blocks,
                  std::size_t block_chars) const {
       own_.observe(matched_blocks * block_chars, total_blocks * block_chars);
-      all_.observe(matched_blocks * block_chars, total_blocks * block_chars);
     }
 
    private:
     Hits& own_;
-    Hits& all_;
   };
 
   // Per pool (upstream's families have no pool label): characters matched and looked up, whose
@@ -68,7 +67,6 @@ class PrefixMatchMetrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Hits>> plugins_;  // (name, type)
-  Hits all_;
   std::map<std::string, std::unique_ptr<PoolTotals>, std::less<>> pools_;
 };
 

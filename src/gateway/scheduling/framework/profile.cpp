@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 
+#include "gateway/scheduling/framework/weighted_sum.hpp"
+
 namespace infergate::gateway::scheduling {
 namespace {
 
@@ -53,26 +55,6 @@ class CallTimer {
   std::size_t count_ = 0;
 };
 
-// A score clamped to [0, 1]; NaN counts as 0. Written as two selects so that the loop below
-// compiles to vector min/max.
-inline double clamp_score(double v) {
-  v = v > 0.0 ? v : 0.0;
-  return v < 1.0 ? v : 1.0;
-}
-
-// totals[i] += weight x clamp(scores[i]), or without the clamp when the scores are `bounded`
-// (the clamp's compares and selects cost more than the sum).
-void add_weighted(std::span<const double> scores, double weight, bool bounded,
-                  std::span<double> totals) {
-  const double* __restrict in = scores.data();
-  double* __restrict out = totals.data();
-  if (bounded) {
-    for (std::size_t i = 0; i < totals.size(); ++i) out[i] += weight * in[i];
-    return;
-  }
-  for (std::size_t i = 0; i < totals.size(); ++i) out[i] += weight * clamp_score(in[i]);
-}
-
 }  // namespace
 
 // The weighted scores of one profile's kept scorers over one view (and model), summed as run()
@@ -114,17 +96,23 @@ const SchedulingProfile::ViewScores& SchedulingProfile::view_scores(CycleState& 
   // The kept scorers read the metrics columns.
   candidates.fill_metrics();
   e.profile = 0;  // keyed once complete: a scorer that throws leaves no half-made entry
-  e.sum.assign(candidates.size(), 0.0);
+  e.sum.resize(candidates.size());
   for (std::size_t pos = 0; pos < kept_count_; ++pos) {
     const auto& [s, weight] = scorers_[sum_order_[pos]];
-    s.plugin->score(state, candidates, scratch);
+    s.plugin->add_scores(state, candidates, weight, pos == 0 ? nullptr : e.sum.data(), e.sum,
+                         scratch);
     timer.ended(s.latency);
-    add_weighted(scratch, weight, s.plugin->bounded(), e.sum);
   }
   e.profile = serial_;
   e.view = view;
   e.model = model;
   return e;
+}
+
+void Scorer::add_scores(CycleState& state, Candidates& candidates, double weight,
+                        const double* from, std::span<double> totals, std::span<double> scratch) {
+  score(state, candidates, scratch);
+  add_weighted(from, scratch, weight, bounded(), totals);
 }
 
 void SchedulingProfile::note_prefix(const Plugin& plugin) {
@@ -188,28 +176,34 @@ std::optional<std::size_t> SchedulingProfile::run(
   const ViewScores* kept = keeps_view_scores_ && candidates.whole_view && !explain_to
                                ? &view_scores(state, candidates, scores, timer)
                                : nullptr;
-  if (kept) {
-    totals.assign(kept->sum.begin(), kept->sum.end());
-  } else {
-    // (Metrics still pending imply the whole view, so kept scores unless explained, and an
-    // explained decision has them copied above.)
-    totals.assign(n, 0.0);
-  }
+  // (Metrics still pending imply the whole view, so kept scores unless explained, and an
+  // explained decision has them copied above.) The totals start from the kept scores' sum, or
+  // from zeros, which the first scorer asked now adds to as it writes them.
+  const double* sum_so_far = kept ? kept->sum.data() : nullptr;
+  totals.resize(n);
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);
   for (std::size_t pos = kept ? kept_count_ : 0; pos < sum_order_.size(); ++pos) {
     const std::size_t k = sum_order_[pos];
     const auto& [s, weight] = scorers_[k];
-    s.plugin->score(state, candidates, scores);
-    timer.ended(s.latency);
-    add_weighted(scores, weight, s.plugin->bounded(), totals);
-    if (explain_to) {
+    if (explain_to) {  // each scorer's share shown: its scores are kept apart
+      s.plugin->score(state, candidates, scores);
+      timer.ended(s.latency);
+      add_weighted(sum_so_far, scores, weight, s.plugin->bounded(), totals);
       for (std::size_t i = 0; i < n; ++i) shares[k * n + i] = weight * clamp_score(scores[i]);
+    } else {
+      s.plugin->add_scores(state, candidates, weight, sum_so_far, totals, scores);
+      timer.ended(s.latency);
     }
+    sum_so_far = totals.data();
   }
-  const std::size_t chosen = picker_.plugin->pick(state, candidates, totals);
+  if (sum_so_far == nullptr) std::fill(totals.begin(), totals.end(), 0.0);
+  const std::span<const double> summed = sum_so_far == nullptr || sum_so_far == totals.data()
+                                             ? std::span<const double>(totals)
+                                             : std::span<const double>(kept->sum);
+  const std::size_t chosen = picker_.plugin->pick(state, candidates, summed);
   timer.ended(picker_.latency);
   if (picked_at) *picked_at = timer.last();
-  if (explain_to) explain(candidates, shares, totals, chosen, *explain_to);
+  if (explain_to) explain(candidates, shares, summed, chosen, *explain_to);
   return chosen;
 }
 

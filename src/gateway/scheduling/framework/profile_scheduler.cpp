@@ -96,9 +96,10 @@ Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>>
 
 // The common case, built faster: nothing excluded, and the view covers every endpoint, healthy
 // and freshly sampled (or no metrics expected), so its columns are copied whole, the metrics
-// ones only when a plugin reads them (Candidates::metrics_pending), and only the live counters
-// are read per endpoint. False, with `c` to be built again, when that does not hold or an
-// endpoint turns out ejected.
+// ones only when a plugin reads them (Candidates::metrics_pending, with the in-flight tokens),
+// and only each endpoint's in-flight count is read, and its ejection while some endpoint of the
+// process may be ejected. prefix_matched is left for the match to write. False, with `c` to be
+// built again, when that does not hold or an endpoint turns out ejected.
 bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>> endpoints,
                            const PoolMetricsView* view, TimePoint now,
                            const SchedulerOptions& options) {
@@ -108,7 +109,6 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
       (!view->all_sampled || view->oldest_scrape < now - options.metrics_staleness))
     return false;
   const PoolMetricsView::Columns& from = view->columns;
-  std::fill_n(c.prefix_matched.data(), n, 0u);
   std::iota(c.slot.begin(), c.slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
   if (from.endpoint.size() == n) {
     assert(n == 0 || from.endpoint[0] == endpoints[0].get());  // the pool's own view
@@ -120,19 +120,14 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
       c.id[i] = endpoints[i]->id;
     }
   }
-  // Then only what moves between views: each endpoint's live counters and ejection.
+  // Then only what moves between views: each endpoint's in-flight count, and its ejection.
   Endpoint* const* const endpoint = c.endpoint.data();
   double* const in_flight = c.in_flight.data();
-  double* const in_flight_tokens = c.in_flight_tokens.data();
-  bool any_ejected = false;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) __builtin_prefetch(endpoint[i + kPrefetchAhead]);
-    const Endpoint& ep = *endpoint[i];
-    in_flight[i] = ep.in_flight.load(std::memory_order_relaxed);
-    in_flight_tokens[i] = static_cast<double>(ep.in_flight_tokens.load(std::memory_order_relaxed));
-    any_ejected |= ejected(ep, now);
-  }
-  if (any_ejected) return false;
+  for (std::size_t i = 0; i < n; ++i)
+    in_flight[i] = endpoint[i]->in_flight.load(std::memory_order_relaxed);
+  if (some_endpoint_may_be_ejected(now) &&
+      std::any_of(endpoint, endpoint + n, [&](const Endpoint* ep) { return ejected(*ep, now); }))
+    return false;
   c.whole_view = view;
   c.metrics_pending = view;
   return true;

@@ -370,8 +370,8 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
                         std::span<const EndpointId> candidates, std::span<std::uint32_t> matched,
                         std::uint64_t list) const {
   assert(matched.size() >= candidates.size());
-  std::fill_n(matched.begin(), candidates.size(), 0u);
-  if (blocks.empty() || candidates.empty()) return;
+  const auto none = [&] { std::fill_n(matched.begin(), candidates.size(), 0u); };
+  if (blocks.empty() || candidates.empty()) return none();
 
   Reclaimer::ReadGuard guard(reclaimer_);
   const SlotMap& map = *slots_.load(std::memory_order_seq_cst);
@@ -404,7 +404,7 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
       found->list = list;
       found->words = words;
     }
-    if (!found->any) return;
+    if (!found->any) return none();
     slots = found->slots.data();
     alive = found->alive;
   } else {
@@ -413,16 +413,15 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
       heap_slots.resize(candidates.size());
       into = heap_slots.data();
     }
-    if (!resolve(map, candidates, words, into, stack_alive)) return;
+    if (!resolve(map, candidates, words, into, stack_alive)) return none();
     slots = into;
     alive = stack_alive;
   }
 
   std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
   table_.leading_runs(blocks, words, alive, depth);
-  for (std::size_t c = 0; c < candidates.size(); ++c) {
-    if (slots[c] / 64 < words) matched[c] = depth[slots[c]];
-  }
+  for (std::size_t c = 0; c < candidates.size(); ++c)
+    matched[c] = slots[c] / 64 < words ? depth[slots[c]] : 0;
 }
 
 PrefixIndex::Stats PrefixIndex::stats() {

@@ -3,6 +3,7 @@
 // blockSizeTokens (tokens of 4 characters, default 16) or hashBlockSize (characters, the older
 // spelling), maxPrefixBlocksToMatch (default 256), lruCapacityPerServer (blocks an endpoint keeps
 // when its engine does not report its KV-cache size; default 31,250).
+#include "gateway/scheduling/framework/weighted_sum.hpp"
 #include "gateway/scheduling/plugins/builtin.hpp"
 
 namespace infergate::gateway::scheduling {
@@ -15,13 +16,30 @@ class PrefixCacheScorer final : public Scorer {
   explicit PrefixCacheScorer(PromptBlockOptions options) : options_(options) {}
   const PromptBlockOptions* prefix_options() const override { return &options_; }
   void score(CycleState& state, Candidates& c, std::span<double> out) override {
-    const std::size_t total = state.match_prefix(c, options_);
-    const double per_block = total == 0 ? 0.0 : 1.0 / static_cast<double>(total);
-    for (std::size_t i = 0; i < c.size(); ++i)
-      out[i] = static_cast<double>(c.prefix_matched[i]) * per_block;
+    const double per_block = match(state, c);
+    const std::uint32_t* matched = c.prefix_matched.data();
+    for (std::size_t i = 0; i < c.size(); ++i) out[i] = blocks(matched[i]) * per_block;
+  }
+  void add_scores(CycleState& state, Candidates& c, double weight, const double* from,
+                  std::span<double> totals, std::span<double>) override {
+    const double per_block = match(state, c);
+    const std::uint32_t* matched = c.prefix_matched.data();
+    add_weighted(from, weight, totals,
+                 [=](std::size_t i) { return blocks(matched[i]) * per_block; });
   }
 
  private:
+  // A count of matched blocks (at most maxPrefixBlocksToMatch) as a double, through a signed
+  // int: SSE2 converts those four at a time, unsigned ones one by one.
+  static double blocks(std::uint32_t matched) {
+    return static_cast<double>(static_cast<std::int32_t>(matched));
+  }
+  // Matches the prompt (once per decision); returns a block's share of the prompt.
+  double match(CycleState& state, Candidates& c) const {
+    const std::size_t total = state.match_prefix(c, options_);
+    return total == 0 ? 0.0 : 1.0 / static_cast<double>(total);
+  }
+
   PromptBlockOptions options_;
 };
 

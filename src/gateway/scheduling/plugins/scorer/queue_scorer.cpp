@@ -12,6 +12,10 @@ class QueueScorer final : public Scorer {
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     score_lower_is_better(c.waiting, out);
   }
+  void add_scores(CycleState&, Candidates& c, double weight, const double* from,
+                  std::span<double> totals, std::span<double>) override {
+    add_lower_is_better(c.waiting, weight, from, totals);
+  }
 };
 
 }  // namespace

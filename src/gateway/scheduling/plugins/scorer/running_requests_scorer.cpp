@@ -13,6 +13,10 @@ class RunningRequestsScorer final : public Scorer {
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     score_lower_is_better(c.in_flight, out);
   }
+  void add_scores(CycleState&, Candidates& c, double weight, const double* from,
+                  std::span<double> totals, std::span<double>) override {
+    add_lower_is_better(c.in_flight, weight, from, totals);
+  }
 };
 
 }  // namespace

@@ -9,7 +9,6 @@ namespace {
 
 class TokenLoadScorer final : public Scorer {
  public:
-  bool reads_metrics() const override { return false; }
   explicit TokenLoadScorer(double max_tokens) : max_tokens_(max_tokens) {}
   void score(CycleState&, Candidates& c, std::span<double> out) override {
     for (std::size_t i = 0; i < c.size(); ++i)
