@@ -325,8 +325,8 @@ void PrefixIndex::remove_endpoint(EndpointId endpoint) {
 
 namespace {
 
-// The candidates' slots in the index and, as a bitset of `words` words, those in the table.
-// Returns whether any is.
+// The candidates' slots in the index (words x 64 for one the table's `words` words do not
+// cover) and, as a bitset of `words` words, those in the table. Returns whether any is.
 template <typename Map>
 bool resolve(const Map& map, std::span<const EndpointId> candidates, std::size_t words,
              std::uint32_t* slots, std::uint64_t* alive) {
@@ -339,8 +339,11 @@ bool resolve(const Map& map, std::span<const EndpointId> candidates, std::size_t
   bool any = false;
   for (std::size_t c = 0; c < candidates.size(); ++c) {
     const std::uint32_t slot = map.slot_of(candidates[c]);
+    if (slot / 64 >= words) {  // kNoSlot too: the place past the walked slots, whose depth is 0
+      slots[c] = static_cast<std::uint32_t>(words * 64);
+      continue;
+    }
     slots[c] = slot;
-    if (slot / 64 >= words) continue;  // kNoSlot too
     if (slot / 64 != word) {
       if (word < words) alive[word] |= bits;
       word = slot / 64;
@@ -418,10 +421,12 @@ void PrefixIndex::match(std::span<const std::uint64_t> blocks,
     alive = stack_alive;
   }
 
-  std::uint32_t depth[kMaxEndpoints];  // written for every slot set in `alive`
+  // Written for every slot set in `alive`, and 0 past them, where resolve() points the
+  // candidates the walk does not cover.
+  std::uint32_t depth[BlockTable::kMaxWords * 64 + 1];
   table_.leading_runs(blocks, words, alive, depth);
-  for (std::size_t c = 0; c < candidates.size(); ++c)
-    matched[c] = slots[c] / 64 < words ? depth[slots[c]] : 0;
+  depth[words * 64] = 0;
+  for (std::size_t c = 0; c < candidates.size(); ++c) matched[c] = depth[slots[c]];
 }
 
 PrefixIndex::Stats PrefixIndex::stats() {
