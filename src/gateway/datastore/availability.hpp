@@ -28,7 +28,7 @@ enum class Availability {
 
 // Whether outlier detection holds the endpoint out of picking at `now`.
 inline bool ejected(const Endpoint& endpoint, TimePoint now) {
-  return endpoint.outlier.ejected_until_ns.load(std::memory_order_relaxed) > now.count();
+  return endpoint.outlier.ejected_until_ns() > now.count();
 }
 
 // Whether some endpoint of the process may be ejected at `now`; when not, none is.

@@ -70,13 +70,16 @@ inline std::atomic<std::int64_t>& latest_ejection_end_ns() {
 }
 
 // What request outcomes say about an endpoint (outlier ejection, see OutlierDetector).
-struct OutlierState {
+class OutlierState {
+ public:
   std::atomic<int> consecutive_failures{0};
-  // Clock time; 0: not ejected. Set through eject_until() only.
-  std::atomic<std::int64_t> ejected_until_ns{0};
   std::atomic<int> times_ejected{0};  // grows the back-off; reset by a long healthy run
   std::atomic<std::uint64_t> ejections_total{0};
 
+  // When the ejection ends (Clock time, ns); 0: never ejected.
+  std::int64_t ejected_until_ns() const {
+    return ejected_until_ns_.load(std::memory_order_relaxed);
+  }
   // Holds the endpoint out of picking until `until_ns` (Clock time).
   void eject_until(std::int64_t until_ns) {
     std::atomic<std::int64_t>& latest = latest_ejection_end_ns();
@@ -84,8 +87,11 @@ struct OutlierState {
     while (seen < until_ns &&
            !latest.compare_exchange_weak(seen, until_ns, std::memory_order_relaxed)) {
     }
-    ejected_until_ns.store(until_ns, std::memory_order_relaxed);
+    ejected_until_ns_.store(until_ns, std::memory_order_relaxed);
   }
+
+ private:
+  std::atomic<std::int64_t> ejected_until_ns_{0};
 };
 
 struct Endpoint {

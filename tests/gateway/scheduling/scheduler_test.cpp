@@ -128,8 +128,7 @@ TEST(ProfileScheduler, CopiedAndBuiltCandidatesDecideAlike) {
     auto copied = s->begin(tp.pool, r, {copied_random, tp.clock})->pick({});
     auto again = s->begin(tp.pool, r, {again_random, tp.clock})->pick({});
     auto built = s->begin(tp.pool, r, {built_random, tp.clock})->pick(nobody_in_the_pool);
-    // A view made from the samples alone does not list the endpoints: the copy takes them from
-    // the pool.
+    // A view made from the samples alone does not list the endpoints: its candidates are built.
     std::vector<std::shared_ptr<const EndpointSample>> samples;
     for (const auto& ep : tp.pool.endpoints) samples.push_back(ep->latest.load());
     tp.pool.view.store(make_metrics_view(samples, std::vector<char>(samples.size(), 1)));
@@ -277,7 +276,7 @@ TEST(ProfileScheduler, TheTokenLoadScorerSeesTheInFlightTokensOfAWholeView) {
 }
 
 // Candidates that move (a filter's retain, a truncate) fill the pending columns first: the
-// view's metrics and the endpoints' in-flight tokens.
+// view's metrics, slots, endpoints and ids, and the endpoints' in-flight tokens.
 TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
   TestPool tp(4);
   for (std::size_t i = 0; i < 4; ++i) {
@@ -287,17 +286,20 @@ TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
   const auto view = tp.pool.view.load();
   const auto pending = [&] {
     Candidates c;
-    c.reset(4);
-    for (std::size_t i = 0; i < 4; ++i) c.endpoint[i] = tp.pool.endpoints[i].get();
+    c.reset(4);  // every column zero
     c.whole_view = c.metrics_pending = view.get();
     return c;
   };
+  const auto endpoint = [&](std::size_t i) { return tp.pool.endpoints[i].get(); };
   Candidates kept = pending();
   const std::uint8_t odd[] = {0, 1, 0, 1};
   kept.retain(odd);
   EXPECT_EQ(kept.metrics_pending, nullptr);
   EXPECT_EQ(kept.waiting, (std::vector<double>{1, 3}));
   EXPECT_EQ(kept.in_flight_tokens, (std::vector<double>{100, 300}));
+  EXPECT_EQ(kept.slot, (std::vector<std::uint32_t>{1, 3}));
+  EXPECT_EQ(kept.endpoint, (std::vector<Endpoint*>{endpoint(1), endpoint(3)}));
+  EXPECT_EQ(kept.id, (std::vector<std::uint32_t>{endpoint(1)->id, endpoint(3)->id}));
   Candidates cut = pending();
   cut.truncate(3);
   EXPECT_EQ(cut.metrics_pending, nullptr);
@@ -306,7 +308,14 @@ TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {
   Candidates whole = pending();
   whole.truncate(4);  // no move: still pending
   EXPECT_EQ(whole.metrics_pending, view.get());
+  EXPECT_EQ(whole.slot_of(2), 2u);
+  EXPECT_EQ(std::vector<std::uint32_t>(whole.ids().begin(), whole.ids().end()),
+            (std::vector<std::uint32_t>{endpoint(0)->id, endpoint(1)->id, endpoint(2)->id,
+                                        endpoint(3)->id}));
   whole.fill_metrics();
+  EXPECT_EQ(whole.slot, (std::vector<std::uint32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(whole.endpoint,
+            (std::vector<Endpoint*>{endpoint(0), endpoint(1), endpoint(2), endpoint(3)}));
   EXPECT_EQ(whole.waiting, (std::vector<double>{0, 1, 2, 3}));
   EXPECT_EQ(whole.in_flight_tokens, (std::vector<double>{0, 100, 200, 300}));
 }
@@ -505,12 +514,12 @@ TEST(OutlierDetector, ConsecutiveFailuresEjectWithGrowingBackOffWithinTheShare) 
   report_outcome(o, tp.pool, a, AttemptOutcome::kSuccess, tp.clock);  // the run is broken
   EXPECT_FALSE(fail(a, 4));
   EXPECT_TRUE(fail(a, 1));
-  EXPECT_EQ(a.outlier.ejected_until_ns.load(), (tp.clock.now() + std::chrono::seconds(10)).count());
+  EXPECT_EQ(a.outlier.ejected_until_ns(), (tp.clock.now() + std::chrono::seconds(10)).count());
   EXPECT_TRUE(fail(*tp.pool.endpoints[1], 5));   // two of four: allowed
   EXPECT_FALSE(fail(*tp.pool.endpoints[2], 5));  // a third would pass the share
   tp.clock.advance(std::chrono::seconds(11));
   EXPECT_TRUE(fail(a, 5));  // ejected again, for twice as long
-  EXPECT_EQ(a.outlier.ejected_until_ns.load(), (tp.clock.now() + std::chrono::seconds(20)).count());
+  EXPECT_EQ(a.outlier.ejected_until_ns(), (tp.clock.now() + std::chrono::seconds(20)).count());
   EXPECT_EQ(a.outlier.ejections_total.load(), 2u);
 }
 

@@ -1,6 +1,7 @@
 #include "gateway/scheduling/framework/cycle_state.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "gateway/scheduling/prefix/prefix_index.hpp"
 
@@ -39,7 +40,7 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
   if (!prefix_index || blocks.empty())
     std::fill_n(candidates.prefix_matched.begin(), candidates.size(), 0u);
   else
-    prefix_index->match(blocks, candidates.id, candidates.prefix_matched,
+    prefix_index->match(blocks, candidates.ids(), candidates.prefix_matched,
                         candidates.whole_view != nullptr ? candidates.whole_view->serial : 0);
   return blocks.size();
 }
@@ -47,6 +48,9 @@ std::size_t CycleState::match_prefix(Candidates& candidates, const PromptBlockOp
 void Candidates::copy_metrics() {
   const PoolMetricsView::Columns& from = metrics_pending->columns;
   const std::size_t n = size();
+  std::iota(slot.begin(), slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
+  std::copy_n(from.endpoint.data(), n, endpoint.data());
+  std::copy_n(from.id.data(), n, id.data());
   std::copy_n(from.waiting.data(), n, waiting.data());
   std::copy_n(from.running.data(), n, running.data());
   std::copy_n(from.kv_usage.data(), n, kv_usage.data());

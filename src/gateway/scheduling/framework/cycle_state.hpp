@@ -52,14 +52,22 @@ struct Candidates {
   // (retain, truncate, reset, resize) clears it. Read only during the decision that set it (the
   // view may be gone after it).
   const PoolMetricsView* whole_view = nullptr;
-  // Set when the candidates are that whole view and its metrics columns (waiting, running,
-  // kv_usage, lora, lora_room, saturated) are not copied yet, nor the endpoints'
-  // in_flight_tokens read: a decision whose plugins read none of them (Plugin::reads_metrics)
-  // does not fill them. fill_metrics() does; SchedulingProfile::run does before calling a
-  // plugin that reads them, and retain and truncate do before they move candidates.
+  // Set when the candidates are that whole view, which lists its endpoints, and its columns are
+  // not copied yet: the metrics (waiting, running, kv_usage, lora, lora_room, saturated) and
+  // slot, endpoint and id (slot i is i), nor the endpoints' in_flight_tokens read. A decision
+  // whose plugins read none of them (Plugin::reads_metrics) does not fill them; slot_of() and
+  // ids() answer meanwhile. fill_metrics() fills them; SchedulingProfile::run does before
+  // calling a plugin that reads them or explaining a decision, and retain and truncate do
+  // before they move candidates.
   const PoolMetricsView* metrics_pending = nullptr;
 
   std::size_t size() const { return slot.size(); }
+  // Candidate i's index in PoolState::endpoints, and the candidates' ids, also while pending.
+  std::size_t slot_of(std::size_t i) const { return metrics_pending ? i : slot[i]; }
+  std::span<const std::uint32_t> ids() const {
+    return metrics_pending ? std::span<const std::uint32_t>(metrics_pending->columns.id)
+                           : std::span<const std::uint32_t>(id);
+  }
   // Fills the pending columns (see metrics_pending); nothing when none are.
   void fill_metrics() {
     if (metrics_pending) copy_metrics();

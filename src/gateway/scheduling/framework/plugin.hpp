@@ -26,9 +26,9 @@ class Plugin {
   // decision in the index); null when it does not use the index.
   virtual const PromptBlockOptions* prefix_options() const { return nullptr; }
   // Whether it reads the candidates' metrics columns (waiting, running, kv_usage, lora,
-  // lora_room, saturated) or their in_flight_tokens. A decision over a whole view fills them
-  // only for a plugin that does (Candidates::metrics_pending); one that does not must say so
-  // here.
+  // lora_room, saturated), their in_flight_tokens, or their slot, endpoint or id columns. A
+  // decision over a whole view fills them only for a plugin that does
+  // (Candidates::metrics_pending); one that does not must say so here.
   virtual bool reads_metrics() const { return true; }
 
   std::string type;  // as registered

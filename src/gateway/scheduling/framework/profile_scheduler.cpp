@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <numeric>
 #include <optional>
 
 #include "gateway/datastore/availability.hpp"
@@ -94,12 +93,13 @@ Built build_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>>
   return b;
 }
 
-// The common case, built faster: nothing excluded, and the view covers every endpoint, healthy
-// and freshly sampled (or no metrics expected), so its columns are copied whole, the metrics
-// ones only when a plugin reads them (Candidates::metrics_pending, with the in-flight tokens),
-// and only each endpoint's in-flight count is read, and its ejection while some endpoint of the
-// process may be ejected. prefix_matched is left for the match to write. False, with `c` to be
-// built again, when that does not hold or an endpoint turns out ejected.
+// The common case, built faster: nothing excluded, and the view lists every endpoint, healthy
+// and freshly sampled (or no metrics expected). The candidates are then the view's columns as
+// they are, copied only when a plugin reads them (Candidates::metrics_pending: the metrics,
+// the in-flight tokens and the slot, endpoint and id columns). Only each endpoint's in-flight
+// count is read, and its ejection while some endpoint of the process may be ejected;
+// prefix_matched is left for the match to write. False, with `c` to be built again, when that
+// does not hold or an endpoint turns out ejected.
 bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoint>> endpoints,
                            const PoolMetricsView* view, TimePoint now,
                            const SchedulerOptions& options) {
@@ -109,19 +109,10 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
       (!view->all_sampled || view->oldest_scrape < now - options.metrics_staleness))
     return false;
   const PoolMetricsView::Columns& from = view->columns;
-  std::iota(c.slot.begin(), c.slot.begin() + static_cast<std::ptrdiff_t>(n), std::uint32_t{0});
-  if (from.endpoint.size() == n) {
-    assert(n == 0 || from.endpoint[0] == endpoints[0].get());  // the pool's own view
-    std::copy_n(from.endpoint.data(), n, c.endpoint.data());
-    std::copy_n(from.id.data(), n, c.id.data());
-  } else {  // a view made from samples alone
-    for (std::size_t i = 0; i < n; ++i) {
-      c.endpoint[i] = endpoints[i].get();
-      c.id[i] = endpoints[i]->id;
-    }
-  }
+  if (from.endpoint.size() != n) return false;               // a view made from samples alone
+  assert(n == 0 || from.endpoint[0] == endpoints[0].get());  // the pool's own view
   // Then only what moves between views: each endpoint's in-flight count, and its ejection.
-  Endpoint* const* const endpoint = c.endpoint.data();
+  Endpoint* const* const endpoint = from.endpoint.data();
   double* const in_flight = c.in_flight.data();
   for (std::size_t i = 0; i < n; ++i)
     in_flight[i] = endpoint[i]->in_flight.load(std::memory_order_relaxed);
@@ -238,7 +229,7 @@ class ProfileSession final : public SchedulingSession {
       pool.matched_chars.fetch_add(matched * o.block_chars, std::memory_order_relaxed);
       pool.prompt_chars.fetch_add(total * o.block_chars, std::memory_order_relaxed);
     }
-    return {pool_.endpoints[candidates.slot[*chosen]], {}};
+    return {pool_.endpoints[candidates.slot_of(*chosen)], {}};
   }
 
   std::shared_ptr<const SchedulingProfile> profile_;

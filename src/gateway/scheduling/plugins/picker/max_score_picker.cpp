@@ -13,12 +13,17 @@ class MaxScorePicker final : public Picker {
   std::size_t pick(CycleState& state, Candidates& c, std::span<const double> totals) override {
     const std::size_t n = c.size();
     const double* __restrict t = totals.data();
-    // The highest total, then the candidates that reach it, one drawn among them when there
-    // are several.
+    // The highest total, the first candidate that reaches it, and the others after it: one
+    // drawn among them all when there are several (the same draw as counting them all first).
     const double best = lanes::highest(t, n);
-    const std::size_t ties = lanes::count_equal(t, n, best);
-    const std::size_t at = lanes::nth_equal(t, n, best, ties > 1 ? state.random.below(ties) : 0);
-    return at < n ? at : 0;  // none equals the highest: the first total is NaN
+    const std::size_t first = lanes::nth_equal(t, n, best, 0);
+    if (first >= n) return 0;  // none equals the highest: the first total is NaN
+    const double* const after = t + first + 1;
+    const std::size_t rest = n - first - 1;
+    const std::size_t others = lanes::count_equal(after, rest, best);
+    if (others == 0) return first;
+    const std::size_t k = state.random.below(others + 1);
+    return k == 0 ? first : first + 1 + lanes::nth_equal(after, rest, best, k - 1);
   }
 };
 

@@ -35,5 +35,29 @@ TEST(Pickers, MaxScoreFindsTheBestAnywhere) {
   }
 }
 
+// Ties anywhere among nine candidates (the unrolled passes' lanes and tail): the pick is the
+// k-th of the tied candidates for k drawn below their count, the draw made only when there are
+// several, as a picker that counts them all first would pick with the same random numbers.
+TEST(Pickers, MaxScoreDrawsAmongTiesAsCountingThemAllFirst) {
+  TestPool tp(9);
+  auto picker = make_plugin<Picker>("max-score-picker");
+  testing::Decision d(tp);
+  Mt19937Random reference(42);  // the pool's random source, seeded alike
+  for (std::size_t mask = 1; mask < (1u << 9); ++mask) {
+    std::vector<double> totals(9, 0.25);
+    std::vector<std::size_t> tied;
+    for (std::size_t i = 0; i < 9; ++i) {
+      if ((mask >> i) & 1) {
+        totals[i] = 0.75;
+        tied.push_back(i);
+      }
+    }
+    for (int draw = 0; draw < 3; ++draw) {
+      const std::size_t expected = tied.size() > 1 ? tied[reference.below(tied.size())] : tied[0];
+      EXPECT_EQ(d.pick(*picker, totals), expected) << mask << " " << draw;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace infergate::gateway::scheduling
