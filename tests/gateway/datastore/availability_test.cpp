@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace infergate::gateway {
@@ -57,6 +58,25 @@ TEST(Availability, EjectedUntilItsDeadline) {
   p.now += std::chrono::seconds(5);
   EXPECT_EQ(p.of(0), Availability::kUsable) << "the deadline itself is back in picking";
   EXPECT_FALSE(ejected(*p.state.endpoints[0], p.now));
+}
+
+// Every ejection raises the process's latest ejection end, which only grows: while it is not
+// after `now`, no endpoint is ejected (a decision then skips asking each one).
+TEST(Availability, AnEjectionRaisesTheLatestEjectionEnd) {
+  Pool p(2);
+  const std::int64_t before = latest_ejection_end_ns().load();
+  const TimePoint far{std::chrono::nanoseconds(std::max<std::int64_t>(before, 0)) +
+                      std::chrono::hours(1)};
+  p.now = far;
+  EXPECT_FALSE(some_endpoint_may_be_ejected(p.now + std::chrono::hours(1)));
+  p.eject(0, std::chrono::seconds(5));
+  EXPECT_EQ(latest_ejection_end_ns().load(), (far + std::chrono::seconds(5)).count());
+  EXPECT_TRUE(some_endpoint_may_be_ejected(p.now));
+  EXPECT_TRUE(some_endpoint_may_be_ejected(p.now + std::chrono::seconds(4)));
+  EXPECT_FALSE(some_endpoint_may_be_ejected(p.now + std::chrono::seconds(5)));
+  p.now -= std::chrono::seconds(1);
+  p.eject(1, std::chrono::seconds(2));  // ends earlier: the latest end stays
+  EXPECT_EQ(latest_ejection_end_ns().load(), (far + std::chrono::seconds(5)).count());
 }
 
 TEST(Availability, AFailingScrapeIsReportedBeforeAnEjection) {

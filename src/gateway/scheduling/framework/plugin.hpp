@@ -65,8 +65,8 @@ class Scorer : public Plugin {
   // Adds its scores, weighted, to the candidates' totals: totals[i] = from[i] + weight x
   // score i (`from` null: zeros; it may be `totals`), clamped unless bounded(), as
   // add_weighted() (weighted_sum.hpp) sums score()'s scores. The profile calls this when it does
-  // not show each scorer's share. The default scores into `scratch` and adds; a scorer may do
-  // both in one pass, with the same sum bit for bit.
+  // not show each scorer's share (its latency then includes the add). The default scores into
+  // `scratch` and adds; a scorer may do both in one pass, with the same sum bit for bit.
   virtual void add_scores(CycleState& state, Candidates& candidates, double weight,
                           const double* from, std::span<double> totals, std::span<double> scratch);
 };

@@ -176,9 +176,9 @@ std::optional<std::size_t> SchedulingProfile::run(
   const ViewScores* kept = keeps_view_scores_ && candidates.whole_view && !explain_to
                                ? &view_scores(state, candidates, scores, timer)
                                : nullptr;
-  // (Metrics still pending imply the whole view, so kept scores unless explained, and an
-  // explained decision has them copied above.) The totals start from the kept scores' sum, or
-  // from zeros, which the first scorer asked now adds to as it writes them.
+  // The totals start from the kept scores' sum, or from zeros, which the first scorer asked now
+  // adds to as it writes them. (Candidates still pending reach only the scorers that read none
+  // of their columns: an explained decision has them filled above.)
   const double* sum_so_far = kept ? kept->sum.data() : nullptr;
   totals.resize(n);
   if (explain_to) shares.assign(scorers_.size() * n, 0.0);

@@ -16,7 +16,8 @@ using testing::Decision;
 using testing::make_plugin;
 using testing::TestPool;
 
-// The totals from `from` (empty: zeros), added both ways.
+// The totals from `from` (empty: zeros), added both ways, and added onto `from` in place (the
+// profile's case for every scorer after the first).
 void expect_same_totals(Decision& d, Scorer& s, double weight, const std::vector<double>& from,
                         const std::string& what) {
   const std::size_t n = d.candidates.size();
@@ -27,6 +28,11 @@ void expect_same_totals(Decision& d, Scorer& s, double weight, const std::vector
   s.add_scores(*d.state, d.candidates, weight, base, fused, scratch);
   // Bit for bit (EXPECT_EQ on doubles would take -0.0 for 0.0).
   EXPECT_EQ(std::memcmp(apart.data(), fused.data(), n * sizeof(double)), 0) << what;
+  if (from.empty()) return;
+  std::vector<double> in_place = from;
+  s.add_scores(*d.state, d.candidates, weight, in_place.data(), in_place, scratch);
+  EXPECT_EQ(std::memcmp(apart.data(), in_place.data(), n * sizeof(double)), 0)
+      << what << " in place";
 }
 
 TEST(Scorers, AddingScoresInTheirPassEqualsScoringThenAdding) {
