@@ -30,7 +30,7 @@ class PrefixCacheScorer final : public Scorer {
 
  private:
   // A count of matched blocks (at most maxPrefixBlocksToMatch) as a double, through a signed
-  // int: SSE2 converts those four at a time, unsigned ones one by one.
+  // int: SSE2 converts those two at a time, unsigned ones one by one.
   static double blocks(std::uint32_t matched) {
     return static_cast<double>(static_cast<std::int32_t>(matched));
   }
