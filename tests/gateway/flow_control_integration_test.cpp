@@ -304,9 +304,49 @@ TEST(FlowControlProcess, BelowCapacityNothingIsShedOrQueued) {
   expect_no_queueing(gw->metrics());
 }
 
+// Samples every replica's running sequences (`vllm:num_requests_running`) every 50 ms from
+// `from_s` to `to_s` after construction, on a thread of its own. A replica
+// runs its `--max-num-seqs` only while it has work waiting: the share of samples at that
+// number says how busy the pool was kept, whatever the speed of the machine that day.
+class OccupancySampler {
+ public:
+  OccupancySampler(const Fleet& fleet, double from_s, double to_s)
+      : thread_([this, &fleet, from_s, to_s] {
+          std::vector<std::unique_ptr<HttpClient>> replicas;
+          for (int i = 0; i < kReplicas; ++i) replicas.push_back(fleet.replica(i));
+          const auto start = Clock::now();
+          for (double at = from_s; at <= to_s; at += 0.05) {
+            std::this_thread::sleep_until(start +
+                                          std::chrono::duration_cast<Clock::duration>(Seconds(at)));
+            for (const auto& r : replicas) {
+              ++samples_;
+              full_ += sum_samples(r->get("/metrics").body, "vllm:num_requests_running") >= 2;
+            }
+          }
+        }) {}
+  ~OccupancySampler() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits for the last sample; returns the share of samples at the replicas' two sequences.
+  double share_full() {
+    if (thread_.joinable()) thread_.join();
+    return static_cast<double>(full_) / std::max(1, samples_);
+  }
+  int samples() const { return samples_; }
+
+ private:
+  int samples_ = 0, full_ = 0;
+  std::thread thread_;
+};
+
 // About three times the pool's capacity, 20 % Critical, 40 % Standard, 40 % Sheddable. The
 // capacity is measured first through a second gateway without flow control (a closed loop of
 // three clients per sequence slot keeps every replica busy and queued).
+//
+// "Busy" is checked on the replicas: during the run every replica should be running its two
+// sequences in nearly every sample. The pool's throughput is checked too, against the capacity,
+// with a margin for the machine: two wall-clock throughputs seconds apart can differ by 10 % on
+// a busy CI machine with no fault of the gateway's.
 TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePoolBusy) {
   const Fleet fleet;
   double capacity = 0;
@@ -319,7 +359,9 @@ TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePool
   const auto gw = fleet.gateway();
   constexpr double kSeconds = 6.0, kCountFrom = 1.0;
   const auto arrivals = mixed_arrivals(3 * capacity, kSeconds, 42);
+  OccupancySampler occupancy(fleet, kCountFrom, kSeconds);
   const auto outcomes = open_loop(*gw, arrivals, 64);
+  const double share_full = occupancy.share_full();
   const ClassCounts n = count(outcomes);
   int completed_in_window = 0;
   double last_sent = 0;
@@ -331,10 +373,11 @@ TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePool
   std::printf(
       "capacity %.1f req/s; offered %.1f req/s (%zu requests, the last sent at %.2f s); completed "
       "%.1f req/s "
-      "(%.0f %% of capacity)\n%s\nshed shares: Standard %.2f, Sheddable %.2f\n",
+      "(%.0f %% of capacity); replicas running both sequences in %.0f %% of %d samples\n%s\n"
+      "shed shares: Standard %.2f, Sheddable %.2f\n",
       capacity, static_cast<double>(arrivals.size()) / kSeconds, arrivals.size(), last_sent,
-      throughput, 100 * throughput / capacity, describe(n).c_str(), n.share_shed(kStandard),
-      n.share_shed(kSheddable));
+      throughput, 100 * throughput / capacity, 100 * share_full, occupancy.samples(),
+      describe(n).c_str(), n.share_shed(kStandard), n.share_shed(kSheddable));
 
   // Every request got exactly one answer, and only the ones flow control gives.
   EXPECT_EQ(n.sent[kCritical] + n.sent[kStandard] + n.sent[kSheddable],
@@ -343,7 +386,8 @@ TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePool
   EXPECT_EQ(n.ok[kCritical], n.sent[kCritical]) << describe(n);
   EXPECT_GT(n.share_shed(kSheddable), n.share_shed(kStandard)) << describe(n);
   EXPECT_GE(n.share_shed(kSheddable), 0.5) << "three times the capacity, yet most Sheddable got in";
-  EXPECT_GE(throughput, 0.9 * capacity);
+  EXPECT_GE(share_full, 0.9) << "the replicas were left with free sequences";
+  EXPECT_GE(throughput, 0.75 * capacity);
 
   // Every client has its answer: nothing may be left in the queue, and the controller shed no
   // Critical request.
