@@ -275,6 +275,31 @@ TEST(ProfileScheduler, TheTokenLoadScorerSeesTheInFlightTokensOfAWholeView) {
   EXPECT_EQ(pick_slot(s, tp), 2u);
 }
 
+// Every decision is timed, whole and per plugin call, on the cycle clock: one observation each,
+// of a plausible length (not a count of raw ticks, and not negative).
+TEST(ProfileScheduler, ADecisionAndEachPluginCallAreTimed) {
+  auto profile = std::make_shared<SchedulingProfile>("timed");
+  profile->add_scorer(testing::make_plugin<Scorer>("running-requests-scorer"), 1.0);
+  profile->set_picker(testing::make_plugin<Picker>("max-score-picker"));
+  ProfileScheduler s(profile, {});
+  TestPool tp(3);
+  for (std::size_t i = 0; i < 3; ++i) tp.set(i, {});
+  LatencyHistogram& e2e = SchedulerLatency::instance().e2e();
+  LatencyHistogram& scorer = SchedulerLatency::instance().plugin(
+      "Scorer", "running-requests-scorer", "running-requests-scorer");
+  LatencyHistogram& picker =
+      SchedulerLatency::instance().plugin("Picker", "max-score-picker", "max-score-picker");
+  const auto before = std::make_tuple(e2e.read(), scorer.read(), picker.read());
+  pick_slot(s, tp);
+  const auto after = std::make_tuple(e2e.read(), scorer.read(), picker.read());
+  EXPECT_EQ(std::get<0>(after).count, std::get<0>(before).count + 1);
+  EXPECT_EQ(std::get<1>(after).count, std::get<1>(before).count + 1);
+  EXPECT_EQ(std::get<2>(after).count, std::get<2>(before).count + 1);
+  const double decision_s = std::get<0>(after).sum - std::get<0>(before).sum;
+  EXPECT_GE(decision_s, 0.0);
+  EXPECT_LT(decision_s, 10.0) << "a decision of three endpoints took ten seconds?";
+}
+
 // Candidates that move (a filter's retain, a truncate) fill the pending columns first: the
 // view's metrics, slots, endpoints and ids, and the endpoints' in-flight tokens.
 TEST(Candidates, PendingMetricsAreCopiedBeforeCandidatesMove) {

@@ -18,12 +18,12 @@
 // thread's).
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/cycle_clock.hpp"
 #include "gateway/scheduling/framework/decision_log.hpp"
 #include "gateway/scheduling/framework/plugin.hpp"
 #include "gateway/scheduling/framework/plugin_latency.hpp"
@@ -46,11 +46,11 @@ class SchedulingProfile {
   // The chosen candidate's index, or none with `failure` set (a filter left none). With
   // `explain` (null on the hot path), also says why there: the candidates left, the picker,
   // and the chosen endpoint and the runners-up with each scorer's share of their totals. With
-  // `picked_at`, says when the picker's call ended (the clock read that timed it), so that the
-  // caller's own latency ends there without a read of its own.
+  // `picked_at`, says when the picker's call ended (the CycleClock read that timed it), so that
+  // the caller's own latency ends there without a read of its own.
   std::optional<std::size_t> run(CycleState& state, Candidates& candidates, RequestError& failure,
                                  Decision* explain = nullptr,
-                                 std::chrono::steady_clock::time_point* picked_at = nullptr) const;
+                                 CycleClock::Ticks* picked_at = nullptr) const;
 
   const std::string& name() const { return name_; }
   // Prompt blocks the profile's plugins read from the prefix index; null when none does.

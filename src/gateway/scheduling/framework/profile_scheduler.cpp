@@ -178,7 +178,7 @@ class ProfileSession final : public SchedulingSession {
   }
 
   PickResult decide(std::span<const Endpoint* const> exclude) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const CycleClock::Ticks t0 = CycleClock::now();
     const TimePoint now = env_.clock.now();
     const std::shared_ptr<const PoolMetricsView> view = pool_.view.load(std::memory_order_acquire);
     state_.begin_decision(now, view.get());
@@ -204,14 +204,13 @@ class ProfileSession final : public SchedulingSession {
     RequestError failure;
     std::optional<Decision> explained;
     if (options_.decisions && options_.decisions->recording(now)) explained.emplace();
-    std::chrono::steady_clock::time_point picked_at;
+    CycleClock::Ticks picked_at = t0;
     const std::optional<std::size_t> chosen =
         profile_->run(state_, candidates, failure, explained ? &*explained : nullptr, &picked_at);
     if (!chosen) return {nullptr, failure};
     // The decision's latency ends with the picker's call (the explanation, recorded only while
     // the dashboard watches, is not part of it).
-    SchedulerLatency::instance().e2e().observe(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(picked_at - t0).count());
+    SchedulerLatency::instance().e2e().observe(CycleClock::ns_between(t0, picked_at));
     if (explained) {
       explained->at = now;
       explained->pool = pool_.key;
