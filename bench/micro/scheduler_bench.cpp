@@ -67,6 +67,8 @@ struct Fleet {
 
   explicit Fleet(std::size_t endpoints) {
     std::mt19937_64 rng(7);
+    // As the Datastore makes them: their in-flight counters packed.
+    const auto counters = std::make_shared<InFlightCounters>();
     for (std::size_t i = 0; i < endpoints; ++i) {
       config::EndpointSpec spec{"ep" + std::to_string(i),
                                 "10.0.0.1",
@@ -74,7 +76,8 @@ struct Fleet {
                                 static_cast<std::uint16_t>(8000 + i),
                                 "vllm",
                                 {}};
-      auto ep = std::make_shared<Endpoint>(spec, static_cast<std::uint32_t>(i + 1));
+      auto ep =
+          std::make_shared<Endpoint>(spec, static_cast<std::uint32_t>(i + 1), counters->acquire());
       metrics::EndpointMetrics m;
       m.waiting = static_cast<double>(rng() % 8);
       m.running = static_cast<double>(rng() % 64);

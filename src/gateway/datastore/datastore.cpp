@@ -50,9 +50,11 @@ std::shared_ptr<const PoolMetricsView> make_metrics_view(
   if (endpoints.size() == n) {
     c.endpoint.reserve(n);
     c.id.reserve(n);
+    c.in_flight.reserve(n);
     for (const auto& ep : endpoints) {
       c.endpoint.push_back(ep.get());
       c.id.push_back(ep->id);
+      c.in_flight.push_back(&ep->in_flight);
     }
   }
   std::sort(v->adapters.begin(), v->adapters.end());
@@ -104,7 +106,7 @@ std::shared_ptr<const Snapshot> Datastore::reconcile(
       const std::string key = spec.key();
       std::shared_ptr<Endpoint> ep;
       if (auto it = known_.find(key); it != known_.end()) ep = it->second.endpoint.lock();
-      if (!ep) ep = std::make_shared<Endpoint>(spec, next_id_++);
+      if (!ep) ep = std::make_shared<Endpoint>(spec, next_id_++, in_flight_counters_->acquire());
       still_known[key] = Known{ep, ep->id};
       state->endpoints.push_back(std::move(ep));
     }

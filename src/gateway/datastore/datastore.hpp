@@ -36,6 +36,7 @@
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
+#include "gateway/datastore/in_flight_counters.hpp"
 #include "gateway/routing/router.hpp"
 #include "metrics/engine_metrics.hpp"
 
@@ -95,16 +96,24 @@ class OutlierState {
 };
 
 struct Endpoint {
-  Endpoint(config::EndpointSpec s, std::uint32_t endpoint_id)
-      : id(endpoint_id), spec(std::move(s)), address(spec.host + ":" + std::to_string(spec.port)) {}
+  // `in_flight_counter`: where the in-flight count lives (the Datastore's packed counters;
+  // one of its own by default).
+  Endpoint(config::EndpointSpec s, std::uint32_t endpoint_id,
+           std::shared_ptr<std::atomic<int>> in_flight_counter = InFlightCounters::standalone())
+      : id(endpoint_id),
+        in_flight(*in_flight_counter),
+        spec(std::move(s)),
+        address(spec.host + ":" + std::to_string(spec.port)),
+        in_flight_counter_(std::move(in_flight_counter)) {}
 
-  // First, in one cache line: what every scheduling decision reads of every endpoint of the
-  // pool (its id, live counters and ejection), so a decision over hundreds of endpoints misses
-  // one line per endpoint, not three.
+  // First, in one cache line: what a scheduling decision may read of every endpoint of the
+  // pool (its id, live counters and ejection; the in-flight count itself is packed with the
+  // other endpoints', see in_flight_counters.hpp), so a decision over hundreds of endpoints
+  // misses one line per endpoint, not three, when it reads them here.
   alignas(64) const std::uint32_t id;  // stable for the endpoint's life; keys the prefix index
   // The gateway's live counters, updated at dispatch and completion: they fill the gap
   // between scrapes.
-  std::atomic<int> in_flight{0};          // requests sent and not finished
+  std::atomic<int>& in_flight;            // requests sent and not finished
   std::atomic<long> in_flight_tokens{0};  // their prompt estimate plus expected output
   OutlierState outlier;
 
@@ -117,6 +126,9 @@ struct Endpoint {
   std::atomic<bool> scrape_healthy{
       true};  // false after consecutive failures or a refused connection
   std::atomic<std::uint64_t> scrape_failures_total{0};
+
+ private:
+  std::shared_ptr<std::atomic<int>> in_flight_counter_;  // owns where `in_flight` is
 };
 
 // What a scheduling decision reads of an endpoint's latest sample, flat: one array of these per
@@ -150,6 +162,7 @@ struct PoolMetricsView {
     // Not owned: valid with the endpoints of the PoolState that published the view.
     std::vector<Endpoint*> endpoint;
     std::vector<std::uint32_t> id;
+    std::vector<const std::atomic<int>*> in_flight;  // &endpoint[i]->in_flight: packed counters
   } columns;
   bool all_healthy = true;
   bool all_sampled = true;
@@ -246,6 +259,8 @@ class Datastore {
   std::map<std::string, Known> known_;
   std::uint32_t next_id_ = 1;
   std::uint64_t generation_ = 0;
+  // Where the endpoints made here count their requests in flight.
+  std::shared_ptr<InFlightCounters> in_flight_counters_ = std::make_shared<InFlightCounters>();
 };
 
 }  // namespace infergate::gateway

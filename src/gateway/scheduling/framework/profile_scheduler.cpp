@@ -111,11 +111,12 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   const PoolMetricsView::Columns& from = view->columns;
   if (from.endpoint.size() != n) return false;               // a view made from samples alone
   assert(n == 0 || from.endpoint[0] == endpoints[0].get());  // the pool's own view
-  // Then only what moves between views: each endpoint's in-flight count, and its ejection.
+  // Then only what moves between views: each endpoint's in-flight count (packed with the
+  // others', in_flight_counters.hpp), and its ejection.
   Endpoint* const* const endpoint = from.endpoint.data();
+  const std::atomic<int>* const* const counter = from.in_flight.data();
   double* const in_flight = c.in_flight.data();
-  for (std::size_t i = 0; i < n; ++i)
-    in_flight[i] = endpoint[i]->in_flight.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) in_flight[i] = counter[i]->load(std::memory_order_relaxed);
   if (some_endpoint_may_be_ejected(now) &&
       std::any_of(endpoint, endpoint + n, [&](const Endpoint* ep) { return ejected(*ep, now); }))
     return false;
