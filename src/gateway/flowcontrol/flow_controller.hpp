@@ -48,6 +48,7 @@
 #include <tuple>
 
 #include "common/clock.hpp"
+#include "common/cycle_clock.hpp"
 #include "common/histogram.hpp"
 #include "gateway/error/request_error.hpp"
 #include "gateway/flowcontrol/flow_queue.hpp"
@@ -153,8 +154,7 @@ class FlowController {
   // The request's end in flow control (under the lock).
   void finish(const AdmitRequest& request, Outcome outcome, Duration waited);
   // The request's enqueue took since `start` (under the lock).
-  void enqueued(const AdmitRequest& request, std::string_view outcome,
-                std::chrono::steady_clock::time_point start);
+  void enqueued(const AdmitRequest& request, std::string_view outcome, CycleClock::Ticks start);
 
   const std::string pool_name_;
   const Clock& clock_;

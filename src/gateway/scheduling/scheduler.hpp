@@ -56,6 +56,8 @@ struct SchedulingEnv {
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
+  // A request's decisions. The caller picks at once: the first decision may be made at the time
+  // the session began.
   virtual std::unique_ptr<SchedulingSession> begin(PoolState& pool,
                                                    const SchedulingRequest& request,
                                                    SchedulingEnv env) = 0;

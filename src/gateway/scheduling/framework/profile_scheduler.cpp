@@ -180,7 +180,10 @@ class ProfileSession final : public SchedulingSession {
 
   PickResult decide(std::span<const Endpoint* const> exclude) {
     const CycleClock::Ticks t0 = CycleClock::now();
-    const TimePoint now = env_.clock.now();
+    // The first decision follows the session's beginning at once (RequestPhases::pick): it
+    // decides at the time the session began with, one clock read fewer per request.
+    const TimePoint now = decided_ ? env_.clock.now() : state_.now;
+    decided_ = true;
     const std::shared_ptr<const PoolMetricsView> view = pool_.view.load(std::memory_order_acquire);
     state_.begin_decision(now, view.get());
     const std::size_t n = pool_.endpoints.size();
@@ -240,6 +243,7 @@ class ProfileSession final : public SchedulingSession {
   SchedulingEnv env_;
   CycleState state_;
   std::optional<std::uint32_t> last_id_;
+  bool decided_ = false;  // a decision was made (retries read the clock again)
 };
 
 }  // namespace
