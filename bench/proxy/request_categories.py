@@ -43,8 +43,23 @@ RULES = [
     ("allocation", ("malloc", "_int_free", "cfree", "unlink_chunk", "operator new", "aligned_new",
                     "aligned_delete", "operator delete", "tc_new", "tc_delete", "tc_free",
                     "tcmalloc::")),
-    ("clock reads", ("clock_gettime",)),
-    ("coroutines and Asio", ("boost::asio", "coroutine")),
+    ("clock reads", ("clock_gettime", "steady_clock::now", "SteadyClock::now")),
+]
+
+# What no rule above claims runs under Asio's loop (every stack does): sorted by the function the
+# sample was taken in, the leaf. Asio's scheduler, reactor, handlers and coroutine frames; the
+# front end's HTTP/1.1 connection handling and the upstream exchange (what a proxy's event loop
+# does too); the gateway's request phases (routing, attempts, the request-control hooks and
+# their glue, which a byte proxy has no counterpart of); library code (strings, hash tables)
+# called from any of them.
+LEAF_RULES = [
+    ("runtime: Asio and coroutines (scheduler, reactor, frames)", ("boost::asio", "boost::system",
+                                                                    "coroutine_handle",
+                                                                    "awaitable", "__n4861")),
+    ("runtime: front end and upstream exchange (HTTP/1.1 connections)", (
+        "HttpFrontend", "InputBuffer", "DeadlineQueue", "PooledExchange", "PooledUpstreamClient",
+        "ClientResponse", "UpstreamConnection", "Gateway::start")),
+    ("gateway: request phases (routing, attempts, hooks)", ("infergate::",)),
 ]
 
 
@@ -61,6 +76,11 @@ def category(frames):
             return name
     if "[kernel" in stack or "kallsyms" in stack:
         return "kernel (other)"
+    if "boost::asio" in stack or "coroutine" in stack:
+        for name, needles in LEAF_RULES:
+            if any(n in leaf for n in needles):
+                return name
+        return "runtime: library code (strings, hash tables)"
     return "other"
 
 
