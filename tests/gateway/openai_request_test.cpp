@@ -2,10 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/text_pieces.hpp"
 #include "gateway/request/response_json.hpp"
 
 namespace infergate::gateway {
 namespace {
+
+// The prompt's pieces read as one text.
+std::string text(const ParsedRequest& r) { return TextPieces(r.prompt).joined(); }
 
 ParsedRequest ok(ApiType api, std::string_view body) {
   auto r = parse_openai_request(api, body);
@@ -30,7 +34,7 @@ TEST(OpenAiRequest, ReadsFieldsAndPromptText) {
   EXPECT_TRUE(r.stream);
   EXPECT_TRUE(r.include_usage);
   EXPECT_EQ(r.max_tokens, 9);
-  EXPECT_EQ(r.prompt, "system\nbe brief\nuser\nhi\n");
+  EXPECT_EQ(text(r), "system\nbe brief\nuser\nhi\n");
 }
 
 TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
@@ -38,7 +42,7 @@ TEST(OpenAiRequest, RewriteTouchesOnlyTheModelValue) {
   const auto r = ok(ApiType::kCompletions, body);
   EXPECT_EQ(rewrite_model(body, r, "lora/new"),
             R"({"prompt":"a \"model\": b", "model" : "lora/new" , "n":1})");
-  EXPECT_EQ(r.prompt, R"(a \"model\": b)") << "the text as the body writes it";
+  EXPECT_EQ(text(r), R"(a \"model\": b)") << "the text as the body writes it";
 }
 
 TEST(OpenAiRequest, OnlyThePromptTextThePickersReadIsKept) {
@@ -51,10 +55,10 @@ TEST(OpenAiRequest, OnlyThePromptTextThePickersReadIsKept) {
   ASSERT_TRUE(std::holds_alternative<ParsedRequest>(capped));
   const ParsedRequest& w = std::get<ParsedRequest>(whole);
   const ParsedRequest& c = std::get<ParsedRequest>(capped);
-  EXPECT_EQ(w.prompt, "user\n" + content + "\n");
-  EXPECT_EQ(c.prompt, w.prompt.substr(0, 1000));
-  EXPECT_EQ(c.prompt_chars, w.prompt.size()) << "the estimate counts what was not kept";
-  EXPECT_EQ(w.prompt_chars, w.prompt.size());
+  EXPECT_EQ(text(w), "user\n" + content + "\n");
+  EXPECT_EQ(text(c), text(w).substr(0, 1000));
+  EXPECT_EQ(c.prompt_chars, text(w).size()) << "the estimate counts what was not kept";
+  EXPECT_EQ(w.prompt_chars, text(w).size());
 }
 
 TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
@@ -76,12 +80,34 @@ TEST(OpenAiRequest, ParsedInPlaceWhenTheBufferGoesOnPastTheBody) {
     EXPECT_EQ(in_place.model_offset, copied.model_offset);
     EXPECT_EQ(in_place.model_length, copied.model_length);
     EXPECT_EQ(in_place.max_tokens, copied.max_tokens);
-    EXPECT_EQ(in_place.prompt, "user\nhello\n");
+    EXPECT_EQ(text(in_place), "user\nhello\n");
   }
   // A truncated body stays an error, whatever follows it.
   const std::string buffer = R"({"model":"m","prompt":"x")" + std::string(kJsonPadding, '}');
   EXPECT_TRUE(std::holds_alternative<RequestError>(parse_openai_request(
       ApiType::kCompletions, std::string_view(buffer).substr(0, 25), buffer.size())));
+}
+
+// The prompt is never copied: its pieces are views into the body given, also when the body is
+// parsed from a padded copy (the pieces are moved back to the same place in the body), except
+// the newlines after each message's role and content.
+TEST(OpenAiRequest, ThePromptsPiecesAreViewsIntoTheBody) {
+  const std::string body =
+      R"({"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hello there"}]})";
+  for (const std::size_t readable : {std::size_t{0}, body.size() + kJsonPadding}) {
+    std::string buffer = body + std::string(kJsonPadding, ' ');
+    const auto r = parse_openai_request(ApiType::kChatCompletions,
+                                        std::string_view(buffer).substr(0, body.size()), readable);
+    ASSERT_TRUE(std::holds_alternative<ParsedRequest>(r));
+    const ParsedRequest& p = std::get<ParsedRequest>(r);
+    EXPECT_EQ(text(p), "system\nbe brief\nuser\nhello there\n");
+    ASSERT_EQ(p.prompt.size(), 8u);
+    for (std::size_t i = 0; i < p.prompt.size(); i += 2) {
+      EXPECT_GE(p.prompt[i].data(), buffer.data()) << "piece " << i;
+      EXPECT_LE(p.prompt[i].data() + p.prompt[i].size(), buffer.data() + body.size());
+      EXPECT_EQ(p.prompt[i + 1], "\n");
+    }
+  }
 }
 
 TEST(OpenAiRequest, Errors) {

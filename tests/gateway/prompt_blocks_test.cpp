@@ -195,3 +195,34 @@ TEST(PromptBlocks, ReusesTheOutputBuffer) {
 
 }  // namespace
 }  // namespace infergate::gateway::scheduling::prefix
+
+namespace infergate::gateway::scheduling::prefix {
+namespace {
+
+// A prompt in pieces hashes as the pieces joined, wherever the cuts fall: inside blocks, on
+// their edges, several in one block, empty pieces, and past the blocks a prompt is cut to.
+TEST(PromptBlocks, PiecesHashAsTheirTextJoined) {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 200; ++round) {
+    std::string whole(rng() % 900, ' ');
+    for (char& c : whole) c = static_cast<char>('a' + rng() % 26);
+    std::vector<std::string_view> pieces;
+    for (std::size_t at = 0; at < whole.size();) {
+      const std::size_t n =
+          std::min<std::size_t>(whole.size() - at, rng() % 3 == 0 ? 0 : rng() % 150);
+      pieces.push_back(std::string_view(whole).substr(at, n));
+      at += n;
+    }
+    const PromptBlockOptions options{static_cast<std::size_t>(1 + rng() % 100), 1 + rng() % 12};
+    std::vector<std::uint64_t> joined, pieced;
+    hash_prompt_blocks("model", whole, options, joined);
+    hash_prompt_blocks("model", pieces, options, pieced);
+    EXPECT_EQ(pieced, joined) << "round " << round;
+  }
+  std::vector<std::uint64_t> none;
+  hash_prompt_blocks("model", std::span<const std::string_view>(), {}, none);
+  EXPECT_TRUE(none.empty());
+}
+
+}  // namespace
+}  // namespace infergate::gateway::scheduling::prefix

@@ -162,8 +162,8 @@ class RequestPhases {
               std::string& failure);
   // Prompt texts are 4-16 KB and every request builds one: their buffers are kept for the next
   // requests instead of being freed and allocated again (a bounded number, of bounded size).
-  std::string take_prompt_buffer();
-  void keep_prompt_buffer(std::string buffer);
+  std::vector<std::string_view> take_prompt_buffer();
+  void keep_prompt_buffer(std::vector<std::string_view> buffer);
 
   const SnapshotSource& snapshots_;
   UpstreamClient& upstream_;
@@ -173,7 +173,7 @@ class RequestPhases {
   const Clock& clock_;
   HandlerOptions options_;
   const RequestControl& control_;
-  std::vector<std::string> prompt_buffers_;
+  std::vector<std::vector<std::string_view>> prompt_buffers_;
   // The most prompt text any pool's scheduler reads, for the snapshot of this generation.
   std::uint64_t prompt_limit_generation_ = 0;
   std::size_t prompt_limit_ = 0;

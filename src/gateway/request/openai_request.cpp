@@ -28,18 +28,31 @@ bool is_null(od::value& v) {
 }
 
 // The prompt text as the picker hashes it: each string as it is written in the body (escapes
-// not decoded: the same text always reads the same, and nothing is unescaped or copied beyond
-// what is kept), up to a limit; `chars` counts all of it.
+// not decoded: the same text always reads the same, and nothing is unescaped or copied), up to
+// a limit; `chars` counts all of it. The pieces are views of the parsed bytes moved to the same
+// place in `body` (the parsed bytes are `body` itself, or a padded copy of it).
 struct PromptText {
-  std::string& out;
+  std::vector<std::string_view>& out;
   std::size_t limit = 0;
+  const char* parsed = nullptr;  // the parsed bytes' first
+  const char* body = nullptr;    // the body's first
   std::size_t chars = 0;
+  std::size_t kept = 0;
 
   void add(std::string_view text) {
     chars += text.size();
-    if (out.size() < limit) out.append(text.substr(0, limit - out.size()));
+    if (kept >= limit || text.empty()) return;
+    text = text.substr(0, limit - kept);
+    kept += text.size();
+    out.emplace_back(body + (text.data() - parsed), text.size());
   }
-  void add(char c) { add(std::string_view(&c, 1)); }
+  void add_newline() {
+    static constexpr std::string_view kNewline = "\n";
+    ++chars;
+    if (kept >= limit) return;
+    ++kept;
+    out.push_back(kNewline);
+  }
 };
 
 // The bytes between a string token's quotes. (raw_json_token() may carry trailing whitespace.)
@@ -93,7 +106,7 @@ simdjson::error_code add_messages(od::value v, PromptText& text) {
       if (auto err = field.value().get(value)) return err;
       if (key == "role" || key == "content") {
         if (auto err = add_text(value, text)) return err;
-        text.add('\n');
+        text.add_newline();
       }
     }
   }
@@ -104,10 +117,9 @@ simdjson::error_code add_messages(od::value v, PromptText& text) {
 
 static_assert(simdjson::SIMDJSON_PADDING <= kJsonPadding);
 
-std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std::string_view body,
-                                                               std::size_t readable,
-                                                               std::string prompt_buffer,
-                                                               std::size_t prompt_limit) {
+std::variant<ParsedRequest, RequestError> parse_openai_request(
+    ApiType api, std::string_view body, std::size_t readable,
+    std::vector<std::string_view> prompt_buffer, std::size_t prompt_limit) {
   thread_local od::parser parser;
   simdjson::padded_string_view padded;
   if (readable >= body.size() + kJsonPadding) {
@@ -122,7 +134,7 @@ std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std:
   out.api = api;
   out.prompt = std::move(prompt_buffer);
   out.prompt.clear();
-  PromptText text{out.prompt, prompt_limit};
+  PromptText text{out.prompt, prompt_limit, padded.data(), body.data()};
   od::document doc;
   od::object root;
   if (parser.iterate(padded).get(doc) || doc.get_object().get(root))
@@ -173,10 +185,8 @@ std::variant<ParsedRequest, RequestError> parse_openai_request(ApiType api, std:
       out.max_tokens = n;
     } else if ((key == "prompt" && api == ApiType::kCompletions) ||
                (key == "input" && (api == ApiType::kEmbeddings || api == ApiType::kResponses))) {
-      out.prompt.reserve(std::min(body.size(), prompt_limit));  // no regrowth
       if (add_text(value, text)) return bad_json();
     } else if (key == "messages" && api == ApiType::kChatCompletions) {
-      out.prompt.reserve(std::min(body.size(), prompt_limit));
       if (add_messages(value, text))
         return RequestError::bad_request("'messages' must be an array of message objects",
                                          "messages");

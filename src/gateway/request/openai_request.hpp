@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "gateway/error/request_error.hpp"
 
@@ -28,7 +29,9 @@ struct ParsedRequest {
   // The text prefix-aware picking hashes: completions: prompt; chat: roles and contents in
   // order, each followed by a newline; embeddings and responses: input. Strings are taken as the
   // body writes them (escapes not decoded), and only the first `prompt_limit` characters kept.
-  std::string prompt;
+  // In pieces, read in order (TextPieces): views into the body parse_openai_request was given
+  // (valid as long as it is), and of a static newline; never copied together.
+  std::vector<std::string_view> prompt;
   std::size_t prompt_chars = 0;  // the whole text's length, kept or not (the token estimate)
 };
 
@@ -38,11 +41,12 @@ inline constexpr std::size_t kJsonPadding = 64;
 
 // `readable`: how many bytes from body.data() on may be read (the front end's buffer goes on
 // past the body). With kJsonPadding of them past the body, it is parsed where it lies; with
-// fewer, a padded copy is parsed. The prompt text is written into `prompt_buffer` (emptied
-// first), so a caller that keeps buffers reuses their memory, up to `prompt_limit` characters
-// (what the picker can read of it: a 400 KB prompt is not copied to hash its first 16 KB).
+// fewer, a padded copy is parsed (the prompt's pieces still point into `body`). The prompt's
+// pieces are listed in `prompt_buffer` (emptied first), so a caller that keeps buffers reuses
+// their memory, up to `prompt_limit` characters (what the picker can read of it).
 std::variant<ParsedRequest, RequestError> parse_openai_request(
-    ApiType api, std::string_view body, std::size_t readable = 0, std::string prompt_buffer = {},
+    ApiType api, std::string_view body, std::size_t readable = 0,
+    std::vector<std::string_view> prompt_buffer = {},
     std::size_t prompt_limit = std::numeric_limits<std::size_t>::max());
 
 // `body` with the model value replaced by `new_model` (JSON-quoted), everything else unchanged.

@@ -20,6 +20,7 @@
 
 #include "common/clock.hpp"
 #include "common/random.hpp"
+#include "common/text_pieces.hpp"
 #include "gateway/datastore/datastore.hpp"
 #include "gateway/error/request_error.hpp"
 
@@ -27,7 +28,7 @@ namespace infergate::gateway {
 
 struct SchedulingRequest {
   std::string target_model;  // after rewrite: LoRA affinity and the prefix hash seed
-  std::string_view prompt;   // completion prompt, or chat roles and contents in order
+  TextPieces prompt;         // completion prompt, or chat roles and contents in order
   long expected_tokens = 0;  // prompt estimate plus expected output (live token counters)
 };
 

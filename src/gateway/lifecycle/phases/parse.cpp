@@ -1,7 +1,7 @@
 // Parse: the OpenAI body of a POST to an inference path, read once (the model and where its
-// value lies, streaming, the output limit, the prompt text). The prompt goes into a buffer a
-// previous request left, so a worker stops allocating them once warm, and only as much of it
-// as the pools' schedulers read is kept.
+// value lies, streaming, the output limit, the prompt text). The prompt's pieces (views into
+// the body, never copied) are listed in a buffer a previous request left, so a worker stops
+// allocating them once warm.
 #include "gateway/lifecycle/phases.hpp"
 
 namespace infergate::gateway {
@@ -20,16 +20,16 @@ std::optional<RequestError> RequestPhases::parse(RequestContext& ctx) {
   return std::nullopt;
 }
 
-std::string RequestPhases::take_prompt_buffer() {
+std::vector<std::string_view> RequestPhases::take_prompt_buffer() {
   if (prompt_buffers_.empty()) return {};
-  std::string buffer = std::move(prompt_buffers_.back());
+  std::vector<std::string_view> buffer = std::move(prompt_buffers_.back());
   prompt_buffers_.pop_back();
   return buffer;
 }
 
-void RequestPhases::keep_prompt_buffer(std::string buffer) {
-  constexpr std::size_t kMaxBuffers = 64;  // about the requests one worker has in flight
-  constexpr std::size_t kMaxCapacity = std::size_t{64} << 10;  // a rare huge prompt's goes back
+void RequestPhases::keep_prompt_buffer(std::vector<std::string_view> buffer) {
+  constexpr std::size_t kMaxBuffers = 64;     // about the requests one worker has in flight
+  constexpr std::size_t kMaxCapacity = 1024;  // pieces: a rare prompt of thousands goes back
   if (prompt_buffers_.size() < kMaxBuffers && buffer.capacity() <= kMaxCapacity)
     prompt_buffers_.push_back(std::move(buffer));
 }

@@ -33,7 +33,7 @@ void RequestPhases::resolve_model(RequestContext& ctx) {
     if (rewrite && !rewrite->empty()) ctx.resolution.target_model = std::string(*rewrite);
   }
   ctx.scheduling =
-      SchedulingRequest{ctx.resolution.target_model, parsed.prompt,
+      SchedulingRequest{ctx.resolution.target_model, TextPieces(parsed.prompt),
                         static_cast<long>(parsed.prompt_chars / 4) + parsed.max_tokens.value_or(0)};
   ctx.record.target_model = ctx.resolution.target_model;
   ctx.record.priority = ctx.priority;

@@ -27,7 +27,7 @@ std::span<const std::uint64_t> CycleState::prefix_blocks(const PromptBlockOption
       blocks_ = std::move(spare_blocks.back());
       spare_blocks.pop_back();
     }
-    prefix::hash_prompt_blocks(request.target_model, request.prompt, options, blocks_);
+    prefix::hash_prompt_blocks(request.target_model, request.prompt.pieces(), options, blocks_);
     hashed_ = true;
   }
   return blocks_;

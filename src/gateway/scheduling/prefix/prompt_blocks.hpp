@@ -27,6 +27,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct PromptBlockOptions {
 // Clears `out` and fills it with at most `max_blocks` hashes. Allocation-free when `out`
 // already has the capacity.
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
+                        const PromptBlockOptions& options, std::vector<std::uint64_t>& out);
+// The same over a prompt in pieces, read in order as one text (the same hashes as over the
+// pieces joined): a block within a piece is hashed where it lies, one across pieces from a
+// copy of its bytes.
+void hash_prompt_blocks(std::string_view model, std::span<const std::string_view> pieces,
                         const PromptBlockOptions& options, std::vector<std::uint64_t>& out);
 
 // One link of the chain: the previous link and the block's own hash, mixed by one
