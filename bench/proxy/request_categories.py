@@ -73,10 +73,10 @@ def category(frames):
         if any(n in stack for n in needles):
             return name
     if "memmove" in leaf or "memcpy" in leaf or "memset" in leaf:
-        # A copy the gateway's own work makes is that work's (the prompt's text, gathered from
-        # the body for the picker, on its own line); the rest moves bytes as a proxy does.
+        # A copy the gateway's own work makes is that work's (a body copied with padding for
+        # the JSON parser, on its own line); the rest moves bytes as a proxy does.
         if "parse_openai_request" in stack:
-            return "request body: prompt text gathered for the picker (a copy)"
+            return "request body: copied for the JSON parser (padding)"
         for name, needles in RULES[2:]:
             if name.startswith(OWN_WORK) and any(n in stack for n in needles):
                 return name

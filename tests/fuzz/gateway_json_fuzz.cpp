@@ -13,6 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto parsed = infergate::gateway::parse_openai_request(api, body);
     if (auto* p = std::get_if<infergate::gateway::ParsedRequest>(&parsed)) {
       if (p->model_offset + p->model_length > body.size()) __builtin_trap();
+      // Every piece of the prompt lies in the body, or is the newline after a message's part.
+      for (const std::string_view piece : p->prompt) {
+        const bool in_body =
+            piece.data() >= body.data() && piece.data() + piece.size() <= body.data() + body.size();
+        if (!in_body && piece != "\n") __builtin_trap();
+      }
       (void)infergate::gateway::rewrite_model(body, *p, "x");
     }
   }

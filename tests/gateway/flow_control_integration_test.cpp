@@ -319,8 +319,14 @@ class OccupancySampler {
             std::this_thread::sleep_until(start +
                                           std::chrono::duration_cast<Clock::duration>(Seconds(at)));
             for (const auto& r : replicas) {
-              ++samples_;
-              full_ += sum_samples(r->get("/metrics").body, "vllm:num_requests_running") >= 2;
+              try {
+                const double running =
+                    sum_samples(r->get("/metrics").body, "vllm:num_requests_running");
+                ++samples_;
+                full_ += running >= 2;
+              } catch (const std::exception&) {
+                ++failed_;  // a read that failed is no sample (and fails the test below)
+              }
             }
           }
         }) {}
@@ -333,9 +339,10 @@ class OccupancySampler {
     return static_cast<double>(full_) / std::max(1, samples_);
   }
   int samples() const { return samples_; }
+  int failed_reads() const { return failed_; }
 
  private:
-  int samples_ = 0, full_ = 0;
+  int samples_ = 0, full_ = 0, failed_ = 0;
   std::thread thread_;
 };
 
@@ -386,6 +393,7 @@ TEST(FlowControlProcess, OverloadKeepsCriticalShedsSheddableFirstAndKeepsThePool
   EXPECT_EQ(n.ok[kCritical], n.sent[kCritical]) << describe(n);
   EXPECT_GT(n.share_shed(kSheddable), n.share_shed(kStandard)) << describe(n);
   EXPECT_GE(n.share_shed(kSheddable), 0.5) << "three times the capacity, yet most Sheddable got in";
+  EXPECT_EQ(occupancy.failed_reads(), 0) << "a replica's /metrics could not be read";
   EXPECT_GE(share_full, 0.9) << "the replicas were left with free sequences";
   EXPECT_GE(throughput, 0.75 * capacity);
 

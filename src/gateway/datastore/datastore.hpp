@@ -162,7 +162,9 @@ struct PoolMetricsView {
     // Not owned: valid with the endpoints of the PoolState that published the view.
     std::vector<Endpoint*> endpoint;
     std::vector<std::uint32_t> id;
-    std::vector<const std::atomic<int>*> in_flight;  // &endpoint[i]->in_flight: packed counters
+    // &endpoint[i]->in_flight (packed counters). Read only while the endpoints live: a counter
+    // released with its endpoint may be handed to another one.
+    std::vector<const std::atomic<int>*> in_flight;
   } columns;
   bool all_healthy = true;
   bool all_sampled = true;

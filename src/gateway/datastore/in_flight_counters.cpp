@@ -14,7 +14,7 @@ std::shared_ptr<std::atomic<int>> InFlightCounters::acquire() {
         chunks_.push_back(std::make_unique<Chunk>());
         used_in_last_ = 0;
       }
-      counter = &(*chunks_.back())[used_in_last_++];
+      counter = &chunks_.back()->counters[used_in_last_++];
     }
   }
   counter->store(0, std::memory_order_relaxed);

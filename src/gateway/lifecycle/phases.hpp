@@ -160,8 +160,8 @@ class RequestPhases {
   // The endpoint's outcome for outlier ejection; names it in `failure` when it was ejected.
   void report(RequestContext& ctx, Endpoint& endpoint, AttemptOutcome outcome,
               std::string& failure);
-  // Prompt texts are 4-16 KB and every request builds one: their buffers are kept for the next
-  // requests instead of being freed and allocated again (a bounded number, of bounded size).
+  // Every request lists its prompt's pieces (views into its body): the lists are kept for the
+  // next requests instead of being freed and allocated again (a bounded number, of bounded size).
   std::vector<std::string_view> take_prompt_buffer();
   void keep_prompt_buffer(std::vector<std::string_view> buffer);
 
@@ -174,9 +174,6 @@ class RequestPhases {
   HandlerOptions options_;
   const RequestControl& control_;
   std::vector<std::vector<std::string_view>> prompt_buffers_;
-  // The most prompt text any pool's scheduler reads, for the snapshot of this generation.
-  std::uint64_t prompt_limit_generation_ = 0;
-  std::size_t prompt_limit_ = 0;
 };
 
 }  // namespace infergate::gateway

@@ -114,6 +114,7 @@ bool copy_fresh_candidates(Candidates& c, std::span<const std::shared_ptr<Endpoi
   // Then only what moves between views: each endpoint's in-flight count (packed with the
   // others', in_flight_counters.hpp), and its ejection.
   Endpoint* const* const endpoint = from.endpoint.data();
+  assert(from.in_flight.size() == n);
   const std::atomic<int>* const* const counter = from.in_flight.data();
   double* const in_flight = c.in_flight.data();
   for (std::size_t i = 0; i < n; ++i) in_flight[i] = counter[i]->load(std::memory_order_relaxed);

@@ -13,6 +13,8 @@ TEST(CycleClock, ADurationIsNeverNegative) {
   EXPECT_EQ(CycleClock::ns_between(t + 1000, t), 0);
   EXPECT_GE(CycleClock::ns_between(t, CycleClock::now()), 0);
   EXPECT_GT(CycleClock::ns_per_tick(), 0.0);
+  // The longest span converts without overflow.
+  EXPECT_GT(CycleClock::ns_between(0, ~CycleClock::Ticks{0}), 0);
 }
 
 TEST(CycleClock, ItsNanosecondsAreSteadyClocks) {
