@@ -1,9 +1,9 @@
 // Where the Datastore keeps its endpoints' in-flight request counters: packed, sixteen to a
 // cache line, in the order the endpoints were made (counters released by endpoints that left
 // are handed out again first, so after churn a pool's counters are dense rather than in
-// order). A scheduling decision reads the count of
-// every endpoint of its pool; packed, 500 endpoints are 32 lines instead of 500 (one per
-// Endpoint object), which made that read about 150 ns cheaper (the decision is about 2 us).
+// order). A scheduling decision reads the count of every endpoint of its pool; packed, 500
+// endpoints are 32 lines instead of 500 (one per Endpoint object), which made that read about
+// 150 ns cheaper (the decision is about 2 us).
 // A counter is written at each dispatch and completion of a request on its endpoint, so
 // workers dispatching to neighbouring endpoints share lines: a contended add costs one
 // transfer of the line, far less than what each request does besides.
