@@ -305,9 +305,9 @@ TEST(FlowControlProcess, BelowCapacityNothingIsShedOrQueued) {
 }
 
 // Samples every replica's running sequences (`vllm:num_requests_running`) every 50 ms from
-// `from_s` to `to_s` after construction, on a thread of its own. A replica
-// runs its `--max-num-seqs` only while it has work waiting: the share of samples at that
-// number says how busy the pool was kept, whatever the speed of the machine that day.
+// `from_s` to `to_s` after construction, on a thread of its own. A replica runs its
+// `--max-num-seqs` only while it has work waiting: the share of samples at that number says how
+// busy the pool was kept, whatever the speed of the machine that day.
 class OccupancySampler {
  public:
   OccupancySampler(const Fleet& fleet, double from_s, double to_s)

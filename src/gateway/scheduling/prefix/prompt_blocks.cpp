@@ -9,7 +9,6 @@ namespace infergate::gateway::scheduling::prefix {
 
 void hash_prompt_blocks(std::string_view model, std::span<const std::string_view> pieces,
                         const PromptBlockOptions& options, std::vector<std::uint64_t>& out) {
-  if (pieces.size() == 1) return hash_prompt_blocks(model, pieces.front(), options, out);
   out.clear();
   const std::size_t block = options.block_chars;
   if (block == 0) return;
@@ -33,7 +32,10 @@ void hash_prompt_blocks(std::string_view model, std::span<const std::string_view
       across.clear();
       if (i == count) return;
     }
-    // The piece's whole blocks where they lie, as the single-piece loop hashes them.
+    // The piece's whole blocks where they lie. No block's hash depends on an earlier one, so the
+    // CPU runs several at once while the short chain of mixes follows behind. (Interleaving four
+    // blocks by hand, or inlining the hash with XXH_INLINE_ALL, measured the same: the loop is
+    // bound by the multiplier.)
     const char* text = piece.data() + at;
     const std::size_t whole = std::min((piece.size() - at) / block, count - i);
     for (std::size_t k = 0; k < whole; ++k) {
@@ -48,21 +50,7 @@ void hash_prompt_blocks(std::string_view model, std::span<const std::string_view
 
 void hash_prompt_blocks(std::string_view model, std::string_view prompt,
                         const PromptBlockOptions& options, std::vector<std::uint64_t>& out) {
-  out.clear();
-  const std::size_t block = options.block_chars;
-  if (block == 0) return;
-  const std::size_t count = std::min(prompt.size() / block, options.max_blocks);
-  if (count == 0) return;
-  out.resize(count);
-  // No block's hash depends on an earlier one, so the CPU runs several at once while the
-  // short chain of mixes follows behind. (Interleaving four blocks by hand, or inlining the
-  // hash with XXH_INLINE_ALL, measured the same: the loop is bound by the multiplier.)
-  std::uint64_t link = XXH3_64bits(model.data(), model.size());
-  const char* text = prompt.data();
-  for (std::size_t i = 0; i < count; ++i) {
-    link = chain_mix(link, XXH3_64bits(text + i * block, block));
-    out[i] = link;
-  }
+  hash_prompt_blocks(model, std::span<const std::string_view>(&prompt, 1), options, out);
 }
 
 }  // namespace infergate::gateway::scheduling::prefix
